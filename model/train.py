@@ -1,0 +1,255 @@
+"""Training recipe for the embedded model: one seeded command rebuilds the shipped checkpoint.
+
+    python model/train.py --out model/embedded            # ~1 h on a 2-core CPU, minutes on a GPU
+    python model/train.py --preset micro --out /tmp/m --vae-steps 3 --dit-steps 3 --pool 8
+
+Stage 1 trains the video autoencoder on procedural clips; stage 2 encodes a pool of clips once
+and trains the diffusion transformer on their latents with rectified flow, text dropout (for
+classifier-free guidance) and first-frame conditioning. Weights are saved as safetensors with a
+config.json beside them, every ``--save-every`` steps, atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sora_desktop.engine.embedded import world  # noqa: E402
+from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT  # noqa: E402
+from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE  # noqa: E402
+from sora_desktop.engine.embedded.weights import save_checkpoint  # noqa: E402
+from sora_desktop.engine.text_encoder import TextEncoder  # noqa: E402
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(B, T, H, W, 3) uint8 → (B, 3, T, H, W) float in [-1, 1]."""
+    return torch.from_numpy(frames).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
+
+
+def render_batch(rng: np.random.Generator, n: int) -> tuple[list[world.Scene], np.ndarray]:
+    scenes = [world.sample_scene(rng, held_out=False) for _ in range(n)]
+    return scenes, np.stack([world.render(s) for s in scenes])
+
+
+def autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+# ---------------------------------------------------------------------------------------------
+#                                       Stage 1: autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+def train_vae(args, device, bf16, rng) -> VideoVAE:
+    vae = VideoVAE(VAEConfig.preset(args.preset)).to(device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
+    t0 = time.time()
+    for step in range(1, args.vae_steps + 1):
+        lr = args.vae_lr * min(1.0, step / 50) * (0.1 if step > 0.8 * args.vae_steps else 1.0)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        _, frames = render_batch(rng, args.vae_batch)
+        start = int(rng.integers(0, world.FRAMES - args.vae_frames + 1)) // 2 * 2
+        x = to_tensor(frames[:, start : start + args.vae_frames]).to(device)
+        with autocast(device, bf16):
+            recon, mean, logvar = vae(x)
+        recon, mean, logvar = recon.float(), mean.float(), logvar.float()
+        rec = (recon - x).abs().mean() + F.mse_loss(recon, x)
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+        loss = rec + args.kl_weight * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        if step % 50 == 0 or step == args.vae_steps:
+            log(f"vae {step}/{args.vae_steps} rec {rec.item():.4f} kl {kl.item():.2f} "
+                f"{(time.time() - t0) / step:.2f}s/step")
+    return vae.eval().requires_grad_(False)
+
+
+# ---------------------------------------------------------------------------------------------
+#                                       Latent pool
+# ---------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def build_pool(args, vae, device, bf16, rng):
+    """Encode ``args.pool`` clips once; return scenes, latents, start-frame latents, stats."""
+    scenes, z_all, c_all, rgb_x, rgb_y = [], [], [], [], []
+    t0 = time.time()
+    chunk = 32
+    for i in range(0, args.pool, chunk):
+        n = min(chunk, args.pool - i)
+        s, frames = render_batch(rng, n)
+        x = to_tensor(frames).to(device)
+        with autocast(device, bf16):
+            mean, _ = vae.encode(x)  # (n, C, T', h, w)
+            first = x[:, :, :1].repeat(1, 1, vae.cfg.temporal_down, 1, 1)
+            cmean, _ = vae.encode(first)  # (n, C, 1, h, w)
+        scenes += s
+        z_all.append(mean.float().cpu())
+        c_all.append(cmean.float().cpu())
+        if len(rgb_x) < 8:  # samples for the latent → RGB preview projection
+            k = vae.cfg.temporal_down
+            pooled = F.avg_pool3d(x, (k, 4, 4)).cpu()  # (n, 3, T', h, w)
+            rgb_x.append(mean.float().cpu().permute(0, 2, 3, 4, 1).reshape(-1, mean.shape[1]))
+            rgb_y.append(pooled.permute(0, 2, 3, 4, 1).reshape(-1, 3))
+    z = torch.cat(z_all)
+    c = torch.cat(c_all)
+    ch_mean = z.mean(dim=(0, 2, 3, 4))
+    ch_std = z.std(dim=(0, 2, 3, 4)).clamp(min=1e-3)
+    X = torch.cat(rgb_x)
+    X = torch.cat([X, torch.ones(len(X), 1)], dim=1)
+    Y = torch.cat(rgb_y)
+    proj = torch.linalg.lstsq(X, Y).solution  # (C+1, 3)
+    log(f"pool: {len(scenes)} clips encoded in {time.time() - t0:.0f}s, latent {tuple(z.shape[1:])}")
+    return scenes, z, c, ch_mean, ch_std, proj
+
+
+# ---------------------------------------------------------------------------------------------
+#                                       Stage 2: diffusion transformer
+# ---------------------------------------------------------------------------------------------
+
+
+def train_dit(args, vae, pool, device, bf16, rng, save):
+    scenes, z, c, ch_mean, ch_std, _ = pool
+    shape = (1, -1, 1, 1, 1)
+    zn = (z - ch_mean.view(shape)) / ch_std.view(shape)
+    cn = (c - ch_mean.view(shape)) / ch_std.view(shape)
+    cfg = DiTConfig.preset(args.preset)
+    cfg.latent_channels = vae.cfg.latent_channels
+    text = TextEncoder(device=device)
+    cfg.text_dim = text.dim
+    dit = VideoDiT(cfg).to(device)
+    ema = copy.deepcopy(dit).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(dit.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    log(f"dit: {sum(p.numel() for p in dit.parameters()) / 1e6:.2f}M parameters")
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    t0 = time.time()
+    losses = []
+    for step in range(1, args.dit_steps + 1):
+        frac = step / args.dit_steps
+        lr = args.lr * min(1.0, step / 200) * (0.5 * (1 + math.cos(math.pi * max(0.0, frac - 0.7) / 0.3)) if frac > 0.7 else 1.0)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.from_numpy(rng.integers(0, len(scenes), args.batch))
+        x0 = zn[idx].to(device)  # (B, C, T', h, w)
+        captions = [
+            "" if rng.random() < args.text_dropout else world.caption(scenes[i], rng)
+            for i in idx.tolist()
+        ]
+        emb, mask = text.encode(captions)
+        use_cond = torch.from_numpy(rng.random(args.batch) < args.cond_prob).float().view(-1, 1, 1, 1, 1)
+        cond = torch.zeros_like(x0)
+        cond[:, :, :1] = cn[idx].to(device)
+        cond_mask = torch.zeros_like(x0[:, :1])
+        cond_mask[:, :, :1] = 1.0
+        cond, cond_mask = cond * use_cond.to(device), cond_mask * use_cond.to(device)
+        t = torch.sigmoid(torch.randn(args.batch, generator=gen)).to(device)  # logit-normal
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        tt = t.view(-1, 1, 1, 1, 1)
+        xt = (1 - tt) * x0 + tt * noise
+        with autocast(device, bf16):
+            v = dit(xt, t, emb, mask, cond, cond_mask)
+        loss = F.mse_loss(v.float(), noise - x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
+        opt.step()
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, p in zip(ema.parameters(), dit.parameters()):
+                pe.lerp_(p, 1 - decay)
+        losses.append(loss.item())
+        if step % 50 == 0 or step == args.dit_steps:
+            log(f"dit {step}/{args.dit_steps} loss {np.mean(losses[-50:]):.4f} lr {lr:.2e} "
+                f"{(time.time() - t0) / step:.2f}s/step")
+        if step % args.save_every == 0 or step == args.dit_steps:
+            save(ema, step)
+        if args.time_budget_min and time.time() - t0 > args.time_budget_min * 60:
+            log(f"time budget reached at step {step}")
+            save(ema, step)
+            break
+    return ema
+
+
+# ---------------------------------------------------------------------------------------------
+#                                       Main
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "embedded")
+    p.add_argument("--preset", default="small", choices=["small", "micro"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-bf16", action="store_true")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--vae-steps", type=int, default=800)
+    p.add_argument("--vae-batch", type=int, default=8)
+    p.add_argument("--vae-frames", type=int, default=8)
+    p.add_argument("--vae-lr", type=float, default=1e-3)
+    p.add_argument("--kl-weight", type=float, default=1e-6)
+    p.add_argument("--pool", type=int, default=6144)
+    p.add_argument("--dit-steps", type=int, default=5000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--text-dropout", type=float, default=0.1)
+    p.add_argument("--cond-prob", type=float, default=0.25)
+    p.add_argument("--save-every", type=int, default=500)
+    p.add_argument("--time-budget-min", type=float, default=0.0, help="stop stage 2 after this")
+    args = p.parse_args(argv)
+
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    bf16 = not args.no_bf16
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    log(f"device {device}, bf16 {bf16}, threads {torch.get_num_threads()}, args {vars(args)}")
+
+    vae = train_vae(args, device, bf16, rng)
+    pool = build_pool(args, vae, device, bf16, rng)
+    _, _, _, ch_mean, ch_std, proj = pool
+
+    def save(dit, step):
+        recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        recipe["dit_steps_done"] = step
+        save_checkpoint(
+            args.out,
+            vae=vae,
+            dit=dit,
+            latent_mean=ch_mean.tolist(),
+            latent_std=ch_std.tolist(),
+            latent_rgb=proj.tolist(),
+            training=recipe,
+        )
+        log(f"saved {args.out} at step {step}")
+
+    train_dit(args, vae, pool, device, bf16, rng, save)
+    log("done")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    main()

@@ -1,0 +1,131 @@
+"""The one request object that carries everything needed to reproduce a clip."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+MAX_PROMPT_CHARS = 2000
+MAX_SEED = 2**32 - 1
+EMBEDDED_MODEL_ID = "sora-desktop/embedded-tiny"
+REQUEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a backend needs to produce one clip, and nothing else.
+
+    ``num_frames`` and ``fps`` fix the duration; ``width``/``height`` are the size the model
+    generates at (upscaling for display is an export option, not part of the request).
+    ``start_image`` is a path to an image the clip must start from (storyboard continuity).
+    """
+
+    prompt: str
+    negative_prompt: str = ""
+    seed: int = 0
+    steps: int = 25
+    guidance: float = 4.0
+    num_frames: int = 16
+    fps: int = 8
+    width: int = 64
+    height: int = 64
+    model_id: str = EMBEDDED_MODEL_ID
+    start_image: str | None = None
+    # The user's words before prompt enhancement, kept so the edit history is reproducible.
+    original_prompt: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        _check_type("prompt", self.prompt, str)
+        _check_type("negative_prompt", self.negative_prompt, str)
+        if not self.prompt.strip():
+            raise ValueError("prompt: must not be empty; describe the scene you want to see")
+        if len(self.prompt) > MAX_PROMPT_CHARS:
+            raise ValueError(
+                f"prompt: {len(self.prompt)} characters is too long; "
+                f"the limit is {MAX_PROMPT_CHARS} characters"
+            )
+        if len(self.negative_prompt) > MAX_PROMPT_CHARS:
+            raise ValueError(
+                f"negative_prompt: {len(self.negative_prompt)} characters is too long; "
+                f"the limit is {MAX_PROMPT_CHARS} characters"
+            )
+        _check_int_range("seed", self.seed, 0, MAX_SEED)
+        _check_int_range("steps", self.steps, 1, 200)
+        _check_type("guidance", self.guidance, (int, float))
+        if not (0.0 <= float(self.guidance) <= 30.0) or self.guidance != self.guidance:
+            raise ValueError(f"guidance: {self.guidance} is out of range; allowed 0.0 to 30.0")
+        _check_int_range("num_frames", self.num_frames, 1, 1024)
+        _check_int_range("fps", self.fps, 1, 60)
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            _check_int_range(name, value, 16, 4096)
+            if value % 16:
+                raise ValueError(f"{name}: {value} is not a multiple of 16; use e.g. {value // 16 * 16 or 16}")
+        _check_type("model_id", self.model_id, str)
+        if not self.model_id:
+            raise ValueError("model_id: must name a model")
+        if self.start_image is not None:
+            _check_type("start_image", self.start_image, str)
+            if not self.start_image:
+                raise ValueError("start_image: must be a file path or None")
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def seconds(self) -> float:
+        return self.num_frames / self.fps
+
+    def with_changes(self, **changes: Any) -> GenerationRequest:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["version"] = REQUEST_VERSION
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        if not isinstance(data, dict):
+            raise ValueError("request: expected a JSON object")
+        version = data.get("version", REQUEST_VERSION)
+        if not isinstance(version, int) or version > REQUEST_VERSION:
+            raise ValueError(
+                f"request: version {version!r} is newer than this program understands "
+                f"(up to {REQUEST_VERSION}); update Sora Desktop"
+            )
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if "prompt" not in kwargs:
+            raise ValueError("request: missing field 'prompt'")
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # wrong field types that the dataclass itself refuses
+            raise ValueError(f"request: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, text: str) -> GenerationRequest:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"request: not valid JSON ({exc.msg})") from exc
+        return cls.from_dict(data)
+
+
+def _check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:
+    if isinstance(value, bool) or not isinstance(value, types):
+        names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        raise ValueError(f"{name}: expected {names}, got {type(value).__name__}")
+
+
+def _check_int_range(name: str, value: Any, lo: int, hi: int) -> None:
+    _check_type(name, value, int)
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}: {value} is out of range; allowed {lo} to {hi}")

@@ -1,0 +1,1 @@
+"""The embedded Sora-style model: video autoencoder, diffusion transformer, rectified flow."""

@@ -1,0 +1,93 @@
+"""Save and load the embedded model: safetensors weights with a config.json beside them."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT
+from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE
+
+CONFIG_NAME = "config.json"
+VAE_NAME = "vae.safetensors"
+DIT_NAME = "dit.safetensors"
+FORMAT_VERSION = 1
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(out: Path, *, vae: VideoVAE, dit: VideoDiT, latent_mean, latent_std,
+                    latent_rgb, training: dict[str, Any]) -> None:
+    out = Path(out)
+    half = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in dit.state_dict().items()}
+    vae_sd = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in vae.state_dict().items()}
+    _atomic_write_bytes(out / VAE_NAME, lambda p: save_file(vae_sd, p))
+    _atomic_write_bytes(out / DIT_NAME, lambda p: save_file(half, p))
+    config = {
+        "format_version": FORMAT_VERSION,
+        "vae": vae.cfg.to_dict(),
+        "dit": dit.cfg.to_dict(),
+        "latent_mean": latent_mean,
+        "latent_std": latent_std,
+        "latent_rgb": latent_rgb,
+        "frames": 16,
+        "fps": 8,
+        "size": 64,
+        "training": training,
+    }
+    text = json.dumps(config, indent=2)
+    _atomic_write_bytes(out / CONFIG_NAME, lambda p: Path(p).write_text(text))
+
+
+@dataclass
+class EmbeddedCheckpoint:
+    config: dict[str, Any]
+    vae: VideoVAE
+    dit: VideoDiT
+
+
+def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedCheckpoint:
+    """Load a checkpoint folder; a missing or broken file gives a clear error."""
+    path = Path(path)
+    cfg_path = path / CONFIG_NAME
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"model: no {CONFIG_NAME} in {path}")
+    try:
+        config = json.loads(cfg_path.read_text())
+        vae = VideoVAE(VAEConfig.from_dict(config["vae"]))
+        dit = VideoDiT(DiTConfig.from_dict(config["dit"]))
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"model: {cfg_path} is not a valid embedded-model config ({exc})") from exc
+    for module, name in ((vae, VAE_NAME), (dit, DIT_NAME)):
+        file = path / name
+        if not file.is_file():
+            raise FileNotFoundError(f"model: missing weights file {file}")
+        try:
+            state = load_file(str(file))
+        except Exception as exc:  # safetensors raises its own error types
+            raise ValueError(f"model: {file} is corrupt or not safetensors ({exc})") from exc
+        try:
+            module.load_state_dict({k: v.float() for k, v in state.items()})
+        except RuntimeError as exc:
+            raise ValueError(f"model: {file} does not match its config ({exc})") from exc
+    vae.eval().requires_grad_(False).to(device)
+    dit.eval().requires_grad_(False).to(device)
+    return EmbeddedCheckpoint(config, vae, dit)

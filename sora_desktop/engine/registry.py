@@ -1,0 +1,75 @@
+"""Which backend serves which model id, and a cache so a model stays loaded between jobs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
+from sora_desktop.engine.backend import Backend, CancelToken, GenerationEvent
+
+BackendFactory = Callable[[str, str], Backend]  # (model_id, device) -> Backend
+
+_factories: dict[str, BackendFactory] = {}
+_loaded: dict[tuple[str, str], Backend] = {}
+_lock = threading.Lock()
+
+
+def register_backend(model_id: str, factory: BackendFactory) -> None:
+    """Serve ``model_id`` with ``factory``; the open-weight catalog registers its entries here."""
+    _factories[model_id] = factory
+
+
+def _embedded_factory(model_id: str, device: str) -> Backend:
+    from sora_desktop.engine.embedded.pipeline import EmbeddedBackend
+
+    return EmbeddedBackend(device=device)
+
+
+register_backend(EMBEDDED_MODEL_ID, _embedded_factory)
+
+
+def resolve_factory(model_id: str) -> BackendFactory:
+    if model_id in _factories:
+        return _factories[model_id]
+    try:  # open-weight models are looked up in the catalog lazily (issue: open-weight models)
+        from sora_desktop.engine.diffusers_backend import factory_for
+    except ImportError:
+        factory_for = None
+    if factory_for is not None:
+        factory = factory_for(model_id)
+        if factory is not None:
+            return factory
+    known = ", ".join(sorted(_factories))
+    raise ValueError(f"model_id: {model_id!r} is not a known or installed model; known: {known}")
+
+
+def load_backend(model_id: str = EMBEDDED_MODEL_ID, device: str = "auto") -> Backend:
+    """Load (or reuse) the backend for ``model_id``; only one model is kept loaded at a time."""
+    key = (model_id, device)
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        factory = resolve_factory(model_id)
+        for other in list(_loaded):
+            _loaded.pop(other).unload()
+        backend = factory(model_id, device)
+        _loaded[key] = backend
+        return backend
+
+
+def unload_all() -> None:
+    with _lock:
+        for key in list(_loaded):
+            _loaded.pop(key).unload()
+
+
+def generate(
+    request: GenerationRequest,
+    cancel: CancelToken | None = None,
+    backend: Backend | None = None,
+    device: str = "auto",
+) -> Iterator[GenerationEvent]:
+    """Step events, then one GenerationResult. Raises GenerationCancelled on cancel."""
+    backend = backend or load_backend(request.model_id, device)
+    yield from backend.generate(request, cancel)

@@ -1,0 +1,29 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def micro_model_dir(tmp_path_factory) -> Path:
+    """A micro checkpoint trained for a few steps by the real recipe (seconds on a CPU)."""
+    out = tmp_path_factory.mktemp("micro_model")
+    cmd = [sys.executable, str(ROOT / "model" / "train.py"), "--preset", "micro", "--out", str(out),
+           "--vae-steps", "2", "--dit-steps", "2", "--pool", "8", "--batch", "4", "--save-every", "2"]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    return out
+
+
+@pytest.fixture(scope="session")
+def shipped_model_dir() -> Path:
+    path = ROOT / "model" / "embedded"
+    if not (path / "dit.safetensors").is_file():
+        pytest.fail("the shipped checkpoint model/embedded/dit.safetensors is missing")
+    return path
