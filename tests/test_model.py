@@ -1,0 +1,169 @@
+"""The embedded model's pieces: shapes, initialisation, sampler, determinism."""
+
+import numpy as np
+import pytest
+import torch
+
+from sora_desktop.core.request import GenerationRequest
+from sora_desktop.engine.backend import CancelToken, GenerationCancelled, GenerationResult, StepEvent
+from sora_desktop.engine.embedded import world
+from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT, sincos_3d
+from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE
+from sora_desktop.engine.sampler import euler_sample, flow_timesteps
+
+
+def test_vae_compresses_4x_space_2x_time_and_decodes_back():
+    vae = VideoVAE(VAEConfig.preset("micro")).eval()
+    x = torch.rand(2, 3, 16, 64, 64) * 2 - 1
+    mean, logvar = vae.encode(x)
+    assert mean.shape == (2, 4, 8, 16, 16) and logvar.shape == mean.shape
+    assert vae.decode(mean).shape == x.shape
+
+
+def test_dit_starts_as_zero_velocity_and_keeps_shape():
+    cfg = DiTConfig.preset("micro")
+    dit = VideoDiT(cfg).eval()
+    x = torch.randn(2, 4, 8, 16, 16)
+    text = torch.randn(2, 5, cfg.text_dim)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    v = dit(x, torch.rand(2), text, mask)
+    assert v.shape == x.shape
+    assert torch.count_nonzero(v) == 0  # adaLN-Zero + zero output layer
+
+
+def test_dit_patchify_round_trip():
+    dit = VideoDiT(DiTConfig.preset("micro"))
+    x = torch.randn(1, 4, 8, 16, 16)
+    tokens, grid = dit.patchify(x)
+    assert tokens.shape == (1, 4 * 8 * 8, 4 * 8) and grid == (4, 8, 8)
+    assert torch.equal(dit.unpatchify(tokens, grid), x)
+
+
+def test_3d_positions_are_distinct():
+    pos = sincos_3d(4, 8, 8, 64)
+    assert pos.shape == (256, 64)
+    assert torch.unique(pos, dim=0).shape[0] == 256
+
+
+def test_flow_timesteps_and_shift():
+    ts = flow_timesteps(10)
+    assert ts[0] == 1.0 and ts[-1] == 0.0 and torch.all(ts[1:] < ts[:-1])
+    shifted = flow_timesteps(10, shift=3.0)
+    assert torch.all(shifted[1:-1] > ts[1:-1])
+    with pytest.raises(ValueError, match="steps"):
+        flow_timesteps(0)
+
+
+def test_euler_sampler_integrates_a_known_flow_exactly():
+    # For data x0 the exact rectified-flow velocity along x_t = (1-t)x0 + t*eps is eps - x0.
+    x0 = torch.tensor([[3.0, -2.0]])
+    eps = torch.tensor([[0.5, 1.5]])
+    steps = list(euler_sample(lambda x, t: eps - x0, eps.clone(), steps=7))
+    assert [s.index for s in steps] == list(range(1, 8))
+    assert torch.allclose(steps[-1].x, x0, atol=1e-5)
+    assert torch.allclose(steps[0].x0, x0, atol=1e-5)
+
+
+def test_world_render_matches_scene():
+    rng = np.random.default_rng(1)
+    scene = world.sample_scene(rng, max_objects=1)
+    frames = world.render(scene)
+    assert frames.shape == (16, 64, 64, 3) and frames.dtype == np.uint8
+    corner = frames[0, 0, 0].astype(int)
+    if scene.background2 is None:
+        assert np.abs(corner - np.array(world.COLORS[scene.background])).max() <= 1
+    cx, cy, _ = world.object_state(scene.main, 0)
+    centre = frames[0, int(round(cy)), int(round(cx))].astype(int)
+    assert np.abs(centre - np.array(world.COLORS[scene.main.color])).max() <= 1
+
+
+def test_held_out_split_is_stable_and_disjoint():
+    rng = np.random.default_rng(0)
+    train = [world.sample_scene(rng, held_out=False) for _ in range(200)]
+    held = [world.sample_scene(rng, held_out=True) for _ in range(200)]
+    assert not any(world.is_held_out(s) for s in train)
+    assert all(world.is_held_out(s) for s in held)
+
+
+def _run(backend, request, cancel=None):
+    events = list(backend.generate(request, cancel))
+    return events[:-1], events[-1]
+
+
+@pytest.fixture(scope="module")
+def micro_backend(micro_model_dir):
+    from sora_desktop.engine.embedded.pipeline import EmbeddedBackend
+
+    return EmbeddedBackend(micro_model_dir, device="cpu")
+
+
+def test_generate_yields_steps_then_frames(micro_backend):
+    req = GenerationRequest("a red circle moves right on a blue background", steps=3, seed=5)
+    steps, result = _run(micro_backend, req)
+    assert [e.step for e in steps] == [1, 2, 3] and all(isinstance(e, StepEvent) for e in steps)
+    assert steps[0].preview.shape == (64, 64, 3) and steps[0].preview.dtype == np.uint8
+    assert isinstance(result, GenerationResult)
+    assert result.frames.shape == (16, 64, 64, 3) and result.frames.dtype == np.uint8
+
+
+def test_same_seed_same_video_bit_for_bit(micro_backend):
+    req = GenerationRequest("a blue square falls", steps=2, seed=11)
+    _, a = _run(micro_backend, req)
+    _, b = _run(micro_backend, req)
+    _, c = _run(micro_backend, req.with_changes(seed=12))
+    assert np.array_equal(a.frames, b.frames)
+    assert not np.array_equal(a.frames, c.frames)
+
+
+def test_long_clips_chain_segments(micro_backend):
+    req = GenerationRequest("a star orbits", steps=1, num_frames=40)
+    steps, result = _run(micro_backend, req)
+    assert result.frames.shape[0] == 40
+    assert {e.segment for e in steps} == {0, 1, 2} and steps[0].segments == 3
+
+
+def test_cancel_stops_within_a_step(micro_backend):
+    token = CancelToken()
+    seen = []
+    with pytest.raises(GenerationCancelled):
+        for event in micro_backend.generate(GenerationRequest("a dot", steps=10), token):
+            seen.append(event)
+            token.cancel()
+    assert len(seen) == 1
+
+
+def test_backend_refuses_sizes_it_cannot_make(micro_backend):
+    with pytest.raises(ValueError, match="width/height"):
+        list(micro_backend.generate(GenerationRequest("a dot", width=128, height=64)))
+    with pytest.raises(ValueError, match="num_frames"):
+        list(micro_backend.generate(GenerationRequest("a dot", num_frames=1000)))
+
+
+def test_start_image_conditions_the_clip(micro_backend, tmp_path):
+    import cv2
+
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[:] = (0, 200, 0)
+    path = tmp_path / "start.png"
+    cv2.imwrite(str(path), img)
+    req = GenerationRequest("a dot", steps=2, seed=3)
+    _, plain = _run(micro_backend, req)
+    _, started = _run(micro_backend, req.with_changes(start_image=str(path)))
+    assert not np.array_equal(plain.frames, started.frames)
+    with pytest.raises(ValueError, match="start_image"):
+        list(micro_backend.generate(req.with_changes(start_image=str(tmp_path / "missing.png"))))
+
+
+def test_corrupt_weights_give_a_clear_error(micro_model_dir, tmp_path):
+    import shutil
+
+    from sora_desktop.engine.embedded.weights import load_checkpoint
+
+    broken = tmp_path / "broken"
+    shutil.copytree(micro_model_dir, broken)
+    (broken / "dit.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="corrupt"):
+        load_checkpoint(broken)
+    (broken / "dit.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="missing"):
+        load_checkpoint(broken)
