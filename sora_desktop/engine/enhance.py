@@ -22,7 +22,8 @@ from sora_desktop.engine.embedded.world import (
 )
 
 DEFAULT_MOTION = "right"
-DEFAULT_COLOR = "white"
+# tried in order: the first that differs from the background
+DEFAULT_COLORS = ("white", "red", "yellow")
 DEFAULT_SHAPE = "circle"
 # tried in order: the first not used by an object
 DEFAULT_BACKGROUNDS = ("black", "white", "blue")
@@ -524,8 +525,12 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
-def _object_phrase(obj: ParsedObject) -> str:
-    color = obj.color or DEFAULT_COLOR
+def _default_color(parsed: ParsedPrompt) -> str:
+    return next(c for c in DEFAULT_COLORS if c not in (parsed.background, parsed.background2))
+
+
+def _object_phrase(obj: ParsedObject, default_color: str) -> str:
+    color = obj.color or default_color
     shape = obj.shape or DEFAULT_SHAPE
     motion = CANONICAL_MOTION[obj.motion or DEFAULT_MOTION]
     return f"{_article(color)} {color} {shape} {motion}"
@@ -537,13 +542,13 @@ def _background_phrase(parsed: ParsedPrompt) -> str:
         return f"on a gradient background from {parsed.background} to {parsed.background2} {where}"
     if parsed.background is not None:
         return f"on {_article(parsed.background)} {parsed.background} background"
-    used = {o.color or DEFAULT_COLOR for o in parsed.objects}
+    used = {o.color or _default_color(parsed) for o in parsed.objects}
     bg = next(c for c in DEFAULT_BACKGROUNDS if c not in used)
     return f"on a {bg} background"
 
 
 def write_caption(parsed: ParsedPrompt) -> str:
-    parts = [_object_phrase(o) for o in parsed.objects]
+    parts = [_object_phrase(o, _default_color(parsed)) for o in parsed.objects]
     subject = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     # the style words go last: the text encoder truncates long prompts from the end
     return f"{subject} {_background_phrase(parsed)}, {STYLE_SUFFIX}"
