@@ -1,0 +1,755 @@
+"""Verified, resumable model downloads from the Hugging Face Hub (or a mirror), import and delete.
+
+How a download works, and why:
+- ``plan``: one ``HfApi.model_info(files_metadata=True)`` call pins the revision to a commit and
+  gives every file's size, git blob id and (for LFS files) SHA-256. Files are picked by the
+  catalog entry's patterns; pickle formats (.bin/.pt/.ckpt/.pkl/...) and names that would leave
+  the model folder are refused, so nothing executable can ever be loaded from a download.
+- The disk-space check runs before the first byte, against what is still missing.
+- Each file streams into ``<model>/.partial/<hash>.part`` through huggingface_hub's ``http_get``
+  (which itself retries a dropped connection with a Range request). The part file is keyed by the
+  expected hash, so a cancel, a dropped connection or an app restart resumes where it stopped,
+  and a changed file upstream can never be glued onto stale bytes. (``hf_hub_download`` itself
+  deletes its partial file when interrupted in huggingface_hub 2.x, so it cannot resume across
+  runs; it is not used for the weights for that reason.)
+- A finished file is hashed (SHA-256 for LFS files, git blob SHA-1 otherwise) before it is moved
+  into place; a mismatch deletes it and downloads it again once, then fails with a plain message.
+- ``.sora-installed.json`` is written atomically last; only then does the model count as
+  installed (see ``sora_desktop.core.catalog``).
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from sora_desktop.core.atomic import atomic_write_text
+from sora_desktop.core.catalog import (
+    MANIFEST_NAME,
+    MANIFEST_VERSION,
+    CatalogEntry,
+    installed_size,
+    is_installed,
+    is_safe_relative_path,
+    read_manifest,
+)
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz")
+PARTIAL_DIR = ".partial"
+SPACE_MARGIN_BYTES = 64 * 1024 * 1024  # keep a little room so the disk is never filled to 0
+PROGRESS_INTERVAL_S = 0.1
+HASH_CHUNK = 1024 * 1024
+
+
+# ---------------------------------------------------------------------------- errors
+class DownloadError(RuntimeError):
+    """A download, import or delete failed; ``str(exc)`` is a message for the user."""
+
+
+class NotEnoughSpace(DownloadError):
+    pass
+
+
+class VerificationFailed(DownloadError):
+    pass
+
+
+class DownloadCancelled(Exception):
+    """The user cancelled; partial data is kept so the next download resumes."""
+
+
+# ---------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str
+    size: int
+    sha256: str | None  # LFS files
+    git_sha1: str | None  # every file (blob id)
+
+    @property
+    def key(self) -> str:
+        return self.sha256 or self.git_sha1 or hashlib.sha1(self.path.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    entry: CatalogEntry
+    commit: str
+    files: tuple[RemoteFile, ...]
+    skipped: tuple[str, ...] = ()  # matched but refused (pickle formats)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass
+class DownloadProgress:
+    model_id: str
+    phase: str  # "plan" | "download" | "verify" | "done"
+    file: str = ""
+    file_index: int = 0
+    file_count: int = 0
+    done_bytes: int = 0
+    total_bytes: int = 0
+    speed_bps: float = 0.0
+    eta_s: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.done_bytes / self.total_bytes if self.total_bytes else 0.0
+
+
+ProgressCallback = Callable[[DownloadProgress], None]
+
+
+@dataclass
+class HubConfig:
+    """Where and how to reach the hub: endpoint (mirror), token (gated repos), offline switch."""
+
+    endpoint: str | None = None
+    token: str | None = None
+    offline: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> HubConfig:
+        return cls(
+            endpoint=getattr(settings, "hf_endpoint", None) or None,
+            token=getattr(settings, "hf_token", None) or None,
+            offline=bool(getattr(settings, "offline", False)),
+        )
+
+    @property
+    def endpoint_or_default(self) -> str:
+        from huggingface_hub import constants
+
+        return (self.endpoint or constants.ENDPOINT).rstrip("/")
+
+
+# ---------------------------------------------------------------------------- helpers
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def is_pickle_name(name: str) -> bool:
+    return name.lower().endswith(PICKLE_SUFFIXES)
+
+
+def matches(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(path, p) for p in patterns)
+
+
+def sha256_file(path: Path, cancel: threading.Event | None = None) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            if cancel is not None and cancel.is_set():
+                raise DownloadCancelled("cancelled while verifying")
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_sha1_file(path: Path) -> str:
+    h = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def free_bytes(folder: Path) -> int:
+    """Free space on the disk that holds ``folder`` (or its nearest existing parent)."""
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+class _Speed:
+    """Bytes per second over the last few seconds, for speed and ETA."""
+
+    def __init__(self, window_s: float = 3.0) -> None:
+        self.window = window_s
+        self.samples: deque[tuple[float, int]] = deque()
+
+    def add(self, t: float, total: int) -> float:
+        self.samples.append((t, total))
+        while len(self.samples) > 2 and t - self.samples[0][0] > self.window:
+            self.samples.popleft()
+        t0, b0 = self.samples[0]
+        return (total - b0) / (t - t0) if t > t0 else 0.0
+
+
+# ---------------------------------------------------------------------------- the manager
+class ModelDownloader:
+    """Downloads, verifies, imports and deletes catalog models under ``models_dir``.
+
+    ``free_space`` is injectable so the disk-full path is testable without filling a disk.
+    """
+
+    def __init__(
+        self,
+        models_dir: str | os.PathLike,
+        hub: HubConfig | None = None,
+        free_space: Callable[[Path], int] = free_bytes,
+        verify_retries: int = 1,
+    ) -> None:
+        self.models_dir = Path(models_dir)
+        self.hub = hub or HubConfig()
+        self.free_space = free_space
+        self.verify_retries = verify_retries
+
+    # ------------------------------------------------------------------ hub access
+    def _check_online(self, what: str) -> None:
+        from huggingface_hub import constants
+
+        if self.hub.offline or constants.is_offline_mode():
+            raise DownloadError(
+                f"Offline mode is on, so {what} is not possible. Turn offline mode off in "
+                "Preferences, or import a model folder copied from another computer."
+            )
+
+    def _explain(self, exc: BaseException, entry: CatalogEntry, file: str | None = None) -> str:
+        """Turn a huggingface_hub / network exception into one plain sentence or two."""
+        import httpx2
+        from huggingface_hub import errors
+
+        repo = entry.repo_id
+        where = self.hub.endpoint_or_default
+        if isinstance(exc, errors.OfflineModeIsEnabled):
+            return (
+                "Offline mode is on (HF_HUB_OFFLINE), so nothing can be downloaded. Unset it or "
+                "import a model folder instead."
+            )
+        if isinstance(exc, errors.GatedRepoError):
+            return (
+                f"{repo} is a gated model: accept its licence on its page at {where} with your "
+                "account, then add an access token in Preferences (Models → Access token)."
+                + (" The token that was sent was not accepted." if self.hub.token else "")
+            )
+        if isinstance(exc, errors.RepositoryNotFoundError):
+            return (
+                f"{repo} was not found at {where}. Check the mirror address in Preferences; if "
+                "the model is private, add an access token."
+            )
+        if isinstance(exc, errors.RevisionNotFoundError):
+            return f"Revision {entry.revision!r} of {repo} does not exist at {where}."
+        if isinstance(exc, errors.RemoteEntryNotFoundError):
+            return f"The file {file or '?'} is missing from {repo} at {where}."
+        if isinstance(exc, errors.HfHubHTTPError):
+            status = exc.response.status_code if exc.response is not None else "?"
+            if status == 401:
+                return f"The access token was refused by {where}; check it in Preferences."
+            return f"The server {where} answered HTTP {status} for {repo}: {exc}".split("\n")[0]
+        if isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError)):
+            return (
+                f"Could not reach {where} ({type(exc).__name__}). Check the internet connection "
+                "or the mirror address in Preferences; the download resumes where it stopped."
+            )
+        return f"{type(exc).__name__}: {exc}"
+
+    def plan(self, entry: CatalogEntry) -> DownloadPlan:
+        """Ask the hub which files to fetch, with sizes and hashes; no data is downloaded."""
+        if not entry.needs_download:
+            raise DownloadError(f"{entry.name} is built in and needs no download.")
+        self._check_online(f"downloading {entry.name}")
+        from huggingface_hub import HfApi
+
+        api = HfApi(endpoint=self.hub.endpoint, token=self.hub.token, library_name="sora-desktop")
+        try:
+            info = api.model_info(entry.repo_id, revision=entry.revision, files_metadata=True)
+        except Exception as exc:
+            raise DownloadError(self._explain(exc, entry)) from exc
+        files: list[RemoteFile] = []
+        skipped: list[str] = []
+        for sib in info.siblings or []:
+            name = sib.rfilename
+            if not matches(name, entry.files):
+                continue
+            if not is_safe_relative_path(name):
+                raise DownloadError(
+                    f"{entry.repo_id} lists a file named {name!r} that would be written outside "
+                    "the model folder; refusing to download it."
+                )
+            if is_pickle_name(name):
+                skipped.append(name)  # pickles can run code when loaded: never fetched
+                continue
+            size = sib.size if sib.size is not None else (sib.lfs.size if sib.lfs else None)
+            if size is None:
+                raise DownloadError(f"The hub gave no size for {name} in {entry.repo_id}.")
+            files.append(
+                RemoteFile(
+                    path=name,
+                    size=int(size),
+                    sha256=sib.lfs.sha256 if sib.lfs else None,
+                    git_sha1=sib.blob_id,
+                )
+            )
+        if not files:
+            raise DownloadError(
+                f"No files of {entry.repo_id} match the catalog entry; the repository layout "
+                "may have changed. Update Sora Desktop."
+            )
+        required = {"diffusers": "model_index.json", "transformers": "config.json"}.get(
+            entry.backend
+        )
+        if required and required not in {f.path for f in files}:
+            raise DownloadError(f"{entry.repo_id} has no {required}; it is not a usable model.")
+        if not info.sha:
+            raise DownloadError(f"The hub did not say which commit {entry.repo_id} is at.")
+        return DownloadPlan(entry, info.sha, tuple(files), tuple(skipped))
+
+    # ------------------------------------------------------------------ download
+    def partial_bytes(self, entry: CatalogEntry) -> int:
+        """Bytes already downloaded towards an unfinished install (for 'resume' in the UI)."""
+        folder = entry.folder(self.models_dir)
+        if not folder.is_dir() or is_installed(entry, self.models_dir):
+            return 0
+        return folder_bytes(folder)
+
+    def download(
+        self,
+        entry: CatalogEntry,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Path:
+        """Download, verify and install ``entry``; returns its folder.
+
+        Raises DownloadCancelled (partial data kept), NotEnoughSpace, VerificationFailed or
+        DownloadError with a readable message. Never leaves a half model marked installed.
+        """
+        cancel = cancel or threading.Event()
+        folder = entry.folder(self.models_dir)
+        if is_installed(entry, self.models_dir):
+            return folder
+        report = progress or (lambda p: None)
+        report(DownloadProgress(entry.id, "plan"))
+        plan = self.plan(entry)
+        (folder / MANIFEST_NAME).unlink(missing_ok=True)  # a stale manifest must never survive
+        partial = folder / PARTIAL_DIR
+        state = _Tracker(entry.id, plan, report)
+
+        # What is already there: complete files (hash checked again below) and part files.
+        todo: list[RemoteFile] = []
+        for f in plan.files:
+            final = folder / f.path
+            if final.is_file() and final.stat().st_size == f.size:
+                state.done += f.size
+            else:
+                part = partial / f"{f.key}.part"
+                have = part.stat().st_size if part.is_file() else 0
+                state.done += min(have, f.size)
+                todo.append(f)
+        missing = sum(f.size for f in plan.files) - state.done
+        self._check_space(entry, folder, missing)
+
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        partial.mkdir(parents=True, exist_ok=True)
+        for index, f in enumerate(plan.files, 1):
+            if cancel.is_set():
+                raise DownloadCancelled(f"download of {entry.name} cancelled")
+            state.file, state.index = f.path, index
+            final = folder / f.path
+            if f not in todo:
+                state.emit("verify", force=True)
+                if self._hash_ok(final, f, cancel):
+                    continue
+                final.unlink()  # complete-looking but wrong: fetch again
+                state.done -= f.size
+            self._fetch_verified(entry, plan, f, final, partial, state, cancel)
+
+        report(
+            DownloadProgress(
+                entry.id,
+                "verify",
+                total_bytes=plan.total_bytes,
+                done_bytes=plan.total_bytes,
+                file_count=len(plan.files),
+            )
+        )
+        self._write_manifest(entry, folder, plan.commit, plan.files, source="download")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(folder / ".cache", ignore_errors=True)
+        state.emit("done", force=True)
+        return folder
+
+    def _check_space(self, entry: CatalogEntry, folder: Path, missing: int) -> None:
+        free = self.free_space(folder)
+        need = missing + SPACE_MARGIN_BYTES
+        if free < need:
+            raise NotEnoughSpace(
+                f"Not enough disk space for {entry.name}: {human_bytes(missing)} still to "
+                f"download, {human_bytes(free)} free in {self.models_dir}. Free "
+                f"{human_bytes(need - free)} or choose another models folder in Preferences."
+            )
+
+    def _hash_ok(self, path: Path, f: RemoteFile, cancel: threading.Event) -> bool:
+        if f.sha256:
+            return sha256_file(path, cancel) == f.sha256
+        if f.git_sha1:
+            return git_sha1_file(path) == f.git_sha1
+        return path.stat().st_size == f.size
+
+    def _fetch_verified(self, entry, plan, f, final, partial, state, cancel) -> None:
+        part = partial / f"{f.key}.part"
+        for attempt in range(self.verify_retries + 1):
+            self._fetch(entry, plan, f, part, state, cancel)
+            state.emit("verify", force=True)
+            if self._hash_ok(part, f, cancel):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(part, final)
+                return
+            part.unlink(missing_ok=True)  # never keep, move or load a file that fails its hash
+            state.done -= f.size
+            if attempt == self.verify_retries:
+                raise VerificationFailed(
+                    f"{f.path} of {entry.name} failed its SHA-256 check "
+                    f"{self.verify_retries + 1} times, so it was deleted and the model was not "
+                    "installed. The network or the mirror is corrupting data; try again later "
+                    "or use another mirror."
+                )
+
+    def _fetch(self, entry, plan, f: RemoteFile, part: Path, state, cancel) -> None:
+        from huggingface_hub import get_hf_file_metadata, hf_hub_url
+        from huggingface_hub.file_download import http_get
+        from huggingface_hub.utils import build_hf_headers
+
+        have = part.stat().st_size if part.is_file() else 0
+        if have > f.size:  # more bytes than the file has: not ours, start over
+            part.unlink()
+            state.done -= f.size
+            have = 0
+        if have == f.size:
+            return
+        url = hf_hub_url(entry.repo_id, f.path, revision=plan.commit, endpoint=self.hub.endpoint)
+        try:
+            meta = get_hf_file_metadata(url, token=self.hub.token, endpoint=self.hub.endpoint)
+            headers = build_hf_headers(token=self.hub.token, library_name="sora-desktop")
+            location = meta.location or url
+            if urlparse(location).netloc != urlparse(url).netloc:
+                headers.pop("authorization", None)  # never send the token to a CDN
+            with open(part, "ab") as fh:
+                http_get(
+                    location,
+                    fh,
+                    resume_size=have,
+                    headers=headers,
+                    expected_size=f.size,
+                    displayed_filename=f.path,
+                    tqdm_class=state.sink_class(cancel, start=have),
+                )
+        except DownloadCancelled:
+            raise
+        except OSError as exc:
+            if getattr(exc, "errno", None) == errno.ENOSPC:
+                raise NotEnoughSpace(
+                    f"The disk filled up while downloading {entry.name}; free some space and "
+                    "press Download again to resume."
+                ) from exc
+            if type(exc).__module__.startswith(("huggingface_hub", "httpx")):
+                raise DownloadError(self._explain(exc, entry, f.path)) from exc
+            if "Consistency check failed" in str(exc):
+                raise DownloadError(
+                    f"{f.path} of {entry.name} arrived incomplete; press Download to resume."
+                ) from exc
+            raise DownloadError(f"Could not write {part}: {exc}") from exc
+        except Exception as exc:
+            raise DownloadError(self._explain(exc, entry, f.path)) from exc
+
+    def _write_manifest(self, entry, folder: Path, commit, files, source: str) -> None:
+        items = []
+        for f in files:
+            sha = f.sha256 or sha256_file(folder / f.path)
+            items.append({"path": f.path, "size": f.size, "sha256": sha})
+        manifest = {
+            "version": MANIFEST_VERSION,
+            "model_id": entry.id,
+            "repo_id": entry.repo_id,
+            "revision": entry.revision,
+            "commit": commit,
+            "source": source,
+            "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "complete": True,
+            "files": items,
+        }
+        atomic_write_text(folder / MANIFEST_NAME, json.dumps(manifest, indent=1))
+
+    # ------------------------------------------------------------------ import / delete / list
+    def import_folder(
+        self,
+        entry: CatalogEntry,
+        source: str | os.PathLike,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Path:
+        """Install ``entry`` from a folder copied from elsewhere (e.g. a USB stick), verified.
+
+        The files are checked against the folder's own ``.sora-installed.json`` (written by
+        another Sora Desktop) or, when online, against the hub's metadata. Pickle files, links
+        and names leaving the folder are refused. Nothing is installed unless every file passes.
+        """
+        cancel = cancel or threading.Event()
+        src = Path(source)
+        if not src.is_dir():
+            raise DownloadError(f"{src} is not a folder.")
+        if not entry.needs_download:
+            raise DownloadError(f"{entry.name} is built in and cannot be imported.")
+        present = _scan_source(src)
+        bad = sorted(p for p in present if is_pickle_name(p))
+        if bad:
+            raise DownloadError(
+                f"{src} contains pickle files ({', '.join(bad[:5])}), which can run code when "
+                "loaded. Sora Desktop only loads .safetensors weights; remove them and try again."
+            )
+        wanted = {p for p in present if matches(p, entry.files)}
+        manifest = _read_source_manifest(src)
+        if manifest is not None:
+            if (
+                manifest.get("model_id") not in (entry.id, None)
+                and manifest.get("repo_id") != entry.repo_id
+            ):
+                raise DownloadError(
+                    f"{src} holds {manifest.get('model_id')!r}, not {entry.name}; pick the right "
+                    "model in the list before importing."
+                )
+            files = []
+            for item in manifest["files"]:
+                rel = item.get("path")
+                if not isinstance(rel, str) or not is_safe_relative_path(rel):
+                    raise DownloadError(f"{src}: its manifest names an unsafe path {rel!r}.")
+                if is_pickle_name(rel):
+                    raise DownloadError(f"{src}: its manifest lists a pickle file {rel!r}.")
+                files.append(RemoteFile(rel, int(item["size"]), item.get("sha256"), None))
+            commit = manifest.get("commit") or "imported"
+        else:
+            try:
+                plan = self.plan(entry)
+            except DownloadError as exc:
+                raise DownloadError(
+                    f"{src} has no {MANIFEST_NAME} to check it against, and the hub could not be "
+                    f"asked either: {exc}"
+                ) from exc
+            files, commit = list(plan.files), plan.commit
+        missing = sorted(f.path for f in files if f.path not in present)
+        if missing:
+            raise DownloadError(
+                f"{src} is incomplete: {len(missing)} file(s) missing, e.g. {missing[0]}."
+            )
+        extra = sorted(wanted - {f.path for f in files})
+        if extra and manifest is None:
+            pass  # files the hub does not list are simply not copied
+        total = sum(f.size for f in files)
+        folder = entry.folder(self.models_dir)
+        if folder.exists() and folder.resolve() == src.resolve():
+            raise DownloadError("The folder to import is already the model's folder.")
+        self._check_space(entry, folder, total)
+        staging = self.models_dir / f".import-{entry.folder_name}"
+        shutil.rmtree(staging, ignore_errors=True)
+        plan = DownloadPlan(entry, commit, tuple(files))
+        state = _Tracker(entry.id, plan, progress or (lambda p: None))
+        try:
+            for index, f in enumerate(files, 1):
+                if cancel.is_set():
+                    raise DownloadCancelled("import cancelled")
+                state.file, state.index = f.path, index
+                dst = staging / f.path
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                _copy_with_progress(src / f.path, dst, state, cancel)
+                state.emit("verify", force=True)
+                ok = dst.stat().st_size == f.size and (
+                    self._hash_ok(dst, f, cancel) if (f.sha256 or f.git_sha1) else False
+                )
+                if not ok:
+                    raise VerificationFailed(
+                        f"{f.path} in {src} does not match its expected SHA-256; the copy is "
+                        "damaged. Nothing was installed."
+                    )
+            self._write_manifest(entry, staging, commit, files, source="import")
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(staging, folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        state.emit("done", force=True)
+        return folder
+
+    def delete(self, entry: CatalogEntry) -> int:
+        """Remove a model's folder (installed or partial); returns the bytes freed."""
+        if not entry.needs_download:
+            raise DownloadError(f"{entry.name} is built in and cannot be deleted.")
+        folder = entry.folder(self.models_dir)
+        if not folder.exists():
+            return 0
+        freed = folder_bytes(folder)
+        # Drop the manifest first so a half-deleted folder never looks installed.
+        (folder / MANIFEST_NAME).unlink(missing_ok=True)
+        shutil.rmtree(folder)
+        return freed
+
+    def installed(self, entries: list[CatalogEntry]) -> list[tuple[CatalogEntry, int]]:
+        """(entry, bytes on disk) for every installed downloadable model."""
+        return [
+            (e, installed_size(e, self.models_dir))
+            for e in entries
+            if e.needs_download and is_installed(e, self.models_dir)
+        ]
+
+    def verify_installed(self, entry: CatalogEntry, cancel: threading.Event | None = None) -> bool:
+        """Re-hash an installed model against its manifest (slow: reads every byte)."""
+        folder = entry.folder(self.models_dir)
+        manifest = read_manifest(folder)
+        if manifest is None:
+            return False
+        for item in manifest["files"]:
+            if sha256_file(folder / item["path"], cancel) != item.get("sha256"):
+                return False
+        return True
+
+
+# ---------------------------------------------------------------------------- internals
+class _Tracker:
+    """Aggregates byte counts into throttled DownloadProgress reports."""
+
+    def __init__(self, model_id: str, plan: DownloadPlan, report: ProgressCallback) -> None:
+        self.model_id = model_id
+        self.total = plan.total_bytes
+        self.count = len(plan.files)
+        self.report = report
+        self.done = 0
+        self.file = ""
+        self.index = 0
+        self.speed = _Speed()
+        self.bps = 0.0
+        self._last = 0.0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        self.bps = self.speed.add(now, self.done)
+        self.emit("download")
+
+    def emit(self, phase: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < PROGRESS_INTERVAL_S:
+            return
+        self._last = now
+        left = max(0, self.total - self.done)
+        eta = left / self.bps if self.bps > 0 else None
+        self.report(
+            DownloadProgress(
+                self.model_id,
+                phase,
+                self.file,
+                self.index,
+                self.count,
+                self.done,
+                self.total,
+                self.bps,
+                eta,
+            )
+        )
+
+    def sink_class(self, cancel: threading.Event, start: int):
+        """A tqdm stand-in for ``http_get``: counts bytes, and raises on cancel between chunks."""
+        tracker = self
+
+        class Sink:
+            def __init__(self, *args, **kwargs) -> None:
+                self.n = kwargs.get("initial", start) or 0
+
+            def update(self, n: int = 1) -> None:
+                if cancel.is_set():
+                    raise DownloadCancelled("download cancelled")
+                self.n += n
+                tracker.add(n)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc) -> None:
+                return None
+
+            def close(self) -> None:
+                pass
+
+            def set_description(self, *a, **k) -> None:
+                pass
+
+        return Sink
+
+
+def _scan_source(src: Path) -> set[str]:
+    """Relative posix paths of regular files under ``src``; links and odd names are refused."""
+    out: set[str] = set()
+    for root, dirs, files in os.walk(src, followlinks=False):
+        for name in dirs + files:
+            full = Path(root) / name
+            if full.is_symlink():
+                raise DownloadError(
+                    f"{full} is a link; copy the real files into the folder and import again."
+                )
+        for name in files:
+            rel = (Path(root) / name).relative_to(src).as_posix()
+            if rel == MANIFEST_NAME or rel.startswith((PARTIAL_DIR + "/", ".cache/")):
+                continue
+            if not is_safe_relative_path(rel):
+                raise DownloadError(f"{src} contains an unusable file name {rel!r}.")
+            out.add(rel)
+    return out
+
+
+def _read_source_manifest(src: Path) -> dict[str, Any] | None:
+    path = src / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DownloadError(
+            f"{path} is damaged ({exc}); delete it to check against the hub."
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise DownloadError(f"{path} is not a Sora Desktop manifest.")
+    return data
+
+
+def _copy_with_progress(src: Path, dst: Path, state: _Tracker, cancel: threading.Event) -> None:
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while chunk := fin.read(HASH_CHUNK):
+            if cancel.is_set():
+                raise DownloadCancelled("import cancelled")
+            try:
+                fout.write(chunk)
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise NotEnoughSpace("The disk filled up while importing.") from exc
+                raise
+            state.add(len(chunk))
