@@ -1,0 +1,413 @@
+"""The ``sora-desktop`` command: open the app, generate a clip, evaluate the model, show info.
+
+    sora-desktop                          open the desktop app
+    sora-desktop generate "a red circle moves right on a blue background" -o clip.mp4
+    sora-desktop eval --n 200 --out report.json
+    sora-desktop info
+
+Exit codes: 0 done, 1 something failed (model missing, disk full), 2 invalid input (one line
+``error: <message>``, no traceback), 130 cancelled with Ctrl-C (no half file is left).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sora_desktop import __version__
+from sora_desktop.core.request import EMBEDDED_MODEL_ID, MAX_SEED, GenerationRequest
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CANCELLED = 130
+
+
+class UsageError(Exception):
+    """Invalid command-line input; reported as one line and exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="sora-desktop",
+        description="Sora Desktop: local, offline text-to-video. Without a command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"sora-desktop {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    gen = sub.add_parser("generate", help="generate a clip from a text prompt")
+    gen.add_argument("prompt", help="what the clip shows")
+    gen.add_argument(
+        "-o",
+        "--output",
+        help="output file (.mp4 .webm .gif, or a folder/.png "
+        "for PNG frames); default sora-<seed>.mp4",
+    )
+    gen.add_argument("--seed", type=int, help="random seed (default: random, printed)")
+    gen.add_argument("--steps", type=int, help="denoising steps (default 25)")
+    gen.add_argument("--guidance", type=float, help="classifier-free guidance (default 4.0)")
+    gen.add_argument("--seconds", type=float, help="clip length in seconds (frames = seconds*fps)")
+    gen.add_argument("--frames", type=int, help="clip length in frames (default 16)")
+    gen.add_argument("--fps", type=int, help="frames per second (default 8)")
+    gen.add_argument("--size", help="WxH the model generates at (default 64x64)")
+    gen.add_argument("--negative", default="", help="what the clip should not show")
+    gen.add_argument(
+        "--enhance", action="store_true", help="rewrite the prompt into a detailed caption first"
+    )
+    gen.add_argument("--enhancer", default="rule", help="which enhancer (default: rule)")
+    gen.add_argument("--model", default=EMBEDDED_MODEL_ID, help="model id")
+    gen.add_argument("--model-dir", help="folder of an embedded-model checkpoint")
+    gen.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    gen.add_argument("--start-image", help="image the clip starts from")
+    gen.add_argument("--upscale", type=int, default=1, help="integer export upscale (1-16)")
+    gen.add_argument("--upscale-method", default="nearest", choices=["nearest", "lanczos"])
+    gen.add_argument("--quality", default="high", choices=["high", "medium", "low"])
+    gen.add_argument("--watermark", action="store_true", help="add a visible AI-generated label")
+    gen.add_argument(
+        "--format",
+        choices=["mp4", "webm", "gif", "png"],
+        help="output format (default: from the output suffix)",
+    )
+
+    ev = sub.add_parser("eval", help="score the model on held-out captions")
+    ev.add_argument("--n", type=int, default=200, help="number of clips (default 200)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--steps", type=int, help="denoising steps (default 25)")
+    ev.add_argument("--guidance", type=float, help="classifier-free guidance (default 4.0)")
+    ev.add_argument(
+        "--out", default="eval_report.json", help="JSON report (a .md is written beside it)"
+    )
+    ev.add_argument("--model-dir", help="folder of an embedded-model checkpoint")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+
+    sub.add_parser("info", help="version, device and model folder")
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+#                                       generate
+# ---------------------------------------------------------------------------------------------
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not m:
+        raise UsageError(f"--size: {text!r} is not WxH, e.g. 64x64")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _frames_from(args: argparse.Namespace, fps: int) -> int | None:
+    if args.seconds is not None and args.frames is not None:
+        raise UsageError(
+            "give either --seconds or --frames, not both "
+            f"(--seconds {args.seconds:g} at {fps} fps would be "
+            f"{round(args.seconds * fps)} frames, --frames says {args.frames})"
+        )
+    if args.seconds is not None:
+        if not math.isfinite(args.seconds) or args.seconds <= 0:
+            raise UsageError(f"--seconds: {args.seconds:g} must be a positive number")
+        frames = round(args.seconds * fps)
+        if frames < 1:
+            raise UsageError(f"--seconds: {args.seconds:g} s at {fps} fps is less than one frame")
+        return frames
+    return args.frames
+
+
+def build_request(args: argparse.Namespace) -> tuple[GenerationRequest, str | None]:
+    """The request the flags describe (validated), and the enhanced prompt if any."""
+    fields: dict[str, Any] = {
+        "prompt": args.prompt,
+        "negative_prompt": args.negative,
+        "model_id": args.model,
+    }
+    fps = (
+        args.fps if args.fps is not None else GenerationRequest.__dataclass_fields__["fps"].default
+    )
+    if args.fps is not None:
+        fields["fps"] = args.fps
+    frames = _frames_from(args, fps)
+    if frames is not None:
+        fields["num_frames"] = frames
+    if args.steps is not None:
+        fields["steps"] = args.steps
+    if args.guidance is not None:
+        fields["guidance"] = args.guidance
+    if args.size is not None:
+        fields["width"], fields["height"] = _parse_size(args.size)
+    if args.start_image is not None:
+        if not Path(args.start_image).is_file():
+            raise UsageError(f"--start-image: {args.start_image} does not exist")
+        fields["start_image"] = str(Path(args.start_image).resolve())
+    if args.seed is not None:
+        if not 0 <= args.seed <= MAX_SEED:
+            raise UsageError(f"--seed: {args.seed} is out of range; allowed 0 to {MAX_SEED}")
+        fields["seed"] = args.seed
+    else:
+        fields["seed"] = secrets.randbelow(MAX_SEED + 1)
+    request = GenerationRequest(**fields)  # validates the user's own words first
+    enhanced = None
+    if args.enhance:
+        from sora_desktop.engine.enhance import get_enhancer
+
+        enhanced = get_enhancer(args.enhancer).enhance(request.prompt)
+        request = request.with_changes(prompt=enhanced, original_prompt=request.prompt)
+    return request, enhanced
+
+
+def _check_policy(request: GenerationRequest) -> None:
+    from sora_desktop.core.policy import check_request
+    from sora_desktop.core.settings import load_settings
+
+    try:
+        enabled = bool(getattr(load_settings(), "policy_enabled", True))
+    except Exception:  # an unreadable settings file must not switch the policy off
+        enabled = True
+    if enabled:
+        result = check_request(request)
+        if not result.allowed:
+            raise UsageError(result.message or "prompt: refused by the prompt policy")
+
+
+@contextmanager
+def _ctrl_c_cancels(cancel: Any) -> Iterator[None]:
+    """First Ctrl-C asks the job to stop at the next step; a second one interrupts at once."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print("\ncancelling... (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: Ctrl-C keeps its default meaning
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _load_backend(model_id: str, device: str, model_dir: str | None) -> Any:
+    from sora_desktop.engine.registry import load_backend
+
+    try:  # our own bar is the progress; hide the library's weight-loading bar
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+    if model_dir is not None:
+        if not Path(model_dir).is_dir():
+            raise UsageError(f"--model-dir: {model_dir} is not a folder")
+        if model_id != EMBEDDED_MODEL_ID:
+            raise UsageError("--model-dir: only applies to the embedded model")
+        from sora_desktop.engine.embedded.pipeline import EmbeddedBackend
+
+        return EmbeddedBackend(model_dir=Path(model_dir), device=device)
+    return load_backend(model_id, device)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sora_desktop.engine.backend import CancelToken, GenerationCancelled, GenerationResult
+    from sora_desktop.engine.export import (
+        check_writable_folder,
+        export_video,
+        format_for_path,
+        output_path_for,
+        upscale_frames,
+    )
+
+    request, enhanced = build_request(args)
+    _check_policy(request)
+    output = Path(args.output) if args.output else Path(f"sora-{request.seed}.mp4")
+    fmt = format_for_path(output, args.format)
+    import numpy as np
+
+    upscale_frames(np.zeros((1, 1, 1, 3), np.uint8), args.upscale, args.upscale_method)
+    target = output_path_for(output, fmt)
+    check_writable_folder(target.parent)  # fail before minutes of generation, not after
+
+    if enhanced is not None:
+        print(f"enhanced prompt: {enhanced}", file=sys.stderr)
+    print(f"seed: {request.seed}", file=sys.stderr)
+    from sora_desktop.engine.device import pick_device
+
+    pick_device(args.device)  # a clear error for an unknown or missing device
+    backend = _load_backend(request.model_id, args.device, args.model_dir)
+    backend.check_request(request)
+
+    cancel = CancelToken()
+    result = None
+    bar = None
+    with _ctrl_c_cancels(cancel):
+        try:
+            for event in backend.generate(request, cancel):
+                if isinstance(event, GenerationResult):
+                    result = event
+                    continue
+                if bar is None:
+                    bar = tqdm(
+                        total=event.total * event.segments,
+                        file=sys.stderr,
+                        unit="step",
+                        dynamic_ncols=True,
+                        leave=False,
+                    )
+                if event.segments > 1:
+                    bar.set_description(f"segment {event.segment + 1}/{event.segments}")
+                bar.update(1)
+            if bar is not None:
+                bar.close()
+                bar = None
+            if result is None:
+                raise RuntimeError("the model finished without a clip")
+            print(f"exporting {fmt.upper()}...", file=sys.stderr)
+            path = export_video(
+                result.frames,
+                output,
+                result.fps,
+                fmt=fmt,
+                request=request,
+                upscale=args.upscale,
+                upscale_method=args.upscale_method,
+                quality=args.quality,
+                watermark=args.watermark,
+                cancel=cancel,
+            )
+        except (GenerationCancelled, KeyboardInterrupt):
+            if bar is not None:
+                bar.close()
+            print("cancelled; no file was written", file=sys.stderr)
+            return EXIT_CANCELLED
+    print(f"saved: {path}")
+    print(f"seed: {request.seed}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+#                                       eval / info
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sora_desktop.core.atomic import atomic_write_text
+    from sora_desktop.engine.evaluate import evaluate, report_markdown
+
+    if args.n < 1:
+        raise UsageError(f"--n: {args.n} must be at least 1")
+    if args.steps is not None and not 1 <= args.steps <= 200:
+        raise UsageError(f"--steps: {args.steps} is out of range; allowed 1 to 200")
+    out = Path(args.out)
+    backend = _load_backend(EMBEDDED_MODEL_ID, args.device, args.model_dir)
+    bar = tqdm(total=args.n, file=sys.stderr, unit="clip", dynamic_ncols=True, leave=False)
+    try:
+        report = evaluate(
+            backend,
+            n=args.n,
+            seed=args.seed,
+            steps=args.steps,
+            guidance=args.guidance,
+            progress=lambda done, total: bar.update(1),
+        )
+    except KeyboardInterrupt:
+        bar.close()
+        print("cancelled; no report was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    bar.close()
+    table = report_markdown(report)
+    atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True, default=str))
+    atomic_write_text(out.with_suffix(".md"), table + "\n")
+    print(table)
+    print(f"\nreport: {out}")
+    return 0
+
+
+def cmd_info() -> int:
+    import torch
+
+    from sora_desktop.engine.device import pick_device
+    from sora_desktop.engine.embedded.pipeline import embedded_model_dir
+
+    model_dir = embedded_model_dir()
+    present = (model_dir / "dit.safetensors").is_file()
+    print(f"Sora Desktop {__version__}")
+    print(f"python: {sys.version.split()[0]}")
+    print(f"torch: {torch.__version__}")
+    print(f"device: {pick_device('auto')}")
+    print(f"model folder: {model_dir} ({'present' if present else 'missing'})")
+    try:
+        import imageio_ffmpeg
+
+        print(f"ffmpeg: {imageio_ffmpeg.get_ffmpeg_exe()}")
+    except Exception as exc:  # info must not crash on a broken optional part
+        print(f"ffmpeg: unavailable ({exc})")
+    return 0
+
+
+def _open_app() -> int:
+    try:
+        from sora_desktop.ui.app import main as ui_main
+    except ImportError as exc:
+        print(
+            f"error: the desktop app could not be started ({exc}); "
+            "use 'sora-desktop generate \"...\"' from the command line",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return int(ui_main() or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the app never reaches the network by itself
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            return _open_app()
+        if args.command == "generate":
+            return cmd_generate(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        return cmd_info()
+    except (UsageError, ValueError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as exc:  # noqa: BLE001 - a clear line, not a traceback, for the user
+        from sora_desktop.engine.export import ExportError
+
+        if isinstance(exc, (ExportError, FileNotFoundError, RuntimeError, OSError)):
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())
