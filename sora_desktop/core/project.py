@@ -739,6 +739,26 @@ def resolve_media(project: Project, relpath: str) -> Path:
     return candidate
 
 
+def relative_media(project: Project, path: str | os.PathLike) -> str:
+    """The ``/``-separated path of a file inside the project folder, for ``Take.clip``.
+
+    ``ProjectError`` if the file is not inside the project folder: storing an outside path would
+    break when the folder is moved, so the caller must copy the file in first.
+    """
+    folder = project_folder(project)
+    p = Path(path)
+    candidate = p if p.is_absolute() else folder / p
+    for base, target in ((folder.absolute(), candidate.absolute()), (folder.resolve(), None)):
+        target = target if target is not None else candidate.resolve()
+        try:
+            rel = target.relative_to(base)
+        except ValueError:
+            continue
+        if rel.parts and ".." not in rel.parts:
+            return _check_relpath(rel.as_posix(), "media path")
+    raise ProjectError(f"media path: {str(path)!r} is not inside the project folder {folder}")
+
+
 def mark_interrupted_takes(project: Project) -> int:
     """Takes saved while queued or generating cannot still be running after a reopen: mark them
     failed with a plain reason. Returns how many changed."""

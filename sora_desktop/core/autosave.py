@@ -1,0 +1,377 @@
+"""Autosave and crash recovery.
+
+Why it works this way:
+- Autosave never touches the user's own project file: a half-finished edit must not replace the
+  version they chose to save. Recovery copies live in their own folder (``<data>/recovery``),
+  named ``<session>-<project id>.sdproj``, each with a small manifest ``.json`` (original path,
+  time, project name) so the "Recover your work?" dialog can describe it without opening it.
+- Each running app holds a *session marker* ``session-<id>.lock`` containing its PID, locked
+  with an OS file lock for as long as the app runs. A clean ``close()`` deletes the session's
+  recovery copies and then the marker. On the next start, copies whose session's lock is free
+  (the process is gone: it crashed, was killed, or the machine lost power) are offered by
+  ``pending()``. The lock, not the PID, decides, because PIDs are reused after a reboot; the PID
+  is the fallback where the file system cannot lock. Copies of another *running* instance are
+  never offered, so two open windows do not steal each other's work.
+- ``restore`` adopts the copy into the current session before deleting the old one, so the work
+  exists in at least one recovery file at every moment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from sora_desktop.core.atomic import atomic_write_text
+from sora_desktop.core.project import (
+    PROJECT_SUFFIX,
+    Project,
+    ProjectError,
+    mark_interrupted_takes,
+    now_iso,
+    read_project_file,
+)
+from sora_desktop.core.settings import default_paths
+
+RECOVERY_FORMAT = "sora-desktop-recovery"
+RECOVERY_VERSION = 1
+MARKER_PREFIX = "session-"
+MARKER_SUFFIX = ".lock"
+MANIFEST_SUFFIX = ".json"
+MAX_MANIFEST_BYTES = 64 * 1024
+_NAME_RE = re.compile(r"^([0-9a-f]{32})-([A-Za-z0-9_-]{1,64})$")
+
+
+@dataclass(frozen=True)
+class RecoveryInfo:
+    """One recovery copy left behind by a session that did not close cleanly."""
+
+    path: Path  # the recovery copy (a .sdproj)
+    manifest: Path
+    original_path: Path | None  # the user's project file; None if it was never saved
+    project_name: str
+    project_id: str
+    saved_at: str  # ISO-8601 UTC
+    pid: int | None
+    session: str
+
+    @property
+    def original_is_newer(self) -> bool:
+        """True when the user's own file was saved after this copy (the copy may be stale)."""
+        if self.original_path is None:
+            return False
+        try:
+            mtime = self.original_path.stat().st_mtime
+            saved = datetime.fromisoformat(self.saved_at).timestamp()
+        except (OSError, ValueError):
+            return False
+        return mtime > saved + 1.0
+
+
+class Autosaver:
+    """Writes recovery copies for this session and finds copies from sessions that crashed."""
+
+    def __init__(self, recovery_dir: str | os.PathLike | None = None) -> None:
+        self.recovery_dir = (
+            Path(recovery_dir) if recovery_dir is not None else default_recovery_dir()
+        )
+        self.recovery_dir.mkdir(parents=True, exist_ok=True)
+        self.session = uuid.uuid4().hex
+        self.pid = os.getpid()
+        self.marker = self.recovery_dir / f"{MARKER_PREFIX}{self.session}{MARKER_SUFFIX}"
+        self._closed = False
+        self._marker_fh: IO[bytes] | None = _open_and_lock(self.marker)
+        content = json.dumps({"pid": self.pid, "session": self.session, "started_at": now_iso()})
+        fh = self._marker_fh
+        if fh is not None:  # write through the locked handle so the lock is never dropped
+            fh.seek(0)
+            fh.truncate()
+            fh.write(content.encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        else:
+            atomic_write_text(self.marker, content)
+
+    # ------------------------------------------------------------------ this session
+    def recovery_path(self, project: Project) -> Path:
+        if not _NAME_RE.match(f"{self.session}-{project.id}"):
+            raise ValueError(f"project id {project.id!r} cannot name a recovery file")
+        return self.recovery_dir / f"{self.session}-{project.id}{PROJECT_SUFFIX}"
+
+    def write(self, project: Project) -> Path:
+        """Write (atomically) a recovery copy of ``project``; returns its path."""
+        if self._closed:
+            raise RuntimeError("this Autosaver is closed")
+        target = self.recovery_path(project)
+        if project.path is not None and _same_file(target, Path(project.path)):
+            raise ValueError("autosave must not write over the project file itself")
+        text = json.dumps(project.to_dict(), ensure_ascii=False)
+        atomic_write_text(target, text)
+        manifest = {
+            "format": RECOVERY_FORMAT,
+            "version": RECOVERY_VERSION,
+            "original_path": str(project.path) if project.path is not None else None,
+            "project_name": project.name,
+            "project_id": project.id,
+            "saved_at": now_iso(),
+            "pid": self.pid,
+            "session": self.session,
+        }
+        atomic_write_text(target.with_suffix(MANIFEST_SUFFIX), json.dumps(manifest, indent=2))
+        return target
+
+    def clear(self, project: Project | None = None) -> None:
+        """Delete this session's copy of ``project`` (after a save or when it is closed), or
+        all of this session's copies when ``project`` is None."""
+        for path in self._own_files():
+            if project is None or path.stem == f"{self.session}-{project.id}":
+                path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Clean exit: delete this session's copies, then its marker. Safe to call twice."""
+        if self._closed:
+            return
+        self.clear()
+        self.marker.unlink(missing_ok=True)
+        if self._marker_fh is not None:
+            _unlock(self._marker_fh)
+            self._marker_fh.close()
+            self._marker_fh = None
+        self._closed = True
+
+    def __enter__(self) -> Autosaver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _own_files(self) -> list[Path]:
+        return [
+            p
+            for p in self.recovery_dir.glob(f"{self.session}-*")
+            if p.suffix in (PROJECT_SUFFIX, MANIFEST_SUFFIX)
+        ]
+
+    # ------------------------------------------------------------------ other sessions
+    def pending(self) -> list[RecoveryInfo]:
+        """Recovery copies from sessions that ended without ``close()``, newest first."""
+        found: list[RecoveryInfo] = []
+        alive_cache: dict[str, bool] = {}
+        for copy_path in sorted(self.recovery_dir.glob(f"*{PROJECT_SUFFIX}")):
+            m = _NAME_RE.match(copy_path.stem)
+            if not m or not copy_path.is_file():
+                continue
+            session = m.group(1)
+            if session == self.session:
+                continue
+            if session not in alive_cache:
+                alive_cache[session] = self._session_alive(session)
+            if alive_cache[session]:
+                continue
+            found.append(self._info(copy_path, session, m.group(2)))
+        self._remove_stale_markers(alive_cache)
+        found.sort(key=lambda i: i.saved_at, reverse=True)
+        return found
+
+    def restore(self, info: RecoveryInfo) -> Project:
+        """Load a recovery copy as the user's project (path = the original file, dirty).
+
+        The copy is first re-written under this session, then the old one is deleted.
+        """
+        project = read_project_file(info.path)
+        project.path = info.original_path
+        mark_interrupted_takes(project)
+        project.dirty = True
+        self.write(project)
+        self.discard(info)
+        return project
+
+    def discard(self, info: RecoveryInfo) -> None:
+        """Delete a recovery copy the user does not want (and its session marker if unused)."""
+        if info.session == self.session:
+            raise ValueError("discard: this is the current session's own copy; use clear()")
+        info.path.unlink(missing_ok=True)
+        info.manifest.unlink(missing_ok=True)
+        self._remove_stale_markers({info.session: False})
+
+    # ------------------------------------------------------------------ helpers
+    def _marker_of(self, session: str) -> Path:
+        return self.recovery_dir / f"{MARKER_PREFIX}{session}{MARKER_SUFFIX}"
+
+    def _session_alive(self, session: str) -> bool:
+        marker = self._marker_of(session)
+        if not marker.exists():
+            return False
+        lockable = _probe_lock(marker)
+        if lockable is not None:
+            return not lockable
+        pid = _read_json(marker).get("pid")
+        return isinstance(pid, int) and _pid_alive(pid)
+
+    def _remove_stale_markers(self, sessions: dict[str, bool]) -> None:
+        for session, alive in sessions.items():
+            if alive or session == self.session:
+                continue
+            if any(self.recovery_dir.glob(f"{session}-*{PROJECT_SUFFIX}")):
+                continue
+            marker = self._marker_of(session)
+            if marker.exists() and _probe_lock(marker) is not False:
+                marker.unlink(missing_ok=True)
+
+    def _info(self, copy_path: Path, session: str, project_id: str) -> RecoveryInfo:
+        manifest_path = copy_path.with_suffix(MANIFEST_SUFFIX)
+        manifest = _read_json(manifest_path)
+        if manifest.get("format") != RECOVERY_FORMAT:
+            manifest = {}
+        original = manifest.get("original_path")
+        name = manifest.get("project_name")
+        if not isinstance(name, str):
+            # The manifest is written after the copy, so a crash in between leaves none.
+            name = _read_json(copy_path, limit=None).get("name")
+        saved_at = manifest.get("saved_at")
+        if not isinstance(saved_at, str):
+            mtime = copy_path.stat().st_mtime
+            saved_at = (
+                datetime.fromtimestamp(mtime, timezone.utc).replace(microsecond=0).isoformat()
+            )
+        pid = manifest.get("pid")
+        return RecoveryInfo(
+            path=copy_path,
+            manifest=manifest_path,
+            original_path=Path(original) if isinstance(original, str) and original else None,
+            project_name=name if isinstance(name, str) and name else "Recovered project",
+            project_id=project_id,
+            saved_at=saved_at,
+            pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            session=session,
+        )
+
+
+def default_recovery_dir() -> Path:
+    return default_paths().recovery
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _read_json(path: Path, limit: int | None = MAX_MANIFEST_BYTES) -> dict[str, Any]:
+    try:
+        if limit is not None and path.stat().st_size > limit:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# ---------------------------------------------------------------------- OS locks
+def _open_and_lock(path: Path) -> IO[bytes] | None:
+    """Open ``path`` and hold an exclusive lock on it; None where locking is not available."""
+    fh = open(path, "a+b")  # noqa: SIM115 - held open for the whole session
+    try:
+        if _try_lock(fh):
+            return fh
+    except OSError:
+        pass
+    fh.close()
+    return None
+
+
+def _probe_lock(path: Path) -> bool | None:
+    """True if nobody holds the lock (owner gone), False if held, None if locks don't work."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - never creates the marker
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return None
+    try:
+        if _try_lock(fh):
+            _unlock(fh)
+            return True
+        return False
+    except OSError:
+        return None
+    finally:
+        fh.close()
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    _LOCK_OFFSET = 1 << 30  # lock a byte far past the content so readers are not blocked
+
+    def _try_lock(fh: IO[bytes]) -> bool:
+        fh.seek(_LOCK_OFFSET)
+        try:
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        except PermissionError:
+            return False
+        except OSError as exc:
+            if exc.errno in (13, 36):  # EACCES / EDEADLOCK: held by someone else
+                return False
+            raise
+        return True
+
+    def _unlock(fh: IO[bytes]) -> None:
+        try:
+            fh.seek(_LOCK_OFFSET)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+        except OSError:
+            pass
+
+    def _pid_alive(pid: int) -> bool:
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        try:
+            code = ctypes.c_ulong()
+            ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            return bool(ok) and code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+
+else:
+    import fcntl
+
+    def _try_lock(fh: IO[bytes]) -> bool:
+        # flock, not lockf: flock locks belong to the open file, so even a second Autosaver in
+        # the same process sees the first one's lock as held.
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fh: IO[bytes]) -> None:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        except OSError:
+            pass
+
+    def _pid_alive(pid: int) -> bool:
+        if pid <= 0:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+__all__ = ["Autosaver", "ProjectError", "RecoveryInfo", "default_recovery_dir"]
