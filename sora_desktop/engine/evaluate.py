@@ -117,18 +117,20 @@ def detect_background(frames: np.ndarray) -> tuple[str, str | None, str | None, 
 def _label_pixels(frames: np.ndarray, bg_img: np.ndarray, exclude: set[str]):
     """Per pixel: -1 background, else the index into PALETTE of the nearest object colour.
 
-    Also returns the distance to the background and to every palette colour (T, H, W, K+1),
-    used to place object edges with sub-pixel precision.
+    Also returns the distance to the background (T, H, W) and the squared distance to every
+    palette colour (T, H, W, K), used to place object edges with sub-pixel precision.
     """
     f = frames.astype(np.float32)
-    d_bg = np.linalg.norm(f - bg_img[None], axis=-1)  # (T, H, W)
-    d_pal = np.linalg.norm(f[..., None, :] - PALETTE[None, None, None], axis=-1)  # (T,H,W,K)
+    d_bg = np.sqrt(((f - bg_img[None]) ** 2).sum(-1))  # (T, H, W)
+    # |f - p|^2 = |f|^2 - 2 f.p + |p|^2, as one matrix product
+    d2_pal = (f * f).sum(-1, keepdims=True) - 2.0 * (f @ PALETTE.T) + (PALETTE**2).sum(-1)
+    np.maximum(d2_pal, 0.0, out=d2_pal)
     for name in exclude:
-        d_pal[..., PALETTE_NAMES.index(name)] = np.inf
-    best = np.argmin(d_pal, axis=-1)
-    best_d = np.take_along_axis(d_pal, best[..., None], -1)[..., 0]
-    labels = np.where(best_d < d_bg, best, -1)
-    return labels, d_bg, d_pal
+        d2_pal[..., PALETTE_NAMES.index(name)] = np.inf
+    best = np.argmin(d2_pal, axis=-1)
+    best_d2 = np.take_along_axis(d2_pal, best[..., None], -1)[..., 0]
+    labels = np.where(best_d2 < d_bg * d_bg, best, -1)
+    return labels, d_bg, d2_pal
 
 
 def _largest_component(mask: np.ndarray) -> tuple[np.ndarray | None, int]:
@@ -239,7 +241,7 @@ def detect(frames: np.ndarray) -> Detection:
         raise ValueError(f"frames: expected (T, H, W, 3), got {tuple(frames.shape)}")
     bg, bg2, axis, bg_img = detect_background(frames)
     exclude = {bg} | ({bg2} if bg2 else set())
-    labels, d_bg, d_pal = _label_pixels(frames, bg_img, exclude)
+    labels, d_bg, d2_pal = _label_pixels(frames, bg_img, exclude)
     t_len = frames.shape[0]
     counts = [_count_blobs(labels[t]) for t in range(t_len)]
     median = float(np.median(counts))
@@ -266,7 +268,7 @@ def detect(frames: np.ndarray) -> Detection:
             path.append(None)
             areas.append(0.0)
             continue
-        d_obj = d_pal[t, ..., best_k]
+        d_obj = np.sqrt(d2_pal[t, ..., best_k])
         # soft coverage of each pixel near the blob: 1 at the object colour, 0 at background
         alpha = d_bg[t] / np.maximum(d_bg[t] + d_obj, 1e-6)
         near = cv2.dilate(comp.astype(np.uint8), kernel) > 0
