@@ -1,0 +1,68 @@
+"""``sora-desktop`` with no arguments: start the studio.
+
+The window shows first; torch and the model load afterwards in the worker thread, so start-up
+stays under two seconds. Unexpected errors are reported in a dialog instead of closing the app.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from sora_desktop import __version__
+
+
+def _install_excepthook(app: QApplication) -> None:
+    """A bug in a slot must not close the app with the user's work in it."""
+
+    def hook(exc_type, exc, tb) -> None:
+        traceback.print_exception(exc_type, exc, tb)
+        if issubclass(exc_type, KeyboardInterrupt):
+            app.quit()
+            return
+        text = f"{exc_type.__name__}: {exc}"
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Something went wrong",
+            "Sora Desktop hit an unexpected problem but kept running; your work is safe.\n"
+            f"Save your project, and please report this:\n\n{text}",
+        )
+        box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
+        box.show()
+        app._last_error_box = box  # keep a reference while it is shown
+
+    sys.excepthook = hook
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("Sora Desktop")
+    app.setOrganizationName("Sora Desktop")
+    app.setApplicationVersion(__version__)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the main window and run until it closes; returns the exit code."""
+    app = create_app(argv)
+    from sora_desktop.core.settings import load_settings
+    from sora_desktop.ui.main_window import MainWindow
+    from sora_desktop.ui.style import app_icon, apply_theme
+
+    settings = load_settings()
+    apply_theme(app, settings.theme)
+    app.setWindowIcon(app_icon())
+    _install_excepthook(app)
+    window = MainWindow(settings)
+    window.show()
+    for warning in settings.warnings:
+        QTimer.singleShot(0, lambda w=warning: window.notify("Settings", w, "warning"))
+    QTimer.singleShot(0, window.offer_recovery)
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

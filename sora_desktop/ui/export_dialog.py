@@ -1,0 +1,336 @@
+"""Export one shot or the whole storyboard; the work runs in the export worker thread."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sora_desktop.ui.style import icon
+from sora_desktop.ui.viewmodels import ProjectViewModel
+from sora_desktop.ui.worker import ExportJob, ExportWorker
+
+FORMATS = [
+    ("mp4", "MP4 video (H.264) — plays everywhere", ".mp4"),
+    ("webm", "WebM video (VP9) — for the web", ".webm"),
+    ("gif", "Animated GIF — for chats and slides", ".gif"),
+    ("png", "PNG frames — one image per frame", ""),
+]
+UPSCALES = (1, 2, 4, 8, 16)
+
+
+def safe_name(text: str) -> str:
+    name = re.sub(r"[^\w\- ]+", "", text).strip().replace(" ", "_")
+    return name or "sora_clip"
+
+
+def unique_path(folder: Path, stem: str, suffix: str) -> Path:
+    path = folder / f"{stem}{suffix}"
+    n = 2
+    while path.exists() or (not suffix and (folder / f"{stem}_frames").exists()):
+        path = folder / f"{stem}-{n}{suffix}"
+        n += 1
+    return path
+
+
+class ExportDialog(QDialog):
+    def __init__(
+        self,
+        vm: ProjectViewModel,
+        worker: ExportWorker,
+        output_dir: str,
+        watermark_default: bool = True,
+        shot_id: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.vm, self.worker = vm, worker
+        self.output_dir = Path(output_dir)
+        self.shot_id = shot_id or vm.selected_id
+        self.job_id: str | None = None
+        self.result_path: str | None = None
+        self.setWindowTitle("Export")
+        self.setMinimumWidth(520)
+
+        title = QLabel("Export video")
+        title.setObjectName("PanelTitle")
+        self.scope = QComboBox()
+        self.scope.addItem("This shot", "shot")
+        self.scope.addItem("Whole storyboard (shots in order)", "storyboard")
+        self.format = QComboBox()
+        for key, label, _suffix in FORMATS:
+            self.format.addItem(label, key)
+        self.size = QComboBox()
+        self.method = QComboBox()
+        self.method.addItem("Pixel-sharp (nearest)", "nearest")
+        self.method.addItem("Smooth (Lanczos)", "lanczos")
+        self.quality = QComboBox()
+        for q in ("high", "medium", "low"):
+            self.quality.addItem(q.capitalize(), q)
+        self.crossfade = QSpinBox()
+        self.crossfade.setRange(0, 32)
+        self.crossfade.setSuffix(" frames")
+        self.crossfade.setToolTip("Blend the end of each shot into the start of the next")
+        self.watermark = QCheckBox("Visible “AI-generated” watermark")
+        self.watermark.setChecked(watermark_default)
+        label_note = QLabel(
+            "Every export is labelled AI-generated in its metadata, with its settings."
+        )
+        label_note.setObjectName("Muted")
+        label_note.setWordWrap(True)
+        self.path_edit = QLineEdit()
+        browse = QPushButton(icon("open"), "Choose…")
+        browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.status = QLabel(" ")
+        self.status.setObjectName("Muted")
+        self.status.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setObjectName("FieldError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+
+        self.export_btn = QPushButton(icon("export"), "Export")
+        self.export_btn.setObjectName("PrimaryButton")
+        self.cancel_btn = QPushButton("Close")
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("What", self.scope)
+        form.addRow("Format", self.format)
+        form.addRow("Size", self.size)
+        form.addRow("Enlarge with", self.method)
+        form.addRow("Quality", self.quality)
+        form.addRow("Cross-fade", self.crossfade)
+        form.addRow("", self.watermark)
+        form.addRow("Save to", path_row)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_btn)
+        buttons.addWidget(self.export_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(18, 16, 18, 16)
+        lay.addWidget(title)
+        lay.addLayout(form)
+        lay.addWidget(label_note)
+        lay.addWidget(self.error)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addLayout(buttons)
+
+        settings = vm.project.settings or {}
+        self.crossfade.setValue(int(settings.get("crossfade_frames", 0) or 0))
+        idx = self.format.findData(settings.get("export_format", "mp4"))
+        self.format.setCurrentIndex(max(0, idx))
+        idx = self.method.findData(settings.get("upscale_method", "nearest"))
+        self.method.setCurrentIndex(max(0, idx))
+        if not self.shot_id or vm.selected_clip(self.shot_id) is None:
+            self.scope.setCurrentIndex(1)
+        self._fill_sizes(int(settings.get("upscale", 4) or 4))
+
+        self.scope.currentIndexChanged.connect(self._on_scope)
+        self.format.currentIndexChanged.connect(lambda _i: self._suggest_path())
+        self.export_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self._cancel_or_close)
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        self._on_scope()
+
+    # ------------------------------------------------------------------ choices
+    def clips(self) -> list[Path]:
+        if self.scope.currentData() == "shot":
+            clip = self.vm.selected_clip(self.shot_id) if self.shot_id else None
+            return [clip] if clip is not None else []
+        return [c for c in (self.vm.selected_clip(s.id) for s in self.vm.shots) if c is not None]
+
+    def _source_size(self) -> tuple[int, int]:
+        shots = self.vm.shots
+        shot = self.vm.shot(self.shot_id) if self.shot_id else (shots[0] if shots else None)
+        if shot is None:
+            return 64, 64
+        take = shot.selected
+        req = take.request if take is not None else shot.request
+        return req.width, req.height
+
+    def _fill_sizes(self, preferred: int = 4) -> None:
+        w, h = self._source_size()
+        self.size.clear()
+        for f in UPSCALES:
+            label = f"{w * f} × {h * f}" + ("  (as generated)" if f == 1 else f"  ({f}×)")
+            self.size.addItem(label, f)
+        self.size.setCurrentIndex(max(0, self.size.findData(preferred)))
+
+    def _on_scope(self) -> None:
+        storyboard = self.scope.currentData() == "storyboard"
+        self.crossfade.setEnabled(storyboard)
+        self._suggest_path()
+        n = len(self.clips())
+        if n == 0:
+            self.status.setText("Nothing to export yet: generate a shot first.")
+        else:
+            total = len(self.vm.shots) if storyboard else 1
+            missing = total - n
+            text = f"{n} clip{'s' if n != 1 else ''} ready"
+            if missing > 0:
+                text += (
+                    f"; {missing} shot{'s' if missing != 1 else ''} without a clip will be skipped"
+                )
+            self.status.setText(text + ".")
+        self.export_btn.setEnabled(n > 0 and self.job_id is None)
+
+    def _suggest_path(self) -> None:
+        fmt = self.format.currentData()
+        suffix = next(s for k, _label, s in FORMATS if k == fmt)
+        project = self.vm.project
+        stem = safe_name(project.name if project.name != "Untitled" else "sora_storyboard")
+        if self.scope.currentData() == "shot" and self.shot_id:
+            stem += f"_shot{self.vm.shot_number(self.shot_id)}"
+        folder = self.output_dir
+        current = self.path_edit.text().strip()
+        if current:
+            folder = Path(current).parent
+        path = unique_path(folder, stem, suffix)
+        self.path_edit.setText(str(path if suffix else path.with_name(path.name + "_frames")))
+
+    def _browse(self) -> None:
+        fmt = self.format.currentData()
+        if fmt == "png":
+            folder = QFileDialog.getExistingDirectory(self, "Folder for the PNG frames")
+            if folder:
+                self.path_edit.setText(str(Path(folder) / Path(self.path_edit.text()).name))
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text())
+        if path:
+            self.path_edit.setText(path)
+
+    # ------------------------------------------------------------------ running
+    def build_job(self) -> ExportJob:
+        clips = self.clips()
+        if not clips:
+            raise ValueError("clips: nothing to export yet; generate a shot first")
+        text = self.path_edit.text().strip()
+        if not text:
+            raise ValueError("path: choose where to save the export")
+        shots = [s for s in self.vm.shots if self.vm.selected_clip(s.id) is not None]
+        if self.scope.currentData() == "shot":
+            shot = self.vm.shot(self.shot_id)
+            request = shot.selected.request
+        else:
+            request = shots[0].selected.request
+            storyboard = [s.selected.request.to_dict() for s in shots]
+            request = request.with_changes(extra={**request.extra, "storyboard": storyboard})
+        return ExportJob(
+            job_id=uuid.uuid4().hex,
+            clips=clips,
+            path=Path(text),
+            fps=int(request.fps),
+            fmt=self.format.currentData(),
+            crossfade_frames=self.crossfade.value() if len(clips) > 1 else 0,
+            upscale=int(self.size.currentData()),
+            upscale_method=self.method.currentData(),
+            quality=self.quality.currentData(),
+            watermark=self.watermark.isChecked(),
+            request=request,
+        )
+
+    def start(self) -> str | None:
+        self.error.hide()
+        try:
+            job = self.build_job()
+        except ValueError as exc:
+            self.error.setText(str(exc).partition(":")[2].strip() or str(exc))
+            self.error.show()
+            return None
+        self.job_id = job.job_id
+        self.result_path = None
+        self.export_btn.setEnabled(False)
+        self.cancel_btn.setText("Cancel")
+        self.progress.setValue(0)
+        self.status.setText("Exporting…")
+        self.vm.project.settings.update(
+            crossfade_frames=job.crossfade_frames,
+            export_format=job.fmt,
+            upscale=job.upscale,
+            upscale_method=job.upscale_method,
+        )
+        self.worker.submit(job)
+        return job.job_id
+
+    def _cancel_or_close(self) -> None:
+        if self.job_id is not None:
+            self.worker.cancel(self.job_id)
+            self.status.setText("Cancelling…")
+        else:
+            self.reject()
+
+    def _done(self) -> None:
+        self.job_id = None
+        self.cancel_btn.setText("Close")
+        self.export_btn.setEnabled(bool(self.clips()))
+
+    def _on_progress(self, job_id: str, fraction: float) -> None:
+        if job_id == self.job_id:
+            self.progress.setValue(int(fraction * 1000))
+
+    def _on_finished(self, job_id: str, path: str) -> None:
+        if job_id != self.job_id:
+            return
+        self.result_path = path
+        self.progress.setValue(1000)
+        self.status.setText(f"Saved {path}")
+        self._done()
+
+    def _on_failed(self, job_id: str, message: str) -> None:
+        if job_id != self.job_id:
+            return
+        self.error.setText(message)
+        self.error.show()
+        self.status.setText("Export failed; nothing was written.")
+        self._done()
+
+    def _on_cancelled(self, job_id: str) -> None:
+        if job_id != self.job_id:
+            return
+        self.status.setText("Export cancelled; nothing was written.")
+        self.progress.setValue(0)
+        self._done()
+
+    def done(self, result: int) -> None:  # noqa: D401 - Qt API
+        if self.job_id is not None:
+            self.worker.cancel(self.job_id)
+        for sig, slot in (
+            (self.worker.progress, self._on_progress),
+            (self.worker.finished, self._on_finished),
+            (self.worker.failed, self._on_failed),
+            (self.worker.cancelled, self._on_cancelled),
+        ):
+            try:
+                sig.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        super().done(result)

@@ -1,0 +1,338 @@
+"""The preview player: decoded numpy frames on a QTimer, drawn scaled in a QWidget.
+
+Tiny clips (64x64) are shown fitted to the view with nearest (crisp pixels) or smooth scaling,
+or at 1:1. While a shot is being denoised the player shows the worker's live preview images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sora_desktop.ui.images import frame_to_qimage
+from sora_desktop.ui.style import icon
+
+SCALE_MODES = ("fit_smooth", "fit_pixel", "one_to_one")
+SCALE_LABELS = {"fit_smooth": "Fit (smooth)", "fit_pixel": "Fit (pixels)", "one_to_one": "1:1"}
+
+
+class PlayerViewModel(QObject):
+    """What is loaded and where playback is; the widget only draws and forwards clicks."""
+
+    frame_changed = Signal(int)
+    clip_changed = Signal()
+    playing_changed = Signal(bool)
+    preview_changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.frames: list[QImage] = []
+        self.fps = 8
+        self.index = 0
+        self.loop = True
+        self.title = ""
+        self.preview: QImage | None = None
+        self.preview_text = ""
+        self.boundaries: list[int] = []  # first frame index of each shot (storyboard playback)
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+
+    # ------------------------------------------------------------------ loading
+    def load_frames(
+        self,
+        frames: np.ndarray | list[np.ndarray],
+        fps: float,
+        title: str = "",
+        boundaries: list[int] | None = None,
+    ) -> None:
+        self.stop()
+        self.frames = [frame_to_qimage(np.asarray(f)) for f in frames]
+        self.fps = max(1, int(round(fps)))
+        self.index = 0
+        self.title = title
+        self.boundaries = boundaries or [0]
+        self.preview = None
+        self.clip_changed.emit()
+        self.frame_changed.emit(0)
+        self.preview_changed.emit()
+
+    def load_clip(self, path: str | Path, title: str = "") -> None:
+        from sora_desktop.engine.export import read_video  # lazy: cv2
+
+        frames, fps = read_video(path)
+        self.load_frames(frames, fps, title)
+
+    def load_clips(self, paths: list[Path], title: str = "") -> None:
+        """The whole storyboard in order, as one timeline."""
+        from sora_desktop.engine.export import read_video
+
+        all_frames: list[np.ndarray] = []
+        boundaries, fps = [], 8.0
+        for i, path in enumerate(paths):
+            frames, clip_fps = read_video(path)
+            if i == 0:
+                fps = clip_fps
+            boundaries.append(len(all_frames))
+            all_frames.extend(frames)
+        self.load_frames(all_frames, fps, title, boundaries)
+
+    def clear(self) -> None:
+        self.stop()
+        self.frames, self.index, self.title, self.preview = [], 0, "", None
+        self.clip_changed.emit()
+        self.frame_changed.emit(0)
+        self.preview_changed.emit()
+
+    def show_preview(self, image: QImage, text: str = "") -> None:
+        """A live frame from a running job; replaces the clip on screen until one is loaded."""
+        self.preview = image
+        self.preview_text = text
+        self.preview_changed.emit()
+
+    def end_preview(self) -> None:
+        if self.preview is not None:
+            self.preview = None
+            self.preview_changed.emit()
+
+    # ------------------------------------------------------------------ playback
+    @property
+    def playing(self) -> bool:
+        return self._timer.isActive()
+
+    @property
+    def current(self) -> QImage | None:
+        if self.preview is not None:
+            return self.preview
+        if 0 <= self.index < len(self.frames):
+            return self.frames[self.index]
+        return None
+
+    def play(self) -> None:
+        if not self.frames:
+            return
+        if self.index >= len(self.frames) - 1 and not self.loop:
+            self.seek(0)
+        self.preview = None
+        self._timer.start(int(1000 / self.fps))
+        self.playing_changed.emit(True)
+
+    def stop(self) -> None:
+        if self._timer.isActive():
+            self._timer.stop()
+            self.playing_changed.emit(False)
+
+    def toggle(self) -> None:
+        self.stop() if self.playing else self.play()
+
+    def seek(self, index: int) -> None:
+        if not self.frames:
+            return
+        index = max(0, min(index, len(self.frames) - 1))
+        if index != self.index:
+            self.index = index
+            self.frame_changed.emit(index)
+
+    def step(self, delta: int) -> None:
+        self.stop()
+        self.seek(self.index + delta)
+
+    def _tick(self) -> None:
+        nxt = self.index + 1
+        if nxt >= len(self.frames):
+            if not self.loop:
+                self.stop()
+                return
+            nxt = 0
+        self.index = nxt
+        self.frame_changed.emit(nxt)
+
+
+class FrameView(QWidget):
+    """Draws one image centred, fitted or 1:1, on a dark canvas."""
+
+    def __init__(self, vm: PlayerViewModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.vm = vm
+        self.mode = "fit_pixel"
+        self.placeholder = "No clip yet.\nWrite a prompt and press Generate (Ctrl+Enter)."
+        self.setMinimumSize(240, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setObjectName("FrameView")
+        vm.frame_changed.connect(lambda _i: self.update())
+        vm.preview_changed.connect(self.update)
+        vm.clip_changed.connect(self.update)
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in SCALE_MODES:
+            raise ValueError(f"mode: {mode!r} is not allowed; allowed {', '.join(SCALE_MODES)}")
+        self.mode = mode
+        self.update()
+
+    def target_rect(self, image_size: QSize) -> QRect:
+        w, h = image_size.width(), image_size.height()
+        if self.mode == "one_to_one" or w == 0 or h == 0:
+            tw, th = w, h
+        else:
+            scale = min(self.width() / w, self.height() / h)
+            if self.mode == "fit_pixel" and scale >= 1:
+                scale = int(scale)  # whole multiples keep pixels square
+            tw, th = int(w * scale), int(h * scale)
+        return QRect((self.width() - tw) // 2, (self.height() - th) // 2, tw, th)
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#0b0c10"))
+        image = self.vm.current
+        if image is None:
+            p.setPen(QColor("#7d8590"))
+            f = QFont(self.font())
+            f.setPointSizeF(f.pointSizeF() * 1.1)
+            p.setFont(f)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            return
+        smooth = self.mode == "fit_smooth"
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        p.drawImage(self.target_rect(image.size()), image)
+        if self.vm.preview is not None and self.vm.preview_text:
+            p.setPen(QColor("#ffffff"))
+            band = QRect(0, self.height() - 28, self.width(), 28)
+            p.fillRect(band, QColor(0, 0, 0, 150))
+            p.drawText(band, Qt.AlignmentFlag.AlignCenter, self.vm.preview_text)
+
+
+class PlayerWidget(QWidget):
+    play_storyboard_requested = Signal()
+    play_shot_requested = Signal()
+
+    def __init__(self, vm: PlayerViewModel | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.vm = vm or PlayerViewModel(self)
+        self.setObjectName("Player")
+        self.title = QLabel("Preview")
+        self.title.setObjectName("PanelTitle")
+        self.view = FrameView(self.vm)
+
+        self.play_btn = QToolButton()
+        self.play_btn.setToolTip("Play / pause (Space)")
+        self.play_btn.setObjectName("PlayButton")
+        self.prev_btn = QToolButton()
+        self.prev_btn.setToolTip("Previous frame (,)")
+        self.next_btn = QToolButton()
+        self.next_btn.setToolTip("Next frame (.)")
+        self.loop_btn = QToolButton()
+        self.loop_btn.setCheckable(True)
+        self.loop_btn.setChecked(True)
+        self.loop_btn.setToolTip("Loop")
+        for btn, name in (
+            (self.play_btn, "play"),
+            (self.prev_btn, "step_back"),
+            (self.next_btn, "step_forward"),
+            (self.loop_btn, "loop"),
+        ):
+            btn.setIcon(icon(name))
+            btn.setIconSize(QSize(20, 20))
+            btn.setAutoRaise(True)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("Scrubber")
+        self.frame_label = QLabel("0 / 0")
+        self.frame_label.setObjectName("Muted")
+        self.frame_label.setMinimumWidth(90)
+        self.scale_combo = QComboBox()
+        for mode in SCALE_MODES:
+            self.scale_combo.addItem(SCALE_LABELS[mode], mode)
+        self.scale_combo.setCurrentIndex(SCALE_MODES.index(self.view.mode))
+        self.scale_combo.setToolTip("How small clips are enlarged on screen")
+        self.source_combo = QComboBox()
+        self.source_combo.addItems(["This shot", "Whole storyboard"])
+        self.source_combo.setToolTip("Play the selected shot or every shot in order")
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(8, 4, 8, 4)
+        controls.addWidget(self.prev_btn)
+        controls.addWidget(self.play_btn)
+        controls.addWidget(self.next_btn)
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(self.frame_label)
+        controls.addWidget(self.loop_btn)
+        controls.addWidget(self.source_combo)
+        controls.addWidget(self.scale_combo)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        header = QHBoxLayout()
+        header.setContentsMargins(10, 6, 10, 6)
+        header.addWidget(self.title)
+        header.addStretch(1)
+        layout.addLayout(header)
+        layout.addWidget(self.view, 1)
+        bar = QWidget()
+        bar.setObjectName("PlayerBar")
+        bar.setLayout(controls)
+        layout.addWidget(bar)
+
+        self.play_btn.clicked.connect(self.vm.toggle)
+        self.prev_btn.clicked.connect(lambda: self.vm.step(-1))
+        self.next_btn.clicked.connect(lambda: self.vm.step(1))
+        self.loop_btn.toggled.connect(lambda on: setattr(self.vm, "loop", on))
+        self.slider.valueChanged.connect(self._on_slider)
+        self.scale_combo.currentIndexChanged.connect(
+            lambda i: self.view.set_mode(self.scale_combo.itemData(i))
+        )
+        self.source_combo.currentIndexChanged.connect(self._on_source)
+        self.vm.frame_changed.connect(self._on_frame)
+        self.vm.clip_changed.connect(self._on_clip)
+        self.vm.playing_changed.connect(self._on_playing)
+        self.vm.preview_changed.connect(self._on_preview)
+        self._on_clip()
+
+    @property
+    def whole_storyboard(self) -> bool:
+        return self.source_combo.currentIndex() == 1
+
+    def _on_source(self, index: int) -> None:
+        (self.play_storyboard_requested if index == 1 else self.play_shot_requested).emit()
+
+    def _on_slider(self, value: int) -> None:
+        if value != self.vm.index:
+            self.vm.stop()
+            self.vm.seek(value)
+
+    def _on_frame(self, index: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(index)
+        self.slider.blockSignals(False)
+        n = len(self.vm.frames)
+        self.frame_label.setText(f"{index + 1 if n else 0} / {n}  ·  {index / self.vm.fps:.2f}s")
+
+    def _on_clip(self) -> None:
+        n = len(self.vm.frames)
+        self.slider.setRange(0, max(0, n - 1))
+        self.slider.setEnabled(n > 1)
+        for w in (self.play_btn, self.prev_btn, self.next_btn):
+            w.setEnabled(n > 0)
+        self.title.setText(self.vm.title or "Preview")
+        self._on_frame(self.vm.index)
+
+    def _on_playing(self, playing: bool) -> None:
+        self.play_btn.setIcon(icon("pause" if playing else "play"))
+
+    def _on_preview(self) -> None:
+        if self.vm.preview is not None:
+            self.title.setText("Live preview")
+        else:
+            self.title.setText(self.vm.title or "Preview")

@@ -1,0 +1,657 @@
+"""The prompt editor: the selected shot's prompt and settings, with inline validation.
+
+Every change builds a ``GenerationRequest``; if the request refuses a value, its ValueError text
+is shown under the field it names and nothing is committed. Valid changes become undoable edits
+of the selected shot. With no shot yet, the editor holds a draft that "Generate" turns into one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sora_desktop.core.request import (
+    EMBEDDED_MODEL_ID,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    GenerationRequest,
+)
+from sora_desktop.ui.style import icon
+from sora_desktop.ui.viewmodels import ProjectViewModel
+
+EMBEDDED_MAX_FRAMES = 121  # 16-frame window, chained up to 8 segments
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    id: str
+    name: str
+    note: str
+    defaults: dict
+    max_frames: int | None = None
+
+
+def model_choices(models_dir: str | None) -> list[ModelChoice]:
+    """Installed video models; just the embedded one when the catalog is unavailable."""
+    embedded = ModelChoice(
+        EMBEDDED_MODEL_ID,
+        "Built-in tiny model",
+        "Built in · 64×64 · runs on any computer, no download",
+        {"width": 64, "height": 64, "fps": 8, "steps": 25, "guidance": 4.0},
+        EMBEDDED_MAX_FRAMES,
+    )
+    try:
+        from sora_desktop.core.catalog import installed_models
+
+        entries = installed_models(models_dir or "")
+    except Exception:  # noqa: BLE001 - a broken catalog must not stop the editor
+        return [embedded]
+    choices = []
+    for e in entries:
+        if e.kind != "video":
+            continue
+        if e.id == EMBEDDED_MODEL_ID:
+            choices.append(embedded)
+            continue
+        vram = e.min_vram_gb.get("balanced") or min(e.min_vram_gb.values(), default=0)
+        note = f"Needs about {vram:g} GB of GPU memory (balanced) · {e.license}"
+        choices.append(ModelChoice(e.id, e.name, note, dict(e.defaults)))
+    if not any(c.id == EMBEDDED_MODEL_ID for c in choices):
+        choices.insert(0, embedded)
+    return choices
+
+
+def sizes_for(choice: ModelChoice) -> list[tuple[int, int, str]]:
+    w, h = int(choice.defaults.get("width", 64)), int(choice.defaults.get("height", 64))
+    if choice.id == EMBEDDED_MODEL_ID or w == h:
+        return [(w, h, f"{w} × {h}  (1:1)")]
+    s = min(w, h) // 16 * 16
+    return [
+        (w, h, f"{w} × {h}  (landscape)"),
+        (h, w, f"{h} × {w}  (portrait)"),
+        (s, s, f"{s} × {s}  (square)"),
+    ]
+
+
+# Presets change settings only; the prompt stays the user's.
+PRESETS: dict[str, dict] = {
+    "Quick draft": {"steps": 10, "guidance": 3.0},
+    "Balanced": {"steps": 25, "guidance": 4.0},
+    "Best quality": {"steps": 50, "guidance": 5.0},
+    "Short loop (2 s)": {"seconds": 2.0},
+    "Long take (8 s)": {"seconds": 8.0},
+    "Slow motion": {"fps": 4},
+    "Strong prompt adherence": {"guidance": 7.5},
+}
+
+FIELD_NAMES = {
+    "prompt": "prompt",
+    "negative_prompt": "negative",
+    "seed": "seed",
+    "steps": "steps",
+    "guidance": "guidance",
+    "num_frames": "duration",
+    "fps": "fps",
+    "width": "size",
+    "height": "size",
+    "width/height": "size",
+    "model_id": "model",
+    "start_image": "prompt",
+}
+
+
+def _error_label() -> QLabel:
+    lab = QLabel()
+    lab.setObjectName("FieldError")
+    lab.setWordWrap(True)
+    lab.hide()
+    return lab
+
+
+def _section(text: str) -> QLabel:
+    lab = QLabel(text.upper())
+    lab.setObjectName("SectionLabel")
+    return lab
+
+
+class PromptEditor(QWidget):
+    generate_requested = Signal()
+    variations_requested = Signal()
+
+    def __init__(self, vm: ProjectViewModel, models_dir: str | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.vm = vm
+        self.setObjectName("PromptPanel")
+        self._loading = False
+        self._committing = False
+        self._user_words: str | None = None  # the prompt before "Enhance"
+        self.draft = GenerationRequest("a red ball bouncing on green grass", seed=42)
+        self.choices = model_choices(models_dir)
+
+        self.heading = QLabel("New shot")
+        self.heading.setObjectName("PanelTitle")
+
+        # model
+        self.model_combo = QComboBox()
+        for c in self.choices:
+            self.model_combo.addItem(icon("models"), c.name, c.id)
+        self.model_note = QLabel()
+        self.model_note.setObjectName("Muted")
+        self.model_note.setWordWrap(True)
+        self.model_error = _error_label()
+
+        # preset
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItem("Choose a preset…", None)
+        for name in PRESETS:
+            self.preset_combo.addItem(name, name)
+        self.preset_combo.setToolTip("Common settings for a look; your prompt is kept")
+
+        # prompt
+        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit.setPlaceholderText("Describe the scene: who or what, doing what, where…")
+        self.prompt_edit.setMinimumHeight(80)
+        self.prompt_edit.setMaximumHeight(130)
+        self.char_count = QLabel()
+        self.char_count.setObjectName("Muted")
+        self.enhance_btn = QPushButton(icon("enhance"), "Enhance")
+        self.enhance_btn.setToolTip(
+            "Rewrite the prompt in words the model understands best; you can edit or undo it"
+        )
+        self.enhance_note = QLabel()
+        self.enhance_note.setObjectName("Notice")
+        self.enhance_note.setWordWrap(True)
+        self.enhance_note.hide()
+        self.revert_btn = QPushButton("Use my words")
+        self.revert_btn.setToolTip("Put back the prompt as you wrote it before Enhance")
+        self.revert_btn.hide()
+        self.prompt_error = _error_label()
+        self.policy_label = QLabel()
+        self.policy_label.setObjectName("PolicyMessage")
+        self.policy_label.setWordWrap(True)
+        self.policy_label.hide()
+
+        self.negative_edit = QPlainTextEdit()
+        self.negative_edit.setPlaceholderText("What to avoid (optional)")
+        self.negative_edit.setFixedHeight(52)
+        self.negative_error = _error_label()
+
+        # numbers
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(-1, 2**31 - 1)  # wide on purpose: the request validates
+        self.seed_spin.setToolTip("The same seed and settings give the same clip")
+        self.seed_lock = QToolButton()
+        self.seed_lock.setCheckable(True)
+        self.seed_lock.setChecked(True)
+        self.seed_lock.setIcon(icon("lock"))
+        self.seed_lock.setToolTip("Locked: keep this seed. Unlocked: a new seed every Generate")
+        self.seed_dice = QToolButton()
+        self.seed_dice.setIcon(icon("dice"))
+        self.seed_dice.setToolTip("Pick a random seed now")
+        self.seed_error = _error_label()
+
+        self.duration_spin = QDoubleSpinBox()
+        self.duration_spin.setRange(0.0, 600.0)
+        self.duration_spin.setDecimals(2)
+        self.duration_spin.setSingleStep(0.5)
+        self.duration_spin.setSuffix(" s")
+        self.fps_spin = QSpinBox()
+        self.fps_spin.setRange(0, 240)
+        self.fps_spin.setSuffix(" fps")
+        self.duration_error = _error_label()
+        self.fps_error = _error_label()
+
+        self.size_combo = QComboBox()
+        self.size_error = _error_label()
+
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setRange(0, 1000)
+        self.steps_spin.setToolTip("More steps: cleaner detail, slower")
+        self.guidance_spin = QDoubleSpinBox()
+        self.guidance_spin.setRange(0.0, 100.0)
+        self.guidance_spin.setSingleStep(0.5)
+        self.guidance_spin.setToolTip("How strictly to follow the prompt")
+        self.steps_error = _error_label()
+        self.guidance_error = _error_label()
+
+        self.continue_check = QCheckBox("Continue from previous shot")
+        self.continue_check.setToolTip("Start this shot from the last frame of the shot before it")
+
+        self.generate_btn = QPushButton(icon("generate"), "Generate")
+        self.generate_btn.setObjectName("PrimaryButton")
+        self.generate_btn.setToolTip("Generate this shot (Ctrl+Enter)")
+        self.variations_btn = QPushButton(icon("variations"), "Variations")
+        self.variations_btn.setToolTip("Generate 3 takes with new seeds, then pick the best")
+
+        # layout
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(14, 10, 14, 14)
+        lay.setSpacing(4)
+        lay.addWidget(self.heading)
+        lay.addWidget(_section("Model"))
+        lay.addWidget(self.model_combo)
+        lay.addWidget(self.model_note)
+        lay.addWidget(self.model_error)
+        lay.addWidget(_section("Look"))
+        lay.addWidget(self.preset_combo)
+        lay.addWidget(_section("Prompt"))
+        lay.addWidget(self.prompt_edit)
+        row = QHBoxLayout()
+        row.addWidget(self.char_count)
+        row.addStretch(1)
+        row.addWidget(self.revert_btn)
+        row.addWidget(self.enhance_btn)
+        lay.addLayout(row)
+        lay.addWidget(self.enhance_note)
+        lay.addWidget(self.prompt_error)
+        lay.addWidget(_section("Negative prompt"))
+        lay.addWidget(self.negative_edit)
+        lay.addWidget(self.negative_error)
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(2)
+        grid.addWidget(_section("Duration"), 0, 0)
+        grid.addWidget(_section("Frame rate"), 0, 1)
+        grid.addWidget(self.duration_spin, 1, 0)
+        grid.addWidget(self.fps_spin, 1, 1)
+        grid.addWidget(self.duration_error, 2, 0)
+        grid.addWidget(self.fps_error, 2, 1)
+        grid.addWidget(_section("Steps"), 3, 0)
+        grid.addWidget(_section("Guidance"), 3, 1)
+        grid.addWidget(self.steps_spin, 4, 0)
+        grid.addWidget(self.guidance_spin, 4, 1)
+        grid.addWidget(self.steps_error, 5, 0)
+        grid.addWidget(self.guidance_error, 5, 1)
+        lay.addLayout(grid)
+
+        lay.addWidget(_section("Size"))
+        lay.addWidget(self.size_combo)
+        lay.addWidget(self.size_error)
+        lay.addWidget(_section("Seed"))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed_spin, 1)
+        seed_row.addWidget(self.seed_lock)
+        seed_row.addWidget(self.seed_dice)
+        lay.addLayout(seed_row)
+        lay.addWidget(self.seed_error)
+        lay.addSpacing(6)
+        lay.addWidget(self.continue_check)
+        lay.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        actions = QHBoxLayout()
+        actions.setContentsMargins(14, 8, 14, 12)
+        actions.addWidget(self.generate_btn, 2)
+        actions.addWidget(self.variations_btn, 1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(scroll, 1)
+        outer.addWidget(self.policy_label)
+        outer.addLayout(actions)
+        self.setMinimumWidth(300)
+
+        self.errors = {
+            "prompt": self.prompt_error,
+            "negative": self.negative_error,
+            "seed": self.seed_error,
+            "duration": self.duration_error,
+            "fps": self.fps_error,
+            "size": self.size_error,
+            "steps": self.steps_error,
+            "guidance": self.guidance_error,
+            "model": self.model_error,
+        }
+        self.inputs = {
+            "prompt": self.prompt_edit,
+            "negative": self.negative_edit,
+            "seed": self.seed_spin,
+            "duration": self.duration_spin,
+            "fps": self.fps_spin,
+            "size": self.size_combo,
+            "steps": self.steps_spin,
+            "guidance": self.guidance_spin,
+            "model": self.model_combo,
+        }
+
+        # text commits are debounced a little so typing stays smooth
+        self._text_timer = QTimer(self)
+        self._text_timer.setSingleShot(True)
+        self._text_timer.setInterval(250)
+        self._text_timer.timeout.connect(lambda: self._changed("prompt"))
+
+        self.prompt_edit.textChanged.connect(self._on_prompt_text)
+        self.negative_edit.textChanged.connect(lambda: self._changed("negative_prompt"))
+        self.seed_spin.valueChanged.connect(lambda _v: self._changed("seed"))
+        self.duration_spin.valueChanged.connect(lambda _v: self._changed("duration"))
+        self.fps_spin.valueChanged.connect(lambda _v: self._changed("fps"))
+        self.steps_spin.valueChanged.connect(lambda _v: self._changed("steps"))
+        self.guidance_spin.valueChanged.connect(lambda _v: self._changed("guidance"))
+        self.size_combo.currentIndexChanged.connect(lambda _i: self._changed("size"))
+        self.model_combo.currentIndexChanged.connect(self._on_model)
+        self.preset_combo.activated.connect(self._on_preset)
+        self.seed_dice.clicked.connect(self.randomize_seed)
+        self.seed_lock.toggled.connect(
+            lambda on: self.seed_lock.setIcon(icon("lock" if on else "unlock"))
+        )
+        self.enhance_btn.clicked.connect(self.enhance)
+        self.revert_btn.clicked.connect(self.revert_enhance)
+        self.continue_check.toggled.connect(self._on_continue)
+        self.generate_btn.clicked.connect(self.generate_requested)
+        self.variations_btn.clicked.connect(self.variations_requested)
+
+        vm.selection_changed.connect(lambda _id: self.load_selected())
+        vm.shot_changed.connect(self._on_shot_changed)
+        vm.project_changed.connect(self.load_selected)
+        self.load_selected()
+
+    # ------------------------------------------------------------------ loading
+    def current_choice(self) -> ModelChoice:
+        mid = self.model_combo.currentData()
+        return next((c for c in self.choices if c.id == mid), self.choices[0])
+
+    def load_selected(self) -> None:
+        shot = self.vm.selected
+        if shot is None:
+            self.heading.setText("New shot")
+            self.load_request(self.draft, continue_from=False, can_continue=False)
+        else:
+            number = self.vm.shot_number(shot.id)
+            self.heading.setText(f"Shot {number}" + (f" — {shot.title}" if shot.title else ""))
+            self.load_request(shot.request, shot.continue_from_previous, number > 1)
+
+    def _on_shot_changed(self, shot_id: str) -> None:
+        if shot_id == self.vm.selected_id and not self._committing:
+            self.load_selected()
+
+    def load_request(self, req: GenerationRequest, continue_from: bool, can_continue: bool) -> None:
+        self._loading = True
+        try:
+            idx = self.model_combo.findData(req.model_id)
+            if idx < 0:  # a project made with a model that is not installed here
+                self.choices.append(ModelChoice(req.model_id, req.model_id, "Not installed", {}))
+                self.model_combo.addItem(req.model_id, req.model_id)
+                idx = self.model_combo.count() - 1
+            self.model_combo.setCurrentIndex(idx)
+            self._fill_sizes(req.width, req.height)
+            self.model_note.setText(self.current_choice().note)
+            if self.prompt_edit.toPlainText() != req.prompt:
+                self.prompt_edit.setPlainText(req.prompt)
+            if self.negative_edit.toPlainText() != req.negative_prompt:
+                self.negative_edit.setPlainText(req.negative_prompt)
+            self.seed_spin.setValue(req.seed)
+            self.fps_spin.setValue(req.fps)
+            self.duration_spin.setValue(req.num_frames / req.fps)
+            self.steps_spin.setValue(req.steps)
+            self.guidance_spin.setValue(float(req.guidance))
+            self.continue_check.setChecked(continue_from)
+            self.continue_check.setEnabled(can_continue)
+            self._user_words = req.original_prompt if req.original_prompt != req.prompt else None
+            self._show_enhance_note()
+            self._update_count()
+            self._clear_errors()
+        finally:
+            self._loading = False
+
+    def _fill_sizes(self, width: int, height: int) -> None:
+        self.size_combo.blockSignals(True)
+        self.size_combo.clear()
+        sizes = sizes_for(self.current_choice())
+        if (width, height) not in [(w, h) for w, h, _ in sizes]:
+            sizes.append((width, height, f"{width} × {height}"))
+        for w, h, label in sizes:
+            self.size_combo.addItem(label, (w, h))
+        self.size_combo.setCurrentIndex([(w, h) for w, h, _ in sizes].index((width, height)))
+        self.size_combo.blockSignals(False)
+
+    # ------------------------------------------------------------------ building requests
+    def base_request(self) -> GenerationRequest:
+        shot = self.vm.selected
+        return shot.request if shot is not None else self.draft
+
+    def build_request(self) -> GenerationRequest:
+        """The request the fields describe; raises ValueError("field: ...") if one is invalid."""
+        fps = self.fps_spin.value()
+        seconds = self.duration_spin.value()
+        if fps < 1:
+            raise ValueError(f"fps: {fps} is out of range; allowed 1 to 60")
+        frames = round(seconds * fps)
+        if frames < 1:
+            raise ValueError(f"num_frames: {seconds:g} s is too short; use at least one frame")
+        choice = self.current_choice()
+        if choice.max_frames is not None and frames > choice.max_frames:
+            raise ValueError(
+                f"num_frames: {seconds:g} s is {frames} frames, too long for {choice.name}; "
+                f"allowed up to {choice.max_frames} frames "
+                f"({choice.max_frames / fps:.1f} s at {fps} fps)"
+            )
+        size = self.size_combo.currentData() or (64, 64)
+        prompt = self.prompt_edit.toPlainText()
+        original = self._user_words if self._user_words and self._user_words != prompt else None
+        return self.base_request().with_changes(
+            prompt=prompt,
+            negative_prompt=self.negative_edit.toPlainText(),
+            seed=self.seed_spin.value(),
+            steps=self.steps_spin.value(),
+            guidance=round(self.guidance_spin.value(), 2),
+            num_frames=frames,
+            fps=fps,
+            width=size[0],
+            height=size[1],
+            model_id=choice.id,
+            original_prompt=original,
+        )
+
+    def _clear_errors(self) -> None:
+        for name, lab in self.errors.items():
+            lab.hide()
+            lab.setText("")
+            w = self.inputs[name]
+            if w.property("invalid"):
+                w.setProperty("invalid", False)
+                w.style().unpolish(w)
+                w.style().polish(w)
+
+    def show_error(self, exc: ValueError) -> str:
+        """Show a ValueError under the field it names; returns that field's key."""
+        text = str(exc)
+        field, _, message = text.partition(":")
+        key = FIELD_NAMES.get(field.strip(), "prompt")
+        lab = self.errors[key]
+        lab.setText(message.strip() if message else text)
+        lab.show()
+        w = self.inputs[key]
+        w.setProperty("invalid", True)
+        w.style().unpolish(w)
+        w.style().polish(w)
+        return key
+
+    def validate(self) -> GenerationRequest | None:
+        self._clear_errors()
+        try:
+            return self.build_request()
+        except ValueError as exc:
+            self.show_error(exc)
+            return None
+
+    def _on_prompt_text(self) -> None:
+        self._update_count()
+        if not self._loading:
+            self._text_timer.start()
+
+    def _changed(self, key: str) -> None:
+        if self._loading:
+            return
+        self.hide_policy_message()
+        request = self.validate()
+        if request is None:
+            return
+        shot = self.vm.selected
+        if shot is None:
+            self.draft = request
+            return
+        self._committing = True
+        try:
+            label = {"prompt": "Edit prompt", "negative_prompt": "Edit negative prompt"}.get(
+                key, f"Change {key}"
+            )
+            self.vm.set_request(shot.id, request, label, key)
+        finally:
+            self._committing = False
+
+    def flush(self) -> GenerationRequest | None:
+        """Commit pending typing now (before Generate / Save); returns the valid request."""
+        if self._text_timer.isActive():
+            self._text_timer.stop()
+        self._changed("prompt")
+        return self.validate()
+
+    def _update_count(self) -> None:
+        n = len(self.prompt_edit.toPlainText())
+        self.char_count.setText(f"{n} / {MAX_PROMPT_CHARS}")
+
+    # ------------------------------------------------------------------ actions
+    def _on_model(self, _index: int) -> None:
+        if self._loading:
+            return
+        choice = self.current_choice()
+        d = choice.defaults
+        self._loading = True
+        try:
+            seconds = self.duration_spin.value()
+            self.model_note.setText(choice.note)
+            self._fill_sizes(int(d.get("width", 64)), int(d.get("height", 64)))
+            if "fps" in d:
+                self.fps_spin.setValue(int(d["fps"]))
+            if "steps" in d:
+                self.steps_spin.setValue(int(d["steps"]))
+            if "guidance" in d:
+                self.guidance_spin.setValue(float(d["guidance"]))
+            self.duration_spin.setValue(seconds)
+        finally:
+            self._loading = False
+        self._changed("model")
+
+    def _on_preset(self, index: int) -> None:
+        name = self.preset_combo.itemData(index)
+        if not name:
+            return
+        p = PRESETS[name]
+        self._loading = True
+        try:
+            if "steps" in p:
+                self.steps_spin.setValue(p["steps"])
+            if "guidance" in p:
+                self.guidance_spin.setValue(p["guidance"])
+            if "fps" in p:
+                seconds = self.duration_spin.value()
+                self.fps_spin.setValue(p["fps"])
+                self.duration_spin.setValue(seconds)
+            if "seconds" in p:
+                self.duration_spin.setValue(p["seconds"])
+        finally:
+            self._loading = False
+        self._changed(f"preset {name}")
+        self.preset_combo.setCurrentIndex(0)
+
+    def randomize_seed(self) -> int:
+        seed = random.randint(0, min(MAX_SEED, 2**31 - 1))
+        self.seed_spin.setValue(seed)
+        return seed
+
+    def seed_for_generate(self) -> None:
+        """Unlocked seed: a fresh one for this Generate (recorded, so it can be reproduced)."""
+        if not self.seed_lock.isChecked():
+            self.randomize_seed()
+
+    def enhance(self) -> str | None:
+        words = self.prompt_edit.toPlainText()
+        if not words.strip():
+            self.show_error(ValueError("prompt: write a few words first, then Enhance"))
+            return None
+        try:
+            from sora_desktop.engine.enhance import get_enhancer
+
+            better = get_enhancer().enhance(words)
+        except Exception as exc:  # noqa: BLE001 - enhancement is optional; say why it failed
+            self.show_error(ValueError(f"prompt: Enhance did not work ({exc})"))
+            return None
+        if better.strip() == words.strip():
+            self.enhance_note.setText("Enhance had nothing to add; your prompt is already clear.")
+            self.enhance_note.show()
+            return better
+        self._user_words = self._user_words or words
+        # through the cursor, so the text box's own undo (Ctrl+Z) restores the user's words
+        cursor = self.prompt_edit.textCursor()
+        cursor.beginEditBlock()
+        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.insertText(better)
+        cursor.endEditBlock()
+        self.flush()
+        self._show_enhance_note()
+        return better
+
+    def revert_enhance(self) -> None:
+        if not self._user_words:
+            return
+        words = self._user_words
+        cursor = self.prompt_edit.textCursor()
+        cursor.beginEditBlock()
+        cursor.select(QTextCursor.SelectionType.Document)
+        cursor.insertText(words)
+        cursor.endEditBlock()
+        self._user_words = None
+        self.flush()
+        self._show_enhance_note()
+
+    def _show_enhance_note(self) -> None:
+        on = bool(self._user_words) and self._user_words != self.prompt_edit.toPlainText()
+        if on:
+            short = self._user_words if len(self._user_words) < 80 else self._user_words[:77] + "…"
+            self.enhance_note.setText(f"Enhanced — edit freely. Your words: “{short}”")
+        self.enhance_note.setVisible(on)
+        self.revert_btn.setVisible(on)
+
+    def _on_continue(self, on: bool) -> None:
+        if self._loading:
+            return
+        shot = self.vm.selected
+        if shot is not None:
+            self._committing = True
+            try:
+                self.vm.set_continue(shot.id, on)
+            finally:
+                self._committing = False
+
+    def show_policy_message(self, text: str) -> None:
+        self.policy_label.setText(text)
+        self.policy_label.show()
+
+    def hide_policy_message(self) -> None:
+        self.policy_label.hide()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(340, 600)

@@ -1,0 +1,174 @@
+"""The generation queue panel: one row per job with progress, steps, time left and Cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sora_desktop.core.jobs import Job
+from sora_desktop.ui.style import icon
+from sora_desktop.ui.viewmodels import QueueViewModel
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"about {seconds} s left"
+    return f"about {seconds // 60} min {seconds % 60:02d} s left"
+
+
+def describe(queue: QueueViewModel, job: Job) -> str:
+    if job.status == "queued":
+        return "Waiting…"
+    if job.status == "running":
+        if job.cancel_requested:
+            return "Stopping…"
+        if job.step == 0:
+            return "Loading the model…"
+        return f"Step {job.step} / {job.total}  ·  {format_eta(queue.eta_seconds(job.id))}"
+    if job.status == "done":
+        return "Done"
+    if job.status == "cancelled":
+        return "Cancelled"
+    first = (job.error or "Failed").split("\n")[0]
+    return first
+
+
+class JobRow(QFrame):
+    def __init__(self, job_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.job_id = job_id
+        self.setObjectName("JobRow")
+        self.title = QLabel()
+        self.title.setObjectName("ShotTitle")
+        self.detail = QLabel()
+        self.detail.setObjectName("Muted")
+        self.detail.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setFixedHeight(6)
+        self.cancel_btn = QToolButton()
+        self.cancel_btn.setIcon(icon("cancel"))
+        self.cancel_btn.setToolTip("Cancel this job (Esc cancels the running one)")
+        self.cancel_btn.setAutoRaise(True)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.cancel_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 6, 6, 8)
+        lay.setSpacing(4)
+        lay.addLayout(top)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.detail)
+
+    def update_from(self, queue: QueueViewModel, job: Job) -> None:
+        self.title.setText(queue.titles.get(job.id, "Shot"))
+        self.detail.setText(describe(queue, job))
+        self.detail.setToolTip(job.error or "")
+        self.bar.setValue(int(job.fraction * 1000))
+        self.bar.setVisible(job.active)
+        self.cancel_btn.setVisible(job.active and not job.cancel_requested)
+        state = queue.state(job)
+        if self.property("state") != state:
+            self.setProperty("state", state)
+            self.style().unpolish(self)
+            self.style().polish(self)
+
+
+class QueuePanel(QWidget):
+    job_activated = Signal(str)
+
+    def __init__(self, queue: QueueViewModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.queue = queue
+        self.setObjectName("QueuePanel")
+        title = QLabel("Queue")
+        title.setObjectName("PanelTitle")
+        self.summary = QLabel()
+        self.summary.setObjectName("Muted")
+        self.cancel_all_btn = QPushButton("Cancel all")
+        self.cancel_all_btn.setObjectName("DangerButton")
+        self.clear_btn = QPushButton("Clear finished")
+        head = QHBoxLayout()
+        head.setContentsMargins(12, 8, 12, 4)
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.summary)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(12, 0, 12, 6)
+        buttons.addWidget(self.cancel_all_btn)
+        buttons.addWidget(self.clear_btn)
+        buttons.addStretch(1)
+
+        self.list = QWidget()
+        self.rows_layout = QVBoxLayout(self.list)
+        self.rows_layout.setContentsMargins(10, 4, 10, 10)
+        self.rows_layout.setSpacing(6)
+        self.empty = QLabel("Nothing queued.\nGenerated shots appear here with\ntheir progress.")
+        self.empty.setObjectName("Muted")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.list)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addLayout(head)
+        lay.addLayout(buttons)
+        lay.addWidget(scroll, 1)
+        self.setMinimumWidth(230)
+
+        self.rows: dict[str, JobRow] = {}
+        self.cancel_all_btn.clicked.connect(queue.cancel_all)
+        self.clear_btn.clicked.connect(queue.clear_finished)
+        queue.queue_changed.connect(self.rebuild)
+        queue.job_changed.connect(self.refresh)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        while self.rows_layout.count():
+            item = self.rows_layout.takeAt(0)
+            w = item.widget()
+            if w is not None and w is not self.empty:
+                w.deleteLater()
+        self.rows = {}
+        jobs = self.queue.jobs
+        for job in reversed(jobs):  # newest on top
+            row = JobRow(job.id)
+            row.cancel_btn.clicked.connect(lambda _c=False, j=job.id: self.queue.cancel(j))
+            self.rows[job.id] = row
+            self.rows_layout.addWidget(row)
+            row.update_from(self.queue, job)
+        self.rows_layout.addWidget(self.empty)
+        self.empty.setVisible(not jobs)
+        self.rows_layout.addStretch(1)
+        self._summary()
+
+    def refresh(self, job_id: str) -> None:
+        row, job = self.rows.get(job_id), self.queue.job(job_id)
+        if row is not None and job is not None:
+            row.update_from(self.queue, job)
+        self._summary()
+
+    def _summary(self) -> None:
+        jobs = self.queue.jobs
+        waiting = sum(1 for j in jobs if j.status == "queued")
+        running = sum(1 for j in jobs if j.status == "running")
+        self.summary.setText(f"{running} running · {waiting} waiting" if jobs else "")
+        self.cancel_all_btn.setEnabled(any(j.active for j in jobs))
+        self.clear_btn.setEnabled(any(j.is_terminal for j in jobs))

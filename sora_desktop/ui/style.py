@@ -1,0 +1,107 @@
+"""Themes (QSS files) and icons (SVG files tinted to the theme's text colour)."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication
+
+
+def resources_dir() -> Path:
+    bundle = getattr(sys, "_MEIPASS", None)  # PyInstaller
+    if bundle:
+        return Path(bundle) / "sora_desktop" / "resources"
+    return Path(__file__).resolve().parents[1] / "resources"
+
+
+ICON_COLORS = {"dark": "#c9d1d9", "light": "#30363d"}
+ACCENT = "#7c6cff"
+_current_theme = "dark"
+
+
+def theme_name(setting: str) -> str:
+    """'system' follows our default look (dark), which suits watching video."""
+    return "light" if setting == "light" else "dark"
+
+
+def apply_theme(app: QApplication, setting: str = "dark") -> str:
+    global _current_theme
+    name = theme_name(setting)
+    _current_theme = name
+    app.setStyle("Fusion")
+    qss = resources_dir() / f"theme_{name}.qss"
+    app.setStyleSheet(qss.read_text(encoding="utf-8") if qss.is_file() else "")
+    pal = QPalette()
+    if name == "dark":
+        colors = {
+            QPalette.ColorRole.Window: "#14161b",
+            QPalette.ColorRole.WindowText: "#e6edf3",
+            QPalette.ColorRole.Base: "#0f1115",
+            QPalette.ColorRole.AlternateBase: "#1b1e25",
+            QPalette.ColorRole.Text: "#e6edf3",
+            QPalette.ColorRole.Button: "#22262e",
+            QPalette.ColorRole.ButtonText: "#e6edf3",
+            QPalette.ColorRole.Highlight: ACCENT,
+            QPalette.ColorRole.HighlightedText: "#ffffff",
+            QPalette.ColorRole.ToolTipBase: "#22262e",
+            QPalette.ColorRole.ToolTipText: "#e6edf3",
+            QPalette.ColorRole.PlaceholderText: "#6e7681",
+        }
+    else:
+        colors = {
+            QPalette.ColorRole.Window: "#f3f4f7",
+            QPalette.ColorRole.WindowText: "#1f2328",
+            QPalette.ColorRole.Base: "#ffffff",
+            QPalette.ColorRole.AlternateBase: "#eef0f4",
+            QPalette.ColorRole.Text: "#1f2328",
+            QPalette.ColorRole.Button: "#ffffff",
+            QPalette.ColorRole.ButtonText: "#1f2328",
+            QPalette.ColorRole.Highlight: ACCENT,
+            QPalette.ColorRole.HighlightedText: "#ffffff",
+            QPalette.ColorRole.ToolTipBase: "#ffffff",
+            QPalette.ColorRole.ToolTipText: "#1f2328",
+            QPalette.ColorRole.PlaceholderText: "#8c959f",
+        }
+    for role, color in colors.items():
+        pal.setColor(role, QColor(color))
+    app.setPalette(pal)
+    _icon.cache_clear()
+    return name
+
+
+def icon(name: str) -> QIcon:
+    return _icon(name, _current_theme)
+
+
+@lru_cache(maxsize=256)
+def _icon(name: str, theme: str) -> QIcon:
+    path = resources_dir() / "icons" / f"{name}.svg"
+    if not path.is_file():
+        return QIcon()
+    svg = path.read_text(encoding="utf-8").replace("currentColor", ICON_COLORS[theme])
+    from PySide6.QtSvg import QSvgRenderer  # lazy: only when the first icon is drawn
+
+    renderer = QSvgRenderer(QByteArray(svg.encode("utf-8")))
+    result = QIcon()
+    for size in (16, 20, 24, 32, 48):
+        image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(image)
+        renderer.render(painter, QRectF(0, 0, size, size))
+        painter.end()
+        result.addPixmap(QPixmap.fromImage(image))
+    return result
+
+
+def app_icon() -> QIcon:
+    result = QIcon()
+    png = resources_dir() / "icons" / "app.png"
+    svg = resources_dir() / "icons" / "app.svg"
+    for path in (svg, png):
+        if path.is_file():
+            result.addFile(str(path))
+    return result

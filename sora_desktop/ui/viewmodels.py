@@ -1,0 +1,464 @@
+"""View-models: QObjects between the Qt-free core and the widgets.
+
+``ProjectViewModel`` owns the project, the selection and the undo stack; ``QueueViewModel`` owns
+the generation queue and talks to the worker. Widgets read from them and listen to their
+``<name>_changed`` signals; every edit goes through an undoable command.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage, QUndoStack
+
+from sora_desktop.core import project as core_project
+from sora_desktop.core.jobs import Job, JobError, JobQueue
+from sora_desktop.core.project import Project, Shot, Take
+from sora_desktop.core.request import MAX_SEED, GenerationRequest
+from sora_desktop.ui import commands as cmd
+from sora_desktop.ui.images import last_frame_path
+from sora_desktop.ui.worker import GenerationJob, GenerationWorker
+
+
+class ProjectViewModel(QObject):
+    project_changed = Signal()  # a different project (new / open / restore)
+    shots_changed = Signal()  # shots added, removed or reordered
+    shot_changed = Signal(str)  # one shot's settings, takes or status
+    selection_changed = Signal(str)  # selected shot id ("" for none)
+    dirty_changed = Signal(bool)
+    path_changed = Signal(str)
+
+    def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self.project: Project = project or core_project.new_project()
+        self.selected_id: str = ""
+        self._extra_dirty = False  # changes outside the undo stack (finished takes)
+        self._last_dirty = False
+
+    # ------------------------------------------------------------------ project lifecycle
+    def set_project(self, project: Project, dirty: bool = False) -> None:
+        self.project = project
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._extra_dirty = dirty
+        self.selected_id = project.shots[0].id if project.shots else ""
+        self.project_changed.emit()
+        self.shots_changed.emit()
+        self.selection_changed.emit(self.selected_id)
+        self.path_changed.emit(str(project.path or ""))
+        self._emit_dirty()
+
+    def mark_saved(self) -> None:
+        self.undo_stack.setClean()
+        self._extra_dirty = False
+        self.path_changed.emit(str(self.project.path or ""))
+        self._emit_dirty()
+
+    def mark_dirty(self) -> None:
+        self._extra_dirty = True
+        self._emit_dirty()
+
+    @property
+    def dirty(self) -> bool:
+        return self._extra_dirty or not self.undo_stack.isClean()
+
+    def _on_clean_changed(self, _clean: bool) -> None:
+        self._emit_dirty()
+
+    def _emit_dirty(self) -> None:
+        self._last_dirty = self.dirty
+        self.dirty_changed.emit(self.dirty)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def shots(self) -> list[Shot]:
+        return list(self.project.shots)
+
+    def shot(self, shot_id: str) -> Shot | None:
+        try:
+            return self.project.shot(shot_id)
+        except (KeyError, ValueError, LookupError):
+            return None
+
+    @property
+    def selected(self) -> Shot | None:
+        return self.shot(self.selected_id) if self.selected_id else None
+
+    def shot_number(self, shot_id: str) -> int:
+        return self.project.index_of(shot_id) + 1
+
+    def clip_path(self, take: Take | None) -> Path | None:
+        if take is None or not take.clip or take.status != "done":
+            return None
+        path = Path(core_project.resolve_media(self.project, take.clip))
+        return path if path.is_file() else None
+
+    def selected_clip(self, shot_id: str) -> Path | None:
+        shot = self.shot(shot_id)
+        return self.clip_path(shot.selected) if shot is not None else None
+
+    # ------------------------------------------------------------------ selection
+    def select(self, shot_id: str) -> None:
+        if shot_id != self.selected_id:
+            self.selected_id = shot_id
+            self.selection_changed.emit(shot_id)
+
+    # ------------------------------------------------------------------ edits (undoable)
+    def add_shot(self, request: GenerationRequest, index: int | None = None) -> Shot:
+        command = cmd.AddShotCommand(self, request, index)
+        self.undo_stack.push(command)
+        return command.shot
+
+    def duplicate_shot(self, shot_id: str) -> Shot:
+        command = cmd.DuplicateShotCommand(self, shot_id)
+        self.undo_stack.push(command)
+        return command.shot
+
+    def delete_shot(self, shot_id: str) -> None:
+        self.undo_stack.push(cmd.DeleteShotCommand(self, shot_id))
+
+    def move_shot(self, shot_id: str, new_index: int) -> None:
+        new_index = max(0, min(new_index, len(self.project.shots) - 1))
+        if new_index != self.project.index_of(shot_id):
+            self.undo_stack.push(cmd.MoveShotCommand(self, shot_id, new_index))
+
+    def set_request(
+        self, shot_id: str, request: GenerationRequest, text: str = "Edit shot", key: str = ""
+    ) -> None:
+        shot = self.shot(shot_id)
+        if shot is None or shot.request == request:
+            return
+        self.undo_stack.push(cmd.SetRequestCommand(self, shot_id, request, text, key or text))
+
+    def set_duration(self, shot_id: str, num_frames: int) -> None:
+        shot = self.project.shot(shot_id)
+        self.set_request(shot_id, shot.request.with_changes(num_frames=num_frames), "Trim shot")
+
+    def select_take(self, shot_id: str, take_id: str) -> None:
+        if self.project.shot(shot_id).selected_take != take_id:
+            self.undo_stack.push(cmd.SelectTakeCommand(self, shot_id, take_id))
+
+    def set_continue(self, shot_id: str, value: bool) -> None:
+        if self.project.shot(shot_id).continue_from_previous != value:
+            text = "Continue from previous shot" if value else "Stop continuing from previous shot"
+            self.undo_stack.push(
+                cmd.SetShotFieldCommand(self, shot_id, "continue_from_previous", value, text)
+            )
+
+    def set_title(self, shot_id: str, title: str) -> None:
+        if self.project.shot(shot_id).title != title:
+            self.undo_stack.push(
+                cmd.SetShotFieldCommand(self, shot_id, "title", title, "Rename shot")
+            )
+
+    # ------------------------------------------------------------------ called by commands
+    def _structure_changed(self, select: str | None = None) -> None:
+        self.shots_changed.emit()
+        if select is not None:
+            self.selected_id = ""  # force the signal so widgets re-read the shot
+            self.select(select)
+        elif self.selected_id and self.shot(self.selected_id) is None:
+            self.selected_id = ""
+            shots = self.project.shots
+            self.select(shots[-1].id if shots else "")
+
+    def _shot_changed(self, shot_id: str) -> None:
+        self.shot_changed.emit(shot_id)
+
+
+# ---------------------------------------------------------------------------- queue
+
+
+class PolicyBlocked(Exception):
+    """The prompt policy refused a request; the message is for the user."""
+
+
+class QueueError(Exception):
+    """A shot cannot be queued as it is; the message says what to do."""
+
+
+def segments_for(request: GenerationRequest, window: int = 16) -> int:
+    if request.num_frames <= window:
+        return 1
+    return 1 + -(-(request.num_frames - window) // (window - 1))
+
+
+UI_STATE = {"running": "generating"}  # core job status -> the words the storyboard uses
+
+
+class QueueViewModel(QObject):
+    """The generation queue (core ``JobQueue``) bound to the worker thread.
+
+    Jobs go to the worker as they are queued; the worker runs them one at a time in order, so
+    the queue needs no dispatcher. Worker signals update the queue and the shot's take.
+    """
+
+    queue_changed = Signal()  # jobs added or removed
+    job_changed = Signal(str)  # one job's state / progress
+    preview_changed = Signal(str, QImage)  # live frame of a running job
+    job_finished = Signal(str, str)  # job id, clip path
+    job_failed = Signal(str, str)  # job id, message
+    busy_changed = Signal(bool)
+
+    def __init__(
+        self,
+        project_vm: ProjectViewModel,
+        worker: GenerationWorker,
+        settings=None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.project_vm = project_vm
+        self.worker = worker
+        self.settings = settings
+        self.queue = JobQueue()
+        self.titles: dict[str, str] = {}
+        self._keep_pick: dict[str, bool] = {}  # variations keep the user's chosen take
+        self._project_of: dict[str, Project] = {}
+        worker.started.connect(self._on_started)
+        worker.progress.connect(self._on_progress)
+        worker.preview.connect(self._on_preview)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        project_vm.project_changed.connect(self._on_project_changed)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def jobs(self) -> list[Job]:
+        return self.queue.jobs
+
+    def job(self, job_id: str) -> Job | None:
+        try:
+            return self.queue.get(job_id)
+        except (KeyError, JobError):
+            return None
+
+    def state(self, job: Job) -> str:
+        return UI_STATE.get(job.status, job.status)
+
+    def job_for_shot(self, shot_id: str) -> Job | None:
+        """The newest active job of a shot (what its card shows)."""
+        for job in reversed(self.queue.jobs):
+            if job.shot_id == shot_id and job.active:
+                return job
+        return None
+
+    def running(self) -> Job | None:
+        return self.queue.running
+
+    @property
+    def busy(self) -> bool:
+        return self.queue.busy
+
+    def eta_seconds(self, job_id: str) -> float | None:
+        try:
+            return self.queue.eta_seconds(job_id)
+        except (KeyError, JobError):
+            return None
+
+    # ------------------------------------------------------------------ actions
+    def generate_shot(self, shot_id: str, new_seed: bool = False) -> Job:
+        """Queue one take of a shot. Raises PolicyBlocked or QueueError with a user message."""
+        pvm = self.project_vm
+        project = pvm.project
+        shot = project.shot(shot_id)
+        request = shot.request
+        if new_seed:
+            request = request.with_changes(seed=random.randint(0, MAX_SEED))
+        self._check_policy(request)
+        if shot.continue_from_previous:
+            request = request.with_changes(start_image=str(self._previous_last_frame(shot_id)))
+        elif request.start_image is not None and not Path(request.start_image).is_file():
+            request = request.with_changes(start_image=None)
+        take = Take.create(request)
+        had_pick = _has_done_selection(shot)
+        project.add_take(shot_id, take)
+        clip = core_project.resolve_media(
+            project, core_project.clip_relpath(project, shot_id, take.id)
+        )
+        job = Job(take.id, shot_id, take.id, request)
+        job.total = request.steps * segments_for(request)
+        self.titles[job.id] = f"Shot {pvm.shot_number(shot_id)}" + (
+            "  ·  variation" if new_seed else ""
+        )
+        self._keep_pick[job.id] = new_seed and had_pick
+        self._project_of[job.id] = project
+        self.queue.submit(job)
+        device = getattr(self.settings, "device", "auto") if self.settings is not None else "auto"
+        self.worker.submit(GenerationJob(job.id, request, clip.parent, take.id, device=device))
+        pvm.mark_dirty()
+        self.queue_changed.emit()
+        pvm._shot_changed(shot_id)
+        self.busy_changed.emit(True)
+        return job
+
+    def generate_variations(self, shot_id: str, count: int = 3) -> list[Job]:
+        return [self.generate_shot(shot_id, new_seed=True) for _ in range(count)]
+
+    def generate_all(self, only_missing: bool = False) -> list[Job]:
+        """Queue every shot in storyboard order (continuity chains through queued takes)."""
+        queued = []
+        for shot in self.project_vm.shots:
+            if only_missing and _has_done_selection(shot):
+                continue
+            if self.job_for_shot(shot.id) is not None:
+                continue
+            queued.append(self.generate_shot(shot.id))
+        return queued
+
+    def cancel(self, job_id: str) -> None:
+        job = self.job(job_id)
+        if job is None or not job.active:
+            return
+        self.worker.cancel(job_id)
+        self.queue.cancel(job_id)
+        if job.status == "cancelled":  # it was waiting: it ends now
+            self._finish_take(job, "cancelled")
+        self.job_changed.emit(job_id)
+
+    def cancel_running(self) -> bool:
+        running = self.running()
+        if running is None:
+            return False
+        self.cancel(running.id)
+        return True
+
+    def cancel_all(self) -> None:
+        for job in self.queue.jobs:
+            if job.active:
+                self.cancel(job.id)
+
+    def clear_finished(self) -> None:
+        self.queue.clear_finished()
+        self.queue_changed.emit()
+
+    # ------------------------------------------------------------------ helpers
+    def _check_policy(self, request: GenerationRequest) -> None:
+        if self.settings is not None and not getattr(self.settings, "policy_enabled", True):
+            return
+        from sora_desktop.core.policy import check_request
+
+        result = check_request(request)
+        if not result.allowed:
+            raise PolicyBlocked(result.message)
+
+    def _previous_last_frame(self, shot_id: str) -> Path:
+        pvm = self.project_vm
+        project = pvm.project
+        prev = project.previous_shot(shot_id)
+        number = pvm.shot_number(shot_id)
+        if prev is None:
+            raise QueueError(
+                f"Shot {number} is the first shot, so there is no previous shot to continue "
+                "from. Turn off 'Continue from previous shot'."
+            )
+        pending = self.job_for_shot(prev.id)
+        if pending is not None:  # the previous shot is in the queue: chain to its new take
+            rel = core_project.clip_relpath(project, prev.id, pending.take_id)
+            return last_frame_path(core_project.resolve_media(project, rel))
+        clip = pvm.clip_path(prev.selected)
+        if clip is None:
+            raise QueueError(
+                f"Shot {number} continues from shot {number - 1}, which has no finished take "
+                "yet. Generate that shot first, or turn off 'Continue from previous shot'."
+            )
+        last = last_frame_path(clip)
+        if not last.is_file():  # e.g. a clip imported without its side files
+            from sora_desktop.engine.export import read_video
+            from sora_desktop.ui.images import save_png
+
+            frames, _ = read_video(clip)
+            save_png(frames[-1], last)
+        return last
+
+    def _finish_take(
+        self, job: Job, status: str, clip: str | None = None, error: str | None = None
+    ):
+        project = self._project_of.get(job.id)
+        if project is None or project is not self.project_vm.project:
+            return  # the project was closed meanwhile; its file keeps the take as interrupted
+        try:
+            shot = project.shot(job.shot_id)
+            previous_pick = shot.selected_take
+            project.update_take(job.shot_id, job.take_id, status=status, clip=clip, error=error)
+        except (KeyError, ValueError):
+            return  # the shot was deleted while its take was generating
+        if status == "done" and self._keep_pick.get(job.id) and previous_pick is not None:
+            project.select_take(job.shot_id, previous_pick)
+        self.project_vm.mark_dirty()
+        self.project_vm._shot_changed(job.shot_id)
+
+    def _after_terminal(self, job_id: str) -> None:
+        self.job_changed.emit(job_id)
+        if not self.busy:
+            self.busy_changed.emit(False)
+
+    # ------------------------------------------------------------------ worker signals
+    def _on_started(self, job_id: str) -> None:
+        job = self.job(job_id)
+        if job is None or job.status != "queued":
+            return
+        self.queue.mark_running(job_id)
+        self._finish_take(job, "generating")
+        self.job_changed.emit(job_id)
+
+    def _on_progress(self, job_id: str, step: int, total: int) -> None:
+        job = self.job(job_id)
+        if job is None or job.status != "running":
+            return
+        self.queue.mark_progress(job_id, min(step, total), total)
+        self.job_changed.emit(job_id)
+
+    def _on_preview(self, job_id: str, image: QImage) -> None:
+        job = self.job(job_id)
+        if job is not None and job.status == "running":
+            self.preview_changed.emit(job_id, image)
+
+    def _on_finished(self, job_id: str, path: str) -> None:
+        job = self.job(job_id)
+        if job is None:
+            return
+        if job.status == "running":
+            self.queue.mark_done(job_id, path)
+        project = self._project_of.get(job_id)
+        clip = None
+        if project is not None:
+            try:
+                clip = core_project.relative_media(project, path)
+            except ValueError:
+                clip = None
+        self._finish_take(job, "done", clip=clip)
+        self._after_terminal(job_id)
+        self.job_finished.emit(job_id, path)
+
+    def _on_failed(self, job_id: str, message: str) -> None:
+        job = self.job(job_id)
+        if job is None:
+            return
+        if job.active:
+            self.queue.mark_failed(job_id, message)
+        self._finish_take(job, "failed", error=message)
+        self._after_terminal(job_id)
+        self.job_failed.emit(job_id, message)
+
+    def _on_cancelled(self, job_id: str) -> None:
+        job = self.job(job_id)
+        if job is None:
+            return
+        if job.active:
+            self.queue.mark_cancelled(job_id)
+        self._finish_take(job, "cancelled")
+        self._after_terminal(job_id)
+
+    def _on_project_changed(self) -> None:
+        self.cancel_all()
+        self.queue_changed.emit()
+
+
+def _has_done_selection(shot: Shot | None) -> bool:
+    return shot is not None and shot.selected is not None and shot.selected.status == "done"

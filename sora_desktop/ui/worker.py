@@ -1,0 +1,336 @@
+"""Background workers: generation and export, each a QObject living in its own QThread.
+
+Workers only emit data (ids, numbers, paths, QImages); they never touch widgets. Every job gets
+exactly one terminal signal: ``finished``, ``failed`` or ``cancelled``. Cancel is cooperative
+(a ``CancelToken`` the backend checks every step); threads are never terminated.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from sora_desktop.core.request import GenerationRequest
+from sora_desktop.engine.backend import (
+    CancelToken,
+    GenerationCancelled,
+    GenerationResult,
+    StepEvent,
+)
+from sora_desktop.ui.images import frame_to_qimage, last_frame_path, save_png, thumbnail_path
+
+GenerateFn = Callable[[GenerationRequest, CancelToken], Iterator[Any]]
+
+PREVIEW_INTERVAL_S = 0.05  # at most ~20 live previews a second; the GUI needs no more
+
+
+def friendly_error(exc: BaseException) -> str:
+    """A message a non-programmer can act on: what happened and what to try next."""
+    text = str(exc).strip() or type(exc).__name__
+    low = f"{type(exc).__name__} {text}".lower()
+    if isinstance(exc, MemoryError) or "out of memory" in low or "outofmemory" in low:
+        return (
+            "The model ran out of memory.\n"
+            "Try: a shorter duration, fewer steps or a smaller size; choose 'Low memory' in "
+            "Settings; or close other programs and try again."
+        )
+    if isinstance(exc, ValueError) and ":" in text.split("\n")[0]:
+        return (
+            f"This shot's settings cannot be used: {text}\n"
+            "Change the setting it names and try again."
+        )
+    if isinstance(exc, FileNotFoundError) or "safetensors" in low or "checkpoint" in low:
+        return (
+            f"The model files could not be read ({text}).\n"
+            "Try: open Models and re-download or remove the model, or pick another model."
+        )
+    if isinstance(exc, OSError):
+        return (
+            f"A file could not be written or read ({text}).\n"
+            "Try: check free disk space and the output folder in Settings."
+        )
+    return (
+        f"Generation failed: {text}\n"
+        "Try again; if it keeps failing, pick another model or lower the settings."
+    )
+
+
+@dataclass
+class GenerationJob:
+    """What the worker needs for one take: the request and where the clip goes."""
+
+    job_id: str
+    request: GenerationRequest
+    out_dir: Path
+    stem: str  # file name stem for the clip, its thumbnail and its last frame
+    device: str = "auto"
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+def _default_generate(request: GenerationRequest, cancel: CancelToken, device: str = "auto"):
+    from sora_desktop.engine import registry  # lazy: pulls torch in the worker thread
+
+    return registry.generate(request, cancel, device=device)
+
+
+def save_take_files(result: GenerationResult, out_dir: Path, stem: str) -> Path:
+    """The clip as MP4 plus its thumbnail (middle frame) and last frame (for continuity)."""
+    from sora_desktop.engine.export import export_video
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clip = Path(
+        export_video(result.frames, out_dir / f"{stem}.mp4", result.fps, request=result.request)
+    )
+    frames = result.frames
+    save_png(frames[len(frames) // 2], thumbnail_path(clip))
+    save_png(frames[-1], last_frame_path(clip))
+    return clip
+
+
+class GenerationWorker(QObject):
+    """Runs generation jobs one at a time in the thread it was moved to."""
+
+    started = Signal(str)
+    progress = Signal(str, int, int)  # job id, step, total (over all chained segments)
+    preview = Signal(str, QImage)
+    finished = Signal(str, str)  # job id, clip path
+    failed = Signal(str, str)  # job id, readable message
+    cancelled = Signal(str)
+    model_ready = Signal(str)
+    model_failed = Signal(str, str)
+
+    _submit = Signal(object)
+    _warm = Signal(str, str)
+
+    def __init__(self, generate_fn: Callable[..., Iterator[Any]] | None = None) -> None:
+        super().__init__()
+        self._generate = generate_fn or _default_generate
+        self._jobs: dict[str, GenerationJob] = {}
+        self._lock = threading.Lock()
+        # Queued: the slot runs in this object's thread, in submission order, one at a time.
+        self._submit.connect(self._run, Qt.ConnectionType.QueuedConnection)
+        self._warm.connect(self._warm_up, Qt.ConnectionType.QueuedConnection)
+
+    # ------------------------------------------------------------------ any thread
+    def submit(self, job: GenerationJob) -> None:
+        with self._lock:
+            if job.job_id in self._jobs:
+                raise ValueError(f"job_id: {job.job_id} was already submitted")
+            self._jobs[job.job_id] = job
+        self._submit.emit(job)
+
+    def cancel(self, job_id: str) -> bool:
+        """Ask a queued or running job to stop; it ends with ``cancelled`` within one step."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            return False
+        job.token.cancel()
+        return True
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.token.cancel()
+
+    def pending(self) -> list[str]:
+        with self._lock:
+            return list(self._jobs)
+
+    def warm_up(self, model_id: str, device: str = "auto") -> None:
+        """Load the model in the worker thread so the first job starts quickly."""
+        self._warm.emit(model_id, device)
+
+    # ------------------------------------------------------------------ worker thread
+    @Slot(str, str)
+    def _warm_up(self, model_id: str, device: str) -> None:
+        try:
+            from sora_desktop.engine import registry
+
+            registry.load_backend(model_id, device)
+        except Exception as exc:  # noqa: BLE001 - reported to the user, app keeps running
+            self.model_failed.emit(model_id, friendly_error(exc))
+            return
+        self.model_ready.emit(model_id)
+
+    @Slot(object)
+    def _run(self, job: GenerationJob) -> None:
+        try:
+            self._run_job(job)
+        finally:
+            with self._lock:
+                self._jobs.pop(job.job_id, None)
+
+    def _run_job(self, job: GenerationJob) -> None:
+        jid = job.job_id
+        if job.token.cancelled:  # cancelled while it waited in the queue
+            self.cancelled.emit(jid)
+            return
+        self.started.emit(jid)
+        try:
+            result = None
+            last_preview = 0.0
+            if self._generate is _default_generate:
+                events = _default_generate(job.request, job.token, job.device)
+            else:
+                events = self._generate(job.request, job.token)
+            for event in events:
+                if isinstance(event, StepEvent):
+                    done = event.segment * event.total + event.step
+                    self.progress.emit(jid, done, event.segments * event.total)
+                    now = time.monotonic()
+                    final = done == event.segments * event.total
+                    if event.preview is not None and (
+                        now - last_preview >= PREVIEW_INTERVAL_S or final
+                    ):
+                        last_preview = now
+                        self.preview.emit(jid, frame_to_qimage(event.preview))
+                elif isinstance(event, GenerationResult):
+                    result = event
+            job.token.raise_if_cancelled()
+            if result is None:
+                raise RuntimeError("the model finished without producing a clip")
+            clip = save_take_files(result, job.out_dir, job.stem)
+        except GenerationCancelled:
+            self.cancelled.emit(jid)
+        except Exception as exc:  # noqa: BLE001 - any job error becomes a message, never a crash
+            traceback.print_exc()
+            self.failed.emit(jid, friendly_error(exc))
+        else:
+            self.finished.emit(jid, str(clip))
+
+
+# ---------------------------------------------------------------------------- export
+
+
+@dataclass
+class ExportJob:
+    job_id: str
+    clips: list[Path]
+    path: Path
+    fps: int
+    fmt: str | None = None
+    crossfade_frames: int = 0
+    upscale: int = 1
+    upscale_method: str = "nearest"
+    quality: str = "high"
+    watermark: bool = False
+    request: GenerationRequest | None = None
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+class ExportWorker(QObject):
+    """Writes exports off the GUI thread; one terminal signal per export."""
+
+    started = Signal(str)
+    progress = Signal(str, float)  # 0..1
+    finished = Signal(str, str)
+    failed = Signal(str, str)
+    cancelled = Signal(str)
+
+    _submit = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._jobs: dict[str, ExportJob] = {}
+        self._lock = threading.Lock()
+        self._submit.connect(self._run, Qt.ConnectionType.QueuedConnection)
+
+    def submit(self, job: ExportJob) -> None:
+        with self._lock:
+            self._jobs[job.job_id] = job
+        self._submit.emit(job)
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is not None:
+            job.token.cancel()
+
+    @Slot(object)
+    def _run(self, job: ExportJob) -> None:
+        try:
+            self._run_job(job)
+        finally:
+            with self._lock:
+                self._jobs.pop(job.job_id, None)
+
+    def _run_job(self, job: ExportJob) -> None:
+        jid = job.job_id
+        if job.token.cancelled:
+            self.cancelled.emit(jid)
+            return
+        self.started.emit(jid)
+        try:
+            from sora_desktop.engine.export import concat_clips, export_video, read_video
+
+            clips = []
+            for i, path in enumerate(job.clips):
+                job.token.raise_if_cancelled()
+                frames, _fps = read_video(path)
+                clips.append(frames)
+                self.progress.emit(jid, 0.2 * (i + 1) / len(job.clips))
+            frames = clips[0] if len(clips) == 1 else concat_clips(clips, job.crossfade_frames)
+
+            def on_progress(*args: Any) -> None:
+                if len(args) >= 2 and args[1]:
+                    frac = float(args[0]) / float(args[1])
+                else:
+                    frac = float(args[0]) if args else 0.0
+                self.progress.emit(jid, 0.2 + 0.8 * max(0.0, min(1.0, frac)))
+
+            out = export_video(
+                frames,
+                job.path,
+                job.fps,
+                fmt=job.fmt,
+                request=job.request,
+                upscale=job.upscale,
+                upscale_method=job.upscale_method,
+                quality=job.quality,
+                watermark=job.watermark,
+                progress=on_progress,
+                cancel=job.token,
+            )
+            job.token.raise_if_cancelled()
+        except GenerationCancelled:
+            self.cancelled.emit(jid)
+        except Exception as exc:  # noqa: BLE001
+            if job.token.cancelled:
+                self.cancelled.emit(jid)
+                return
+            traceback.print_exc()
+            self.failed.emit(jid, f"Export failed: {exc}\nTry another format or folder.")
+        else:
+            self.progress.emit(jid, 1.0)
+            self.finished.emit(jid, str(out))
+
+
+class WorkerHost(QObject):
+    """Owns a worker and the QThread it lives in; ``stop()`` cancels and joins cleanly."""
+
+    def __init__(self, worker: QObject, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.thread = QThread()
+        self.thread.setObjectName(name)
+        worker.moveToThread(self.thread)
+        self.thread.start()
+
+    def stop(self, timeout_ms: int = 30000) -> bool:
+        cancel_all = getattr(self.worker, "cancel_all", None)
+        if cancel_all is not None:
+            cancel_all()
+        for job_id in list(getattr(self.worker, "_jobs", {})):
+            self.worker.cancel(job_id)
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)
