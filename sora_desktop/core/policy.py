@@ -11,7 +11,8 @@ Why it works this way:
   matches (e.g. a sexual term together with a term for a minor).
 - The prompt is normalised first (Unicode NFKC, case-folded, zero-width characters removed,
   punctuation turned into spaces, and a second pass with digits inside words read as letters:
-  ``s3xy`` → ``sexy``) so trivial spelling tricks do not slip through.
+  ``s3xy`` → ``sexy``; spaced letters joined: ``s.e.x.y`` → ``sexy``) so trivial spelling
+  tricks do not slip through.
 - A blocked result says which category and which words matched, in plain language, so a teacher
   or storyboard artist understands what to rephrase.
 """
@@ -39,6 +40,7 @@ _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), No
 _NOT_WORD = re.compile(r"[^\w]+|_+")
 # Digits people type for letters; only applied inside tokens that also contain letters.
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
+_SPACED_LETTERS = re.compile(r"(?<!\w)\w(?: \w(?!\w)){2,}")
 _MIXED_TOKEN = re.compile(r"\b(?=\w*[a-z])(?=\w*\d)\w+\b")
 
 
@@ -131,7 +133,9 @@ def normalize_variants(text: str) -> tuple[str, ...]:
     # "@" is punctuation to normalize(), so read "n@ked" as "naked" before it is dropped.
     at = normalize(text.replace("@", "a"))
     at_leet = _MIXED_TOKEN.sub(lambda m: m.group(0).translate(_LEET), at)
-    return tuple(dict.fromkeys((plain, leet, at_leet)))
+    # "s e x y" / "s.e.x.y": join runs of single letters back into a word.
+    joined = _SPACED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), at_leet)
+    return tuple(dict.fromkeys((plain, leet, at_leet, joined)))
 
 
 def _compile_term(term: Any, where: str) -> _Term:
