@@ -108,6 +108,19 @@ def test_metadata_is_inside_the_file_without_sidecar(tmp_path: Path, fmt: str):
     assert request_from_file(moved) == req
 
 
+def test_sidecar_or_bare_request_json_can_be_opened_directly(tmp_path: Path):
+    req = request()
+    path = export_video(synthetic(3), tmp_path / "clip.gif", 8, request=req)
+    assert request_from_file(path.with_name("clip.gif.json")) == req
+    bare = tmp_path / "req.json"
+    bare.write_text(req.to_json())
+    assert request_from_file(bare) == req
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"hello": 1}')
+    with pytest.raises(ValueError, match="not a Sora Desktop metadata file"):
+        request_from_file(junk)
+
+
 def test_file_without_metadata_says_so(tmp_path: Path):
     import cv2
 

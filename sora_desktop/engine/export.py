@@ -583,6 +583,11 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     p = Path(path)
     if not p.exists():
         raise ValueError(f"path: {p} does not exist")
+    if p.is_file() and p.suffix.lower() == ".json":  # the sidecar itself was chosen
+        meta = _parse_meta_text(p.read_text(encoding="utf-8", errors="replace"))
+        if meta is None:
+            raise ValueError(f"path: {p.name} is not a Sora Desktop metadata file")
+        return meta
     sidecars = [sidecar_path(p)]
     if p.is_dir():
         sidecars.append(p.with_name(p.name + ".json"))
@@ -608,7 +613,15 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def request_from_file(path: str | os.PathLike) -> GenerationRequest:
-    """The request that produced an exported clip, to generate it again."""
+    """The request that produced an exported clip (or its sidecar, or a saved request JSON)."""
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() == ".json":
+        try:
+            data = json.loads(p.read_text(encoding="utf-8", errors="replace"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"path: {p.name} is not valid JSON ({exc.msg})") from exc
+        if isinstance(data, dict) and "prompt" in data and "ai_generated" not in data:
+            return GenerationRequest.from_dict(data)  # a bare request.to_json()
     meta = read_metadata(path)
     data = meta.get("request")
     if not isinstance(data, dict):
