@@ -307,3 +307,76 @@ def test_read_meminfo_parses_proc_format(tmp_path):
     avail, total = read_meminfo(str(p))
     assert avail == pytest.approx(8192000 / 1024**2) and total == pytest.approx(16384000 / 1024**2)
     assert read_meminfo(str(tmp_path / "missing")) == (None, None)
+
+
+# ---------------------------------------------------------------------------- LLM enhancer
+@pytest.fixture(scope="session")
+def tiny_llm(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny_llm") / "llm"
+    return folder, tm.save_tiny_llm(folder)
+
+
+def test_llm_enhancer_rewrites_deterministically(tiny_llm):
+    from sora_desktop.engine.llm_enhancer import LLMEnhancer
+
+    folder, entry = tiny_llm
+    enh = LLMEnhancer(folder, CatalogEntry.from_dict(entry), device="cpu", temperature=0.7)
+    a = enh.enhance("a red fox runs")
+    assert isinstance(a, str) and a.strip()
+    assert enh.enhance("a red fox runs") == a
+    with pytest.raises(ValueError, match="prompt"):
+        enh.enhance("   ")
+
+
+def test_llm_output_is_cleaned_and_never_empty():
+    from sora_desktop.engine.llm_enhancer import clean_output
+
+    assert clean_output('Prompt: "A fox runs   through snow."', "x") == "A fox runs through snow."
+    assert clean_output("   ", "a fox") == "a fox"
+    assert len(clean_output("word. " * 1000, "x")) <= 2000
+
+
+def test_llm_enhancer_refuses_unsafe_folders(tiny_llm, tmp_path):
+    import shutil
+
+    from sora_desktop.engine.llm_enhancer import LLMEnhancer
+
+    folder, _ = tiny_llm
+    copy = tmp_path / "llm"
+    shutil.copytree(folder, copy)
+    cfg = json.loads((copy / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModelForCausalLM": "modeling_evil.EvilModel"}
+    (copy / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="custom code"):
+        LLMEnhancer(copy, device="cpu")
+    del cfg["auto_map"]
+    (copy / "config.json").write_text(json.dumps(cfg))
+    (copy / "pytorch_model.bin").write_bytes(b"x")
+    with pytest.raises(ValueError, match="will not load"):
+        LLMEnhancer(copy, device="cpu")
+
+
+def test_get_enhancer_llm_uses_the_installed_model(tiny_llm, tmp_path, monkeypatch):
+    from sora_desktop.core.catalog import MANIFEST_NAME
+    from sora_desktop.engine.enhance import get_enhancer
+
+    folder, entry = tiny_llm
+    monkeypatch.setenv("SORA_DESKTOP_CATALOG", str(tm.write_catalog(tmp_path / "c.json", [entry])))
+    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
+    with pytest.raises(ValueError, match="no prompt-enhancer model is installed"):
+        get_enhancer("llm")
+    import shutil
+
+    from sora_desktop.core.settings import load_settings
+
+    target = CatalogEntry.from_dict(entry).folder(load_settings().models_dir)
+    shutil.copytree(folder, target)
+    files = [
+        {"path": p.relative_to(target).as_posix(), "size": p.stat().st_size}
+        for p in target.rglob("*")
+        if p.is_file()
+    ]
+    manifest = {"model_id": entry["id"], "complete": True, "files": files}
+    (target / MANIFEST_NAME).write_text(json.dumps(manifest))
+    enh = get_enhancer("llm")
+    assert enh.name == "llm" and enh.enhance("a boat on the sea").strip()
