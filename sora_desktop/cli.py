@@ -228,6 +228,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from sora_desktop.engine.backend import CancelToken, GenerationCancelled, GenerationResult
     from sora_desktop.engine.export import (
+        SUFFIX_FORMATS,
         check_writable_folder,
         export_video,
         format_for_path,
@@ -237,7 +238,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     request, enhanced = build_request(args)
     _check_policy(request)
-    output = Path(args.output) if args.output else Path(f"sora-{request.seed}.mp4")
+    if args.output:
+        output = Path(args.output)
+        suffix_fmt = SUFFIX_FORMATS.get(output.suffix.lower())
+        if args.format and suffix_fmt and suffix_fmt != args.format:
+            raise UsageError(
+                f"--format {args.format} does not match the output name {output.name!r}; "
+                f"use a .{args.format} name or leave --format out"
+            )
+    else:
+        output = Path(f"sora-{request.seed}.{args.format or 'mp4'}")
     fmt = format_for_path(output, args.format)
     import numpy as np
 

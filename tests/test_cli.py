@@ -50,6 +50,7 @@ def run_main(capsys, *argv: str) -> tuple[int, str, str]:
         (["generate", "a red ball", "--seed", "-3"], "--seed"),
         (["generate", "a red ball", "--upscale", "0"], "upscale"),
         (["generate", "a red ball", "-o", "clip.avi"], "suffix"),
+        (["generate", "a red ball", "-o", "clip.mp4", "--format", "gif"], "--format"),
         (["generate", "a red ball", "--start-image", "/no/such/image.png"], "--start-image"),
         (["generate", "a red ball", "--device", "tpu"], "device"),
         (["generate", "a red ball", "--model", "nobody/nothing"], "model_id"),
