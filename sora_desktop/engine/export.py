@@ -249,8 +249,9 @@ def export_video(
     final name.
     """
     frames = _check_frames(frames)
-    if isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= 240:
+    if isinstance(fps, bool) or not isinstance(fps, (int, np.integer)) or not 1 <= fps <= 240:
         raise ValueError(f"fps: expected an integer 1 to 240, got {fps!r}")
+    fps = int(fps)
     if quality not in QUALITIES:
         raise ValueError(f"quality: {quality!r} is not supported; allowed: {', '.join(QUALITIES)}")
     upscale_frames(frames[:1], upscale, upscale_method)  # validate before any work
