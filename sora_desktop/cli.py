@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="eval_report.json", help="JSON report (a .md is written beside it)"
     )
     ev.add_argument("--model-dir", help="folder of an embedded-model checkpoint")
+    ev.add_argument(
+        "--enhance", action="store_true", help="rewrite each caption with the prompt enhancer first"
+    )
+    ev.add_argument("--enhancer", default="rule", help="which enhancer (default: rule)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
 
     sub.add_parser("info", help="version, device and model folder")
@@ -328,6 +332,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.steps is not None and not 1 <= args.steps <= 200:
         raise UsageError(f"--steps: {args.steps} is out of range; allowed 1 to 200")
     out = Path(args.out)
+    enhancer = None
+    if args.enhance:
+        from sora_desktop.engine.enhance import get_enhancer
+
+        enhancer = get_enhancer(args.enhancer)
     backend = _load_backend(EMBEDDED_MODEL_ID, args.device, args.model_dir)
     bar = tqdm(total=args.n, file=sys.stderr, unit="clip", dynamic_ncols=True, leave=False)
     try:
@@ -338,6 +347,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             steps=args.steps,
             guidance=args.guidance,
             progress=lambda done, total: bar.update(1),
+            enhancer=enhancer,
         )
     except KeyboardInterrupt:
         bar.close()

@@ -169,3 +169,16 @@ def test_evaluate_report_separates_a_perfect_model_from_a_useless_one():
     json.dumps(perfect)  # the report is plain JSON
     table = report_markdown(perfect)
     assert "| shape | 100.0% |" in table and "temporal" in table
+
+
+def test_evaluate_can_enhance_the_captions_first():
+    from sora_desktop.engine.enhance import RuleEnhancer
+
+    items = held_out_set(6, 11)
+    enhancer = RuleEnhancer()
+    oracle = _OracleBackend([(scene, enhancer.enhance(text)) for scene, text in items])
+    report = evaluate(oracle, n=6, seed=11, steps=1, enhancer=enhancer)
+    assert report["enhancer"] == "rule"
+    assert all(c["prompt"] == enhancer.enhance(c["caption"]) for c in report["clips"])
+    assert report["accuracy"]["shape"] == 1.0
+    assert "enhanced by `rule`" in report_markdown(report)

@@ -387,8 +387,13 @@ def evaluate(
     steps: int | None = None,
     guidance: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    enhancer: Any = None,
 ) -> dict[str, Any]:
-    """Generate ``n`` held-out clips with ``backend`` and score them; returns the report dict."""
+    """Generate ``n`` held-out clips with ``backend`` and score them; returns the report dict.
+
+    With ``enhancer`` (a PromptEnhancer) each caption is rewritten before generation, to
+    measure what prompt enhancement does to adherence.
+    """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n: expected a positive integer, got {n!r}")
     from sora_desktop.engine.backend import GenerationResult
@@ -411,7 +416,8 @@ def evaluate(
     scenes, clips, per_clip = [], [], []
     start = time.perf_counter()
     for i, (scene, text) in enumerate(items):
-        request = base.with_changes(prompt=text, seed=(seed * 1_000_003 + i) % (2**32))
+        prompt = enhancer.enhance(text) if enhancer is not None else text
+        request = base.with_changes(prompt=prompt, seed=(seed * 1_000_003 + i) % (2**32))
         frames = None
         for event in backend.generate(request):
             if isinstance(event, GenerationResult):
@@ -425,6 +431,7 @@ def evaluate(
         per_clip.append(
             {
                 "caption": text,
+                "prompt": prompt,
                 "seed": request.seed,
                 "truth": scene_truth(scene),
                 "detected": {
@@ -453,6 +460,7 @@ def evaluate(
         "steps": base.steps,
         "guidance": base.guidance,
         "held_out": True,
+        "enhancer": getattr(enhancer, "name", None) if enhancer is not None else None,
         "seconds": elapsed,
         "seconds_per_clip": elapsed / n,
         "accuracy": generated["accuracy"],
@@ -475,7 +483,8 @@ def report_markdown(report: dict[str, Any]) -> str:
     ref = report.get("reference", {}).get("accuracy", {})
     lines = [
         f"Held-out evaluation of `{report['model_id']}`: {report['n']} clips, seed "
-        f"{report['seed']}, {report['steps']} steps, guidance {report['guidance']}",
+        f"{report['seed']}, {report['steps']} steps, guidance {report['guidance']}"
+        + (f", prompts enhanced by `{report['enhancer']}`" if report.get("enhancer") else ""),
         "",
         "| attribute | generated | ground-truth renders | scenes |",
         "|---|---|---|---|",
