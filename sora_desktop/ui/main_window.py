@@ -621,7 +621,7 @@ class MainWindow(QMainWindow):
         if self.autosaver is None or not self.project_vm.dirty:
             return None
         project = self.project_vm.project
-        mark = (project.modified_at, self.project_vm.undo_stack.index(), len(project.shots))
+        mark = (id(project), self.project_vm.revision)
         if mark == self._last_autosave_mark:
             return None
         try:

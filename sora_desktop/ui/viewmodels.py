@@ -38,9 +38,11 @@ class ProjectViewModel(QObject):
         self.selected_id: str = ""
         self._extra_dirty = False  # changes outside the undo stack (finished takes)
         self._last_dirty = False
+        self.revision = 0  # bumps on every change; autosave compares it
 
     # ------------------------------------------------------------------ project lifecycle
     def set_project(self, project: Project, dirty: bool = False) -> None:
+        self.revision += 1
         self.project = project
         self.undo_stack.clear()
         self.undo_stack.setClean()
@@ -59,6 +61,7 @@ class ProjectViewModel(QObject):
         self._emit_dirty()
 
     def mark_dirty(self) -> None:
+        self.revision += 1
         self._extra_dirty = True
         self._emit_dirty()
 
@@ -157,6 +160,7 @@ class ProjectViewModel(QObject):
 
     # ------------------------------------------------------------------ called by commands
     def _structure_changed(self, select: str | None = None) -> None:
+        self.revision += 1
         self.shots_changed.emit()
         if select is not None:
             self.selected_id = ""  # force the signal so widgets re-read the shot
@@ -167,6 +171,7 @@ class ProjectViewModel(QObject):
             self.select(shots[-1].id if shots else "")
 
     def _shot_changed(self, shot_id: str) -> None:
+        self.revision += 1
         self.shot_changed.emit(shot_id)
 
 
