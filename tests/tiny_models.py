@@ -256,8 +256,16 @@ def build_pipeline(family: str):
 
 def save_tiny_video_model(family: str, folder: Path) -> dict:
     """Save a tiny ``family`` model to ``folder``; returns a catalog entry dict for it."""
-    pipe, (w, h, frames) = build_pipeline(family)
+    pipe, size = build_pipeline(family)
     pipe.save_pretrained(str(folder), safe_serialization=True)
+    entry = tiny_entry(family, size)
+    entry["download_bytes"] = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return entry
+
+
+def tiny_entry(family: str, size: tuple[int, int, int] = (32, 32, 9)) -> dict:
+    """A catalog entry dict for the tiny ``family`` model at (width, height, frames)."""
+    w, h, frames = size
     defaults = {
         "width": w,
         "height": h,
@@ -292,7 +300,7 @@ def save_tiny_video_model(family: str, folder: Path) -> dict:
             "vae/*.json",
             "vae/*.safetensors",
         ],
-        "download_bytes": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+        "download_bytes": 0,
         "license": "Apache-2.0",
         "min_vram_gb": {"fast": 1, "balanced": 0.5, "low_vram": 0.25},
         "min_ram_gb": {"fast": 1, "balanced": 1, "low_vram": 1},

@@ -232,11 +232,17 @@ class DiffusersBackend(Backend):
     def __init__(
         self,
         entry: CatalogEntry,
-        folder: str | Path,
+        folder: str | Path | None,
         device: str = "auto",
         memory_mode: str = "balanced",
         dtype: str = "auto",
+        pipeline: Any = None,
     ) -> None:
+        """Load ``entry`` from its verified ``folder``.
+
+        ``pipeline`` (with ``folder=None``) wraps an already built diffusers pipeline instead;
+        the benchmark uses it for random-weight full-size models that are never saved.
+        """
         import torch
 
         from sora_desktop.engine.device import pick_device
@@ -248,21 +254,29 @@ class DiffusersBackend(Backend):
         self.entry = entry
         self.model_id = entry.id
         self.family = FAMILIES[entry.pipeline]
-        self.folder = Path(folder)
         self.memory_mode = memory_mode
         self.device = pick_device(device)
-        check_model_folder(self.folder)
         self.dtype = _pick_dtype(dtype, self.device, entry)
-        cls = _pipeline_class(entry.pipeline)
-        with warnings.catch_warnings():
-            # newer diffusers renames torch_dtype to dtype; the old name works on every version
-            warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
-            self.pipe = cls.from_pretrained(
-                str(self.folder),
-                torch_dtype=self.dtype,
-                use_safetensors=True,
-                local_files_only=True,
-            )
+        if pipeline is not None:
+            if folder is not None:
+                raise ValueError("folder: give either a model folder or a pipeline, not both")
+            self.folder = None
+            self.pipe = pipeline
+        else:
+            if folder is None:
+                raise ValueError("folder: a model folder is needed")
+            self.folder = Path(folder)
+            check_model_folder(self.folder)
+            cls = _pipeline_class(entry.pipeline)
+            with warnings.catch_warnings():
+                # newer diffusers renames torch_dtype to dtype; the old name works everywhere
+                warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+                self.pipe = cls.from_pretrained(
+                    str(self.folder),
+                    torch_dtype=self.dtype,
+                    use_safetensors=True,
+                    local_files_only=True,
+                )
         self.pipe.set_progress_bar_config(disable=True)
         self._i2v = None
         self._apply_memory_mode()
