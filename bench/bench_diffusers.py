@@ -240,7 +240,9 @@ def run_case(backend, request, repeats: int) -> dict[str, Any]:
         app.append(time.perf_counter() - t)
         peaks_app.append(_peak_gb())
         if len(stamps) > 1:
-            step_times.append(statistics.median(b - a for a, b in zip(stamps, stamps[1:])))
+            step_times.append(
+                statistics.median(b - a for a, b in zip(stamps[:-1], stamps[1:], strict=True))
+            )
     med_direct, med_app = statistics.median(direct), statistics.median(app)
     s_step = statistics.median(step_times) if step_times else med_app / request.steps
     default_steps = int(backend.entry.defaults.get("steps", request.steps))
