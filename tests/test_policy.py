@@ -35,6 +35,8 @@ ORDINARY = [
     "a famous nude statue in a museum",
     "a teacher explains sex education to teenagers",
     "Essex countryside at dawn, Sussex hills",
+    "kids fly kites in the Essex countryside",  # "sex" inside a word is not the word
+    "a middle school teen reads about Middlesex history",
     "Al Gore gives a speech",
     "a nuclear power plant at dawn",
     "a movie scene of an atomic bomb explosion in the desert",
