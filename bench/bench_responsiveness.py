@@ -162,8 +162,22 @@ def gui_gaps(model_dir: Path, runs: int, steps: int, frames: int) -> dict[str, l
 def micro_checkpoint() -> Path:
     out = Path(tempfile.mkdtemp(prefix="sd-micro-"))
     cmd = [
-        sys.executable, str(ROOT / "model" / "train.py"), "--preset", "micro", "--out", str(out),
-        "--vae-steps", "2", "--dit-steps", "2", "--pool", "8", "--batch", "4", "--save-every", "2",
+        sys.executable,
+        str(ROOT / "model" / "train.py"),
+        "--preset",
+        "micro",
+        "--out",
+        str(out),
+        "--vae-steps",
+        "2",
+        "--dit-steps",
+        "2",
+        "--pool",
+        "8",
+        "--batch",
+        "4",
+        "--save-every",
+        "2",
     ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
     return out
@@ -182,8 +196,10 @@ def main() -> int:
         os.environ["SORA_DESKTOP_HOME"] = home
         times = [startup_seconds(Path(home)) for _ in range(args.runs)]
     print(f"startup to window shown (fresh process), {args.runs} runs:")
-    print(f"  median {statistics.median(times):.3f} s   min {min(times):.3f}   max {max(times):.3f}"
-          f"   target < 2 s")
+    print(
+        f"  median {statistics.median(times):.3f} s   min {min(times):.3f}   max {max(times):.3f}"
+        f"   target < 2 s"
+    )
 
     model = args.model
     if model is None:
@@ -195,17 +211,24 @@ def main() -> int:
         res = gui_gaps(model, args.runs, args.steps, args.frames)
     load = res["model_load"][0]
     print(f"model: {label}; clip: {args.frames} frames, {args.steps} steps")
-    print(f"GUI-thread gaps while the model loads (cold, once): longest {load['max_ms']:.1f} ms, "
-          f"p99 {load['p99_ms']:.1f} ms over {load['ticks']} ticks")
+    print(
+        f"GUI-thread gaps while the model loads (cold, once): longest {load['max_ms']:.1f} ms, "
+        f"p99 {load['p99_ms']:.1f} ms over {load['ticks']} ticks"
+    )
     gens = res["generation"]
     maxes = [g["max_ms"] for g in gens]
     p99s = [g["p99_ms"] for g in gens]
     secs = [g["seconds"] for g in gens]
     print(f"GUI-thread gaps while a clip generates, {len(gens)} runs:")
-    print(f"  longest gap median {statistics.median(maxes):.1f} ms (runs: "
-          + ", ".join(f"{m:.1f}" for m in maxes) + ")   target < 50 ms")
-    print(f"  p99 gap median {statistics.median(p99s):.1f} ms; generation median "
-          f"{statistics.median(secs):.2f} s; statuses {[g['status'] for g in gens]}")
+    print(
+        f"  longest gap median {statistics.median(maxes):.1f} ms (runs: "
+        + ", ".join(f"{m:.1f}" for m in maxes)
+        + ")   target < 50 ms"
+    )
+    print(
+        f"  p99 gap median {statistics.median(p99s):.1f} ms; generation median "
+        f"{statistics.median(secs):.2f} s; statuses {[g['status'] for g in gens]}"
+    )
     return 0
 
 

@@ -111,8 +111,10 @@ def test_trim_by_dragging_the_card_edge_is_undoable(qtbot, window):
     card.mouseMoveEvent(move)
     qtbot.mouseRelease(card, Qt.MouseButton.LeftButton, pos=QPoint(edge.x() + 140, edge.y()))
     new = window.project_vm.shots[0].request
-    assert new.num_frames > 16  # 140 px more = 2 s more at 70 px/s
-    assert new.num_frames == round((old_width + 140) / 70 * 8)
+    from sora_desktop.ui.storyboard import PX_PER_SECOND
+
+    assert new.num_frames > 16  # 140 px more is more than a second longer
+    assert new.num_frames == round((old_width + 140) / PX_PER_SECOND * 8)
     assert window.storyboard.card(shot.id).width() > old_width
     window.project_vm.undo_stack.undo()
     assert window.project_vm.shots[0].request.num_frames == 16

@@ -58,3 +58,21 @@ def thumbnail_path(clip: str | Path) -> Path:
 def last_frame_path(clip: str | Path) -> Path:
     clip = Path(clip)
     return clip.with_name(f"{clip.stem}_last.png")
+
+
+def ensure_side_files(clip: str | Path) -> None:
+    """Re-create a clip's thumbnail and last frame when they are missing (a project copied
+    with Save As, an imported clip); the clip itself is the source of truth."""
+    thumb, last = thumbnail_path(clip), last_frame_path(clip)
+    if thumb.is_file() and last.is_file():
+        return
+    from sora_desktop.engine.export import read_video  # lazy: cv2
+
+    try:
+        frames, _fps = read_video(clip)
+    except ValueError:
+        return
+    if not thumb.is_file():
+        save_png(frames[len(frames) // 2], thumb)
+    if not last.is_file():
+        save_png(frames[-1], last)

@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         act = QAction(text, self)
         if icon_name:
             act.setIcon(icon(icon_name))
+            act.setProperty("icon_name", icon_name)
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
         if tip:
@@ -173,10 +174,12 @@ class MainWindow(QMainWindow):
         self.act_undo = stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcut(QKeySequence(K.Undo))
         self.act_undo.setIcon(icon("undo"))
+        self.act_undo.setProperty("icon_name", "undo")
         self.act_undo.setToolTip("Undo (Ctrl+Z)")
         self.act_redo = stack.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence(K.Redo), QKeySequence("Ctrl+Y")])
         self.act_redo.setIcon(icon("redo"))
+        self.act_redo.setProperty("icon_name", "redo")
         self.act_redo.setToolTip("Redo (Ctrl+Shift+Z)")
         self.addAction(self.act_undo)
         self.addAction(self.act_redo)
@@ -697,6 +700,10 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             apply_theme(app, settings.theme)
+            for act in self.findChildren(QAction):  # icons are tinted per theme
+                name = act.property("icon_name")
+                if name:
+                    act.setIcon(icon(name))
         self._apply_autosave_interval()
         self._save_settings()
 

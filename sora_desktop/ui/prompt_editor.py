@@ -143,7 +143,9 @@ class PromptEditor(QWidget):
         self._loading = False
         self._committing = False
         self._user_words: str | None = None  # the prompt before "Enhance"
-        self.draft = GenerationRequest("a red ball bouncing on green grass", seed=42)
+        self.draft = GenerationRequest(
+            "a red circle bounces up and down on a plain green background", seed=42
+        )
         self.choices = model_choices(models_dir)
 
         self.heading = QLabel("New shot")

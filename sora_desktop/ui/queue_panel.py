@@ -145,6 +145,8 @@ class QueuePanel(QWidget):
             item = self.rows_layout.takeAt(0)
             w = item.widget()
             if w is not None and w is not self.empty:
+                w.hide()
+                w.setParent(None)
                 w.deleteLater()
         self.rows = {}
         jobs = self.queue.jobs

@@ -65,7 +65,7 @@ class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(820)
         self.original = settings
         self.result_settings: Settings | None = None
 
@@ -100,16 +100,19 @@ class SettingsDialog(QDialog):
         rf.addRow("Memory", self.memory)
 
         look = QGroupBox("Appearance and responsible use")
-        lf = QFormLayout(look)
+        lv = QVBoxLayout(look)
+        lf = QFormLayout()
         lf.addRow("Theme", self.theme)
-        lf.addRow("", self.watermark)
+        lv.addLayout(lf)
+        lv.addWidget(self.watermark)
         note = QLabel(
-            "Exports always carry an “AI-generated” label and their settings in the file's "
-            "metadata. Prompts that ask for disallowed content are refused before generating."
+            "Exports always carry an “AI-generated” label and their settings in their "
+            "metadata. Disallowed prompts are refused before generating."
         )
         note.setObjectName("Muted")
         note.setWordWrap(True)
-        lf.addRow("", note)
+        note.setMinimumHeight(48)
+        lv.addWidget(note)
 
         keys = QGroupBox("Keyboard shortcuts")
         kf = QFormLayout(keys)
@@ -135,7 +138,10 @@ class SettingsDialog(QDialog):
         left.addWidget(run)
         left.addWidget(look)
         top.addLayout(left, 3)
-        top.addWidget(keys, 2)
+        right = QVBoxLayout()
+        right.addWidget(keys)
+        right.addStretch(1)
+        top.addLayout(right, 2)
         lay.addLayout(top)
         lay.addWidget(self.error)
         lay.addWidget(buttons)
@@ -144,9 +150,11 @@ class SettingsDialog(QDialog):
         w = QWidget()
         row = QHBoxLayout(w)
         row.setContentsMargins(0, 0, 0, 0)
+        edit.setMinimumWidth(220)
         row.addWidget(edit, 1)
         btn = QPushButton(icon("open"), "")
         btn.setToolTip("Choose a folder")
+        btn.setFixedWidth(40)
         btn.clicked.connect(lambda: self._pick(edit))
         row.addWidget(btn)
         return w

@@ -21,13 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sora_desktop.ui.images import scaled_pixmap, thumbnail_path
+from sora_desktop.ui.images import ensure_side_files, scaled_pixmap, thumbnail_path
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel, QueueViewModel
 
 MIME_SHOT = "application/x-sora-desktop-shot"
-PX_PER_SECOND = 70
-MIN_CARD_W, MAX_CARD_W = 168, 440
+PX_PER_SECOND = 80
+MIN_CARD_W, MAX_CARD_W = 190, 480
 CARD_H = 196
 THUMB_H = 84
 TRIM_HANDLE_PX = 8
@@ -336,6 +336,8 @@ class StoryboardWidget(QWidget):
             item = row.takeAt(0)
             w = item.widget()
             if w is not None and w is not self.add_card:
+                w.hide()  # gone now, not at the next event-loop turn
+                w.setParent(None)
                 w.deleteLater()
         self.strip.cards = []
         for shot in self.vm.shots:
@@ -379,6 +381,11 @@ class StoryboardWidget(QWidget):
         job = self.queue.job_for_shot(shot_id)
         clip = self.vm.selected_clip(shot_id)
         thumb = thumbnail_path(clip) if clip is not None else None
+        if thumb is not None and not thumb.is_file():
+            try:
+                ensure_side_files(clip)
+            except OSError:
+                pass
         thumb_s = str(thumb) if thumb is not None and thumb.is_file() else None
         if job is not None:
             return self.queue.state(job), job.fraction, thumb_s

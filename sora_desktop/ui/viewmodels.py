@@ -247,11 +247,10 @@ class QueueViewModel(QObject):
         return UI_STATE.get(job.status, job.status)
 
     def job_for_shot(self, shot_id: str) -> Job | None:
-        """The newest active job of a shot (what its card shows)."""
-        for job in reversed(self.queue.jobs):
-            if job.shot_id == shot_id and job.active:
-                return job
-        return None
+        """What the shot's card shows: its running job, else its newest waiting one."""
+        active = [j for j in self.queue.jobs if j.shot_id == shot_id and j.active]
+        running = [j for j in active if j.status == "running"]
+        return (running or active[-1:] or [None])[0]
 
     def running(self) -> Job | None:
         return self.queue.running
