@@ -141,39 +141,51 @@ def build_full(family: str, device: str):
                 text = T5EncoderModel(T5Config(**tcfg))
             if family == "wan":
                 tr = D.WanTransformer3DModel(**spec["transformer"])
-                vae = D.AutoencoderKLWan(**spec["vae"]).to(torch.float32)
-                sched = D.UniPCMultistepScheduler(
-                    prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
-                )
-                pipe = D.WanPipeline(
-                    tokenizer=_tokenizer(), text_encoder=text, vae=vae, scheduler=sched,
-                    transformer=tr,
-                )  # fmt: skip
             elif family == "ltx":
                 tr = D.LTXVideoTransformer3DModel(**spec["transformer"])
                 vae = D.AutoencoderKLLTXVideo(**spec["vae"])
-                pipe = D.LTXPipeline(
-                    scheduler=D.FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text,
-                    tokenizer=_tokenizer(), transformer=tr,
-                )  # fmt: skip
             else:
                 tr = D.CogVideoXTransformer3DModel(**spec["transformer"])
                 vae = D.AutoencoderKLCogVideoX(**spec["vae"])
-                sched = D.CogVideoXDDIMScheduler(
-                    beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
-                    prediction_type="v_prediction", rescale_betas_zero_snr=True,
-                    snr_shift_scale=3.0, timestep_spacing="trailing", clip_sample=False,
-                    set_alpha_to_one=True, steps_offset=0,
-                )  # fmt: skip
-                pipe = D.CogVideoXPipeline(
-                    tokenizer=_tokenizer(), text_encoder=text, vae=vae, transformer=tr,
-                    scheduler=sched,
-                )  # fmt: skip
     finally:
         torch.set_default_dtype(prev)
+    # Outside the dtype/device context: schedulers keep float32 tables on the CPU, and the Wan
+    # VAE runs in float32 as the Wan docs recommend.
+    if family == "wan":
+        with torch.device(device):
+            vae = D.AutoencoderKLWan(**spec["vae"])
+        sched = D.UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+        )
+        pipe = D.WanPipeline(
+            tokenizer=_tokenizer(), text_encoder=text, vae=vae, scheduler=sched, transformer=tr
+        )
+    elif family == "ltx":
+        pipe = D.LTXPipeline(
+            scheduler=D.FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text,
+            tokenizer=_tokenizer(), transformer=tr,
+        )  # fmt: skip
+    else:
+        sched = D.CogVideoXDDIMScheduler(
+            beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+            prediction_type="v_prediction", rescale_betas_zero_snr=True, snr_shift_scale=3.0,
+            timestep_spacing="trailing", clip_sample=False, set_alpha_to_one=True, steps_offset=0,
+        )  # fmt: skip
+        pipe = D.CogVideoXPipeline(
+            tokenizer=_tokenizer(), text_encoder=text, vae=vae, transformer=tr, scheduler=sched
+        )
     for m in (pipe.transformer, pipe.vae, pipe.text_encoder):
         m.eval().requires_grad_(False)
     return pipe
+
+
+def count_params(family: str) -> dict[str, float]:
+    """Billions of parameters per component, built on the meta device (no memory, no GPU)."""
+    pipe = build_full(family, "meta")
+    return {
+        name: round(sum(p.numel() for p in getattr(pipe, name).parameters()) / 1e9, 3)
+        for name in ("transformer", "vae", "text_encoder")
+    }
 
 
 def build_tiny(family: str):
@@ -283,9 +295,19 @@ def main(argv: list[str] | None = None) -> int:
         "do not swamp the comparison; a main-thread call with 2 threads on 2 busy cores ran "
         "25x slower than the same call in a worker thread)",
     )
+    ap.add_argument(
+        "--check-configs",
+        action="store_true",
+        help="only build the full-size models on the meta device and print parameter counts",
+    )
     args = ap.parse_args(argv)
 
     import torch
+
+    if args.check_configs:
+        for family in args.models:
+            print(family, json.dumps(count_params(family)))
+        return 0
 
     threads = args.threads or (1 if args.tiny else None)
     if threads:
