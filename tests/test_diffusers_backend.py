@@ -398,3 +398,24 @@ def test_bench_full_size_configs_have_the_published_sizes():
     assert 1.6 <= cog["transformer"] <= 1.8  # CogVideoX-2B ("2B" incl. text projection)
     assert 5.5 <= wan["text_encoder"] <= 5.8  # UMT5-XXL encoder
     assert 4.6 <= cog["text_encoder"] <= 4.9  # T5-v1.1-XXL encoder
+
+
+def test_preflight_request_uses_the_settings_memory_mode():
+    from sora_desktop.engine.preflight import preflight_request
+
+    req = _wan_request()
+    fast = preflight_request(req, SimpleNamespace(memory_mode="fast"), _mem(free=12))
+    low = preflight_request(req, SimpleNamespace(memory_mode="low_vram"), _mem(free=12))
+    assert not fast.ok and low.ok
+    assert preflight_request(req.with_changes(model_id="nope/x"), SimpleNamespace()) is None
+
+
+def test_weights_that_do_not_fit_at_load_time_give_advice(tiny_dir, monkeypatch):
+    folder, entry = tiny_dir["wan"]
+
+    def boom(self):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(db.DiffusersBackend, "_apply_memory_mode", boom)
+    with pytest.raises(OutOfMemory, match="Choose Balanced mode"):
+        db.DiffusersBackend(CatalogEntry.from_dict(entry), folder, "cpu", "fast")

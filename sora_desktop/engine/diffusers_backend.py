@@ -279,7 +279,19 @@ class DiffusersBackend(Backend):
                 )
         self.pipe.set_progress_bar_config(disable=True)
         self._i2v = None
-        self._apply_memory_mode()
+        try:
+            self._apply_memory_mode()
+        except Exception as exc:  # e.g. the weights alone do not fit the GPU in Fast mode
+            if "out of memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
+                raise
+            self.pipe = None
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            later = {"fast": "Balanced", "balanced": "Low VRAM"}.get(memory_mode)
+            hint = f"Choose {later} mode in Settings." if later else "Use a smaller model."
+            raise OutOfMemory(
+                f"{entry.name} does not fit in GPU memory in this memory mode. {hint}"
+            ) from exc
         self._factors: np.ndarray | None = None
         self._lock = threading.Lock()  # one job at a time per loaded pipeline
         self._torch = torch

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sora_desktop.core.catalog import MEMORY_MODES, CatalogEntry
+from sora_desktop.core.catalog import MEMORY_MODES, CatalogEntry, find_entry
 from sora_desktop.core.request import GenerationRequest
 
 FIXED_SHARE = 0.6
@@ -203,3 +203,17 @@ def oom_advice(
     if later:
         return f"{head} Choose {MODE_NAMES[later[0]]} mode, or a smaller size or fewer frames."
     return f"{head} Use a smaller size or fewer frames, or close other programs using the GPU."
+
+
+def preflight_request(
+    request: GenerationRequest, settings: object, memory: MemoryInfo | None = None
+) -> PreflightReport | None:
+    """Preflight for a queued request with the user's memory mode; None for unknown models."""
+    try:
+        entry = find_entry(request.model_id)
+    except ValueError:
+        return None
+    if entry is None:
+        return None
+    mode = getattr(settings, "memory_mode", "balanced")
+    return preflight(entry, request, mode, memory)
