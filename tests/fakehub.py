@@ -46,6 +46,7 @@ class FakeRepo:
     commit: str = "0123456789abcdef0123456789abcdef01234567"
     gated_token: str | None = None  # when set, requests need "Authorization: Bearer <token>"
     missing: bool = False  # the whole repo answers 404 RepoNotFound
+    cdn_redirect: bool = False  # LFS files answer 302 to another host ("localhost"), like the hub
     faults: dict[str, FileFaults] = field(default_factory=dict)
 
     def is_lfs(self, path: str) -> bool:
@@ -129,11 +130,17 @@ class FakeHub:
             "path": path,
             "range": req.headers.get("Range"),
             "auth": req.headers.get("Authorization"),
+            "host": req.headers.get("Host", "").split(":")[0],
         }
         with self._lock:
             self.requests.append(entry)
         parts = path.strip("/").split("/")
         try:
+            if parts[0] == "cdn" and len(parts) >= 4:  # /cdn/<owner>/<name>/<file...>
+                repo = self.repos.get("/".join(parts[1:3]))
+                if repo is None:
+                    return self._error(req, 404, "RepoNotFound", "not found")
+                return self._resolve(req, repo, "/".join(parts[3:]), head, cdn=True)
             if parts[:2] == ["api", "models"] and len(parts) >= 6:
                 repo = self._repo(req, "/".join(parts[2:4]))
                 if repo is None:
@@ -219,7 +226,9 @@ class FakeHub:
         req.end_headers()
         req.wfile.write(body)
 
-    def _resolve(self, req: BaseHTTPRequestHandler, repo: FakeRepo, path: str, head: bool) -> None:
+    def _resolve(
+        self, req: BaseHTTPRequestHandler, repo: FakeRepo, path: str, head: bool, cdn: bool = False
+    ) -> None:
         faults = repo.faults.get(path, FileFaults())
         if path not in repo.files or faults.missing:
             self._error(req, 404, "EntryNotFound", f"{path} does not exist")
@@ -227,6 +236,17 @@ class FakeHub:
         data = repo.files[path]
         sib = repo.sibling(path)
         etag = sib["lfs"]["sha256"] if "lfs" in sib else sib["blobId"]
+        if repo.cdn_redirect and not cdn and "lfs" in sib:
+            port = self._server.server_address[1]
+            req.send_response(302)
+            req.send_header("Location", f"http://localhost:{port}/cdn/{repo.repo_id}/{path}")
+            req.send_header("X-Repo-Commit", repo.commit)
+            req.send_header("ETag", f'"{etag}"')
+            req.send_header("X-Linked-Etag", f'"{etag}"')
+            req.send_header("X-Linked-Size", str(len(data)))
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+            return
         start = 0
         rng = req.headers.get("Range")
         if rng and rng.startswith("bytes=") and not head:

@@ -253,3 +253,15 @@ def test_delete_frees_the_space_and_installed_lists_sizes(tmp_path, online, hub,
     assert downloader.installed(load_catalog()) == []
     with pytest.raises(dl.DownloadError, match="built in"):
         downloader.delete(load_catalog()[0])
+
+
+def test_token_goes_to_the_hub_but_never_to_the_cdn(tmp_path, online, hub, entry):
+    files = repo_files()
+    hub.add_repo(entry.repo_id, files, gated_token="hf_secret", cdn_redirect=True)
+    cfg = dl.HubConfig(endpoint=hub.endpoint, token="hf_secret")
+    folder = dl.ModelDownloader(tmp_path, cfg).download(entry)
+    assert (folder / WEIGHTS).read_bytes() == files[WEIGHTS]
+    cdn = [r for r in hub.requests if r["path"].startswith("/cdn/")]
+    assert cdn and all(r["host"] == "localhost" and r["auth"] is None for r in cdn)
+    to_hub = [r for r in hub.requests if not r["path"].startswith("/cdn/")]
+    assert all(r["auth"] == "Bearer hf_secret" for r in to_hub)
