@@ -265,3 +265,30 @@ def test_token_goes_to_the_hub_but_never_to_the_cdn(tmp_path, online, hub, entry
     assert cdn and all(r["host"] == "localhost" and r["auth"] is None for r in cdn)
     to_hub = [r for r in hub.requests if not r["path"].startswith("/cdn/")]
     assert all(r["auth"] == "Bearer hf_secret" for r in to_hub)
+
+
+def test_disk_filling_up_mid_download_is_reported_and_resumable(
+    tmp_path, online, hub, entry, monkeypatch
+):
+    import errno
+
+    from huggingface_hub import file_download
+
+    files = repo_files()
+    hub.add_repo(entry.repo_id, files)
+    real = file_download.http_get
+
+    def full_disk(url, fh, **kw):
+        if url.endswith(WEIGHTS):
+            fh.write(b"\0" * 1000)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(url, fh, **kw)
+
+    monkeypatch.setattr(file_download, "http_get", full_disk)
+    cfg = dl.HubConfig(endpoint=hub.endpoint)
+    with pytest.raises(dl.NotEnoughSpace, match="disk filled up"):
+        dl.ModelDownloader(tmp_path, cfg).download(entry)
+    assert not is_installed(entry, tmp_path)
+    monkeypatch.setattr(file_download, "http_get", real)
+    folder = dl.ModelDownloader(tmp_path, cfg).download(entry)
+    assert (folder / WEIGHTS).read_bytes() == files[WEIGHTS]
