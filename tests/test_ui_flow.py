@@ -136,10 +136,16 @@ def test_variations_keep_the_picked_take(qtbot, window):
     qtbot.waitUntil(lambda: all(j.status == "done" for j in jobs), timeout=60_000)
     assert len(shot.takes) == 4
     assert shot.selected_take == first.take_id  # variations do not replace the user's pick
-    window.project_vm.select_take(shot.id, jobs[1].take_id)
+    # the player offers the takes; picking one is an undoable edit
+    combo = window.player.takes_combo
+    assert combo.isVisible() and combo.count() == 4
+    assert combo.currentData() == first.take_id
+    combo.activated.emit(combo.findData(jobs[1].take_id))
     assert shot.selected_take == jobs[1].take_id
+    assert window.storyboard.card(shot.id).meta.text().endswith("take 3/4")
     window.project_vm.undo_stack.undo()
     assert shot.selected_take == first.take_id
+    assert combo.currentData() == first.take_id
 
 
 def test_continue_from_previous_uses_last_frame(qtbot, window):

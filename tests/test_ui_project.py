@@ -186,3 +186,43 @@ def test_unsaved_changes_are_offered_for_saving_on_close(qtbot, home, tmp_path):
     w.close()
     assert not w.isVisible()
     close_window(w)
+
+
+def test_save_as_while_generating_keeps_the_clip_with_the_project(
+    qtbot, home, monkeypatch, micro_model_dir, tmp_path
+):
+    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
+    w = make_window(tmp_path)
+    try:
+        set_fields(w, prompt="a red ball", steps=40)
+        (job,) = w.generate_selected()
+        qtbot.waitUntil(lambda: job.step >= 1, timeout=60_000)
+        target = tmp_path / "moved" / "film.sdproj"
+        assert w.save_as(target)  # the project moves while its clip is being made
+        qtbot.waitUntil(lambda: job.is_terminal, timeout=60_000)
+        take = w.project_vm.selected.selected
+        assert take.status == "done" and take.clip.startswith("film_media/")
+        clip = w.project_vm.selected_clip(w.project_vm.selected_id)
+        assert clip is not None and clip.is_relative_to(target.parent)
+    finally:
+        close_window(w)
+
+
+def test_deleting_a_generating_shot_then_undo_leaves_a_cancelled_take(
+    qtbot, home, monkeypatch, micro_model_dir, tmp_path
+):
+    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
+    w = make_window(tmp_path)
+    try:
+        set_fields(w, prompt="a red ball", steps=150)
+        (job,) = w.generate_selected()
+        qtbot.waitUntil(lambda: job.step >= 1, timeout=60_000)
+        w.delete_shot()
+        assert w.project_vm.shots == []
+        qtbot.waitUntil(lambda: job.is_terminal, timeout=30_000)
+        w.project_vm.undo_stack.undo()
+        (shot,) = w.project_vm.shots
+        assert [t.status for t in shot.takes] == ["cancelled"]
+        assert shot.status == "empty"
+    finally:
+        close_window(w)

@@ -111,6 +111,10 @@ class MainWindow(QMainWindow):
         )
         self.storyboard.generate_all_requested.connect(self.generate_all)
         self.storyboard.add_requested.connect(self.add_shot)
+        self.queue_panel.job_activated.connect(self._select_job_shot)
+        self.player.take_chosen.connect(self._on_take_chosen)
+        pvm.selection_changed.connect(lambda _id: self._fill_takes())
+        pvm.shot_changed.connect(lambda sid: self._fill_takes() if sid == pvm.selected_id else None)
         self.player.play_storyboard_requested.connect(self.play_storyboard)
         self.player.play_shot_requested.connect(self.show_selected_clip)
         pvm.selection_changed.connect(lambda _id: self.show_selected_clip())
@@ -437,9 +441,16 @@ class MainWindow(QMainWindow):
             self.status("Cancelling… the job stops after the current step.")
 
     def _on_preview(self, job_id: str, image: QImage) -> None:
+        """Live frames show while the user is not watching something else: for the selected
+        shot, or when the player has nothing loaded."""
         if self.player.vm.playing:
             return
         job = self.queue_vm.job(job_id)
+        if job is None:
+            return
+        if job.shot_id != self.project_vm.selected_id and self.player.vm.frames:
+            if self.player.vm.preview is None:
+                return
         title = self.queue_vm.titles.get(job_id, "Shot")
         text = f"{title}  ·  step {job.step} / {job.total}" if job is not None else title
         self.player.vm.show_preview(image, text)
@@ -450,7 +461,7 @@ class MainWindow(QMainWindow):
         if job is not None and job.status == "running" and job.step > 0:
             self.model_status.setText(f"Model ready: {self.editor.current_choice().name}")
         if job is not None and job.is_terminal and self.player.vm.preview is not None:
-            if self.queue_vm.running() is None:
+            if self.queue_vm.running() is None or job.shot_id == self.project_vm.selected_id:
                 self.player.vm.end_preview()
 
     def _on_job_finished(self, job_id: str, path: str) -> None:
@@ -466,6 +477,27 @@ class MainWindow(QMainWindow):
     def _on_shot_changed(self, shot_id: str) -> None:
         if shot_id == self.project_vm.selected_id:
             self._update_actions()
+
+    def _select_job_shot(self, job_id: str) -> None:
+        job = self.queue_vm.job(job_id)
+        if job is not None and self.project_vm.shot(job.shot_id) is not None:
+            self.project_vm.select(job.shot_id)
+
+    # ================================================================== takes
+    def _fill_takes(self) -> None:
+        shot = self.project_vm.selected
+        takes = []
+        if shot is not None:
+            for n, take in enumerate(shot.takes, 1):
+                if take.status == "done":
+                    takes.append((take.id, f"Take {n}  ·  seed {take.request.seed}"))
+        self.player.set_takes(takes, shot.selected_take if shot is not None else None)
+
+    def _on_take_chosen(self, take_id: str) -> None:
+        shot = self.project_vm.selected
+        if shot is not None and take_id and take_id != shot.selected_take:
+            self.project_vm.select_take(shot.id, take_id)
+            self.show_selected_clip()
 
     # ================================================================== playback
     def show_selected_clip(self) -> None:
@@ -693,8 +725,16 @@ class MainWindow(QMainWindow):
             self.apply_settings(dialog.result_settings)
 
     def apply_settings(self, settings: Settings) -> None:
+        old = self.settings
+        engine = ("device", "precision", "memory_mode", "models_dir")
+        if any(getattr(old, k) != getattr(settings, k) for k in engine):
+            self.gen_worker.unload_models()
+            self.model_status.setText("Model will reload with the new settings")
         self.settings = settings
         self.queue_vm.settings = settings
+        if old.models_dir != settings.models_dir:
+            self.editor.models_dir = settings.models_dir
+            self.editor.refresh_models()
         from PySide6.QtWidgets import QApplication
 
         app = QApplication.instance()
@@ -741,6 +781,7 @@ class MainWindow(QMainWindow):
             self.notify("Model manager unavailable", str(exc), "warning")
             return
         self.model_manager = ModelManagerWindow(self.settings, self)
+        self.model_manager.models_changed.connect(self.editor.refresh_models)
         self.model_manager.show()
 
     def about(self) -> None:

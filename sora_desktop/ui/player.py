@@ -217,6 +217,7 @@ class FrameView(QWidget):
 class PlayerWidget(QWidget):
     play_storyboard_requested = Signal()
     play_shot_requested = Signal()
+    take_chosen = Signal(str)
 
     def __init__(self, vm: PlayerViewModel | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -225,6 +226,11 @@ class PlayerWidget(QWidget):
         self.title = QLabel("Preview")
         self.title.setObjectName("PanelTitle")
         self.view = FrameView(self.vm)
+        self.takes_label = QLabel("Take")
+        self.takes_label.setObjectName("Muted")
+        self.takes_combo = QComboBox()
+        self.takes_combo.setToolTip("Several takes of this shot: pick the one that counts")
+        self.takes_combo.setMinimumWidth(170)
 
         self.play_btn = QToolButton()
         self.play_btn.setToolTip("Play / pause (Space)")
@@ -278,6 +284,8 @@ class PlayerWidget(QWidget):
         header.setContentsMargins(10, 6, 10, 6)
         header.addWidget(self.title)
         header.addStretch(1)
+        header.addWidget(self.takes_label)
+        header.addWidget(self.takes_combo)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
         bar = QWidget()
@@ -294,11 +302,27 @@ class PlayerWidget(QWidget):
             lambda i: self.view.set_mode(self.scale_combo.itemData(i))
         )
         self.source_combo.currentIndexChanged.connect(self._on_source)
+        self.takes_combo.activated.connect(
+            lambda i: self.take_chosen.emit(self.takes_combo.itemData(i) or "")
+        )
+        self.set_takes([], None)
         self.vm.frame_changed.connect(self._on_frame)
         self.vm.clip_changed.connect(self._on_clip)
         self.vm.playing_changed.connect(self._on_playing)
         self.vm.preview_changed.connect(self._on_preview)
         self._on_clip()
+
+    def set_takes(self, takes: list[tuple[str, str]], selected: str | None) -> None:
+        """The selected shot's finished takes; shown only when there is a choice."""
+        self.takes_combo.blockSignals(True)
+        self.takes_combo.clear()
+        for take_id, label in takes:
+            self.takes_combo.addItem(label, take_id)
+        idx = self.takes_combo.findData(selected) if selected else -1
+        self.takes_combo.setCurrentIndex(max(0, idx))
+        self.takes_combo.blockSignals(False)
+        self.takes_combo.setVisible(len(takes) > 1)
+        self.takes_label.setVisible(len(takes) > 1)
 
     @property
     def whole_storyboard(self) -> bool:

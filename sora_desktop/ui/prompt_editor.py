@@ -146,6 +146,7 @@ class PromptEditor(QWidget):
         self.draft = GenerationRequest(
             "a red circle bounces up and down on a plain green background", seed=42
         )
+        self.models_dir = models_dir
         self.choices = model_choices(models_dir)
 
         self.heading = QLabel("New shot")
@@ -417,6 +418,21 @@ class PromptEditor(QWidget):
             self._clear_errors()
         finally:
             self._loading = False
+
+    def refresh_models(self) -> None:
+        """Re-read the installed models (after the model manager changed them)."""
+        current = self.model_combo.currentData()
+        self.choices = model_choices(self.models_dir)
+        self._loading = True
+        try:
+            self.model_combo.clear()
+            for c in self.choices:
+                self.model_combo.addItem(icon("models"), c.name, c.id)
+            idx = self.model_combo.findData(current)
+            self.model_combo.setCurrentIndex(max(0, idx))
+        finally:
+            self._loading = False
+        self.load_selected()
 
     def _fill_sizes(self, width: int, height: int) -> None:
         self.size_combo.blockSignals(True)

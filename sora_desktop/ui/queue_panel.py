@@ -47,9 +47,13 @@ def describe(queue: QueueViewModel, job: Job) -> str:
 
 
 class JobRow(QFrame):
+    clicked = Signal(str)
+
     def __init__(self, job_id: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.job_id = job_id
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Show this shot")
         self.setObjectName("JobRow")
         self.title = QLabel()
         self.title.setObjectName("ShotTitle")
@@ -73,6 +77,10 @@ class JobRow(QFrame):
         lay.addLayout(top)
         lay.addWidget(self.bar)
         lay.addWidget(self.detail)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.clicked.emit(self.job_id)
+        super().mousePressEvent(event)
 
     def update_from(self, queue: QueueViewModel, job: Job) -> None:
         self.title.setText(queue.titles.get(job.id, "Shot"))
@@ -153,6 +161,7 @@ class QueuePanel(QWidget):
         for job in reversed(jobs):  # newest on top
             row = JobRow(job.id)
             row.cancel_btn.clicked.connect(lambda _c=False, j=job.id: self.queue.cancel(j))
+            row.clicked.connect(self.job_activated)
             self.rows[job.id] = row
             self.rows_layout.addWidget(row)
             row.update_from(self.queue, job)

@@ -420,6 +420,16 @@ class StoryboardWidget(QWidget):
                 pass
         self.refresh_shot(shot_id)
 
+    def rename(self, shot_id: str) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        shot = self.vm.shot(shot_id)
+        if shot is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename shot", "Shot title:", text=shot.title)
+        if ok:
+            self.vm.set_title(shot_id, title.strip())
+
     def _context_menu(self, shot_id: str, pos: QPoint) -> None:
         self.build_menu(shot_id).exec(pos)
 
@@ -433,6 +443,7 @@ class StoryboardWidget(QWidget):
             lambda: self.variations_requested.emit(shot_id),
         )
         menu.addSeparator()
+        menu.addAction("Rename…", lambda: self.rename(shot_id))
         menu.addAction(icon("duplicate"), "Duplicate", lambda: self.vm.duplicate_shot(shot_id))
         menu.addAction(icon("delete"), "Delete", lambda: self.vm.delete_shot(shot_id))
         idx = self.vm.project.index_of(shot_id)

@@ -18,7 +18,7 @@ from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Shot, Take
 from sora_desktop.core.request import MAX_SEED, GenerationRequest
 from sora_desktop.ui import commands as cmd
-from sora_desktop.ui.images import last_frame_path
+from sora_desktop.ui.images import last_frame_path, thumbnail_path
 from sora_desktop.ui.worker import GenerationJob, GenerationWorker
 
 
@@ -224,6 +224,7 @@ class QueueViewModel(QObject):
         self.titles: dict[str, str] = {}
         self._keep_pick: dict[str, bool] = {}  # variations keep the user's chosen take
         self._project_of: dict[str, Project] = {}
+        self._take_of: dict[str, Take] = {}
         worker.started.connect(self._on_started)
         worker.progress.connect(self._on_progress)
         worker.preview.connect(self._on_preview)
@@ -292,6 +293,7 @@ class QueueViewModel(QObject):
         )
         self._keep_pick[job.id] = new_seed and had_pick
         self._project_of[job.id] = project
+        self._take_of[job.id] = take
         self.queue.submit(job)
         device = getattr(self.settings, "device", "auto") if self.settings is not None else "auto"
         self.worker.submit(GenerationJob(job.id, request, clip.parent, take.id, device=device))
@@ -388,14 +390,48 @@ class QueueViewModel(QObject):
             return  # the project was closed meanwhile; its file keeps the take as interrupted
         try:
             shot = project.shot(job.shot_id)
-            previous_pick = shot.selected_take
+        except KeyError:
+            # the shot was deleted while generating; keep its take right for an undo of that
+            take = self._take_of.get(job.id)
+            if take is not None:
+                take.status = status  # type: ignore[assignment]
+                take.clip = clip if clip is not None else take.clip
+                take.error = error if error is not None else take.error
+            return
+        previous_pick = shot.selected_take
+        try:
             project.update_take(job.shot_id, job.take_id, status=status, clip=clip, error=error)
         except (KeyError, ValueError):
-            return  # the shot was deleted while its take was generating
+            return
         if status == "done" and self._keep_pick.get(job.id) and previous_pick is not None:
             project.select_take(job.shot_id, previous_pick)
         self.project_vm.mark_dirty()
         self.project_vm._shot_changed(job.shot_id)
+
+    def _adopt_clip(self, project: Project, job: Job, path: Path) -> str | None:
+        """The clip's path relative to the project. If the project moved while the job ran
+        (Save As), the clip and its side files are copied into the new media folder first."""
+        try:
+            return core_project.relative_media(project, path)
+        except ValueError:
+            pass
+        rel = core_project.clip_relpath(project, job.shot_id, job.take_id, path.suffix or ".mp4")
+        target = core_project.resolve_media(project, rel)
+        try:
+            import shutil
+
+            from sora_desktop.core.atomic import atomic_write_with
+
+            for src, dst in (
+                (path, target),
+                (thumbnail_path(path), thumbnail_path(target)),
+                (last_frame_path(path), last_frame_path(target)),
+            ):
+                if src.is_file():
+                    atomic_write_with(dst, lambda tmp, s=src: shutil.copyfile(s, tmp))
+        except OSError:
+            return None
+        return rel
 
     def _after_terminal(self, job_id: str) -> None:
         self.job_changed.emit(job_id)
@@ -432,10 +468,7 @@ class QueueViewModel(QObject):
         project = self._project_of.get(job_id)
         clip = None
         if project is not None:
-            try:
-                clip = core_project.relative_media(project, path)
-            except ValueError:
-                clip = None
+            clip = self._adopt_clip(project, job, Path(path))
         self._finish_take(job, "done", clip=clip)
         self._after_terminal(job_id)
         self.job_finished.emit(job_id, path)

@@ -109,6 +109,7 @@ class GenerationWorker(QObject):
 
     _submit = Signal(object)
     _warm = Signal(str, str)
+    _unload = Signal()
 
     def __init__(self, generate_fn: Callable[..., Iterator[Any]] | None = None) -> None:
         super().__init__()
@@ -118,6 +119,7 @@ class GenerationWorker(QObject):
         # Queued: the slot runs in this object's thread, in submission order, one at a time.
         self._submit.connect(self._run, Qt.ConnectionType.QueuedConnection)
         self._warm.connect(self._warm_up, Qt.ConnectionType.QueuedConnection)
+        self._unload.connect(self._unload_models, Qt.ConnectionType.QueuedConnection)
 
     # ------------------------------------------------------------------ any thread
     def submit(self, job: GenerationJob) -> None:
@@ -150,7 +152,18 @@ class GenerationWorker(QObject):
         """Load the model in the worker thread so the first job starts quickly."""
         self._warm.emit(model_id, device)
 
+    def unload_models(self) -> None:
+        """Free the loaded model after the jobs already queued (device or memory settings
+        changed; the next job loads it again with the new settings)."""
+        self._unload.emit()
+
     # ------------------------------------------------------------------ worker thread
+    @Slot()
+    def _unload_models(self) -> None:
+        from sora_desktop.engine import registry
+
+        registry.unload_all()
+
     @Slot(str, str)
     def _warm_up(self, model_id: str, device: str) -> None:
         try:
