@@ -109,3 +109,32 @@ def test_settings_dialog_validates_and_returns_new_settings(qtbot, tmp_path, mon
     s = dialog.result_settings
     assert s is not None and s.theme == "light" and s.watermark is False
     assert s.output_dir == str(tmp_path / "videos")
+
+
+MAIN_PROBE = textwrap.dedent(
+    """
+    import os, sys
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from sora_desktop.ui.app import create_app, main
+    app = create_app()
+    def close():
+        titles = [w.windowTitle() for w in app.topLevelWidgets() if w.isVisible()]
+        print("WINDOWS", titles, flush=True)
+        app.closeAllWindows()
+    QTimer.singleShot(1500, close)
+    sys.exit(main())
+    """
+)
+
+
+def test_main_opens_the_window_and_returns_an_exit_code(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SORA_DESKTOP_HOME=str(tmp_path))
+    env["SORA_DESKTOP_EMBEDDED_MODEL"] = str(tmp_path / "no-model")  # warm-up fails quietly
+    run = subprocess.run(
+        [sys.executable, "-c", MAIN_PROBE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Untitled[*] — Sora Desktop" in run.stdout
+    assert "Traceback" not in run.stderr
