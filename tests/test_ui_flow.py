@@ -210,3 +210,18 @@ def test_enhance_rewrites_and_can_be_undone(qtbot, window):
     ed.revert_btn.click()
     assert ed.prompt_edit.toPlainText() == "red ball grass"
     assert window.project_vm.selected.request.prompt == "red ball grass"
+
+
+def test_continuing_shot_fails_readably_when_the_previous_take_is_cancelled(qtbot, window):
+    set_fields(window, prompt="a red ball", steps=2)
+    window.add_shot()
+    window.add_shot()
+    window.editor.continue_check.setChecked(True)
+    first, second = window.generate_all()
+    window.queue_vm.cancel(first.id)
+    qtbot.waitUntil(lambda: second.is_terminal, timeout=60_000)
+    assert first.status == "cancelled" and second.status == "failed"
+    assert "previous shot" in second.error and "Continue from previous shot" in second.error
+    title, text = window.messages[-1]
+    assert "could not be generated" in title and text == second.error
+    assert window.isVisible()

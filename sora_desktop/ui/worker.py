@@ -42,6 +42,12 @@ def friendly_error(exc: BaseException) -> str:
             "Try: a shorter duration, fewer steps or a smaller size; choose 'Low memory' in "
             "Settings; or close other programs and try again."
         )
+    if isinstance(exc, ValueError) and text.startswith("start_image:"):
+        return (
+            "This shot continues from the previous shot, but that shot has no finished clip "
+            "to start from.\nTry: generate the previous shot first, or turn off "
+            "'Continue from previous shot'."
+        )
     if isinstance(exc, ValueError) and ":" in text.split("\n")[0]:
         return (
             f"This shot's settings cannot be used: {text}\n"
