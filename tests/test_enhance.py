@@ -41,6 +41,15 @@ def test_the_documented_example(enhancer):
         ("violet disc bouncing back and forth", "purple", "circle", "bouncing", None),
         ("pink square drifts toward the top left corner", "pink", "square", "up-left", None),
         ("a white orb heading to the lower right", "white", "circle", "down-right", None),
+        ("a ball moving left and right", None, "circle", "bouncing", None),
+        ("green box goes from top to bottom", "green", "square", "down", None),
+        (
+            "a red ball moving from left to right on a blue to white gradient",
+            "red",
+            "circle",
+            "right",
+            "blue",
+        ),
     ],
 )
 def test_everyday_words_map_to_the_vocabulary(prompt, color, shape, motion, background):

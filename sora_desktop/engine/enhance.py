@@ -111,6 +111,8 @@ EXTRA_MOTIONS: dict[str, list[str]] = {
         "south-east",
     ],
     "bouncing": [
+        "left and right",
+        "right and left",
         "bouncing",
         "bounces",
         "bounce",
@@ -181,9 +183,33 @@ EXTRA_MOTIONS: dict[str, list[str]] = {
         "in place",
         "standing",
     ],
-    "left": ["leftward", "leftwards", "to the left", "left", "west", "westward"],
-    "right": ["rightward", "rightwards", "to the right", "right", "east", "eastward"],
+    "left": [
+        "from right to left",
+        "right to left",
+        "leftward",
+        "leftwards",
+        "to the left",
+        "left",
+        "west",
+        "westward",
+        "from right to left",
+        "right to left",
+    ],
+    "right": [
+        "from left to right",
+        "left to right",
+        "rightward",
+        "rightwards",
+        "to the right",
+        "right",
+        "east",
+        "eastward",
+        "from left to right",
+        "left to right",
+    ],
     "up": [
+        "from bottom to top",
+        "bottom to top",
         "upward",
         "upwards",
         "up",
@@ -200,6 +226,8 @@ EXTRA_MOTIONS: dict[str, list[str]] = {
         "skyward",
     ],
     "down": [
+        "from top to bottom",
+        "top to bottom",
         "downward",
         "downwards",
         "down",
@@ -344,12 +372,17 @@ def _tokenise(prompt: str) -> list[tuple[str, str]]:
     """Tokens as (kind, value): C colour, S shape, M motion, B background word, G gradient,
     P preposition, A gradient axis, "," clause break, W any other word."""
     text = _normalise(prompt)
-    if re.search(r"\b(gradient|fading|fades)\b", text):
+    g = re.search(r"\b(gradient|fading|fades)\b", text)
+    if g:
+        # the gradient's direction comes after the word "gradient"; "travels from left to
+        # right" is a motion, and so is "moves from left to right" before the gradient
+        head, tail = text[: g.start()], text[g.start() :]
         for ph, axis in _AXIS_PHRASES:
-            # "travels from left to right" is a motion, not the gradient's direction
-            text = re.sub(
-                rf"(?<!travels)(?<!travels from) {re.escape(ph)} ", f" {_AXIS_WORD}{axis} ", text
-            )
+            pattern = rf"(?<!travels)(?<!travels from)(?<!moves)(?<!moves from) {re.escape(ph)} "
+            tail, n = re.subn(pattern, f" {_AXIS_WORD}{axis} ", tail, count=1)
+            if n:
+                break
+        text = head + tail
     marks: list[tuple[int, int, str, str]] = []
     taken = [False] * len(text)
     for ph, kind, value in _LEXICON:
