@@ -307,10 +307,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 cancel=cancel,
             )
         except (GenerationCancelled, KeyboardInterrupt):
-            if bar is not None:
-                bar.close()
-            print("cancelled; no file was written", file=sys.stderr)
+            print("\ncancelled; no file was written", file=sys.stderr)
             return EXIT_CANCELLED
+        finally:
+            if bar is not None:  # leave the terminal clean whatever happened
+                bar.close()
     print(f"saved: {path}")
     print(f"seed: {request.seed}")
     return 0
