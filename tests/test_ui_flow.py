@@ -6,7 +6,13 @@ from __future__ import annotations
 import cv2
 import pytest
 
-from tests.ui_support import close_window, make_window, set_fields, use_micro_model
+from tests.ui_support import (
+    close_window,
+    make_window,
+    set_fields,
+    unload_models_after_module,  # noqa: F401
+    use_micro_model,
+)
 
 
 @pytest.fixture

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from sora_desktop.core.request import GenerationRequest
-from tests.ui_support import close_window, make_window, set_fields, use_micro_model
+from tests.ui_support import (
+    close_window,
+    make_window,
+    set_fields,
+    unload_models_after_module,  # noqa: F401
+    use_micro_model,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui_support import unload_models_after_module  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = textwrap.dedent(

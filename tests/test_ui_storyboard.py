@@ -8,7 +8,11 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 
 from sora_desktop.core.request import GenerationRequest
-from tests.ui_support import close_window, make_window
+from tests.ui_support import (
+    close_window,
+    make_window,
+    unload_models_after_module,  # noqa: F401
+)
 
 
 @pytest.fixture

@@ -10,7 +10,10 @@ import pytest
 
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import GenerationResult, StepEvent
-from tests.ui_support import use_micro_model
+from tests.ui_support import (
+    unload_models_after_module,  # noqa: F401
+    use_micro_model,
+)
 
 
 @pytest.fixture

@@ -7,6 +7,17 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="module", autouse=True)
+def unload_models_after_module():
+    """The registry is process-wide: leave no micro checkpoint loaded for other test files."""
+    yield
+    import sys
+
+    registry = sys.modules.get("sora_desktop.engine.registry")
+    if registry is not None:
+        registry.unload_all()
+
+
 def use_micro_model(monkeypatch, micro_model_dir: Path, home: Path) -> None:
     monkeypatch.setenv("SORA_DESKTOP_HOME", str(home))
     monkeypatch.setenv("SORA_DESKTOP_EMBEDDED_MODEL", str(micro_model_dir))
