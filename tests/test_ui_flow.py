@@ -197,7 +197,12 @@ def test_invalid_values_show_inline_next_to_their_field(qtbot, window):
     assert not ed.steps_error.isVisible()
     ed.duration_spin.setValue(30.0)  # 240 frames: more than the built-in model makes
     assert ed.duration_error.isVisible() and "121 frames" in ed.duration_error.text()
+    ed.guidance_spin.setValue(50.0)  # a second bad field is flagged at the same time
+    assert ed.duration_error.isVisible() and ed.guidance_error.isVisible()
+    assert "allowed 0.0 to 30.0" in ed.guidance_error.text()
+    ed.guidance_spin.setValue(4.0)
     ed.duration_spin.setValue(2.0)
+    assert not ed.duration_error.isVisible() and not ed.guidance_error.isVisible()
     ed.prompt_edit.setPlainText("   ")
     ed.flush()
     assert ed.prompt_error.isVisible() and "must not be empty" in ed.prompt_error.text()

@@ -453,19 +453,10 @@ class PromptEditor(QWidget):
     def build_request(self) -> GenerationRequest:
         """The request the fields describe; raises ValueError("field: ...") if one is invalid."""
         fps = self.fps_spin.value()
-        seconds = self.duration_spin.value()
         if fps < 1:
             raise ValueError(f"fps: {fps} is out of range; allowed 1 to 60")
-        frames = round(seconds * fps)
-        if frames < 1:
-            raise ValueError(f"num_frames: {seconds:g} s is too short; use at least one frame")
+        frames = self.build_request_frames()
         choice = self.current_choice()
-        if choice.max_frames is not None and frames > choice.max_frames:
-            raise ValueError(
-                f"num_frames: {seconds:g} s is {frames} frames, too long for {choice.name}; "
-                f"allowed up to {choice.max_frames} frames "
-                f"({choice.max_frames / fps:.1f} s at {fps} fps)"
-            )
         size = self.size_combo.currentData() or (64, 64)
         prompt = self.prompt_edit.toPlainText()
         original = self._user_words if self._user_words and self._user_words != prompt else None
@@ -507,12 +498,56 @@ class PromptEditor(QWidget):
         w.style().polish(w)
         return key
 
+    def field_errors(self) -> list[ValueError]:
+        """Every invalid field, each checked alone against the shot's valid settings, so the
+        user sees all problems at once rather than one after another."""
+        base = self.base_request()
+        size = self.size_combo.currentData() or (base.width, base.height)
+        singles = [
+            {"prompt": self.prompt_edit.toPlainText()},
+            {"negative_prompt": self.negative_edit.toPlainText()},
+            {"seed": self.seed_spin.value()},
+            {"steps": self.steps_spin.value()},
+            {"guidance": round(self.guidance_spin.value(), 2)},
+            {"fps": self.fps_spin.value()},
+            {"width": size[0], "height": size[1]},
+        ]
+        errors: list[ValueError] = []
+        for changes in singles:
+            try:
+                base.with_changes(**changes)
+            except ValueError as exc:
+                errors.append(exc)
+        if self.fps_spin.value() >= 1:
+            try:
+                self.build_request_frames()
+            except ValueError as exc:
+                errors.append(exc)
+        return errors
+
+    def build_request_frames(self) -> int:
+        fps = self.fps_spin.value()
+        seconds = self.duration_spin.value()
+        frames = round(seconds * fps)
+        if frames < 1:
+            raise ValueError(f"num_frames: {seconds:g} s is too short; use at least one frame")
+        choice = self.current_choice()
+        if choice.max_frames is not None and frames > choice.max_frames:
+            raise ValueError(
+                f"num_frames: {seconds:g} s is {frames} frames, too long for {choice.name}; "
+                f"allowed up to {choice.max_frames} frames "
+                f"({choice.max_frames / fps:.1f} s at {fps} fps)"
+            )
+        return frames
+
     def validate(self) -> GenerationRequest | None:
         self._clear_errors()
         try:
             return self.build_request()
         except ValueError as exc:
-            self.show_error(exc)
+            shown = {self.show_error(e) for e in self.field_errors()}
+            if FIELD_NAMES.get(str(exc).partition(":")[0].strip(), "prompt") not in shown:
+                self.show_error(exc)
             return None
 
     def _on_prompt_text(self) -> None:
