@@ -83,6 +83,19 @@ def test_delete_duplicate_and_undo_restore_the_same_shots(qtbot, window):
     assert vm.selected_id == ids[2]  # the neighbour is selected, not nothing
     vm.undo_stack.undo()
     assert [s.id for s in vm.shots] == ids  # the very same shot back in its place
+    # plain Delete works on a clicked card, but not while typing in the prompt
+    qtbot.waitUntil(lambda: window.storyboard.card(ids[2]).isVisible())
+    card = window.storyboard.card(ids[2])
+    qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
+    assert vm.selected_id == ids[2]
+    window.editor.prompt_edit.setFocus()
+    qtbot.keyClick(window.editor.prompt_edit, Qt.Key.Key_Delete)
+    assert len(vm.shots) == 3
+    qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
+    assert card.hasFocus()
+    qtbot.keyClick(card, Qt.Key.Key_Delete)
+    assert [s.id for s in vm.shots] == ids[:2]
+    vm.undo_stack.undo()
     vm.select(ids[0])
     window.act_dup.trigger()
     assert prompts(window) == ["one", "one", "two", "three"]

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -191,6 +191,10 @@ class MainWindow(QMainWindow):
         self.act_dup = self._act("&Duplicate shot", self.duplicate_shot, "Ctrl+D", "duplicate")
         self.act_del = self._act("De&lete shot", self.delete_shot, None, "delete")
         self.act_del.setShortcuts([QKeySequence("Ctrl+Backspace"), QKeySequence("Ctrl+Delete")])
+        # plain Delete removes a shot only while the storyboard has focus (not while typing)
+        self._del_key = QShortcut(QKeySequence(Qt.Key.Key_Delete), self.storyboard)
+        self._del_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._del_key.activated.connect(self.delete_shot)
 
         self.act_generate = self._act(
             "&Generate shot",

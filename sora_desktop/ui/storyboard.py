@@ -51,6 +51,7 @@ class ShotCard(QFrame):
         super().__init__(parent)
         self.shot_id = shot_id
         self.setObjectName("ShotCard")
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # so Delete acts on the storyboard
         self.setFixedHeight(CARD_H)
         self.setMouseTracking(True)
         self.seconds = 2.0
