@@ -117,7 +117,7 @@ def main() -> int:
     ed.steps_spin.setValue(200)
     ed.flush()
     variations = w.generate_selected(variations=True)
-    wait_until(app, lambda: variations[0].step >= 60)
+    wait_until(app, lambda: variations[0].step >= 24)
     save("03_generating.png")
     w.queue_vm.cancel_all()
     wait_until(app, lambda: all(j.is_terminal for j in variations))

@@ -167,7 +167,7 @@ class FrameView(QWidget):
     def __init__(self, vm: PlayerViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.vm = vm
-        self.mode = "fit_pixel"
+        self.mode = "fit_smooth"  # small clips look best smoothly enlarged; pixels on request
         self.placeholder = "No clip yet.\nWrite a prompt and press Generate (Ctrl+Enter)."
         self.setMinimumSize(240, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
