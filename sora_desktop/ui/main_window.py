@@ -576,6 +576,9 @@ class MainWindow(QMainWindow):
             project = core_project.load_project(path)
         except ProjectError as exc:
             self.notify("Cannot open this project", str(exc), "error")
+            if not Path(path).exists() and str(Path(path)) in self.settings.recent_files:
+                self.settings.remove_recent(path)  # a moved or deleted file leaves the list
+                self._save_settings()
             return False
         self._set_project(project)
         self._remember(project.path)
