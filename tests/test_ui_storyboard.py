@@ -190,8 +190,9 @@ def test_player_controls(qtbot, window):
         window.act_play.trigger()  # Space; plays to the end and stops without loop
     assert vm.index == 5
     view = window.player.view
-    view.resize(400, 300)
-    for mode, expected in (("fit_pixel", 296), ("fit_smooth", 300), ("one_to_one", 8)):
+    view.resize(400, 305)
+    # fitted into the 285 px inside a 10 px margin; pixel mode keeps whole multiples (35 x 8)
+    for mode, expected in (("fit_pixel", 280), ("fit_smooth", 285), ("one_to_one", 8)):
         view.set_mode(mode)
         from PySide6.QtCore import QSize
 

@@ -26,6 +26,7 @@ from sora_desktop.ui.images import frame_to_qimage
 from sora_desktop.ui.style import icon
 
 SCALE_MODES = ("fit_smooth", "fit_pixel", "one_to_one")
+FIT_MARGIN = 10  # px of canvas around a fitted clip
 SCALE_LABELS = {"fit_smooth": "Fit (smooth)", "fit_pixel": "Fit (pixels)", "one_to_one": "1:1"}
 
 
@@ -187,7 +188,8 @@ class FrameView(QWidget):
         if self.mode == "one_to_one" or w == 0 or h == 0:
             tw, th = w, h
         else:
-            scale = min(self.width() / w, self.height() / h)
+            m = 2 * FIT_MARGIN
+            scale = min((self.width() - m) / w, (self.height() - m) / h)
             if self.mode == "fit_pixel" and scale >= 1:
                 scale = int(scale)  # whole multiples keep pixels square
             tw, th = int(w * scale), int(h * scale)
