@@ -340,7 +340,9 @@ class QueueViewModel(QObject):
                 self.cancel(job.id)
 
     def clear_finished(self) -> None:
-        self.queue.clear_finished()
+        for job in self.queue.clear_finished():
+            for table in (self.titles, self._keep_pick, self._project_of, self._take_of):
+                table.pop(job.id, None)
         self.queue_changed.emit()
 
     # ------------------------------------------------------------------ helpers
