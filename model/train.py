@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import sys
@@ -78,8 +77,10 @@ def train_vae(args, device, bf16, rng) -> VideoVAE:
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
         if step % 50 == 0 or step == args.vae_steps:
-            log(f"vae {step}/{args.vae_steps} rec {rec.item():.4f} kl {kl.item():.2f} "
-                f"{(time.time() - t0) / step:.2f}s/step")
+            log(
+                f"vae {step}/{args.vae_steps} rec {rec.item():.4f} kl {kl.item():.2f} "
+                f"{(time.time() - t0) / step:.2f}s/step"
+            )
     return vae.eval().requires_grad_(False)
 
 
@@ -118,7 +119,9 @@ def build_pool(args, vae, device, bf16, rng):
     X = torch.cat([X, torch.ones(len(X), 1)], dim=1)
     Y = torch.cat(rgb_y)
     proj = torch.linalg.lstsq(X, Y).solution  # (C+1, 3)
-    log(f"pool: {len(scenes)} clips encoded in {time.time() - t0:.0f}s, latent {tuple(z.shape[1:])}")
+    log(
+        f"pool: {len(scenes)} clips encoded in {time.time() - t0:.0f}s, latent {tuple(z.shape[1:])}"
+    )
     return scenes, z, c, ch_mean, ch_std, proj
 
 
@@ -145,7 +148,11 @@ def train_dit(args, vae, pool, device, bf16, rng, save):
     losses = []
     for step in range(1, args.dit_steps + 1):
         frac = step / args.dit_steps
-        lr = args.lr * min(1.0, step / 200) * (0.5 * (1 + math.cos(math.pi * max(0.0, frac - 0.7) / 0.3)) if frac > 0.7 else 1.0)
+        lr = (
+            args.lr
+            * min(1.0, step / 200)
+            * (0.5 * (1 + math.cos(math.pi * max(0.0, frac - 0.7) / 0.3)) if frac > 0.7 else 1.0)
+        )
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.from_numpy(rng.integers(0, len(scenes), args.batch))
@@ -155,7 +162,9 @@ def train_dit(args, vae, pool, device, bf16, rng, save):
             for i in idx.tolist()
         ]
         emb, mask = text.encode(captions)
-        use_cond = torch.from_numpy(rng.random(args.batch) < args.cond_prob).float().view(-1, 1, 1, 1, 1)
+        use_cond = (
+            torch.from_numpy(rng.random(args.batch) < args.cond_prob).float().view(-1, 1, 1, 1, 1)
+        )
         cond = torch.zeros_like(x0)
         cond[:, :, :1] = cn[idx].to(device)
         cond_mask = torch.zeros_like(x0[:, :1])
@@ -174,12 +183,14 @@ def train_dit(args, vae, pool, device, bf16, rng, save):
         opt.step()
         decay = min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, p in zip(ema.parameters(), dit.parameters()):
+            for pe, p in zip(ema.parameters(), dit.parameters(), strict=True):
                 pe.lerp_(p, 1 - decay)
         losses.append(loss.item())
         if step % 50 == 0 or step == args.dit_steps:
-            log(f"dit {step}/{args.dit_steps} loss {np.mean(losses[-50:]):.4f} lr {lr:.2e} "
-                f"{(time.time() - t0) / step:.2f}s/step")
+            log(
+                f"dit {step}/{args.dit_steps} loss {np.mean(losses[-50:]):.4f} lr {lr:.2e} "
+                f"{(time.time() - t0) / step:.2f}s/step"
+            )
         if step % args.save_every == 0 or step == args.dit_steps:
             save(ema, step)
         if args.time_budget_min and time.time() - t0 > args.time_budget_min * 60:
@@ -195,7 +206,9 @@ def train_dit(args, vae, pool, device, bf16, rng, save):
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "embedded")
     p.add_argument("--preset", default="small", choices=["small", "micro"])
     p.add_argument("--seed", type=int, default=0)

@@ -15,8 +15,24 @@ ROOT = Path(__file__).resolve().parents[1]
 def micro_model_dir(tmp_path_factory) -> Path:
     """A micro checkpoint trained for a few steps by the real recipe (seconds on a CPU)."""
     out = tmp_path_factory.mktemp("micro_model")
-    cmd = [sys.executable, str(ROOT / "model" / "train.py"), "--preset", "micro", "--out", str(out),
-           "--vae-steps", "2", "--dit-steps", "2", "--pool", "8", "--batch", "4", "--save-every", "2"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "model" / "train.py"),
+        "--preset",
+        "micro",
+        "--out",
+        str(out),
+        "--vae-steps",
+        "2",
+        "--dit-steps",
+        "2",
+        "--pool",
+        "8",
+        "--batch",
+        "4",
+        "--save-every",
+        "2",
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
     return out
 

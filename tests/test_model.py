@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from sora_desktop.core.request import GenerationRequest
-from sora_desktop.engine.backend import CancelToken, GenerationCancelled, GenerationResult, StepEvent
+from sora_desktop.engine.backend import (
+    CancelToken,
+    GenerationCancelled,
+    GenerationResult,
+    StepEvent,
+)
 from sora_desktop.engine.embedded import world
 from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT, sincos_3d
 from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE

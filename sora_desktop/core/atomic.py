@@ -12,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write_with(path: str | os.PathLike, writer: Callable[[Path], None], mode: int = 0o644) -> Path:
+def atomic_write_with(
+    path: str | os.PathLike, writer: Callable[[Path], None], mode: int = 0o644
+) -> Path:
     """Call ``writer(tmp_path)`` to fill a temp file in the target's folder, then rename it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

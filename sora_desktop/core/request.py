@@ -66,7 +66,9 @@ class GenerationRequest:
             value = getattr(self, name)
             _check_int_range(name, value, 16, 4096)
             if value % 16:
-                raise ValueError(f"{name}: {value} is not a multiple of 16; use e.g. {value // 16 * 16 or 16}")
+                raise ValueError(
+                    f"{name}: {value} is not a multiple of 16; use e.g. {value // 16 * 16 or 16}"
+                )
         _check_type("model_id", self.model_id, str)
         if not self.model_id:
             raise ValueError("model_id: must name a model")
@@ -121,7 +123,9 @@ class GenerationRequest:
 
 def _check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:
     if isinstance(value, bool) or not isinstance(value, types):
-        names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        names = (
+            types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        )
         raise ValueError(f"{name}: expected {names}, got {type(value).__name__}")
 
 

@@ -33,7 +33,9 @@ class TextEncoder:
 
         path = path or minilm_path()
         self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        self.model = AutoModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
+        self.model = AutoModel.from_pretrained(
+            str(path), local_files_only=True, use_safetensors=True
+        )
         self.model.eval().requires_grad_(False).to(device)
         self.device = torch.device(device)
         self.dim = int(self.model.config.hidden_size)

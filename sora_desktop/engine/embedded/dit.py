@@ -117,7 +117,9 @@ class DiTBlock(nn.Module):
         self.cross = Attention(dim, heads, kv_dim=dim)
         self.norm3 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim)
+        )
         self.adaLN = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
 
     def forward(self, x, c, text, text_mask):
@@ -156,7 +158,9 @@ class VideoDiT(nn.Module):
         self.t_embed = nn.Sequential(nn.Linear(256, D), nn.SiLU(), nn.Linear(D, D))
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, D), nn.SiLU(), nn.Linear(D, D))
         self.pool_proj = nn.Sequential(nn.Linear(cfg.text_dim, D), nn.SiLU(), nn.Linear(D, D))
-        self.blocks = nn.ModuleList([DiTBlock(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth)])
+        self.blocks = nn.ModuleList(
+            [DiTBlock(D, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth)]
+        )
         self.final = FinalLayer(D, self.patch_dim)
         self.initialize_weights()
 
@@ -195,7 +199,8 @@ class VideoDiT(nn.Module):
 
     def forward(self, x, t, text, text_mask, cond=None, cond_mask=None):
         """x: (B, C, T, H, W) noisy latent; t: (B,) in [0, 1]; text: (B, L, 384);
-        text_mask: (B, L) bool; cond: (B, C, T, H, W) start-frame latent; cond_mask: (B, 1, T, H, W)."""
+        text_mask: (B, L) bool; cond: (B, C, T, H, W) start-frame latent;
+        cond_mask: (B, 1, T, H, W)."""
         if cond is None:
             cond = torch.zeros_like(x)
             cond_mask = torch.zeros_like(x[:, :1])

@@ -61,8 +61,12 @@ def load_start_image(path: str, size: int) -> np.ndarray:
 class EmbeddedBackend(Backend):
     model_id = EMBEDDED_MODEL_ID
 
-    def __init__(self, model_dir: Path | None = None, device: str = "auto",
-                 text_encoder: TextEncoder | None = None):
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        device: str = "auto",
+        text_encoder: TextEncoder | None = None,
+    ):
         self.device = pick_device(device)
         self.model_dir = Path(model_dir) if model_dir else embedded_model_dir()
         ckpt = load_checkpoint(self.model_dir, self.device)

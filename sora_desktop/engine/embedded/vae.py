@@ -105,7 +105,9 @@ class VideoVAE(nn.Module):
         )
         self.enc_time = nn.Conv3d(c3, c3, (k, 1, 1), stride=(k, 1, 1))
         self.enc_mix = TemporalMix(c3)
-        self.enc_out = nn.Sequential(_norm(c3), nn.SiLU(), nn.Conv2d(c3, 2 * cfg.latent_channels, 3, padding=1))
+        self.enc_out = nn.Sequential(
+            _norm(c3), nn.SiLU(), nn.Conv2d(c3, 2 * cfg.latent_channels, 3, padding=1)
+        )
 
         self.dec_in = nn.Conv2d(cfg.latent_channels, c3, 3, padding=1)
         self.dec_mix = TemporalMix(c3)

@@ -34,11 +34,21 @@ def _atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
-def save_checkpoint(out: Path, *, vae: VideoVAE, dit: VideoDiT, latent_mean, latent_std,
-                    latent_rgb, training: dict[str, Any]) -> None:
+def save_checkpoint(
+    out: Path,
+    *,
+    vae: VideoVAE,
+    dit: VideoDiT,
+    latent_mean,
+    latent_std,
+    latent_rgb,
+    training: dict[str, Any],
+) -> None:
     out = Path(out)
     half = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in dit.state_dict().items()}
-    vae_sd = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in vae.state_dict().items()}
+    vae_sd = {
+        k: v.detach().to(torch.float16).contiguous().cpu() for k, v in vae.state_dict().items()
+    }
     _atomic_write_bytes(out / VAE_NAME, lambda p: save_file(vae_sd, p))
     _atomic_write_bytes(out / DIT_NAME, lambda p: save_file(half, p))
     config = {

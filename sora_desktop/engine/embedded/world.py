@@ -74,22 +74,43 @@ DIRECTIONS: dict[str, tuple[float, float]] = {  # unit (dx, dy), image y points 
     "down-right": (0.7071, 0.7071),
 }
 MOTION_PHRASES: dict[str, list[str]] = {
-    "left": ["moves left", "moves to the left", "slides left", "travels from right to left",
-             "drifts leftward"],
-    "right": ["moves right", "moves to the right", "slides right", "travels from left to right",
-              "drifts rightward"],
+    "left": [
+        "moves left",
+        "moves to the left",
+        "slides left",
+        "travels from right to left",
+        "drifts leftward",
+    ],
+    "right": [
+        "moves right",
+        "moves to the right",
+        "slides right",
+        "travels from left to right",
+        "drifts rightward",
+    ],
     "up": ["moves up", "rises", "floats upward", "travels from bottom to top", "climbs"],
     "down": ["moves down", "falls", "drops", "sinks downward", "travels from top to bottom"],
-    "up-left": ["moves up and to the left", "moves diagonally to the upper left",
-                "drifts toward the top left corner"],
-    "up-right": ["moves up and to the right", "moves diagonally to the upper right",
-                 "drifts toward the top right corner"],
-    "down-left": ["moves down and to the left", "moves diagonally to the lower left",
-                  "drifts toward the bottom left corner"],
-    "down-right": ["moves down and to the right", "moves diagonally to the lower right",
-                   "drifts toward the bottom right corner"],
-    "bouncing": ["bounces left and right", "bounces from side to side",
-                 "bounces back and forth"],
+    "up-left": [
+        "moves up and to the left",
+        "moves diagonally to the upper left",
+        "drifts toward the top left corner",
+    ],
+    "up-right": [
+        "moves up and to the right",
+        "moves diagonally to the upper right",
+        "drifts toward the top right corner",
+    ],
+    "down-left": [
+        "moves down and to the left",
+        "moves diagonally to the lower left",
+        "drifts toward the bottom left corner",
+    ],
+    "down-right": [
+        "moves down and to the right",
+        "moves diagonally to the lower right",
+        "drifts toward the bottom right corner",
+    ],
+    "bouncing": ["bounces left and right", "bounces from side to side", "bounces back and forth"],
     "growing": ["grows", "gets bigger", "expands", "grows larger"],
     "shrinking": ["shrinks", "gets smaller", "contracts", "shrinks away"],
     "orbiting": ["orbits the center", "circles around the middle", "moves in a circle"],
@@ -316,22 +337,32 @@ def describe_background(scene: Scene, rng: np.random.Generator | None = None) ->
         if rng is None:
             return f"on a {scene.background} background"
         c = _pick(rng, COLOR_SYNONYMS[scene.background])
-        return _pick(rng, [f"on a {c} background", f"against a {c} backdrop",
-                           f"over a plain {c} background", f"on {c}"])
+        return _pick(
+            rng,
+            [
+                f"on a {c} background",
+                f"against a {c} backdrop",
+                f"over a plain {c} background",
+                f"on {c}",
+            ],
+        )
     a, b = scene.background, scene.background2
-    where = ("from top to bottom" if scene.gradient_axis == "vertical"
-             else "from left to right")
+    where = "from top to bottom" if scene.gradient_axis == "vertical" else "from left to right"
     if rng is None:
         return f"on a gradient background from {a} to {b} {where}"
-    return _pick(rng, [f"on a gradient background from {a} to {b} {where}",
-                       f"on a {a} to {b} gradient {where}"])
+    return _pick(
+        rng,
+        [f"on a gradient background from {a} to {b} {where}", f"on a {a} to {b} gradient {where}"],
+    )
 
 
 def caption(scene: Scene, rng: np.random.Generator | None = None) -> str:
     """A caption for the scene; with ``rng`` it picks paraphrases and synonyms, else canonical."""
     parts = []
     for obj in scene.objects:
-        motion = MOTION_PHRASES[obj.motion][0] if rng is None else _pick(rng, MOTION_PHRASES[obj.motion])
+        motion = (
+            MOTION_PHRASES[obj.motion][0] if rng is None else _pick(rng, MOTION_PHRASES[obj.motion])
+        )
         parts.append(f"{describe_object(obj, rng)} {motion}")
     subject = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     bg = describe_background(scene, rng)
