@@ -156,6 +156,8 @@ class VideoDiT(nn.Module):
         # noisy latent + start-frame latent + start-frame mask, patchified together
         self.x_embed = nn.Linear((2 * C + 1) * pt * ph * pw, D)
         self.t_embed = nn.Sequential(nn.Linear(256, D), nn.SiLU(), nn.Linear(D, D))
+        # MiniLM states have a few very large channels; normalise so colour words are not drowned
+        self.text_norm = nn.LayerNorm(cfg.text_dim, eps=1e-6)
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, D), nn.SiLU(), nn.Linear(D, D))
         self.pool_proj = nn.Sequential(nn.Linear(cfg.text_dim, D), nn.SiLU(), nn.Linear(D, D))
         self.blocks = nn.ModuleList(
@@ -207,6 +209,7 @@ class VideoDiT(nn.Module):
         tokens, grid = self.patchify(torch.cat([x, cond, cond_mask], dim=1))  # (B, N, (2C+1)p)
         pos = sincos_3d(*grid, self.cfg.width).to(x.device, x.dtype)  # (N, D)
         h = self.x_embed(tokens) + pos[None]  # (B, N, D)
+        text = self.text_norm(text)  # (B, L, 384)
         m = text_mask.to(text.dtype)[..., None]  # (B, L, 1)
         pooled = (text * m).sum(1) / m.sum(1).clamp(min=1.0)  # (B, 384)
         c = self.t_embed(timestep_embedding(t, 256).to(h.dtype)) + self.pool_proj(pooled)  # (B, D)

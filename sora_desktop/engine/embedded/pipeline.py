@@ -78,6 +78,8 @@ class EmbeddedBackend(Backend):
         self.rgb = torch.tensor(self.config["latent_rgb"], device=self.device)  # (C+1, 3)
         self.size = int(self.config["size"])
         self.window = int(self.config["frames"])
+        # the timestep shift the model was trained with (older checkpoints: none)
+        self.shift = float(self.config.get("sample_shift", 1.0))
 
     def capabilities(self) -> BackendCapabilities:
         step = self.window - 1
@@ -156,7 +158,7 @@ class EmbeddedBackend(Backend):
             return v_u + g * (v_c - v_u)
 
         with torch.inference_mode():
-            for step in euler_sample(velocity, noise, request.steps, shift=1.0):
+            for step in euler_sample(velocity, noise, request.steps, shift=self.shift):
                 cancel.raise_if_cancelled()
                 yield StepEvent(step.index, step.total, self.preview(step.x0), seg, segments)
                 x = step.x

@@ -43,6 +43,7 @@ def save_checkpoint(
     latent_std,
     latent_rgb,
     training: dict[str, Any],
+    sample_shift: float = 1.0,
 ) -> None:
     out = Path(out)
     half = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in dit.state_dict().items()}
@@ -58,6 +59,7 @@ def save_checkpoint(
         "latent_mean": latent_mean,
         "latent_std": latent_std,
         "latent_rgb": latent_rgb,
+        "sample_shift": sample_shift,
         "frames": 16,
         "fps": 8,
         "size": 64,
