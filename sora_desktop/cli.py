@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sora Desktop: local, offline text-to-video. Without a command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"sora-desktop {__version__}")
+    # For installer checks (installers/smoke_test.py): open the window, report it, close it.
+    parser.add_argument("--smoke-test", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     gen = sub.add_parser("generate", help="generate a clip from a text prompt")
@@ -385,7 +387,7 @@ def cmd_info() -> int:
     return 0
 
 
-def _open_app() -> int:
+def _open_app(smoke_test: bool = False) -> int:
     try:
         from sora_desktop.ui.app import main as ui_main
     except ImportError as exc:
@@ -395,7 +397,31 @@ def _open_app() -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    if smoke_test:
+        _close_once_shown()
     return int(ui_main() or 0)
+
+
+def _close_once_shown() -> None:
+    """--smoke-test: once the event loop runs, print the shown windows and close them."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from sora_desktop.ui.app import create_app
+
+    start = time.perf_counter()
+    app = create_app()
+
+    def check() -> None:
+        shown = [w.windowTitle() for w in app.topLevelWidgets() if w.isVisible()]
+        print(f"window shown: {shown} after {time.perf_counter() - start:.2f} s", flush=True)
+        if shown:
+            app.closeAllWindows()  # the window's own close path stops its worker thread
+        else:
+            app.exit(EXIT_FAILED)
+
+    QTimer.singleShot(0, check)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -405,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            return _open_app()
+            return _open_app(smoke_test=args.smoke_test)
         if args.command == "generate":
             return cmd_generate(args)
         if args.command == "eval":
