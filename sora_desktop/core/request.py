@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -10,6 +11,8 @@ MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**32 - 1
 EMBEDDED_MODEL_ID = "sora-desktop/embedded-tiny"
 REQUEST_VERSION = 1
+MAX_EXTRA_DEPTH = 32
+MAX_PATH_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,8 @@ class GenerationRequest:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
-        _check_type("prompt", self.prompt, str)
-        _check_type("negative_prompt", self.negative_prompt, str)
+        _check_text("prompt", self.prompt)
+        _check_text("negative_prompt", self.negative_prompt)
         if not self.prompt.strip():
             raise ValueError("prompt: must not be empty; describe the scene you want to see")
         if len(self.prompt) > MAX_PROMPT_CHARS:
@@ -58,8 +61,14 @@ class GenerationRequest:
         _check_int_range("seed", self.seed, 0, MAX_SEED)
         _check_int_range("steps", self.steps, 1, 200)
         _check_type("guidance", self.guidance, (int, float))
-        if not (0.0 <= float(self.guidance) <= 30.0) or self.guidance != self.guidance:
-            raise ValueError(f"guidance: {self.guidance} is out of range; allowed 0.0 to 30.0")
+        try:
+            guidance = float(self.guidance)
+        except OverflowError:  # an int too large for a float
+            guidance = math.inf
+        if not 0.0 <= guidance <= 30.0:  # also false for NaN
+            raise ValueError(
+                f"guidance: {_show(self.guidance)} is out of range; allowed 0.0 to 30.0"
+            )
         _check_int_range("num_frames", self.num_frames, 1, 1024)
         _check_int_range("fps", self.fps, 1, 60)
         for name in ("width", "height"):
@@ -69,13 +78,16 @@ class GenerationRequest:
                 raise ValueError(
                     f"{name}: {value} is not a multiple of 16; use e.g. {value // 16 * 16 or 16}"
                 )
-        _check_type("model_id", self.model_id, str)
+        _check_text("model_id", self.model_id, MAX_PATH_CHARS)
         if not self.model_id:
             raise ValueError("model_id: must name a model")
         if self.start_image is not None:
-            _check_type("start_image", self.start_image, str)
-            if not self.start_image:
+            _check_text("start_image", self.start_image, MAX_PATH_CHARS)
+            if not self.start_image or "\0" in self.start_image:
                 raise ValueError("start_image: must be a file path or None")
+        if self.original_prompt is not None:
+            _check_text("original_prompt", self.original_prompt)
+        _check_extra(self.extra)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -100,7 +112,7 @@ class GenerationRequest:
         version = data.get("version", REQUEST_VERSION)
         if not isinstance(version, int) or version > REQUEST_VERSION:
             raise ValueError(
-                f"request: version {version!r} is newer than this program understands "
+                f"request: version {_show(version)} is newer than this program understands "
                 f"(up to {REQUEST_VERSION}); update Sora Desktop"
             )
         known = {f.name for f in fields(cls)}
@@ -118,6 +130,10 @@ class GenerationRequest:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"request: not valid JSON ({exc.msg})") from exc
+        except RecursionError as exc:
+            raise ValueError("request: not usable JSON (nested too deeply)") from exc
+        except (ValueError, TypeError) as exc:  # e.g. a number with more than 4300 digits
+            raise ValueError(f"request: not usable JSON ({exc})") from exc
         return cls.from_dict(data)
 
 
@@ -132,4 +148,50 @@ def _check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:
 def _check_int_range(name: str, value: Any, lo: int, hi: int) -> None:
     _check_type(name, value, int)
     if not lo <= value <= hi:
-        raise ValueError(f"{name}: {value} is out of range; allowed {lo} to {hi}")
+        raise ValueError(f"{name}: {_show(value)} is out of range; allowed {lo} to {hi}")
+
+
+def _show(value: Any) -> str:
+    """A value for a message; a huge int is not printed (str() of one can itself fail)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return "a number too large to use"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _check_text(name: str, value: Any, limit: int | None = None) -> None:
+    """Text that can be stored: a str that encodes as UTF-8 (no unpaired surrogates)."""
+    _check_type(name, value, str)
+    if limit is not None and len(value) > limit:
+        raise ValueError(f"{name}: {len(value)} characters is too long; the limit is {limit}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{name}: contains characters that are not valid text (at position {exc.start})"
+        ) from exc
+
+
+def _check_extra(extra: Any) -> None:
+    """``extra`` is saved in project files and export metadata: plain, finite JSON only."""
+    if not isinstance(extra, dict):
+        raise ValueError(f"extra: expected an object (dict), got {type(extra).__name__}")
+    stack: list[tuple[Any, int]] = [(extra, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_EXTRA_DEPTH:
+            raise ValueError(f"extra: nested more than {MAX_EXTRA_DEPTH} levels deep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValueError(f"extra: keys must be text, got {type(key).__name__}")
+                _check_text("extra", key)
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            _check_text("extra", value)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"extra: {value} is not allowed (only finite numbers)")
+        elif value is not None and not isinstance(value, (bool, int)):
+            raise ValueError(f"extra: {type(value).__name__} values cannot be saved")
