@@ -479,8 +479,18 @@ def _check_depth(data: Any) -> None:
             )
         if isinstance(obj, dict):
             stack.extend((v, depth + 1) for v in obj.values())
+            stack.extend((k, depth) for k in obj)
         elif isinstance(obj, list):
             stack.extend((v, depth + 1) for v in obj)
+        elif isinstance(obj, str):
+            # "\ud800" escapes load as unpaired surrogates, which cannot be saved again
+            try:
+                obj.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ProjectError(
+                    "This project file is damaged: it contains text that is not valid Unicode "
+                    f"({obj[max(0, exc.start - 20) : exc.start]!r}...)."
+                ) from exc
 
 
 def _check_text(name: str, value: Any, limit: int) -> str:
@@ -620,7 +630,11 @@ def _parse_v1(data: dict[str, Any]) -> Project:
         raise ProjectError(
             f"This project has {len(raw_shots)} shots; Sora Desktop opens at most {MAX_SHOTS}."
         )
-    total_takes = sum(len(s.get("takes") or []) for s in raw_shots if isinstance(s, dict))
+    total_takes = sum(
+        len(s["takes"])
+        for s in raw_shots
+        if isinstance(s, dict) and isinstance(s.get("takes"), list)
+    )
     if total_takes > MAX_TOTAL_TAKES:
         raise ProjectError(
             f"This project has {total_takes} takes; Sora Desktop opens at most {MAX_TOTAL_TAKES}."
