@@ -115,10 +115,10 @@ def preflight(
     """Say plainly whether ``request`` fits this machine in ``memory_mode``, and what to change."""
     if memory_mode not in MEMORY_MODES:
         raise ValueError(f"memory_mode: {memory_mode!r}; allowed {', '.join(MEMORY_MODES)}")
-    mem = memory or probe_memory()
     need_ram = entry.min_ram_gb[memory_mode]
     if not entry.needs_download:
         return PreflightReport(True, f"{entry.name} runs on any computer.", need_ram_gb=need_ram)
+    mem = memory or probe_memory()  # after the embedded case: probing imports torch
     need = scaled_need(entry, request, entry.min_vram_gb, memory_mode)
     common = dict(
         need_vram_gb=need,

@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     for warning in settings.warnings:
         QTimer.singleShot(0, lambda w=warning: window.notify("Settings", w, "warning"))
-    QTimer.singleShot(0, window.offer_recovery)
+    # After the window shows: first any crash recovery, then (first start only) the guide.
+    QTimer.singleShot(0, lambda: window.offer_recovery() or window.maybe_show_first_run())
     return int(app.exec())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -28,8 +29,16 @@ from sora_desktop import __version__
 from sora_desktop.core import project as core_project
 from sora_desktop.core.autosave import Autosaver, RecoveryInfo
 from sora_desktop.core.project import PROJECT_SUFFIX, Project, ProjectError
+from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
 from sora_desktop.core.settings import Settings, load_settings, save_settings
 from sora_desktop.ui.export_dialog import ExportDialog
+from sora_desktop.ui.first_run import (
+    SAMPLE_PROMPT,
+    SAMPLE_SEED,
+    FirstRunDialog,
+    FirstRunViewModel,
+    Hardware,
+)
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
 from sora_desktop.ui.queue_panel import QueuePanel
@@ -62,6 +71,9 @@ class MainWindow(QMainWindow):
         self._boxes: list[QMessageBox] = []
         self._closing = False
         self._last_autosave_mark: object = None
+        # The first-run guide's hardware check; None = the real one. Tests pass a fake machine.
+        self.detect_hardware: Callable[[], Hardware] | None = None
+        self.first_run_dialog: FirstRunDialog | None = None
         self.setWindowIcon(app_icon())
         self.resize(1440, 900)
 
@@ -233,6 +245,7 @@ class MainWindow(QMainWindow):
         self.act_models.setVisible(
             importlib.util.find_spec("sora_desktop.ui.model_manager") is not None
         )
+        self.act_first_run = self._act("&Getting started…", self.show_first_run)
         self.act_about = self._act("&About Sora Desktop", self.about)
         self.act_responsible = self._act("Responsible use", self.about_responsible_use)
 
@@ -262,7 +275,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_models)
         m.menuAction().setVisible(self.act_models.isVisible())
         m = bar.addMenu("&Help")
-        m.addActions([self.act_responsible, self.act_about])
+        m.addActions([self.act_first_run, self.act_responsible, self.act_about])
 
     def _build_toolbar(self) -> None:
         tb = QToolBar("Main")
@@ -790,6 +803,48 @@ class MainWindow(QMainWindow):
         self.model_manager = ModelManagerWindow(self.settings, self)
         self.model_manager.models_changed.connect(self.editor.refresh_models)
         self.model_manager.show()
+
+    # ================================================================== first run
+    def maybe_show_first_run(self) -> FirstRunDialog | None:
+        """The getting-started guide, on the first start only (until it is dismissed)."""
+        if self.settings.first_run_done or self._closing:
+            return None
+        return self.show_first_run()
+
+    def show_first_run(self) -> FirstRunDialog:
+        """Open the guide (Help → Getting started); the hardware check runs in the background."""
+        if self.first_run_dialog is not None and self.first_run_dialog.isVisible():
+            self.first_run_dialog.raise_()
+            return self.first_run_dialog
+        kwargs = {"detect": self.detect_hardware} if self.detect_hardware is not None else {}
+        recovery = self.autosaver.recovery_dir if self.autosaver is not None else None
+        vm = FirstRunViewModel(self.settings, recovery, parent=self, **kwargs)
+        dialog = FirstRunDialog(vm, can_open_models=self.act_models.isVisible(), parent=self)
+        vm.done.connect(self._first_run_done)
+        vm.first_video_requested.connect(self.make_first_video)
+        vm.models_requested.connect(self.open_model_manager)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(vm.deleteLater)
+        self.first_run_dialog = dialog
+        dialog.show()
+        vm.start_detection()
+        return dialog
+
+    def _first_run_done(self) -> None:
+        if not self.settings.first_run_done:
+            self.settings.first_run_done = True
+            self._save_settings()
+
+    def make_first_video(self, prompt: str = SAMPLE_PROMPT) -> list:
+        """A new shot with the built-in model and a prompt it knows, queued at once."""
+        self.editor.flush()
+        request = GenerationRequest(prompt=prompt, seed=SAMPLE_SEED, model_id=EMBEDDED_MODEL_ID)
+        sel = self.project_vm.selected
+        index = self.project_vm.project.index_of(sel.id) + 1 if sel is not None else None
+        shot = self.project_vm.add_shot(request, index)
+        self.project_vm.select(shot.id)
+        self.editor.load_selected()
+        return self._generate_shot(shot.id)
 
     def about(self) -> None:
         self.notify(

@@ -8,6 +8,7 @@ the generation queue and talks to the worker. Widgets read from them and listen 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -17,6 +18,7 @@ from sora_desktop.core import project as core_project
 from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Shot, Take
 from sora_desktop.core.request import MAX_SEED, GenerationRequest
+from sora_desktop.engine.preflight import MemoryInfo, preflight_request
 from sora_desktop.ui import commands as cmd
 from sora_desktop.ui.images import last_frame_path, thumbnail_path
 from sora_desktop.ui.worker import GenerationJob, GenerationWorker
@@ -225,6 +227,8 @@ class QueueViewModel(QObject):
         self._keep_pick: dict[str, bool] = {}  # variations keep the user's chosen take
         self._project_of: dict[str, Project] = {}
         self._take_of: dict[str, Take] = {}
+        # What the machine has (a MemoryInfo); None probes it. Tests put a fake machine here.
+        self.memory_probe: Callable[[], MemoryInfo] | None = None
         worker.started.connect(self._on_started)
         worker.progress.connect(self._on_progress)
         worker.preview.connect(self._on_preview)
@@ -276,6 +280,7 @@ class QueueViewModel(QObject):
         if new_seed:
             request = request.with_changes(seed=random.randint(0, MAX_SEED))
         self._check_policy(request)
+        self._check_fits(request)
         if shot.continue_from_previous:
             request = request.with_changes(start_image=str(self._previous_last_frame(shot_id)))
         elif request.start_image is not None and not Path(request.start_image).is_file():
@@ -354,6 +359,13 @@ class QueueViewModel(QObject):
         result = check_request(request)
         if not result.allowed:
             raise PolicyBlocked(result.message)
+
+    def _check_fits(self, request: GenerationRequest) -> None:
+        """Refuse a job that cannot fit this machine's memory before it starts (and fails)."""
+        memory = self.memory_probe() if self.memory_probe is not None else None
+        report = preflight_request(request, self.settings, memory)
+        if report is not None and not report.ok:
+            raise QueueError(f"{report.message}\n{report.suggestion}".strip())
 
     def _previous_last_frame(self, shot_id: str) -> Path:
         pvm = self.project_vm

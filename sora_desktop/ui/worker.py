@@ -25,6 +25,7 @@ from sora_desktop.engine.backend import (
     GenerationResult,
     StepEvent,
 )
+from sora_desktop.engine.preflight import OutOfMemory  # no torch at import
 from sora_desktop.ui.images import frame_to_qimage, last_frame_path, save_png, thumbnail_path
 
 GenerateFn = Callable[[GenerationRequest, CancelToken], Iterator[Any]]
@@ -36,6 +37,9 @@ def friendly_error(exc: BaseException) -> str:
     """A message a non-programmer can act on: what happened and what to try next."""
     text = str(exc).strip() or type(exc).__name__
     low = f"{type(exc).__name__} {text}".lower()
+    if isinstance(exc, OutOfMemory):
+        # The backend's advice names this model, mode and size; a generic text would lose it.
+        return text
     if isinstance(exc, MemoryError) or "out of memory" in low or "outofmemory" in low:
         return (
             "The model ran out of memory.\n"
