@@ -1,10 +1,13 @@
 """Save PNG screenshots of the desktop studio in its main states into docs/screenshots/.
 
     QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--model DIR] [--out DIR]
+        [--only first_run]
 
 States: an empty project; a storyboard of several generated shots; generating with progress and
-a live preview; the export dialog; the settings dialog; the light theme. Uses the shipped
-checkpoint (model/embedded) when trained, else ``--model`` / SORA_DESKTOP_EMBEDDED_MODEL.
+a live preview; the export dialog; the settings dialog; the light theme; the first-run guide
+(with this computer's real hardware check). Uses the shipped checkpoint (model/embedded) when
+trained, else ``--model`` / SORA_DESKTOP_EMBEDDED_MODEL. ``--only first_run`` makes just the
+guide's screenshot (no model needed).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def main() -> int:
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--only", choices=["first_run"], default=None)
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(tempfile.mkdtemp(prefix="sd-shots-"))
@@ -58,6 +62,8 @@ def main() -> int:
     elif (shipped / "dit.safetensors").is_file():
         os.environ.pop("SORA_DESKTOP_EMBEDDED_MODEL", None)
     args.out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtWidgets import QScrollArea
 
     from sora_desktop.core.autosave import Autosaver
     from sora_desktop.core.settings import Settings
@@ -85,6 +91,21 @@ def main() -> int:
         path = args.out / name
         (widget or w).grab().save(str(path))
         print("saved", path)
+
+    # 7. the first-run guide (taken first: it opens on an empty project at the first start)
+    guide = w.show_first_run()
+    guide.vm.wait_detection()
+    wait_until(app, lambda: guide.vm.hardware is not None, timeout=120)
+    scroll = guide.findChild(QScrollArea)
+    settle(app)
+    needed = scroll.widget().layout().totalHeightForWidth(scroll.viewport().width())
+    extra = guide.height() - scroll.viewport().height()  # the footer
+    guide.resize(guide.width(), needed + extra + 2)  # the whole guide, no scrolling
+    save("07_first_run.png", guide)
+    guide.close()
+    if args.only == "first_run":
+        w.shutdown()
+        return 0
 
     # 1. empty project
     save("01_empty_project.png")

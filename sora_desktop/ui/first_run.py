@@ -464,10 +464,12 @@ class FirstRunDialog(QDialog):
             button.setToolTip(f"Show {folder.path} in the file manager")
             button.setAccessibleName(f"Open the {folder.label.lower()} folder")
             button.clicked.connect(lambda _c=False, k=folder.key: vm.open_folder(k))
-            grid.addWidget(name, 2 * i, 0)
-            grid.addWidget(path, 2 * i, 1)
-            grid.addWidget(button, 2 * i, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
-            grid.addWidget(what, 2 * i + 1, 1)
+            r = 3 * i  # name + path, what it is for, a gap
+            grid.addWidget(name, r, 0)
+            grid.addWidget(path, r, 1)
+            grid.addWidget(button, r, 2, 2, 1, Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(what, r + 1, 1)
+            grid.setRowMinimumHeight(r + 2, 8)
             self.folder_labels[folder.key] = path
             self.folder_buttons[folder.key] = button
         lay.addLayout(grid)
