@@ -209,8 +209,9 @@ def hardware_summary(hw: Hardware, recs: list[Recommendation]) -> str:
         )
         if fit:
             return (
-                f"{head} {len(fit)} of the {len(big)} downloadable video models fit it; they "
-                "make larger, sharper videos than the built-in model but take minutes per clip."
+                f"{head} {len(fit)} of the {len(big)} downloadable video models "
+                f"{'fits' if len(fit) == 1 else 'fit'} it; they make larger, sharper videos than "
+                "the built-in model but take minutes per clip."
             )
         return (
             f"{head} None of the downloadable video models fit this card; the built-in model "
