@@ -163,6 +163,10 @@ def test_shown_on_first_run_only_and_again_from_help(qtbot, tmp_path, home):
         dialog.close()  # dismissing it in any way counts
         assert w.settings.first_run_done
         assert load_settings(settings_path()).first_run_done  # persisted
+        qtbot.wait(50)  # the closed guide is deleted; Help opens a fresh one
+        again = w.show_first_run()
+        assert again is not dialog and again.isVisible()
+        again.close()
     finally:
         close_window(w)
     # the next start: not shown

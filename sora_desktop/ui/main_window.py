@@ -825,6 +825,7 @@ class MainWindow(QMainWindow):
         vm.models_requested.connect(self.open_model_manager)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.destroyed.connect(vm.deleteLater)
+        dialog.finished.connect(lambda _r: setattr(self, "first_run_dialog", None))  # deleted next
         self.first_run_dialog = dialog
         dialog.show()
         vm.start_detection()
