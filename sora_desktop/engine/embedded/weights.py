@@ -19,6 +19,8 @@ CONFIG_NAME = "config.json"
 VAE_NAME = "vae.safetensors"
 DIT_NAME = "dit.safetensors"
 FORMAT_VERSION = 1
+# Formats that unpickle (and can run code) when loaded; this loader never reads them.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
@@ -69,6 +71,16 @@ def save_checkpoint(
     _atomic_write_bytes(out / CONFIG_NAME, lambda p: Path(p).write_text(text))
 
 
+def _check_inside(folder: Path, file: Path) -> None:
+    """Refuse a model file that is a link leading out of the model folder."""
+    root, real = folder.resolve(), file.resolve()
+    if not real.is_relative_to(root):
+        raise ValueError(
+            f"model: {file.name} in {folder} is a link to {real}, outside the model folder; "
+            "refusing to load it (copy the real file into the folder)"
+        )
+
+
 @dataclass
 class EmbeddedCheckpoint:
     config: dict[str, Any]
@@ -82,16 +94,28 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
     cfg_path = path / CONFIG_NAME
     if not cfg_path.is_file():
         raise FileNotFoundError(f"model: no {CONFIG_NAME} in {path}")
+    _check_inside(path, cfg_path)
     try:
         config = json.loads(cfg_path.read_text())
         vae = VideoVAE(VAEConfig.from_dict(config["vae"]))
         dit = VideoDiT(DiTConfig.from_dict(config["dit"]))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ValueError(f"model: {cfg_path} is not a valid embedded-model config ({exc})") from exc
     for module, name in ((vae, VAE_NAME), (dit, DIT_NAME)):
         file = path / name
         if not file.is_file():
+            pickles = sorted(
+                p.name
+                for p in path.glob(f"{Path(name).stem}.*")
+                if p.name.lower().endswith(PICKLE_SUFFIXES)
+            )
+            if pickles:
+                raise ValueError(
+                    f"model: {path} has {pickles[0]} instead of {name}; Sora Desktop loads only "
+                    ".safetensors weights, never pickle files (they can run code)"
+                )
             raise FileNotFoundError(f"model: missing weights file {file}")
+        _check_inside(path, file)
         try:
             state = load_file(str(file))
         except Exception as exc:  # safetensors raises its own error types
