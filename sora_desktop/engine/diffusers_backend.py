@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import queue
 import threading
 import warnings
@@ -89,6 +90,16 @@ def check_model_folder(folder: Path) -> None:
     """Refuse a folder that could make diffusers run code or unpickle data."""
     if not (folder / "model_index.json").is_file():
         raise ValueError(f"model: {folder} has no model_index.json; it is not a diffusers model")
+    root = folder.resolve()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in dirnames + filenames:
+            entry = Path(dirpath) / name
+            if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+                raise ValueError(
+                    f"model: {entry.relative_to(folder).as_posix()} in {folder} is a link to "
+                    f"{entry.resolve()}, outside the model folder; refusing to load it. Delete "
+                    "the model and download it again."
+                )
     bad = sorted(
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
@@ -99,12 +110,18 @@ def check_model_folder(folder: Path) -> None:
             f"model: {folder} contains files Sora Desktop will not load ({', '.join(bad[:3])}); "
             "only .safetensors weights are used. Delete the model and download it again."
         )
-    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    try:
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"model: {folder}/model_index.json is not valid JSON ({exc})") from exc
+    if not isinstance(index, dict):
+        raise ValueError(f"model: {folder}/model_index.json is not a diffusers model index")
     for key, value in index.items():
         if key.startswith("_") or not isinstance(value, list) or len(value) != 2:
             continue
         library, cls = value
-        if library not in ALLOWED_LIBRARIES or (cls is not None and not str(cls).isidentifier()):
+        library_ok = (library is None or isinstance(library, str)) and library in ALLOWED_LIBRARIES
+        if not library_ok or (cls is not None and not str(cls).isidentifier()):
             raise ValueError(
                 f"model: component {key!r} of {folder} names {library}.{cls}, which is not a "
                 "diffusers or transformers class; refusing to load custom code."
