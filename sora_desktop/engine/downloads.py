@@ -541,12 +541,18 @@ class ModelDownloader:
                 )
             files = []
             for item in manifest["files"]:
-                rel = item.get("path")
+                if not isinstance(item, dict):
+                    raise DownloadError(f"{src}: its manifest has an entry that is not a file.")
+                rel, size, sha = item.get("path"), item.get("size"), item.get("sha256")
                 if not isinstance(rel, str) or not is_safe_relative_path(rel):
                     raise DownloadError(f"{src}: its manifest names an unsafe path {rel!r}.")
                 if is_pickle_name(rel):
                     raise DownloadError(f"{src}: its manifest lists a pickle file {rel!r}.")
-                files.append(RemoteFile(rel, int(item["size"]), item.get("sha256"), None))
+                if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+                    raise DownloadError(f"{src}: its manifest gives no valid size for {rel!r}.")
+                if sha is not None and not isinstance(sha, str):
+                    raise DownloadError(f"{src}: its manifest gives no valid hash for {rel!r}.")
+                files.append(RemoteFile(rel, size, sha, None))
             commit = manifest.get("commit") or "imported"
         else:
             try:
@@ -732,7 +738,7 @@ def _read_source_manifest(src: Path) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: also not UTF-8
         raise DownloadError(
             f"{path} is damaged ({exc}); delete it to check against the hub."
         ) from exc
