@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ BACKENDS = ("embedded", "diffusers", "transformers")
 KINDS = ("video", "enhancer")
 MEMORY_MODES = ("fast", "balanced", "low_vram")
 ENV_CATALOG = "SORA_DESKTOP_CATALOG"
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,12 @@ class CatalogEntry:
             raise ValueError(f"{where}.backend: {data['backend']!r}; allowed {', '.join(BACKENDS)}")
         if data["kind"] not in KINDS:
             raise ValueError(f"{where}.kind: {data['kind']!r}; allowed {', '.join(KINDS)}")
+        if not _ID_RE.match(data["id"]):
+            # the id names the model's folder, which Delete removes: '..' would be the parent
+            raise ValueError(
+                f"{where}.id: must be 'name' or 'owner/name' of letters, digits, '.', '_' and "
+                "'-', each part starting with a letter or digit"
+            )
         files = data.get("files", [])
         if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
             raise ValueError(f"{where}.files: must be a list of file names or patterns")
@@ -154,6 +162,8 @@ def load_catalog(path: str | os.PathLike | None = None) -> list[CatalogEntry]:
         raise ValueError(
             f"catalog: {path} is not valid JSON ({exc.msg}, line {exc.lineno})"
         ) from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, or nested too deeply
+        raise ValueError(f"catalog: {path} is not a usable catalog ({exc})") from exc
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, list) or not models:
         raise ValueError(f"catalog: {path} must hold a non-empty 'models' list")
@@ -185,7 +195,7 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any] | None:
     folder = Path(folder)
     try:
         data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # ValueError: also a manifest that is not UTF-8
         return None
     if not isinstance(data, dict) or data.get("complete") is not True:
         return None
