@@ -442,7 +442,9 @@ class Project:
             )
         version = data.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise ProjectError(f"This project file is damaged: version {version!r} is not valid.")
+            raise ProjectError(
+                f"This project file is damaged: version {_short(version)} is not valid."
+            )
         if version > PROJECT_VERSION:
             raise ProjectError(
                 f"This project was made by a newer Sora Desktop (version {version}); this version "
@@ -464,6 +466,18 @@ class Project:
 
 
 # ====================================================================== parsing
+def _short(value: Any, limit: int = 80) -> str:
+    """A value for a message, cut short: a hostile file's 40 MB string must not be echoed."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too large to print
+        return "a huge number"
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters"
+    return f"{text[:limit]}... ({size})"
+
+
 def _damaged(where: str, what: str) -> ProjectError:
     return ProjectError(f"This project file is damaged: {where}: {what}.")
 
@@ -503,21 +517,21 @@ def _check_text(name: str, value: Any, limit: int) -> str:
 
 def _check_id(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _ID_RE.match(value):
-        raise _damaged(where, f"id {value!r} is not valid (letters, digits, - and _ only)")
+        raise _damaged(where, f"id {_short(value)} is not valid (letters, digits, - and _ only)")
     return value
 
 
 def _check_relpath(value: Any, name: str) -> str:
     """Refuse anything that is not a plain relative path inside the project folder."""
     if not isinstance(value, str) or not value or len(value) > MAX_PATH_CHARS or "\0" in value:
-        raise ProjectError(f"{name}: {value!r} is not a valid file path inside the project")
+        raise ProjectError(f"{name}: {_short(value)} is not a valid file path inside the project")
     posix, win = PurePosixPath(value), PureWindowsPath(value)
     if posix.is_absolute() or win.is_absolute() or win.drive or win.root:
         raise ProjectError(
-            f"{name}: {value!r} is an absolute path; media must be inside the project folder"
+            f"{name}: {_short(value)} is an absolute path; media must be inside the project folder"
         )
     if ".." in win.parts or ".." in posix.parts:
-        raise ProjectError(f"{name}: {value!r} points outside the project folder")
+        raise ProjectError(f"{name}: {_short(value)} points outside the project folder")
     return value
 
 
@@ -563,16 +577,18 @@ def validate_project_settings(settings: dict[str, Any]) -> None:
     """Check the export options the project stores; unknown keys are kept as they are."""
     cf = settings.get("crossfade_frames", 0)
     if isinstance(cf, bool) or not isinstance(cf, int) or not 0 <= cf <= 120:
-        raise ValueError(f"crossfade_frames: {cf!r} is not allowed; allowed 0 to 120")
+        raise ValueError(f"crossfade_frames: {_short(cf)} is not allowed; allowed 0 to 120")
     fmt = settings.get("export_format", "mp4")
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"export_format: {fmt!r} is not allowed; allowed {EXPORT_FORMATS}")
+        raise ValueError(f"export_format: {_short(fmt)} is not allowed; allowed {EXPORT_FORMATS}")
     up = settings.get("upscale", 1)
     if isinstance(up, bool) or not isinstance(up, int) or not 1 <= up <= 8:
-        raise ValueError(f"upscale: {up!r} is not allowed; allowed 1 to 8")
+        raise ValueError(f"upscale: {_short(up)} is not allowed; allowed 1 to 8")
     method = settings.get("upscale_method", "nearest")
     if method not in UPSCALE_METHODS:
-        raise ValueError(f"upscale_method: {method!r} is not allowed; allowed {UPSCALE_METHODS}")
+        raise ValueError(
+            f"upscale_method: {_short(method)} is not allowed; allowed {UPSCALE_METHODS}"
+        )
 
 
 def _parse_take(data: Any, where: str) -> Take:
@@ -582,7 +598,7 @@ def _parse_take(data: Any, where: str) -> Take:
     request = _parse_request(data.get("request"), f"{where}, request")
     status = data.get("status", "done")
     if status not in TAKE_STATUSES:
-        raise _damaged(where, f"status {status!r} is not one of {', '.join(TAKE_STATUSES)}")
+        raise _damaged(where, f"status {_short(status)} is not one of {', '.join(TAKE_STATUSES)}")
     clip = data.get("clip")
     if clip is not None:
         try:
@@ -596,7 +612,7 @@ def _parse_take(data: Any, where: str) -> Take:
     return Take(take_id, request, clip, status, error, created)
 
 
-def _parse_shot(data: Any, where: str) -> tuple[Shot, str | None]:
+def _parse_shot(data: Any, where: str) -> tuple[Shot, list[str]]:
     if not isinstance(data, dict):
         raise _damaged(where, "expected an object")
     shot_id = _check_id(data.get("id"), where)
@@ -611,15 +627,23 @@ def _parse_shot(data: Any, where: str) -> tuple[Shot, str | None]:
     if len(set(ids)) != len(ids):
         raise _damaged(where, "two takes have the same id")
     selected = data.get("selected_take")
-    warning = None
+    warnings: list[str] = []
     if selected is not None and selected not in ids:
-        warning = f"{where}: the selected take was missing, so no take is selected."
+        warnings.append(f"{where}: the selected take was missing, so no take is selected.")
         selected = None
+    if request.start_image is not None:
+        # The app sets a shot's start image only at generation time (from the previous shot's
+        # clip), so one stored in the file came from elsewhere: never read a file it names.
+        warnings.append(
+            f"{where}: the start image stored in the file ({_short(request.start_image, 200)}) was "
+            "ignored; use 'Continue from previous shot' to start from the previous clip."
+        )
+        request = request.with_changes(start_image=None)
     cont = data.get("continue_from_previous", False)
     if not isinstance(cont, bool):
         raise _damaged(where, "continue_from_previous must be true or false")
     title = _parse_text(data, "title", where, "", 500)
-    return Shot(shot_id, request, takes, selected, cont, title), warning
+    return Shot(shot_id, request, takes, selected, cont, title), warnings
 
 
 def _parse_v1(data: dict[str, Any]) -> Project:
@@ -642,10 +666,9 @@ def _parse_v1(data: dict[str, Any]) -> Project:
     shots: list[Shot] = []
     warnings: list[str] = []
     for i, raw in enumerate(raw_shots):
-        shot, warning = _parse_shot(raw, f"shot {i + 1}")
+        shot, shot_warnings = _parse_shot(raw, f"shot {i + 1}")
         shots.append(shot)
-        if warning:
-            warnings.append(warning)
+        warnings.extend(shot_warnings)
     if len({s.id for s in shots}) != len(shots):
         raise _damaged("shots", "two shots have the same id")
     project_id = data.get("id") or new_id()
