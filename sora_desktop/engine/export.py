@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -217,6 +218,17 @@ def _explain_ffmpeg_failure(log: str, returncode: int | None) -> str:
         reason = "the disk is full; free some space or choose another folder"
     elif "permission denied" in low or "read-only file system" in low:
         reason = "the folder is not writable; choose another folder"
+    elif returncode is not None and returncode < 0:  # POSIX: ffmpeg was ended by a signal
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        if name == "SIGXFSZ":
+            reason = "the file grew past the largest size allowed here; choose another folder"
+        else:
+            reason = (
+                f"the video encoder (ffmpeg) was stopped ({name}) before it finished; try again"
+            )
     else:
         lines = [ln for ln in log.strip().splitlines() if ln.strip()]
         reason = lines[-1].strip() if lines else f"ffmpeg exited with code {returncode}"
@@ -257,6 +269,9 @@ def export_video(
     upscale_frames(frames[:1], upscale, upscale_method)  # validate before any work
     fmt = format_for_path(path, fmt)
     target = output_path_for(path, fmt)
+    if fmt != "png" and target.is_dir():
+        # checked first: the rename at the end would fail after the sidecar was written
+        raise ExportError(f"cannot export to {target}: a folder has that name; choose another")
     check_writable_folder(target.parent)
     cancel = cancel or CancelToken()
     options = {
