@@ -71,14 +71,14 @@ def clean_env(home: Path) -> dict[str, str]:
 
 
 class Runner:
-    def __init__(self, exe: Path, work: Path, prefix: list[str]):
-        self.exe, self.work, self.prefix = exe, work, prefix
+    def __init__(self, command: list[str], work: Path, prefix: list[str]):
+        self.command, self.work, self.prefix = command, work, prefix
         self.env = clean_env(work / "home")
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
         start = time.perf_counter()
         proc = subprocess.run(
-            [*self.prefix, str(self.exe), *args],
+            [*self.prefix, *self.command, *args],
             cwd=self.work,
             env=env or self.env,
             capture_output=True,
@@ -91,7 +91,7 @@ class Runner:
         """(exit code, seconds to 'window shown', seconds to exit, output)."""
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [*self.prefix, str(self.exe), "--smoke-test"],
+            [*self.prefix, *self.command, "--smoke-test"],
             cwd=self.work,
             env=self.env,
             stdout=subprocess.PIPE,
@@ -138,7 +138,8 @@ def check_info(r: Runner, bundle: Path) -> None:
     lines = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in out.splitlines())}
     model = lines.get("model folder", "")
     ffmpeg = lines.get("ffmpeg", "")
-    check("info runs", proc.returncode == 0, proc.stderr.strip()[-400:])
+    ok = proc.returncode == 0
+    check("info runs", ok, "" if ok else proc.stderr.strip()[-400:])
     check(
         "embedded model is inside the bundle",
         model.endswith("(present)") and inside(model.rsplit(" (", 1)[0], bundle),
@@ -152,7 +153,8 @@ def check_generate(r: Runner, runs: int) -> list[float]:
     for i in range(runs):
         out = r.work / f"clip{i}.mp4"
         proc, seconds = r.run("generate", PROMPT, "--seed", "1", "-o", str(out))
-        if not check(f"generate run {i + 1}", proc.returncode == 0, proc.stderr.strip()[-600:]):
+        ok = proc.returncode == 0
+        if not check(f"generate run {i + 1}", ok, "" if ok else proc.stderr.strip()[-600:]):
             return times
         times.append(seconds)
         frames, shape = read_mp4(out)
@@ -269,12 +271,46 @@ def check_diffusers(r: Runner) -> None:
     )
 
 
+def source_baseline(r: Runner, exe: Path, runs: int) -> dict:
+    """The same runs from the source tree with the bundle's weights: what freezing costs."""
+    model = next(exe.parent.rglob("model/embedded"), None)
+    env = dict(r.env, PYTHONPATH=str(ROOT))
+    if model is not None:
+        env["SORA_DESKTOP_EMBEDDED_MODEL"] = str(model)
+    src = Runner([sys.executable, "-m", "sora_desktop.cli"], r.work, r.prefix)
+    src.env = env
+    gen, win = [], []
+    for i in range(runs):
+        proc, seconds = src.run("generate", PROMPT, "--seed", "1", "-o", str(r.work / f"s{i}.mp4"))
+        if proc.returncode == 0:
+            gen.append(seconds)
+        code, shown, _, _ = src.window()
+        if code == 0 and shown is not None:
+            win.append(shown)
+    out = {
+        "generate_s_median": round(statistics.median(gen), 2) if gen else None,
+        "window_shown_s_median": round(statistics.median(win), 2) if win else None,
+    }
+    print(f"source tree, same weights: {out}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bundle", type=Path, help="the one-folder bundle, e.g. dist/sora-desktop")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each (default 3)")
     parser.add_argument("--report", type=Path, help="write the figures as JSON here")
     parser.add_argument("--no-diffusers", action="store_true", help="skip the tiny Wan check")
+    parser.add_argument(
+        "--only",
+        default="info,generate,window,install,diffusers",
+        help="comma-separated checks to run (default: all)",
+    )
+    parser.add_argument(
+        "--source-baseline",
+        action="store_true",
+        help="also time the same generate/window runs from the source tree (same weights)",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs: must be at least 1")
@@ -287,17 +323,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     prefix = network_prefix()
     print(f"network: {'none (' + ' '.join(prefix) + ')' if prefix else 'HF_HUB_OFFLINE=1 only'}")
+    only = set(args.only.split(","))
+    if args.no_diffusers:
+        only.discard("diffusers")
+    gen, win, base = [], [], {}
     with tempfile.TemporaryDirectory(prefix="sora-smoke-") as tmp:
-        r = Runner(exe.resolve(), Path(tmp), prefix)
-        check_info(r, args.bundle)
-        gen = check_generate(r, args.runs)
-        win = check_window(r, args.runs)
-        check_install(r, args.bundle)
-        if not args.no_diffusers:
+        r = Runner([str(exe.resolve())], Path(tmp), prefix)
+        if "info" in only:
+            check_info(r, args.bundle)
+        if "generate" in only:
+            gen = check_generate(r, args.runs)
+        if "window" in only:
+            win = check_window(r, args.runs)
+        if "install" in only:
+            check_install(r, args.bundle)
+        if "diffusers" in only:
             try:
                 check_diffusers(r)
             except Exception as exc:  # noqa: BLE001 - report it as a failed check
                 check("open-weight (diffusers) model generates in the bundle", False, repr(exc))
+        if args.source_baseline:
+            base = source_baseline(r, exe, args.runs)
     size = sum(
         p.stat().st_size for p in args.bundle.rglob("*") if p.is_file() and not p.is_symlink()
     )
@@ -308,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         "window_shown_s_first": round(win[0], 2) if win else None,
         "window_shown_s_median": round(statistics.median(win), 2) if win else None,
         "runs": args.runs,
+        "source_baseline": base,
         "network_isolated": bool(prefix),
         "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in RESULTS],
     }

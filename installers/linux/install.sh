@@ -44,7 +44,7 @@ if [ ! -x "$HERE/sora-desktop" ] || [ ! -d "$HERE/_internal" ]; then
     exit 1
 fi
 
-mkdir -p "$PREFIX/bin" "$(dirname "$DESKTOP")" "$(dirname "$ICON")"
+mkdir -p "$PREFIX/bin" "$(dirname "$APPDIR")" "$(dirname "$DESKTOP")" "$(dirname "$ICON")"
 if [ "$HERE" != "$APPDIR" ]; then
     # Copy into a fresh folder, then swap it in: a failed copy leaves any old install intact.
     rm -rf "$APPDIR.new"
