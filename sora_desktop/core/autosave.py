@@ -45,7 +45,10 @@ MARKER_PREFIX = "session-"
 MARKER_SUFFIX = ".lock"
 MANIFEST_SUFFIX = ".json"
 MAX_MANIFEST_BYTES = 64 * 1024
+COPY_ORIGINAL_KEY = "recovery_original_path"  # in the copy itself; project loading ignores it
 _NAME_RE = re.compile(r"^([0-9a-f]{32})-([A-Za-z0-9_-]{1,64})$")
+_TEMP_SUFFIX = ".part"
+_TEMP_RE = re.compile(r"^\.([0-9a-f]{32})-[A-Za-z0-9_-]{1,64}\.(sdproj|json)\..*\.part$")
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,10 @@ class Autosaver:
         target = self.recovery_path(project)
         if project.path is not None and _same_file(target, Path(project.path)):
             raise ValueError("autosave must not write over the project file itself")
-        text = json.dumps(project.to_dict(), ensure_ascii=False)
-        atomic_write_text(target, text)
+        data = project.to_dict()
+        # also inside the copy: a crash between copy and manifest must not lose where it belongs
+        data[COPY_ORIGINAL_KEY] = str(project.path) if project.path is not None else None
+        atomic_write_text(target, json.dumps(data, ensure_ascii=False))
         manifest = {
             "format": RECOVERY_FORMAT,
             "version": RECOVERY_VERSION,
@@ -175,6 +180,12 @@ class Autosaver:
             if alive_cache[session]:
                 continue
             found.append(self._info(copy_path, session, m.group(2)))
+        self._remove_stale_temp_files(alive_cache)
+        for marker in self.recovery_dir.glob(f"{MARKER_PREFIX}*{MARKER_SUFFIX}"):
+            # a session killed before its first copy was complete has only its marker
+            session = marker.name[len(MARKER_PREFIX) : -len(MARKER_SUFFIX)]
+            if session != self.session and session not in alive_cache:
+                alive_cache[session] = self._session_alive(session)
         self._remove_stale_markers(alive_cache)
         found.sort(key=lambda i: i.saved_at, reverse=True)
         return found
@@ -214,6 +225,19 @@ class Autosaver:
         pid = _read_json(marker).get("pid")
         return isinstance(pid, int) and _pid_alive(pid)
 
+    def _remove_stale_temp_files(self, alive_cache: dict[str, bool]) -> None:
+        """A session killed mid-write leaves its half-written temp file (``.<name>.*.part``,
+        see core/atomic.py); delete those of sessions that are gone so they do not pile up."""
+        for tmp in self.recovery_dir.glob(f".*{_TEMP_SUFFIX}"):
+            m = _TEMP_RE.match(tmp.name)
+            if not m or m.group(1) == self.session:
+                continue
+            session = m.group(1)
+            if session not in alive_cache:
+                alive_cache[session] = self._session_alive(session)
+            if not alive_cache[session]:
+                tmp.unlink(missing_ok=True)
+
     def _remove_stale_markers(self, sessions: dict[str, bool]) -> None:
         for session, alive in sessions.items():
             if alive or session == self.session:
@@ -231,9 +255,11 @@ class Autosaver:
             manifest = {}
         original = manifest.get("original_path")
         name = manifest.get("project_name")
-        if not isinstance(name, str):
+        if not manifest:
             # The manifest is written after the copy, so a crash in between leaves none.
-            name = _read_json(copy_path, limit=None).get("name")
+            copy_data = _read_json(copy_path, limit=None)
+            name = copy_data.get("name")
+            original = copy_data.get(COPY_ORIGINAL_KEY)
         saved_at = manifest.get("saved_at")
         if not isinstance(saved_at, str):
             mtime = copy_path.stat().st_mtime
