@@ -48,10 +48,12 @@ Saving a migrated project writes version 1; the v0 file is kept as ``.bak``.
 from __future__ import annotations
 
 import copy
+import glob
 import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +77,7 @@ MAX_TOTAL_TAKES = 100_000
 MAX_JSON_DEPTH = 64
 MAX_TEXT_CHARS = 10_000
 MAX_PATH_CHARS = 1_024
+STALE_TEMP_S = 60.0  # a save's temp file older than this is left over from a crash
 
 TakeStatus = Literal["queued", "generating", "done", "failed", "cancelled"]
 ShotStatus = Literal["empty", "queued", "generating", "done", "failed"]
@@ -957,7 +960,22 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
         raise
     project.path = target
     project.dirty = False
+    _remove_stale_temp_files(target)
     return target
+
+
+def _remove_stale_temp_files(target: Path) -> None:
+    """A save killed mid-write (crash, power cut) leaves its temp file beside the project
+    (``.<file>.<random>.part``, see core/atomic.py); a later save removes old ones. Young ones
+    are left: they may belong to a save still in progress in another window."""
+    now = time.time()
+    for name in (target.name, target.name + BACKUP_SUFFIX):
+        for tmp in target.parent.glob(f".{glob.escape(name)}.*.part"):
+            try:
+                if now - tmp.stat().st_mtime > STALE_TEMP_S:
+                    tmp.unlink()
+            except OSError:
+                pass
 
 
 def _copy_media(
