@@ -162,7 +162,13 @@ def test_inno_setup_script_matches_pyproject_and_the_spec():
 
 @pytest.mark.parametrize(
     "script",
-    ["build_linux.sh", "linux/install.sh", "macos/build_macos.sh", "windows/build_windows.ps1"],
+    [
+        "build_linux.sh",
+        "linux/install.sh",
+        "linux/build_appimage.sh",
+        "macos/build_macos.sh",
+        "windows/build_windows.ps1",
+    ],
 )
 def test_build_scripts_name_files_that_exist(script):
     text = (INSTALLERS / script).read_text(encoding="utf-8")
