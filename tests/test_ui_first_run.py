@@ -423,3 +423,23 @@ def test_model_picker_follows_the_model_manager(qtbot, tmp_path, home):
         w.model_manager.shutdown()
         w.model_manager.close()
         close_window(w)
+
+
+def test_guide_opens_the_model_manager_and_follows_installs(qtbot, tmp_path, home):
+    w = make_window(tmp_path)
+    w.detect_hardware = lambda: GPU_8
+    try:
+        dialog = w.show_first_run()
+        qtbot.waitUntil(lambda: dialog.vm.hardware is not None, timeout=5_000)
+        assert dialog.verdict("cogvideox-2b") == "Fits"
+        dialog.models_button.click()
+        assert w.model_manager.isVisible()
+        _install(Path(w.settings.models_dir), find_entry("cogvideox-2b"))
+        w.model_manager.models_changed.emit()
+        assert dialog.verdict("cogvideox-2b") == "Installed · fits"
+        assert "cogvideox-2b" in _choices(w)
+    finally:
+        w.model_manager.shutdown()
+        w.model_manager.close()
+        dialog.close()
+        close_window(w)

@@ -304,6 +304,11 @@ class FirstRunViewModel(QObject):
             self.summary = f"{hw.note} {self.summary}"
         self.hardware_changed.emit()
 
+    def refresh_installed(self) -> None:
+        """Re-read which models are installed (the model manager changed them)."""
+        if self.hardware is not None:
+            self.set_hardware(self.hardware)
+
     # ------------------------------------------------------------------ folders
     def folders(self) -> list[Folder]:
         """Where things go, read from the settings in use (so the guide never guesses)."""

@@ -802,6 +802,8 @@ class MainWindow(QMainWindow):
             return
         self.model_manager = ModelManagerWindow(self.settings, self)
         self.model_manager.models_changed.connect(self.editor.refresh_models)
+        if self.first_run_dialog is not None:  # opened from the guide: its list follows too
+            self.model_manager.models_changed.connect(self.first_run_dialog.vm.refresh_installed)
         self.model_manager.show()
 
     # ================================================================== first run
