@@ -9,8 +9,9 @@ Checks (each a line ``PASS``/``FAIL``; exit 1 if any fails):
 3. ``--smoke-test`` opens the studio window offscreen and closes it with exit code 0.
 4. ``install.sh`` (when present beside the program) installs into a scratch prefix; the
    installed command runs through its symlink and the .desktop entry points at it.
-5. A tiny random open-weight model (diffusers Wan layout, built here with tests/tiny_models.py)
-   generates through the bundled diffusers path (skip with --no-diffusers).
+5. Tiny random open-weight models (a diffusers Wan video model and a Qwen2 prompt enhancer,
+   built here with tests/tiny_models.py) run through the bundled diffusers/transformers path
+   (skip with --no-diffusers).
 
 The bundled program runs with a clean environment: no PYTHONPATH, no SORA_DESKTOP_* overrides,
 HF_HUB_OFFLINE=1, an empty SORA_DESKTOP_HOME and HF_HOME, the working folder outside the repo,
@@ -226,20 +227,11 @@ def check_install(r: Runner, bundle: Path) -> None:
     )
 
 
-def check_diffusers(r: Runner) -> None:
-    """A tiny random Wan model, installed as if downloaded, generates through the bundle."""
-    sys.path.insert(0, str(ROOT))
-    os.environ["SORA_DESKTOP_HOME"] = r.env["SORA_DESKTOP_HOME"]
-    from sora_desktop.core.catalog import MANIFEST_NAME, MANIFEST_VERSION, load_catalog
-    from sora_desktop.core.settings import default_paths
-    from tests import tiny_models as tm
+def install_as_downloaded(staging: Path, entry, models_dir: Path) -> None:
+    """Put a model folder where the downloader would, with the manifest it would write."""
+    from sora_desktop.core.catalog import MANIFEST_NAME, MANIFEST_VERSION
 
-    catalog_path = r.work / "catalog.json"
-    staging = r.work / "tiny-wan"
-    entry_dict = tm.save_tiny_video_model("wan", staging)
-    tm.write_catalog(catalog_path, [entry_dict])
-    entry = next(e for e in load_catalog(catalog_path) if e.id == entry_dict["id"])
-    folder = entry.folder(default_paths().models)
+    folder = entry.folder(models_dir)
     shutil.copytree(staging, folder)
     files = [
         {"path": p.relative_to(folder).as_posix(), "size": p.stat().st_size}
@@ -255,11 +247,30 @@ def check_diffusers(r: Runner) -> None:
         "files": files,
     }
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest))
+
+
+def check_diffusers(r: Runner) -> None:
+    """Tiny random open-weight models (a diffusers Wan video model and a Qwen2 prompt
+    enhancer), installed as if downloaded, run through the bundle."""
+    sys.path.insert(0, str(ROOT))
+    os.environ["SORA_DESKTOP_HOME"] = r.env["SORA_DESKTOP_HOME"]
+    from sora_desktop.core.catalog import load_catalog
+    from sora_desktop.core.settings import default_paths
+    from tests import tiny_models as tm
+
+    catalog_path = r.work / "catalog.json"
+    wan = tm.save_tiny_video_model("wan", r.work / "tiny-wan")
+    llm = tm.save_tiny_llm(r.work / "tiny-llm")
+    tm.write_catalog(catalog_path, [wan, llm])
+    entries = {e.id: e for e in load_catalog(catalog_path)}
+    install_as_downloaded(r.work / "tiny-wan", entries[wan["id"]], default_paths().models)
+    install_as_downloaded(r.work / "tiny-llm", entries[llm["id"]], default_paths().models)
     env = dict(r.env, SORA_DESKTOP_CATALOG=str(catalog_path))
     out = r.work / "tiny-wan.mp4"
     proc, seconds = r.run(
-        "generate", "a blue car drives on the street", "--model", entry.id, "--seed", "1",
-        "--steps", "2", "--frames", "9", "--size", "32x32", "--fps", "8", "-o", str(out),
+        "generate", "a blue car drives on the street", "--model", wan["id"], "--seed", "1",
+        "--steps", "2", "--frames", "9", "--size", "32x32", "--fps", "8",
+        "--enhance", "--enhancer", "llm", "-o", str(out),
         env=env,
     )  # fmt: skip
     ok = proc.returncode == 0
@@ -268,6 +279,14 @@ def check_diffusers(r: Runner) -> None:
         "open-weight (diffusers) model generates in the bundle",
         ok and frames == 9 and shape == (32, 32),
         f"{frames} frames of {shape}, {seconds:.2f} s" if ok else proc.stderr.strip()[-600:],
+    )
+    enhanced = next(
+        (ln for ln in proc.stderr.splitlines() if ln.startswith("enhanced prompt:")), ""
+    )
+    check(
+        "LLM prompt enhancer (transformers Qwen2) runs in the bundle",
+        ok and bool(enhanced),
+        enhanced,
     )
 
 
