@@ -52,6 +52,13 @@ def friendly_error(exc: BaseException) -> str:
             "to start from.\nTry: generate the previous shot first, or turn off "
             "'Continue from previous shot'."
         )
+    if isinstance(exc, ValueError) and text.startswith("model:"):
+        # the model folder was refused (pickle weights, links leading out, a broken config):
+        # no setting of the shot can fix that
+        return (
+            f"The model files cannot be used ({text[len('model:') :].strip()}).\n"
+            "Try: open Models and re-download or remove the model, or pick another model."
+        )
     if isinstance(exc, ValueError) and ":" in text.split("\n")[0]:
         return (
             f"This shot's settings cannot be used: {text}\n"
