@@ -409,3 +409,17 @@ def test_a_catalog_id_that_would_name_a_folder_outside_is_refused(model_id):
 
 def test_every_shipped_catalog_id_is_still_accepted():
     assert len(load_catalog()) >= 2
+
+
+def test_a_refused_model_folder_reads_as_a_model_problem_not_a_setting(model_copy):
+    from sora_desktop.engine.embedded.weights import load_checkpoint
+    from sora_desktop.ui.worker import friendly_error
+
+    (model_copy / "dit.safetensors").rename(model_copy / "dit.pt")
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(model_copy)
+    message = friendly_error(info.value)
+    assert message.startswith("The model files cannot be used") and "dit.pt" in message
+    assert "settings" not in message and "re-download" in message
+    # a real settings problem still names the setting
+    assert "Change the setting" in friendly_error(ValueError("model_id: x is not installed"))
