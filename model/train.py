@@ -5,8 +5,10 @@
 
 Stage 1 trains the video autoencoder on procedural clips; stage 2 encodes a pool of clips once
 and trains the diffusion transformer on their latents with rectified flow, text dropout (for
-classifier-free guidance) and first-frame conditioning. Weights are saved as safetensors with a
-config.json beside them, every ``--save-every`` steps, atomically.
+classifier-free guidance) and first-frame conditioning; stage 3 refines the decoder alone on the
+frozen encoder's latents (sharper edges without moving the latent space the DiT learned).
+Weights are saved as safetensors with a config.json beside them, every ``--save-every`` steps,
+atomically.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sora_desktop.engine.embedded import world  # noqa: E402
 from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT  # noqa: E402
 from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE  # noqa: E402
-from sora_desktop.engine.embedded.weights import save_checkpoint  # noqa: E402
+from sora_desktop.engine.embedded.weights import load_checkpoint, save_checkpoint  # noqa: E402
 from sora_desktop.engine.text_encoder import TextEncoder  # noqa: E402
 
 
@@ -210,6 +212,67 @@ def train_dit(args, vae, pool, device, bf16, rng, save):
 
 
 # ---------------------------------------------------------------------------------------------
+#                                       Stage 3: decoder refinement
+# ---------------------------------------------------------------------------------------------
+
+
+def refine_decoder(args, vae, device, bf16, rng) -> VideoVAE:
+    """Train the decoder alone on the frozen encoder's means: sharper corners, same latents,
+    so the diffusion transformer (trained on those latents) stays valid."""
+    vae.train()
+    params = [p for name, p in vae.named_parameters() if name.startswith("dec")]
+    for name, p in vae.named_parameters():
+        p.requires_grad_(name.startswith("dec"))
+    opt = torch.optim.AdamW(params, lr=args.decoder_lr, weight_decay=0.0)
+    t0 = time.time()
+    for step in range(1, args.decoder_steps + 1):
+        cosine = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / args.decoder_steps))
+        for g in opt.param_groups:
+            g["lr"] = args.decoder_lr * min(1.0, step / 50) * cosine
+        _, frames = render_batch(rng, args.vae_batch)
+        start = int(rng.integers(0, world.FRAMES - args.vae_frames + 1)) // 2 * 2
+        x = to_tensor(frames[:, start : start + args.vae_frames]).to(device)
+        with torch.no_grad(), autocast(device, bf16):
+            mean, _ = vae.encode(x)
+        with autocast(device, bf16):
+            recon = vae.decode(mean.float()).float()
+        dx = (recon.diff(dim=-1) - x.diff(dim=-1)).abs().mean()
+        dy = (recon.diff(dim=-2) - x.diff(dim=-2)).abs().mean()
+        loss = (recon - x).abs().mean() + F.mse_loss(recon, x) + dx + dy
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 50 == 0 or step == args.decoder_steps:
+            log(
+                f"decoder {step}/{args.decoder_steps} loss {loss.item():.4f} "
+                f"{(time.time() - t0) / step:.2f}s/step"
+            )
+    return vae.eval().requires_grad_(False)
+
+
+def refine_only(args, device, bf16, rng) -> None:
+    """Stage 3 on an existing checkpoint folder, in place (its DiT and latent stats kept)."""
+    ckpt = load_checkpoint(args.refine_only, device)
+    vae = refine_decoder(args, ckpt.vae, device, bf16, rng)
+    cfg = ckpt.config
+    training = dict(cfg.get("training", {}))
+    training["decoder_steps_done"] = args.decoder_steps
+    training["decoder_lr"] = args.decoder_lr
+    save_checkpoint(
+        args.refine_only,
+        vae=vae,
+        dit=ckpt.dit,
+        latent_mean=cfg["latent_mean"],
+        latent_std=cfg["latent_std"],
+        latent_rgb=cfg["latent_rgb"],
+        sample_shift=cfg.get("sample_shift", 1.0),
+        training=training,
+    )
+    log(f"saved {args.refine_only} with a refined decoder")
+
+
+# ---------------------------------------------------------------------------------------------
 #                                       Main
 # ---------------------------------------------------------------------------------------------
 
@@ -239,7 +302,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cond-prob", type=float, default=0.25)
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--time-budget-min", type=float, default=0.0, help="stop stage 2 after this")
+    p.add_argument(
+        "--decoder-steps", type=int, default=None, help="stage 3 (default: 1000, micro: 0)"
+    )
+    p.add_argument("--decoder-lr", type=float, default=3e-4)
+    p.add_argument(
+        "--refine-only", type=Path, help="run stage 3 alone on this checkpoint folder, in place"
+    )
     args = p.parse_args(argv)
+    if args.decoder_steps is None:
+        args.decoder_steps = 0 if args.preset == "micro" else 1000
 
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
@@ -250,14 +322,18 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     log(f"device {device}, bf16 {bf16}, threads {torch.get_num_threads()}, args {vars(args)}")
+    if args.refine_only:
+        refine_only(args, device, bf16, rng)
+        return
 
     vae = train_vae(args, device, bf16, rng)
     pool = build_pool(args, vae, device, bf16, rng)
     _, _, _, ch_mean, ch_std, proj = pool
 
-    def save(dit, step):
+    def save(dit, step, decoder_steps=0):
         recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         recipe["dit_steps_done"] = step
+        recipe["decoder_steps_done"] = decoder_steps
         save_checkpoint(
             args.out,
             vae=vae,
@@ -270,7 +346,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         log(f"saved {args.out} at step {step}")
 
-    train_dit(args, vae, pool, device, bf16, rng, save)
+    ema = train_dit(args, vae, pool, device, bf16, rng, save)
+    if args.decoder_steps:
+        refine_decoder(args, vae, device, bf16, rng)
+        save(ema, args.dit_steps, args.decoder_steps)
     log("done")
 
 

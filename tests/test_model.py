@@ -172,3 +172,26 @@ def test_corrupt_weights_give_a_clear_error(micro_model_dir, tmp_path):
     (broken / "dit.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="missing"):
         load_checkpoint(broken)
+
+
+def test_decoder_refinement_changes_only_the_decoder(micro_model_dir, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(micro_model_dir, ckpt)
+    before_vae = load_file(str(ckpt / "vae.safetensors"))
+    before_dit = load_file(str(ckpt / "dit.safetensors"))
+    train = Path(__file__).resolve().parents[1] / "model" / "train.py"
+    cmd = [sys.executable, str(train), "--preset", "micro", "--refine-only", str(ckpt)]
+    subprocess.run([*cmd, "--decoder-steps", "2"], check=True, capture_output=True, timeout=300)
+    after_vae = load_file(str(ckpt / "vae.safetensors"))
+    after_dit = load_file(str(ckpt / "dit.safetensors"))
+    assert all(torch.equal(before_dit[k], after_dit[k]) for k in before_dit)
+    changed = {k for k in before_vae if not torch.equal(before_vae[k], after_vae[k])}
+    assert changed and all(k.startswith("dec") for k in changed)
+    assert any(k.startswith("enc") for k in before_vae)
