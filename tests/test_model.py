@@ -195,3 +195,24 @@ def test_decoder_refinement_changes_only_the_decoder(micro_model_dir, tmp_path):
     changed = {k for k in before_vae if not torch.equal(before_vae[k], after_vae[k])}
     assert changed and all(k.startswith("dec") for k in changed)
     assert any(k.startswith("enc") for k in before_vae)
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value"),
+    [("dit", "width", 10**6), ("dit", "depth", 100_000), ("vae", "channels", [32, 64, 10**7])],
+)
+def test_absurd_sizes_in_config_are_refused_before_allocating(
+    micro_model_dir, tmp_path, section, field, value
+):
+    import json
+    import shutil
+
+    from sora_desktop.engine.embedded.weights import load_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(micro_model_dir, ckpt)
+    config = json.loads((ckpt / "config.json").read_text())
+    config[section][field] = value
+    (ckpt / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=rf"{section}\.{field}.*out of range"):
+        load_checkpoint(ckpt)

@@ -88,6 +88,33 @@ class EmbeddedCheckpoint:
     dit: VideoDiT
 
 
+# Far above any embedded model we would ship, far below what exhausts a desktop's memory: a
+# hostile or damaged config.json must be refused before it allocates anything.
+_LIMITS = {"width": 2048, "depth": 48, "heads": 64, "latent_channels": 64, "channel": 1024}
+
+
+def _check_sizes(vae_cfg: VAEConfig, dit_cfg: DiTConfig) -> None:
+    def within(field: str, value: object, hi: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
+            raise ValueError(f"{field}: {value!r} is out of range; allowed 1 to {hi}")
+
+    for i, c in enumerate(vae_cfg.channels):
+        within(f"vae.channels[{i}]", c, _LIMITS["channel"])
+    within("vae.latent_channels", vae_cfg.latent_channels, _LIMITS["latent_channels"])
+    within("vae.temporal_down", vae_cfg.temporal_down, 8)
+    within("dit.latent_channels", dit_cfg.latent_channels, _LIMITS["latent_channels"])
+    within("dit.width", dit_cfg.width, _LIMITS["width"])
+    within("dit.depth", dit_cfg.depth, _LIMITS["depth"])
+    within("dit.heads", dit_cfg.heads, _LIMITS["heads"])
+    within("dit.text_dim", dit_cfg.text_dim, 4096)
+    for i, k in enumerate(dit_cfg.patch):
+        within(f"dit.patch[{i}]", k, 8)
+    if not isinstance(dit_cfg.mlp_ratio, int | float) or not 0 < dit_cfg.mlp_ratio <= 8:
+        raise ValueError(f"dit.mlp_ratio: {dit_cfg.mlp_ratio!r} is out of range; allowed (0, 8]")
+    if len(vae_cfg.channels) != 3 or len(dit_cfg.patch) != 3:
+        raise ValueError("vae.channels and dit.patch must have three entries")
+
+
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedCheckpoint:
     """Load a checkpoint folder; a missing or broken file gives a clear error."""
     path = Path(path)
@@ -97,8 +124,11 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
     _check_inside(path, cfg_path)
     try:
         config = json.loads(cfg_path.read_text())
-        vae = VideoVAE(VAEConfig.from_dict(config["vae"]))
-        dit = VideoDiT(DiTConfig.from_dict(config["dit"]))
+        vae_cfg = VAEConfig.from_dict(config["vae"])
+        dit_cfg = DiTConfig.from_dict(config["dit"])
+        _check_sizes(vae_cfg, dit_cfg)
+        vae = VideoVAE(vae_cfg)
+        dit = VideoDiT(dit_cfg)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ValueError(f"model: {cfg_path} is not a valid embedded-model config ({exc})") from exc
     for module, name in ((vae, VAE_NAME), (dit, DIT_NAME)):
