@@ -295,7 +295,7 @@ def source_baseline(r: Runner, exe: Path, runs: int) -> dict:
     model = next(exe.parent.rglob("model/embedded"), None)
     env = dict(r.env, PYTHONPATH=str(ROOT))
     if model is not None:
-        env["SORA_DESKTOP_EMBEDDED_MODEL"] = str(model)
+        env["SORA_DESKTOP_EMBEDDED_MODEL"] = str(model.resolve())  # the runs' cwd is elsewhere
     src = Runner([sys.executable, "-m", "sora_desktop.cli"], r.work, r.prefix)
     src.env = env
     gen, win = [], []
