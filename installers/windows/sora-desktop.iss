@@ -17,6 +17,7 @@
 ; A fixed AppId lets a new version upgrade the old one in place; never change it.
 AppId={{3F0E2A51-6B7C-4C1D-9A8E-5D2F7B1C9E04}
 AppName={#MyAppName}
+LicenseFile=..\..\LICENSE
 AppVersion={#MyAppVersion}
 AppVerName={#MyAppName} {#MyAppVersion}
 AppPublisher={#MyAppPublisher}

@@ -42,6 +42,8 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("Sora Desktop")
     app.setOrganizationName("Sora Desktop")
     app.setApplicationVersion(__version__)
+    # Wayland matches the window to the menu entry (installers/linux) and its icon by this name
+    app.setDesktopFileName("sora-desktop")
     return app
 
 
