@@ -57,26 +57,38 @@ def autocast(device: torch.device, enabled: bool):
 # ---------------------------------------------------------------------------------------------
 
 
+def warmup_cosine(base: float, step: int, total: int) -> float:
+    """50 warm-up steps, then cosine down to 5 % of ``base``."""
+    return base * min(1.0, step / 50) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total)))
+
+
+def clip_batch(args, rng: np.random.Generator, device) -> torch.Tensor:
+    """A batch of ``args.vae_frames``-frame windows cut from fresh clips, (B, 3, T, H, W)."""
+    _, frames = render_batch(rng, args.vae_batch)
+    start = int(rng.integers(0, world.FRAMES - args.vae_frames + 1)) // 2 * 2
+    return to_tensor(frames[:, start : start + args.vae_frames]).to(device)
+
+
+def recon_loss(recon, x, edge_weight: float):
+    """L1 + MSE + image-gradient term: sharp edges keep corners, which is how shapes are told
+    apart."""
+    dx = (recon.diff(dim=-1) - x.diff(dim=-1)).abs().mean()
+    dy = (recon.diff(dim=-2) - x.diff(dim=-2)).abs().mean()
+    return (recon - x).abs().mean() + F.mse_loss(recon, x) + edge_weight * (dx + dy)
+
+
 def train_vae(args, device, bf16, rng) -> VideoVAE:
     vae = VideoVAE(VAEConfig.preset(args.preset)).to(device)
     opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
     t0 = time.time()
     for step in range(1, args.vae_steps + 1):
-        frac = step / args.vae_steps
-        cosine = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))
-        lr = args.vae_lr * min(1.0, step / 50) * cosine
         for g in opt.param_groups:
-            g["lr"] = lr
-        _, frames = render_batch(rng, args.vae_batch)
-        start = int(rng.integers(0, world.FRAMES - args.vae_frames + 1)) // 2 * 2
-        x = to_tensor(frames[:, start : start + args.vae_frames]).to(device)
+            g["lr"] = warmup_cosine(args.vae_lr, step, args.vae_steps)
+        x = clip_batch(args, rng, device)
         with autocast(device, bf16):
             recon, mean, logvar = vae(x)
         recon, mean, logvar = recon.float(), mean.float(), logvar.float()
-        # image-gradient term: sharp edges keep corners, which is how shapes are told apart
-        dx = (recon.diff(dim=-1) - x.diff(dim=-1)).abs().mean()
-        dy = (recon.diff(dim=-2) - x.diff(dim=-2)).abs().mean()
-        rec = (recon - x).abs().mean() + F.mse_loss(recon, x) + 0.5 * (dx + dy)
+        rec = recon_loss(recon, x, edge_weight=0.5)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
         loss = rec + args.kl_weight * kl
         opt.zero_grad(set_to_none=True)
@@ -226,19 +238,14 @@ def refine_decoder(args, vae, device, bf16, rng) -> VideoVAE:
     opt = torch.optim.AdamW(params, lr=args.decoder_lr, weight_decay=0.0)
     t0 = time.time()
     for step in range(1, args.decoder_steps + 1):
-        cosine = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / args.decoder_steps))
         for g in opt.param_groups:
-            g["lr"] = args.decoder_lr * min(1.0, step / 50) * cosine
-        _, frames = render_batch(rng, args.vae_batch)
-        start = int(rng.integers(0, world.FRAMES - args.vae_frames + 1)) // 2 * 2
-        x = to_tensor(frames[:, start : start + args.vae_frames]).to(device)
+            g["lr"] = warmup_cosine(args.decoder_lr, step, args.decoder_steps)
+        x = clip_batch(args, rng, device)
         with torch.no_grad(), autocast(device, bf16):
             mean, _ = vae.encode(x)
         with autocast(device, bf16):
             recon = vae.decode(mean.float()).float()
-        dx = (recon.diff(dim=-1) - x.diff(dim=-1)).abs().mean()
-        dy = (recon.diff(dim=-2) - x.diff(dim=-2)).abs().mean()
-        loss = (recon - x).abs().mean() + F.mse_loss(recon, x) + dx + dy
+        loss = recon_loss(recon, x, edge_weight=1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
