@@ -2,13 +2,16 @@
 
     python model/train.py --out model/embedded            # ~1 h on a 2-core CPU, minutes on a GPU
     python model/train.py --preset micro --out /tmp/m --vae-steps 3 --dit-steps 3 --pool 8
+    python model/train.py --resume model/embedded --out /tmp/more --seed 7 --pool 8192 \
+        --dit-steps 30000 --time-budget-min 110    # continue stage 2 on a fresh pool
 
 Stage 1 trains the video autoencoder on procedural clips; stage 2 encodes a pool of clips once
 and trains the diffusion transformer on their latents with rectified flow, text dropout (for
-classifier-free guidance) and first-frame conditioning; stage 3 refines the decoder alone on the
-frozen encoder's latents (sharper edges without moving the latent space the DiT learned).
-Weights are saved as safetensors with a config.json beside them, every ``--save-every`` steps,
-atomically.
+classifier-free guidance) and first-frame conditioning (the captions' MiniLM states are cached
+once per pool clip, ``--captions-per-clip`` paraphrases each); stage 3 refines the decoder
+alone on the frozen encoder's latents (sharper edges without moving the latent space the DiT
+learned). Weights are saved as safetensors with a config.json beside them, every
+``--save-every`` steps, atomically.
 """
 
 from __future__ import annotations
@@ -149,16 +152,43 @@ def build_pool(args, vae, device, bf16, rng):
 # ---------------------------------------------------------------------------------------------
 
 
-def train_dit(args, vae, pool, device, bf16, rng, save):
+@torch.no_grad()
+def cache_captions(text: TextEncoder, scenes, rng, per_clip: int, chunk: int = 64):
+    """Encode ``per_clip`` paraphrased captions of every pool clip once: (N, K, L, D) bf16 token
+    states and (N, K, L) masks. The frozen encoder then costs nothing per training step."""
+    embs, masks = [], []
+    for i in range(0, len(scenes), chunk):
+        caps = [world.caption(s, rng) for s in scenes[i : i + chunk] for _ in range(per_clip)]
+        e, m = text.encode(caps)
+        embs.append(e.to(torch.bfloat16).cpu().view(-1, per_clip, *e.shape[1:]))
+        masks.append(m.cpu().view(-1, per_clip, m.shape[-1]))
+    return torch.cat(embs), torch.cat(masks)
+
+
+def dit_lr(args, step: int, frac: float) -> float:
+    """200 warm-up steps, flat, then a cosine over the last 30 % of the run (steps or time)."""
+    decay = 0.5 * (1 + math.cos(math.pi * (frac - 0.7) / 0.3)) if frac > 0.7 else 1.0
+    return args.lr * min(1.0, step / 200) * decay
+
+
+def train_dit(args, vae, pool, device, bf16, rng, save, init: VideoDiT | None = None):
+    """Rectified-flow training on the pool's latents; ``init`` continues an existing model."""
     scenes, z, c, ch_mean, ch_std, _ = pool
     shape = (1, -1, 1, 1, 1)
-    zn = (z - ch_mean.view(shape)) / ch_std.view(shape)
-    cn = (c - ch_mean.view(shape)) / ch_std.view(shape)
-    cfg = DiTConfig.preset(args.preset)
-    cfg.latent_channels = vae.cfg.latent_channels
+    zn = ((z - ch_mean.view(shape)) / ch_std.view(shape)).to(torch.bfloat16)
+    cn = ((c - ch_mean.view(shape)) / ch_std.view(shape)).to(torch.bfloat16)
     text = TextEncoder(device=device)
-    cfg.text_dim = text.dim
-    dit = VideoDiT(cfg).to(device)
+    t0 = time.time()
+    caps_e, caps_m = cache_captions(text, scenes, rng, args.captions_per_clip)
+    null_e, null_m = text.encode([""])
+    log(f"captions: {tuple(caps_e.shape)} token states cached in {time.time() - t0:.0f}s")
+    if init is None:
+        cfg = DiTConfig.preset(args.preset)
+        cfg.latent_channels = vae.cfg.latent_channels
+        cfg.text_dim = text.dim
+        dit = VideoDiT(cfg).to(device)
+    else:
+        dit = init.to(device).float().train().requires_grad_(True)
     ema = copy.deepcopy(dit).eval().requires_grad_(False)
     opt = torch.optim.AdamW(dit.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
     log(f"dit: {sum(p.numel() for p in dit.parameters()) / 1e6:.2f}M parameters")
@@ -167,25 +197,22 @@ def train_dit(args, vae, pool, device, bf16, rng, save):
     losses = []
     for step in range(1, args.dit_steps + 1):
         frac = step / args.dit_steps
-        lr = (
-            args.lr
-            * min(1.0, step / 200)
-            * (0.5 * (1 + math.cos(math.pi * max(0.0, frac - 0.7) / 0.3)) if frac > 0.7 else 1.0)
-        )
+        if args.time_budget_min:  # anneal on time too, so a budget still ends at a low rate
+            frac = max(frac, (time.time() - t0) / (args.time_budget_min * 60))
+        lr = dit_lr(args, step, frac)
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.from_numpy(rng.integers(0, len(scenes), args.batch))
-        x0 = zn[idx].to(device)  # (B, C, T', h, w)
-        captions = [
-            "" if rng.random() < args.text_dropout else world.caption(scenes[i], rng)
-            for i in idx.tolist()
-        ]
-        emb, mask = text.encode(captions)
+        pick = torch.from_numpy(rng.integers(0, args.captions_per_clip, args.batch))
+        x0 = zn[idx].float().to(device)  # (B, C, T', h, w)
+        emb, mask = caps_e[idx, pick].float().to(device), caps_m[idx, pick].to(device)
+        drop = torch.from_numpy(rng.random(args.batch) < args.text_dropout).to(device)
+        emb[drop], mask[drop] = null_e[0], null_m[0]
         use_cond = (
             torch.from_numpy(rng.random(args.batch) < args.cond_prob).float().view(-1, 1, 1, 1, 1)
         )
         cond = torch.zeros_like(x0)
-        cond[:, :, :1] = cn[idx].to(device)
+        cond[:, :, :1] = cn[idx].float().to(device)
         cond_mask = torch.zeros_like(x0[:, :1])
         cond_mask[:, :, :1] = 1.0
         cond, cond_mask = cond * use_cond.to(device), cond_mask * use_cond.to(device)
@@ -204,7 +231,8 @@ def train_dit(args, vae, pool, device, bf16, rng, save):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
         opt.step()
-        decay = min(args.ema, (1 + step) / (10 + step))
+        # a fresh model warms its average up; a continued one is already a good average
+        decay = args.ema if init is not None else min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
             for pe, p in zip(ema.parameters(), dit.parameters(), strict=True):
                 pe.lerp_(p, 1 - decay)
@@ -214,12 +242,12 @@ def train_dit(args, vae, pool, device, bf16, rng, save):
                 f"dit {step}/{args.dit_steps} loss {np.mean(losses[-50:]):.4f} lr {lr:.2e} "
                 f"{(time.time() - t0) / step:.2f}s/step"
             )
-        if step % args.save_every == 0 or step == args.dit_steps:
-            save(ema, step)
-        if args.time_budget_min and time.time() - t0 > args.time_budget_min * 60:
+        if frac >= 1.0 and step < args.dit_steps:
             log(f"time budget reached at step {step}")
             save(ema, step)
-            break
+            return ema
+        if step % args.save_every == 0 or step == args.dit_steps:
+            save(ema, step)
     return ema
 
 
@@ -316,9 +344,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--refine-only", type=Path, help="run stage 3 alone on this checkpoint folder, in place"
     )
+    p.add_argument(
+        "--resume",
+        type=Path,
+        help="continue stage 2 from this checkpoint (its autoencoder and latent statistics kept,"
+        " a fresh pool drawn with --seed), then save to --out",
+    )
+    p.add_argument("--captions-per-clip", type=int, default=2, help="paraphrases cached per clip")
     args = p.parse_args(argv)
     if args.decoder_steps is None:
-        args.decoder_steps = 0 if args.preset == "micro" else 1000
+        args.decoder_steps = 0 if args.preset == "micro" or args.resume else 1000
 
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
@@ -333,14 +368,29 @@ def main(argv: list[str] | None = None) -> None:
         refine_only(args, device, bf16, rng)
         return
 
-    vae = train_vae(args, device, bf16, rng)
-    pool = build_pool(args, vae, device, bf16, rng)
-    _, _, _, ch_mean, ch_std, proj = pool
+    init, previous, steps_before = None, None, 0
+    if args.resume:
+        ckpt = load_checkpoint(args.resume, device)
+        vae, init, previous = ckpt.vae.float(), ckpt.dit, ckpt.config.get("training", {})
+        steps_before = int(previous.get("dit_steps_done", 0))
+        scenes, z, c, *_ = build_pool(args, vae, device, bf16, rng)
+        # the continued DiT learned the old normalisation: keep it, and the preview projection
+        ch_mean = torch.tensor(ckpt.config["latent_mean"])
+        ch_std = torch.tensor(ckpt.config["latent_std"])
+        proj = torch.tensor(ckpt.config["latent_rgb"])
+        pool = (scenes, z, c, ch_mean, ch_std, proj)
+    else:
+        vae = train_vae(args, device, bf16, rng)
+        pool = build_pool(args, vae, device, bf16, rng)
+        _, _, _, ch_mean, ch_std, proj = pool
 
     def save(dit, step, decoder_steps=0):
         recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-        recipe["dit_steps_done"] = step
+        recipe["dit_steps_done"] = steps_before + step
         recipe["decoder_steps_done"] = decoder_steps
+        if previous is not None:
+            recipe["decoder_steps_done"] = decoder_steps or previous.get("decoder_steps_done", 0)
+            recipe["resumed_from"] = previous
         save_checkpoint(
             args.out,
             vae=vae,
@@ -353,7 +403,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         log(f"saved {args.out} at step {step}")
 
-    ema = train_dit(args, vae, pool, device, bf16, rng, save)
+    ema = train_dit(args, vae, pool, device, bf16, rng, save, init)
     if args.decoder_steps:
         refine_decoder(args, vae, device, bf16, rng)
         save(ema, args.dit_steps, args.decoder_steps)

@@ -216,3 +216,35 @@ def test_absurd_sizes_in_config_are_refused_before_allocating(
     (ckpt / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=rf"{section}\.{field}.*out of range"):
         load_checkpoint(ckpt)
+
+
+def test_resume_continues_the_diffusion_model_and_keeps_the_autoencoder(micro_model_dir, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    train = Path(__file__).resolve().parents[1] / "model" / "train.py"
+    base = [sys.executable, str(train), "--preset", "micro", "--resume", str(micro_model_dir)]
+    base += ["--pool", "8", "--batch", "4", "--dit-steps", "2", "--seed", "5"]
+    frozen, moved = tmp_path / "frozen", tmp_path / "moved"
+    subprocess.run([*base, "--out", str(frozen), "--lr", "0"], check=True, capture_output=True)
+    subprocess.run([*base, "--out", str(moved), "--lr", "1e-2"], check=True, capture_output=True)
+    src_dit = load_file(str(micro_model_dir / "dit.safetensors"))
+    src_vae = load_file(str(micro_model_dir / "vae.safetensors"))
+    # with a zero learning rate the continued model is the source model: it started from it
+    frozen_dit = load_file(str(frozen / "dit.safetensors"))
+    assert all(torch.equal(src_dit[k], frozen_dit[k]) for k in src_dit)
+    moved_dit = load_file(str(moved / "dit.safetensors"))
+    assert any(not torch.equal(src_dit[k], moved_dit[k]) for k in src_dit)
+    moved_vae = load_file(str(moved / "vae.safetensors"))
+    assert all(torch.equal(src_vae[k], moved_vae[k]) for k in src_vae)
+    src_cfg = json.loads((micro_model_dir / "config.json").read_text())
+    cfg = json.loads((moved / "config.json").read_text())
+    for key in ("latent_mean", "latent_std", "latent_rgb"):
+        assert cfg[key] == src_cfg[key]
+    steps_before = src_cfg["training"]["dit_steps_done"]
+    assert cfg["training"]["dit_steps_done"] == steps_before + 2
+    assert cfg["training"]["resumed_from"]["dit_steps_done"] == steps_before
