@@ -182,3 +182,26 @@ def test_evaluate_can_enhance_the_captions_first():
     assert all(c["prompt"] == enhancer.enhance(c["caption"]) for c in report["clips"])
     assert report["accuracy"]["shape"] == 1.0
     assert "enhanced by `rule`" in report_markdown(report)
+
+
+@pytest.mark.parametrize("shape", ["triangle", "square", "circle"])
+def test_rounded_corners_keep_the_shape(shape):
+    """A decoder rounds tips by a pixel or two; a person still sees a triangle, and so must the
+    detector (rounded tips shrink the enclosing circle, which once made triangles 'squares')."""
+    for rot in np.linspace(0, 2 * math.pi / 3, 5):
+        img = np.zeros((64, 64), np.uint8)
+        if shape == "circle":
+            cv2.circle(
+                img,
+                (32 << world._SUB, 32 << world._SUB),
+                12 << world._SUB,
+                255,
+                -1,
+                cv2.LINE_AA,
+                world._SUB,
+            )
+        else:
+            pts = world._polygon(shape, 32, 32, 12, float(rot))
+            cv2.fillPoly(img, [pts], 255, cv2.LINE_AA, world._SUB)
+        soft = cv2.GaussianBlur(img.astype(np.float32) / 255.0, (0, 0), 1.8)
+        assert classify_shape(soft)[0] == shape, (shape, rot)

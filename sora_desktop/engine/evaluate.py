@@ -35,6 +35,7 @@ MIN_BLOB_AREA = 6  # pixels; smaller specks are edge artefacts or noise
 GROW_RATIO = 1.8  # late/early area ratio that counts as growing (the world uses ~7)
 STILL_SPREAD = 1.5  # px rms of the centroid path below which the object does not move
 ORBIT_ROUNDNESS = 0.5  # second/first singular value of the path: a circle is ~1, a line ~0
+TRIANGLE_FILL = 0.78  # area over the smallest enclosing triangle: triangle ~1, circle .6, square .5
 BOUNCE_BACKTRACK = 1.4  # x path length over net x travel that means it turned back
 
 
@@ -171,26 +172,32 @@ def classify_shape(alpha: np.ndarray) -> tuple[str, dict[str, float]] | None:
     area = float(cv2.contourArea(c))
     if area < 16 * MIN_BLOB_AREA:
         return None
-    hull_area = float(cv2.contourArea(cv2.convexHull(c)))
+    hull = cv2.convexHull(c)
+    hull_area = float(cv2.contourArea(hull))
     (_, _), radius = cv2.minEnclosingCircle(c)
     solidity = area / max(hull_area, 1e-6)
     fill = area / max(math.pi * radius * radius, 1e-6)  # circle 1, square .64, triangle .41
+    # A triangle fills its smallest enclosing triangle (a square fills half of it, a circle
+    # 60 %), even with rounded tips, which cut the enclosing circle and inflate ``fill``.
+    tri_area, _ = cv2.minEnclosingTriangle(hull.astype(np.float32))
+    tri_fill = area / max(float(tri_area), 1e-6)
     perimeter = cv2.arcLength(c, True)
     vertices = len(cv2.approxPolyDP(c, 0.04 * perimeter, True))
     feats = {
         "solidity": solidity,
         "fill": fill,
+        "triangle_fill": tri_fill,
         "vertices": float(vertices),
         "circularity": 4 * math.pi * area / max(perimeter * perimeter, 1e-6),
     }
     if solidity < 0.8:
         shape = "star"
+    elif tri_fill > TRIANGLE_FILL:
+        shape = "triangle"
     elif fill > 0.8:
         shape = "circle"
-    elif fill > 0.52:
-        shape = "square"
     else:
-        shape = "triangle"
+        shape = "square"
     return shape, feats
 
 
