@@ -80,6 +80,14 @@ def recon_loss(recon, x, edge_weight: float):
     return (recon - x).abs().mean() + F.mse_loss(recon, x) + edge_weight * (dx + dy)
 
 
+def optimizer_step(opt, loss, params) -> None:
+    """Backward, clip the gradient norm at 1, step: the same update in every stage."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
 def train_vae(args, device, bf16, rng) -> VideoVAE:
     vae = VideoVAE(VAEConfig.preset(args.preset)).to(device)
     opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
@@ -94,10 +102,7 @@ def train_vae(args, device, bf16, rng) -> VideoVAE:
         rec = recon_loss(recon, x, edge_weight=0.5)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
         loss = rec + args.kl_weight * kl
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, vae.parameters())
         if step % 50 == 0 or step == args.vae_steps:
             log(
                 f"vae {step}/{args.vae_steps} rec {rec.item():.4f} kl {kl.item():.2f} "
@@ -227,10 +232,7 @@ def train_dit(args, vae, pool, device, bf16, rng, save, init: VideoDiT | None = 
         with autocast(device, bf16):
             v = dit(xt, t, emb, mask, cond, cond_mask)
         loss = F.mse_loss(v.float(), noise - x0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, dit.parameters())
         # a fresh model warms its average up; a continued one is already a good average
         decay = args.ema if init is not None else min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
@@ -274,10 +276,7 @@ def refine_decoder(args, vae, device, bf16, rng) -> VideoVAE:
         with autocast(device, bf16):
             recon = vae.decode(mean.float()).float()
         loss = recon_loss(recon, x, edge_weight=1.0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        optimizer_step(opt, loss, params)
         if step % 50 == 0 or step == args.decoder_steps:
             log(
                 f"decoder {step}/{args.decoder_steps} loss {loss.item():.4f} "
