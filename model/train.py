@@ -116,10 +116,25 @@ def train_vae(args, device, bf16, rng) -> VideoVAE:
 # ---------------------------------------------------------------------------------------------
 
 
+def object_mask(scenes: list[world.Scene], frames: np.ndarray, down: tuple[int, int, int]):
+    """Where the objects are, on the latent grid: (B, T', h, w) uint8, one latent cell wider.
+
+    A pixel belongs to an object where the frame differs from its scene's empty background; a
+    latent cell is marked if any pixel it covers is.
+    """
+    bg = np.stack([world.background_image(s).astype(np.uint8) for s in scenes])  # (B, H, W, 3)
+    diff = np.abs(frames.astype(np.int16) - bg[:, None].astype(np.int16)).max(-1) > 8
+    m = torch.from_numpy(diff).float().unsqueeze(1)  # (B, 1, T, H, W)
+    m = F.max_pool3d(m, down)  # (B, 1, T', h, w)
+    m = F.max_pool3d(m, (1, 3, 3), stride=1, padding=(0, 1, 1))  # dilate by one cell
+    return m[:, 0].to(torch.uint8)
+
+
 @torch.no_grad()
 def build_pool(args, vae, device, bf16, rng):
-    """Encode ``args.pool`` clips once; return scenes, latents, start-frame latents, stats."""
-    scenes, z_all, c_all, rgb_x, rgb_y = [], [], [], [], []
+    """Encode ``args.pool`` clips once; return scenes, latents, start-frame latents, object
+    masks on the latent grid, and the latent statistics."""
+    scenes, z_all, c_all, m_all, rgb_x, rgb_y = [], [], [], [], [], []
     t0 = time.time()
     chunk = 32
     for i in range(0, args.pool, chunk):
@@ -133,6 +148,12 @@ def build_pool(args, vae, device, bf16, rng):
         scenes += s
         z_all.append(mean.float().cpu())
         c_all.append(cmean.float().cpu())
+        down = (
+            vae.cfg.temporal_down,
+            frames.shape[2] // mean.shape[3],
+            frames.shape[3] // mean.shape[4],
+        )
+        m_all.append(object_mask(s, frames, down))
         if len(rgb_x) < 8:  # samples for the latent → RGB preview projection
             k = vae.cfg.temporal_down
             pooled = F.avg_pool3d(x, (k, 4, 4)).cpu()  # (n, 3, T', h, w)
@@ -140,6 +161,7 @@ def build_pool(args, vae, device, bf16, rng):
             rgb_y.append(pooled.permute(0, 2, 3, 4, 1).reshape(-1, 3))
     z = torch.cat(z_all)
     c = torch.cat(c_all)
+    fg = torch.cat(m_all)
     ch_mean = z.mean(dim=(0, 2, 3, 4))
     ch_std = z.std(dim=(0, 2, 3, 4)).clamp(min=1e-3)
     X = torch.cat(rgb_x)
@@ -148,8 +170,9 @@ def build_pool(args, vae, device, bf16, rng):
     proj = torch.linalg.lstsq(X, Y).solution  # (C+1, 3)
     log(
         f"pool: {len(scenes)} clips encoded in {time.time() - t0:.0f}s, latent {tuple(z.shape[1:])}"
+        f", objects cover {fg.float().mean().item():.0%} of it"
     )
-    return scenes, z, c, ch_mean, ch_std, proj
+    return scenes, z, c, fg, ch_mean, ch_std, proj
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,7 +201,7 @@ def dit_lr(args, step: int, frac: float) -> float:
 
 def train_dit(args, vae, pool, device, bf16, rng, save, init: VideoDiT | None = None):
     """Rectified-flow training on the pool's latents; ``init`` continues an existing model."""
-    scenes, z, c, ch_mean, ch_std, _ = pool
+    scenes, z, c, fg, ch_mean, ch_std, _ = pool
     shape = (1, -1, 1, 1, 1)
     zn = ((z - ch_mean.view(shape)) / ch_std.view(shape)).to(torch.bfloat16)
     cn = ((c - ch_mean.view(shape)) / ch_std.view(shape)).to(torch.bfloat16)
@@ -231,7 +254,10 @@ def train_dit(args, vae, pool, device, bf16, rng, save, init: VideoDiT | None = 
         xt = (1 - tt) * x0 + tt * noise
         with autocast(device, bf16):
             v = dit(xt, t, emb, mask, cond, cond_mask)
-        loss = F.mse_loss(v.float(), noise - x0)
+        # Objects cover a third of the latent and the flat background is easy, so an unweighted
+        # loss spends most of its gradient where nothing is left to learn: weight object cells.
+        w = 1.0 + args.fg_weight * fg[idx].float().unsqueeze(1).to(device)  # (B, 1, T', h, w)
+        loss = (w * (v.float() - (noise - x0)).pow(2)).mean() / w.mean()
         optimizer_step(opt, loss, dit.parameters())
         # a fresh model warms its average up; a continued one is already a good average
         decay = args.ema if init is not None else min(args.ema, (1 + step) / (10 + step))
@@ -334,6 +360,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--t-shift", type=float, default=3.0, help="train/sample timestep shift")
     p.add_argument("--text-dropout", type=float, default=0.1)
     p.add_argument("--cond-prob", type=float, default=0.25)
+    p.add_argument(
+        "--fg-weight", type=float, default=3.0, help="extra loss weight on object latent cells"
+    )
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--time-budget-min", type=float, default=0.0, help="stop stage 2 after this")
     p.add_argument(
@@ -372,16 +401,16 @@ def main(argv: list[str] | None = None) -> None:
         ckpt = load_checkpoint(args.resume, device)
         vae, init, previous = ckpt.vae.float(), ckpt.dit, ckpt.config.get("training", {})
         steps_before = int(previous.get("dit_steps_done", 0))
-        scenes, z, c, *_ = build_pool(args, vae, device, bf16, rng)
+        scenes, z, c, fg, *_ = build_pool(args, vae, device, bf16, rng)
         # the continued DiT learned the old normalisation: keep it, and the preview projection
         ch_mean = torch.tensor(ckpt.config["latent_mean"])
         ch_std = torch.tensor(ckpt.config["latent_std"])
         proj = torch.tensor(ckpt.config["latent_rgb"])
-        pool = (scenes, z, c, ch_mean, ch_std, proj)
+        pool = (scenes, z, c, fg, ch_mean, ch_std, proj)
     else:
         vae = train_vae(args, device, bf16, rng)
         pool = build_pool(args, vae, device, bf16, rng)
-        _, _, _, ch_mean, ch_std, proj = pool
+        *_, ch_mean, ch_std, proj = pool
 
     def save(dit, step, decoder_steps=0):
         recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
