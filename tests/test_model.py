@@ -248,3 +248,26 @@ def test_resume_continues_the_diffusion_model_and_keeps_the_autoencoder(micro_mo
     steps_before = src_cfg["training"]["dit_steps_done"]
     assert cfg["training"]["dit_steps_done"] == steps_before + 2
     assert cfg["training"]["resumed_from"]["dit_steps_done"] == steps_before
+
+
+def test_object_mask_marks_the_latent_cells_an_object_covers():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "model" / "train.py"
+    spec = importlib.util.spec_from_file_location("sora_train_recipe", path)
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    # a still square centred at (20, 40), corners 7.5 px out: pixels 14..25 across, 34..45 down
+    obj = world.SceneObject("square", "red", "still", x=20.0, y=40.0, radius=6.0, speed=0.0)
+    scene = world.Scene([obj], background="blue")
+    frames = world.render(scene)[None]  # (1, T, H, W, 3)
+    mask = train.object_mask([scene], frames, (2, 4, 4))  # (1, T', 16, 16)
+    assert mask.shape == (1, world.FRAMES // 2, world.SIZE // 4, world.SIZE // 4)
+    cells = mask[0, 0].nonzero()
+    rows, cols = cells[:, 0], cells[:, 1]
+    # covered cells (rows 8..11, cols 3..6 at 4 px a cell) plus a one-cell margin
+    assert (rows.min().item(), rows.max().item()) == (7, 12)
+    assert (cols.min().item(), cols.max().item()) == (2, 7)
+    assert torch.equal(mask[0, 0], mask[0, -1])  # still: the same cells in every latent frame
+    assert mask.sum() < mask.numel() / 4  # the empty background is not marked
