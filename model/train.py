@@ -7,8 +7,9 @@
 
 Stage 1 trains the video autoencoder on procedural clips; stage 2 encodes a pool of clips once
 and trains the diffusion transformer on their latents with rectified flow, text dropout (for
-classifier-free guidance) and first-frame conditioning (the captions' MiniLM states are cached
-once per pool clip, ``--captions-per-clip`` paraphrases each); stage 3 refines the decoder
+classifier-free guidance) and first-frame conditioning, its loss weighted toward the latent
+cells the objects cover (``--fg-weight``; the captions' MiniLM states are cached once per pool
+clip, ``--captions-per-clip`` paraphrases each); stage 3 refines the decoder
 alone on the frozen encoder's latents (sharper edges without moving the latent space the DiT
 learned). Weights are saved as safetensors with a config.json beside them, every
 ``--save-every`` steps, atomically.
