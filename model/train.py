@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -131,10 +132,21 @@ def object_mask(scenes: list[world.Scene], frames: np.ndarray, down: tuple[int, 
     return m[:, 0].to(torch.uint8)
 
 
+class Pool(NamedTuple):
+    """Training clips encoded once, with what stage 2 needs from them."""
+
+    scenes: list[world.Scene]
+    z: torch.Tensor  # (N, C, T', h, w) latents
+    c: torch.Tensor  # (N, C, 1, h, w) start-frame latents
+    fg: torch.Tensor  # (N, T', h, w) uint8 object mask on the latent grid
+    ch_mean: torch.Tensor  # (C,) latent statistics the DiT is trained on
+    ch_std: torch.Tensor
+    proj: torch.Tensor  # (C + 1, 3) latent → RGB preview projection
+
+
 @torch.no_grad()
-def build_pool(args, vae, device, bf16, rng):
-    """Encode ``args.pool`` clips once; return scenes, latents, start-frame latents, object
-    masks on the latent grid, and the latent statistics."""
+def build_pool(args, vae, device, bf16, rng) -> Pool:
+    """Encode ``args.pool`` clips once, with their object masks and the latent statistics."""
     scenes, z_all, c_all, m_all, rgb_x, rgb_y = [], [], [], [], [], []
     t0 = time.time()
     chunk = 32
@@ -156,8 +168,7 @@ def build_pool(args, vae, device, bf16, rng):
         )
         m_all.append(object_mask(s, frames, down))
         if len(rgb_x) < 8:  # samples for the latent → RGB preview projection
-            k = vae.cfg.temporal_down
-            pooled = F.avg_pool3d(x, (k, 4, 4)).cpu()  # (n, 3, T', h, w)
+            pooled = F.avg_pool3d(x, down).cpu()  # (n, 3, T', h, w)
             rgb_x.append(mean.float().cpu().permute(0, 2, 3, 4, 1).reshape(-1, mean.shape[1]))
             rgb_y.append(pooled.permute(0, 2, 3, 4, 1).reshape(-1, 3))
     z = torch.cat(z_all)
@@ -173,7 +184,7 @@ def build_pool(args, vae, device, bf16, rng):
         f"pool: {len(scenes)} clips encoded in {time.time() - t0:.0f}s, latent {tuple(z.shape[1:])}"
         f", objects cover {fg.float().mean().item():.0%} of it"
     )
-    return scenes, z, c, fg, ch_mean, ch_std, proj
+    return Pool(scenes, z, c, fg, ch_mean, ch_std, proj)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +211,7 @@ def dit_lr(args, step: int, frac: float) -> float:
     return args.lr * min(1.0, step / 200) * decay
 
 
-def train_dit(args, vae, pool, device, bf16, rng, save, init: VideoDiT | None = None):
+def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | None = None):
     """Rectified-flow training on the pool's latents; ``init`` continues an existing model."""
     scenes, z, c, fg, ch_mean, ch_std, _ = pool
     shape = (1, -1, 1, 1, 1)
@@ -402,16 +413,15 @@ def main(argv: list[str] | None = None) -> None:
         ckpt = load_checkpoint(args.resume, device)
         vae, init, previous = ckpt.vae.float(), ckpt.dit, ckpt.config.get("training", {})
         steps_before = int(previous.get("dit_steps_done", 0))
-        scenes, z, c, fg, *_ = build_pool(args, vae, device, bf16, rng)
         # the continued DiT learned the old normalisation: keep it, and the preview projection
-        ch_mean = torch.tensor(ckpt.config["latent_mean"])
-        ch_std = torch.tensor(ckpt.config["latent_std"])
-        proj = torch.tensor(ckpt.config["latent_rgb"])
-        pool = (scenes, z, c, fg, ch_mean, ch_std, proj)
+        pool = build_pool(args, vae, device, bf16, rng)._replace(
+            ch_mean=torch.tensor(ckpt.config["latent_mean"]),
+            ch_std=torch.tensor(ckpt.config["latent_std"]),
+            proj=torch.tensor(ckpt.config["latent_rgb"]),
+        )
     else:
         vae = train_vae(args, device, bf16, rng)
         pool = build_pool(args, vae, device, bf16, rng)
-        *_, ch_mean, ch_std, proj = pool
 
     def save(dit, step, decoder_steps=0):
         recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
@@ -424,9 +434,9 @@ def main(argv: list[str] | None = None) -> None:
             args.out,
             vae=vae,
             dit=dit,
-            latent_mean=ch_mean.tolist(),
-            latent_std=ch_std.tolist(),
-            latent_rgb=proj.tolist(),
+            latent_mean=pool.ch_mean.tolist(),
+            latent_std=pool.ch_std.tolist(),
+            latent_rgb=pool.proj.tolist(),
             sample_shift=args.t_shift,
             training=recipe,
         )
