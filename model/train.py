@@ -9,7 +9,8 @@ Stage 1 trains the video autoencoder on procedural clips; stage 2 encodes a pool
 and trains the diffusion transformer on their latents with rectified flow, text dropout (for
 classifier-free guidance) and first-frame conditioning, its loss weighted toward the latent
 cells the objects cover (``--fg-weight``; the captions' MiniLM states are cached once per pool
-clip, ``--captions-per-clip`` paraphrases each); stage 3 refines the decoder
+clip, ``--captions-per-clip`` paraphrases each; ``--shape-weights`` can draw the clips whose
+main object is a still-confused shape more often); stage 3 refines the decoder
 alone on the frozen encoder's latents (sharper edges without moving the latent space the DiT
 learned). Weights are saved as safetensors with a config.json beside them, every
 ``--save-every`` steps, atomically.
@@ -211,6 +212,24 @@ def dit_lr(args, step: int, frac: float) -> float:
     return args.lr * min(1.0, step / 200) * decay
 
 
+def clip_probs(scenes: list[world.Scene], spec: str) -> np.ndarray:
+    """Per-clip sampling probabilities from ``"circle:2,star:2"`` (main object's shape; others 1).
+
+    A square is the shape a half-learned model falls back to, so a continuation can spend its
+    batches on the shapes it still confuses with one.
+    """
+    weights = {s: 1.0 for s in world.SHAPES}
+    for part in filter(None, spec.split(",")):
+        name, _, value = part.partition(":")
+        if name.strip() not in weights or not value:
+            raise ValueError(
+                f"--shape-weights: {part!r}; expected shape:weight, shapes {world.SHAPES}"
+            )
+        weights[name.strip()] = float(value)
+    w = np.array([weights[s.objects[0].shape] for s in scenes])
+    return w / w.sum()
+
+
 def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | None = None):
     """Rectified-flow training on the pool's latents; ``init`` continues an existing model."""
     scenes, z, c, fg, ch_mean, ch_std, _ = pool
@@ -233,6 +252,7 @@ def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | N
     opt = torch.optim.AdamW(dit.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
     log(f"dit: {sum(p.numel() for p in dit.parameters()) / 1e6:.2f}M parameters")
     gen = torch.Generator().manual_seed(args.seed + 1)
+    probs = clip_probs(scenes, args.shape_weights)
     t0 = time.time()
     losses = []
     for step in range(1, args.dit_steps + 1):
@@ -242,7 +262,10 @@ def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | N
         lr = dit_lr(args, step, frac)
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = torch.from_numpy(rng.integers(0, len(scenes), args.batch))
+        if args.shape_weights:
+            idx = torch.from_numpy(rng.choice(len(scenes), args.batch, p=probs))
+        else:
+            idx = torch.from_numpy(rng.integers(0, len(scenes), args.batch))
         pick = torch.from_numpy(rng.integers(0, args.captions_per_clip, args.batch))
         x0 = zn[idx].float().to(device)  # (B, C, T', h, w)
         emb, mask = caps_e[idx, pick].float().to(device), caps_m[idx, pick].to(device)
@@ -391,6 +414,11 @@ def main(argv: list[str] | None = None) -> None:
         " a fresh pool drawn with --seed), then save to --out",
     )
     p.add_argument("--captions-per-clip", type=int, default=2, help="paraphrases cached per clip")
+    p.add_argument(
+        "--shape-weights",
+        default="",
+        help='draw clips by main-object shape, e.g. "circle:2,star:2" (default: uniform)',
+    )
     args = p.parse_args(argv)
     if args.decoder_steps is None:
         args.decoder_steps = 0 if args.preset == "micro" or args.resume else 1000

@@ -250,7 +250,7 @@ def test_resume_continues_the_diffusion_model_and_keeps_the_autoencoder(micro_mo
     assert cfg["training"]["resumed_from"]["dit_steps_done"] == steps_before
 
 
-def test_object_mask_marks_the_latent_cells_an_object_covers():
+def _train_recipe():
     import importlib.util
     from pathlib import Path
 
@@ -258,6 +258,11 @@ def test_object_mask_marks_the_latent_cells_an_object_covers():
     spec = importlib.util.spec_from_file_location("sora_train_recipe", path)
     train = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train)
+    return train
+
+
+def test_object_mask_marks_the_latent_cells_an_object_covers():
+    train = _train_recipe()
     # a still square centred at (20, 40), corners 7.5 px out: pixels 14..25 across, 34..45 down
     obj = world.SceneObject("square", "red", "still", x=20.0, y=40.0, radius=6.0, speed=0.0)
     scene = world.Scene([obj], background="blue")
@@ -271,3 +276,20 @@ def test_object_mask_marks_the_latent_cells_an_object_covers():
     assert (cols.min().item(), cols.max().item()) == (2, 7)
     assert torch.equal(mask[0, 0], mask[0, -1])  # still: the same cells in every latent frame
     assert mask.sum() < mask.numel() / 4  # the empty background is not marked
+
+
+def test_shape_weights_draw_clips_by_their_main_objects_shape():
+    train = _train_recipe()
+
+    def clip(shape: str) -> world.Scene:
+        return world.Scene(
+            [world.SceneObject(shape, "red", "still", 32.0, 32.0, 10.0, 0.0)], "blue"
+        )
+
+    scenes = [clip("square"), clip("circle"), clip("star"), clip("circle")]
+    probs = train.clip_probs(scenes, "circle:3,square:0.5")
+    # weights 0.5, 3, 1 (unnamed shapes keep 1), 3 over a total of 7.5
+    np.testing.assert_allclose(probs, [0.5 / 7.5, 3 / 7.5, 1 / 7.5, 3 / 7.5])
+    np.testing.assert_allclose(train.clip_probs(scenes, ""), [0.25] * 4)
+    with pytest.raises(ValueError, match="--shape-weights"):
+        train.clip_probs(scenes, "hexagon:2")
