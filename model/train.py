@@ -212,11 +212,12 @@ def dit_lr(args, step: int, frac: float) -> float:
     return args.lr * min(1.0, step / 200) * decay
 
 
-def clip_probs(scenes: list[world.Scene], spec: str) -> np.ndarray:
+def clip_probs(scenes: list[world.Scene], spec: str, multi: float = 1.0) -> np.ndarray:
     """Per-clip sampling probabilities from ``"circle:2,star:2"`` (main object's shape; others 1).
 
     A square is the shape a half-learned model falls back to, so a continuation can spend its
-    batches on the shapes it still confuses with one.
+    batches on the shapes it still confuses with one; ``multi`` multiplies the weight of clips
+    with two or three objects, where shapes land on the wrong object.
     """
     weights = {s: 1.0 for s in world.SHAPES}
     for part in filter(None, spec.split(",")):
@@ -226,7 +227,9 @@ def clip_probs(scenes: list[world.Scene], spec: str) -> np.ndarray:
                 f"--shape-weights: {part!r}; expected shape:weight, shapes {world.SHAPES}"
             )
         weights[name.strip()] = float(value)
-    w = np.array([weights[s.objects[0].shape] for s in scenes])
+    w = np.array(
+        [weights[s.objects[0].shape] * (multi if len(s.objects) > 1 else 1.0) for s in scenes]
+    )
     return w / w.sum()
 
 
@@ -252,7 +255,7 @@ def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | N
     opt = torch.optim.AdamW(dit.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
     log(f"dit: {sum(p.numel() for p in dit.parameters()) / 1e6:.2f}M parameters")
     gen = torch.Generator().manual_seed(args.seed + 1)
-    probs = clip_probs(scenes, args.shape_weights)
+    probs = clip_probs(scenes, args.shape_weights, args.multi_weight)
     t0 = time.time()
     losses = []
     for step in range(1, args.dit_steps + 1):
@@ -262,7 +265,7 @@ def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | N
         lr = dit_lr(args, step, frac)
         for g in opt.param_groups:
             g["lr"] = lr
-        if args.shape_weights:
+        if args.shape_weights or args.multi_weight != 1.0:
             idx = torch.from_numpy(rng.choice(len(scenes), args.batch, p=probs))
         else:
             idx = torch.from_numpy(rng.integers(0, len(scenes), args.batch))
@@ -418,6 +421,9 @@ def main(argv: list[str] | None = None) -> None:
         "--shape-weights",
         default="",
         help='draw clips by main-object shape, e.g. "circle:2,star:2" (default: uniform)',
+    )
+    p.add_argument(
+        "--multi-weight", type=float, default=1.0, help="draw clips with 2-3 objects this much more"
     )
     args = p.parse_args(argv)
     if args.decoder_steps is None:

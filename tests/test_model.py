@@ -293,3 +293,8 @@ def test_shape_weights_draw_clips_by_their_main_objects_shape():
     np.testing.assert_allclose(train.clip_probs(scenes, ""), [0.25] * 4)
     with pytest.raises(ValueError, match="--shape-weights"):
         train.clip_probs(scenes, "hexagon:2")
+    pair = world.Scene(clip("star").objects + clip("square").objects, "blue")
+    # the two-object clip counts twice: weights 1 and 2 over 3
+    np.testing.assert_allclose(
+        train.clip_probs([clip("star"), pair], "", multi=2.0), [1 / 3, 2 / 3]
+    )
