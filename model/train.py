@@ -227,9 +227,7 @@ def clip_probs(scenes: list[world.Scene], spec: str, multi: float = 1.0) -> np.n
                 f"--shape-weights: {part!r}; expected shape:weight, shapes {world.SHAPES}"
             )
         weights[name.strip()] = float(value)
-    w = np.array(
-        [weights[s.objects[0].shape] * (multi if len(s.objects) > 1 else 1.0) for s in scenes]
-    )
+    w = np.array([weights[s.main.shape] * (multi if len(s.objects) > 1 else 1.0) for s in scenes])
     return w / w.sum()
 
 
@@ -265,6 +263,7 @@ def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | N
         lr = dit_lr(args, step, frac)
         for g in opt.param_groups:
             g["lr"] = lr
+        # uniform draws keep the integers() stream, so the default recipe reproduces earlier runs
         if args.shape_weights or args.multi_weight != 1.0:
             idx = torch.from_numpy(rng.choice(len(scenes), args.batch, p=probs))
         else:
