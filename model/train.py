@@ -212,22 +212,36 @@ def dit_lr(args, step: int, frac: float) -> float:
     return args.lr * min(1.0, step / 200) * decay
 
 
-def clip_probs(scenes: list[world.Scene], spec: str, multi: float = 1.0) -> np.ndarray:
+def _parse_weights(spec: str, names: tuple[str, ...], flag: str) -> dict[str, float]:
+    weights = {n: 1.0 for n in names}
+    for part in filter(None, spec.split(",")):
+        name, _, value = part.partition(":")
+        if name.strip() not in weights or not value:
+            raise ValueError(f"{flag}: {part!r}; expected name:weight, names {names}")
+        weights[name.strip()] = float(value)
+    return weights
+
+
+def clip_probs(
+    scenes: list[world.Scene], spec: str, multi: float = 1.0, motions: str = ""
+) -> np.ndarray:
     """Per-clip sampling probabilities from ``"circle:2,star:2"`` (main object's shape; others 1).
 
     A square is the shape a half-learned model falls back to, so a continuation can spend its
     batches on the shapes it still confuses with one; ``multi`` multiplies the weight of clips
-    with two or three objects, where shapes land on the wrong object.
+    with two or three objects, where shapes land on the wrong object, and ``motions``
+    (``"orbiting:2"``) weights the main object's motion, since a fast orbit smears its shape.
     """
-    weights = {s: 1.0 for s in world.SHAPES}
-    for part in filter(None, spec.split(",")):
-        name, _, value = part.partition(":")
-        if name.strip() not in weights or not value:
-            raise ValueError(
-                f"--shape-weights: {part!r}; expected shape:weight, shapes {world.SHAPES}"
-            )
-        weights[name.strip()] = float(value)
-    w = np.array([weights[s.main.shape] * (multi if len(s.objects) > 1 else 1.0) for s in scenes])
+    by_shape = _parse_weights(spec, world.SHAPES, "--shape-weights")
+    by_motion = _parse_weights(motions, world.MOTIONS, "--motion-weights")
+    w = np.array(
+        [
+            by_shape[s.main.shape]
+            * by_motion[s.main.motion]
+            * (multi if len(s.objects) > 1 else 1.0)
+            for s in scenes
+        ]
+    )
     return w / w.sum()
 
 
@@ -253,7 +267,7 @@ def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | N
     opt = torch.optim.AdamW(dit.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
     log(f"dit: {sum(p.numel() for p in dit.parameters()) / 1e6:.2f}M parameters")
     gen = torch.Generator().manual_seed(args.seed + 1)
-    probs = clip_probs(scenes, args.shape_weights, args.multi_weight)
+    probs = clip_probs(scenes, args.shape_weights, args.multi_weight, args.motion_weights)
     t0 = time.time()
     losses = []
     for step in range(1, args.dit_steps + 1):
@@ -264,7 +278,7 @@ def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | N
         for g in opt.param_groups:
             g["lr"] = lr
         # uniform draws keep the integers() stream, so the default recipe reproduces earlier runs
-        if args.shape_weights or args.multi_weight != 1.0:
+        if args.shape_weights or args.motion_weights or args.multi_weight != 1.0:
             idx = torch.from_numpy(rng.choice(len(scenes), args.batch, p=probs))
         else:
             idx = torch.from_numpy(rng.integers(0, len(scenes), args.batch))
@@ -420,6 +434,11 @@ def main(argv: list[str] | None = None) -> None:
         "--shape-weights",
         default="",
         help='draw clips by main-object shape, e.g. "circle:2,star:2" (default: uniform)',
+    )
+    p.add_argument(
+        "--motion-weights",
+        default="",
+        help='draw clips by main-object motion, e.g. "orbiting:2" (default: uniform)',
     )
     p.add_argument(
         "--multi-weight", type=float, default=1.0, help="draw clips with 2-3 objects this much more"

@@ -298,3 +298,12 @@ def test_shape_weights_draw_clips_by_their_main_objects_shape():
     np.testing.assert_allclose(
         train.clip_probs([clip("star"), pair], "", multi=2.0), [1 / 3, 2 / 3]
     )
+    orbit = world.Scene(
+        [world.SceneObject("star", "red", "orbiting", 32.0, 32.0, 10.0, 0.0)], "blue"
+    )
+    # motion weights multiply the shape weight: star 2 x orbiting 3 = 6 against 2
+    np.testing.assert_allclose(
+        train.clip_probs([clip("star"), orbit], "star:2", motions="orbiting:3"), [0.25, 0.75]
+    )
+    with pytest.raises(ValueError, match="--motion-weights"):
+        train.clip_probs(scenes, "", motions="spinning:2")
