@@ -268,6 +268,7 @@ def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | N
     log(f"dit: {sum(p.numel() for p in dit.parameters()) / 1e6:.2f}M parameters")
     gen = torch.Generator().manual_seed(args.seed + 1)
     probs = clip_probs(scenes, args.shape_weights, args.multi_weight, args.motion_weights)
+    weighted = not np.allclose(probs, probs[0])
     t0 = time.time()
     losses = []
     for step in range(1, args.dit_steps + 1):
@@ -278,7 +279,7 @@ def train_dit(args, vae, pool: Pool, device, bf16, rng, save, init: VideoDiT | N
         for g in opt.param_groups:
             g["lr"] = lr
         # uniform draws keep the integers() stream, so the default recipe reproduces earlier runs
-        if args.shape_weights or args.motion_weights or args.multi_weight != 1.0:
+        if weighted:
             idx = torch.from_numpy(rng.choice(len(scenes), args.batch, p=probs))
         else:
             idx = torch.from_numpy(rng.integers(0, len(scenes), args.batch))
