@@ -58,6 +58,26 @@ def autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds training up on ``device``.
+
+    On a CPU with AVX512-BF16 or AMX it halves a step; without them torch emulates bf16 and a
+    step is about 3.5 times slower than in fp32 (measured on an AVX-512 Xeon without either).
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def resolve_bf16(choice: str, no_bf16: bool, device: torch.device) -> bool:
+    if no_bf16 or choice == "off":
+        return False
+    return choice == "on" or bf16_is_fast(device)
+
+
 # ---------------------------------------------------------------------------------------------
 #                                       Stage 1: autoencoder
 # ---------------------------------------------------------------------------------------------
@@ -397,7 +417,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--preset", default="small", choices=["small", "micro"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
-    p.add_argument("--no-bf16", action="store_true")
+    p.add_argument(
+        "--bf16",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="bf16 autocast (auto: only where the device runs it natively)",
+    )
+    p.add_argument("--no-bf16", action="store_true", help="same as --bf16 off")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--vae-steps", type=int, default=1500)
     p.add_argument("--vae-batch", type=int, default=8)
@@ -453,7 +479,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.threads:
         torch.set_num_threads(args.threads)
-    bf16 = not args.no_bf16
+    bf16 = resolve_bf16(args.bf16, args.no_bf16, device)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     log(f"device {device}, bf16 {bf16}, threads {torch.get_num_threads()}, args {vars(args)}")

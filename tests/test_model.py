@@ -307,3 +307,18 @@ def test_shape_weights_draw_clips_by_their_main_objects_shape():
     )
     with pytest.raises(ValueError, match="--motion-weights"):
         train.clip_probs(scenes, "", motions="spinning:2")
+
+
+def test_bf16_autocast_only_where_the_device_runs_it_natively(monkeypatch):
+    train = _train_recipe()
+    cpu = torch.device("cpu")
+    # an AVX-512 CPU without AVX512-BF16 or AMX emulates bf16: a step is slower than fp32
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert train.resolve_bf16("auto", False, cpu) is False
+    assert train.resolve_bf16("on", False, cpu) is True
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert train.resolve_bf16("auto", False, cpu) is True
+    assert train.resolve_bf16("off", False, cpu) is False
+    assert train.resolve_bf16("auto", True, cpu) is False  # --no-bf16 still wins
+    assert train.resolve_bf16("auto", False, torch.device("mps")) is False
