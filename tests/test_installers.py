@@ -120,14 +120,19 @@ def test_bundle_locations_match_where_the_runtime_looks(monkeypatch, tmp_path):
     from sora_desktop.core.catalog import default_catalog_path
 
     assert default_catalog_path() == tmp_path / dests["catalog.json"] / "catalog.json"
-    assert dests["resources"] == Path("sora_desktop/resources")
-    # engine/embedded/pipeline.py (torch: read, not imported) joins _MEIPASS / "model" / "embedded"
+    from sora_desktop.core.assets import model_dir, resources_dir
+
+    assert resources_dir() == tmp_path / dests["resources"]
+    assert (resources_dir() / "theme_dark.qss").relative_to(tmp_path).parent == dests["resources"]
+    # engine/embedded/pipeline.py (torch: read, not imported) uses model_dir() / "embedded"
     tree = ast.parse((ROOT / "sora_desktop/engine/embedded/pipeline.py").read_text("utf-8"))
     func = next(
         n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "embedded_model_dir"
     )
-    src = ast.unparse(func)
-    assert "Path(bundle) / 'model' / 'embedded'" in src
+    assert "model_dir() / 'embedded'" in ast.unparse(func)
+    spec = (ROOT / "installers" / "sora-desktop.spec").read_text("utf-8")
+    assert '"model/embedded") for n in names' in spec
+    assert model_dir() / "embedded" == tmp_path / "model" / "embedded"
     model_dest = "model/embedded"
     assert f'"{model_dest}"' in SPEC.read_text(encoding="utf-8")
 

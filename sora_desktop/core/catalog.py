@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sora_desktop.core.assets import model_dir
 from sora_desktop.core.request import EMBEDDED_MODEL_ID
 
 MANIFEST_NAME = ".sora-installed.json"
@@ -145,10 +145,7 @@ def default_catalog_path() -> Path:
     override = os.environ.get(ENV_CATALOG)
     if override:
         return Path(override)
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "model" / "catalog.json"
-    return Path(__file__).resolve().parents[2] / "model" / "catalog.json"
+    return model_dir() / "catalog.json"
 
 
 def load_catalog(path: str | os.PathLike | None = None) -> list[CatalogEntry]:

@@ -1,7 +1,7 @@
 """The prompt policy: a short, readable list of requests Sora Desktop refuses, with a reason.
 
 Why it works this way:
-- The rules are data (``sora_desktop/resources/policy.json``), not code, so they can be read,
+- The rules are data (``resources/policy.json``), not code, so they can be read,
   reviewed and extended without a release. A ``policy.json`` in the user's config folder adds
   categories or terms; it cannot remove the bundled ones (turning the whole policy off is the
   ``policy_enabled`` setting, which the caller honours).
@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sora_desktop.core.assets import resources_dir
 from sora_desktop.core.settings import default_paths
 
 POLICY_FORMAT = "sora-desktop-policy"
 POLICY_VERSION = 1
-BUNDLED_POLICY = Path(__file__).resolve().parents[1] / "resources" / "policy.json"
+BUNDLED_POLICY = resources_dir() / "policy.json"
 USER_POLICY_NAME = "policy.json"
 MAX_POLICY_BYTES = 5 * 1024 * 1024
 MAX_TERM_CHARS = 200

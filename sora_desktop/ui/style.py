@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
-
-def resources_dir() -> Path:
-    bundle = getattr(sys, "_MEIPASS", None)  # PyInstaller
-    if bundle:
-        return Path(bundle) / "sora_desktop" / "resources"
-    return Path(__file__).resolve().parents[1] / "resources"
-
+from sora_desktop.core.assets import resources_dir
 
 ICON_COLORS = {"dark": "#c9d1d9", "light": "#30363d"}
 ACCENT = "#7c6cff"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from sora_desktop.core.assets import model_dir
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
 from sora_desktop.engine.backend import (
     Backend,
@@ -39,10 +39,7 @@ def embedded_model_dir() -> Path:
     override = os.environ.get("SORA_DESKTOP_EMBEDDED_MODEL")
     if override:
         return Path(override)
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "model" / "embedded"
-    return Path(__file__).resolve().parents[3] / "model" / "embedded"
+    return model_dir() / "embedded"
 
 
 def load_start_image(path: str, size: int) -> np.ndarray:
