@@ -759,11 +759,7 @@ class MainWindow(QMainWindow):
 
         app = QApplication.instance()
         if app is not None:
-            apply_theme(app, settings.theme)
-            for act in self.findChildren(QAction):  # icons are tinted per theme
-                name = act.property("icon_name")
-                if name:
-                    act.setIcon(icon(name))
+            apply_theme(app, settings.theme)  # live: palette, style sheet and icon tints
         self._apply_autosave_interval()
         self._save_settings()
 

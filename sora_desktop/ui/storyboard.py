@@ -6,7 +6,7 @@ the project view-model as undoable commands.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QDrag, QFontMetrics, QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -105,6 +105,11 @@ class ShotCard(QFrame):
             self.link,
         ):
             child.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.type() in (QEvent.Type.StyleChange, QEvent.Type.PaletteChange):
+            self.link.setPixmap(icon("link").pixmap(14, 14))  # the theme changed: re-tint
+        super().changeEvent(event)
 
     # ------------------------------------------------------------------ data
     def update_from(
