@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from sora_desktop import __version__
 from sora_desktop.core import project as core_project
-from sora_desktop.core.autosave import Autosaver, RecoveryInfo
+from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver, RecoveryInfo
 from sora_desktop.core.project import PROJECT_SUFFIX, Project, ProjectError
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
 from sora_desktop.core.settings import Settings, load_settings, save_settings
@@ -38,6 +38,16 @@ from sora_desktop.ui.first_run import (
     FirstRunDialog,
     FirstRunViewModel,
     Hardware,
+)
+from sora_desktop.ui.geometry import (
+    DEFAULT_SIZE,
+    WindowPlace,
+    available_rect,
+    default_rect,
+    fit_inside,
+    geometry_file,
+    load_place,
+    save_place,
 )
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
@@ -54,6 +64,21 @@ from sora_desktop.ui.viewmodels import (
 from sora_desktop.ui.worker import ExportWorker, GenerationWorker, WorkerHost
 
 PROJECT_FILTER = f"Sora Desktop projects (*{PROJECT_SUFFIX})"
+
+
+def local_time_text(iso: str) -> str:
+    """An ISO-8601 time (the recovery copies keep UTC) in the user's own clock."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:  # a copy from an old version: it was UTC
+        from datetime import timezone
+
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 class MainWindow(QMainWindow):
@@ -75,7 +100,8 @@ class MainWindow(QMainWindow):
         self.detect_hardware: Callable[[], Hardware] | None = None
         self.first_run_dialog: FirstRunDialog | None = None
         self.setWindowIcon(app_icon())
-        self.resize(1440, 900)
+        self.resize(*DEFAULT_SIZE)
+        self.place_file: Path | None = geometry_file()  # None: do not remember the place
 
         # ---- models and workers
         self.project_vm = ProjectViewModel(core_project.new_project(), self)
@@ -112,6 +138,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self._let_panels_shrink()
 
         # ---- wiring
         pvm, qvm = self.project_vm, self.queue_vm
@@ -139,6 +166,7 @@ class MainWindow(QMainWindow):
         qvm.job_changed.connect(self._on_job_changed)
         qvm.job_finished.connect(self._on_job_finished)
         qvm.job_failed.connect(self._on_job_failed)
+        qvm.job_skipped.connect(lambda _j, note: self.status(note, 15000))
         qvm.busy_changed.connect(lambda _b: self._update_actions())
         self.gen_worker.model_ready.connect(self._on_model_ready)
         self.gen_worker.model_failed.connect(self._on_model_failed)
@@ -148,6 +176,14 @@ class MainWindow(QMainWindow):
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.autosave_now)
         self._apply_autosave_interval()
+        # ...and a recovery copy about 2 s after edits stop, so a crash loses seconds, not a
+        # minute (issue 15: an edit made 12 s before a crash was lost)
+        self.recovery_timer = QTimer(self)
+        self.recovery_timer.setSingleShot(True)
+        self.recovery_timer.setInterval(int(RECOVERY_DELAY_S * 1000))
+        self.recovery_timer.timeout.connect(self.autosave_now)
+        pvm.edited.connect(self._edits_made)
+        pvm.dirty_changed.connect(lambda _d: self._edits_made())
 
         self._update_title()
         self._update_actions()
@@ -311,6 +347,51 @@ class MainWindow(QMainWindow):
         if isinstance(btn, QToolButton):
             btn.setObjectName("GenerateToolButton")
         self.toolbar = tb
+        # Buttons that show words while there is room; in a narrow window they show only their
+        # icon (the words stay in the tooltip), so Export, Model manager and Settings at the
+        # right end stay on screen. Qt's » overflow menu remains the last resort.
+        labelled = [self.act_add, self.act_generate_all, self.act_cancel, self.act_export]
+        labelled += [self.act_models, self.act_generate]
+        self._labelled_buttons = [
+            b for b in (tb.widgetForAction(a) for a in labelled) if isinstance(b, QToolButton)
+        ]
+        self._toolbar_full_width = tb.sizeHint().width()
+        self.toolbar_compact = False
+
+    def _fit_toolbar(self) -> None:
+        compact = self.width() < self._toolbar_full_width + 16
+        if compact == self.toolbar_compact:
+            return
+        self.toolbar_compact = compact
+        style = (
+            Qt.ToolButtonStyle.ToolButtonIconOnly
+            if compact
+            else (Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        )
+        for btn in self._labelled_buttons:
+            btn.setToolButtonStyle(style)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._fit_toolbar()
+        super().resizeEvent(event)
+
+    def _let_panels_shrink(self) -> None:
+        """The window's minimum width is the sum of the panels' minimums. Let the wide parts
+        give way (elided combo boxes, a narrower frame counter, slimmer side panels) so the
+        window fits a 1600 px screen at 150 % scaling (it needed 1613 px)."""
+        from PySide6.QtWidgets import QComboBox
+
+        for combo in self.player.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(4)
+            combo.setMinimumWidth(72)  # an explicit minimum overrides the wide size hint
+        frame_label = getattr(self.player, "frame_label", None)
+        if isinstance(frame_label, QLabel):
+            frame_label.setMinimumWidth(48)
+        self.editor.setMinimumWidth(270)
+        self.queue_panel.setMinimumWidth(200)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -318,6 +399,31 @@ class MainWindow(QMainWindow):
         self.project_status = QLabel()
         sb.addPermanentWidget(self.project_status)
         sb.addPermanentWidget(self.model_status)
+
+    # ================================================================== window place
+    def restore_place(self) -> QRect:
+        """Open where the window was last (else the default size, centred), always inside the
+        available screen: another monitor, a task bar or a changed scale factor cannot push it
+        off screen or make it larger than the screen."""
+        place = load_place(self.place_file) if self.place_file is not None else None
+        available = available_rect(place.rect().center() if place is not None else None)
+        if available is None:
+            return self.geometry()
+        rect = place.rect() if place is not None else default_rect(available)
+        hint = self.minimumSizeHint()
+        rect = fit_inside(rect, available, (hint.width(), hint.height()))
+        self.setGeometry(rect)
+        if place is not None and place.maximized:
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+        return rect
+
+    def remember_place(self) -> None:
+        if self.place_file is None:
+            return
+        rect = self.normalGeometry() if self.isMaximized() else self.geometry()
+        if rect.width() > 0 and rect.height() > 0:
+            place = WindowPlace(rect.x(), rect.y(), rect.width(), rect.height(), self.isMaximized())
+            save_place(place, self.place_file)
 
     # ================================================================== messages
     def notify(self, title: str, text: str, level: str = "info") -> QMessageBox:
@@ -664,6 +770,11 @@ class MainWindow(QMainWindow):
             self.status(f"Autosave is off: {exc}")
             return None
 
+    def _edits_made(self) -> None:
+        """Restart the short recovery-copy countdown (debounced: typing keeps postponing it)."""
+        if self.autosaver is not None and not self._closing and self.project_vm.dirty:
+            self.recovery_timer.start()
+
     def _apply_autosave_interval(self) -> None:
         seconds = self.settings.autosave_seconds
         if seconds and self.autosaver is not None:
@@ -696,7 +807,7 @@ class MainWindow(QMainWindow):
         except OSError:
             return False
         for info in pending:
-            when = info.saved_at.replace("T", " ").replace("+00:00", " UTC")
+            when = local_time_text(info.saved_at)
             extra = ""
             if info.original_is_newer:
                 extra = "\n\nNote: the project file was saved after this copy."
@@ -889,6 +1000,8 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.autosave_timer.stop()
+        self.recovery_timer.stop()
+        self.remember_place()
         self.player.vm.stop()
         self.queue_vm.cancel_all()
         deadline = time.monotonic() + 60

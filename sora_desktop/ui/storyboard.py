@@ -23,7 +23,12 @@ from PySide6.QtWidgets import (
 
 from sora_desktop.ui.images import ensure_side_files, scaled_pixmap, thumbnail_path
 from sora_desktop.ui.style import icon
-from sora_desktop.ui.viewmodels import ProjectViewModel, QueueViewModel
+from sora_desktop.ui.viewmodels import (
+    ProjectViewModel,
+    QueueViewModel,
+    changed_settings,
+    is_out_of_date,
+)
 
 MIME_SHOT = "application/x-sora-desktop-shot"
 PX_PER_SECOND = 80
@@ -61,8 +66,13 @@ class ShotCard(QFrame):
 
         self.title = QLabel()
         self.title.setObjectName("ShotTitle")
+        # a long title gives way (elided) so the status chip beside it is never cut off
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(20)
+        self._title_text = ""
         self.chip = QLabel()
         self.chip.setObjectName("StatusChip")
+        self.chip.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.link = QLabel()
         self.link.setPixmap(icon("link").pixmap(14, 14))
         self.link.setToolTip("Continues from the previous shot's last frame")
@@ -83,9 +93,8 @@ class ShotCard(QFrame):
 
         head = QHBoxLayout()
         head.setSpacing(6)
-        head.addWidget(self.title)
+        head.addWidget(self.title, 1)
         head.addWidget(self.link)
-        head.addStretch(1)
         head.addWidget(self.chip)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 8, 10 + TRIM_HANDLE_PX // 2, 8)
@@ -105,6 +114,15 @@ class ShotCard(QFrame):
             self.link,
         ):
             child.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def _elide_title(self) -> None:
+        fm = QFontMetrics(self.title.font())
+        room = max(20, self.title.width())
+        self.title.setText(fm.elidedText(self._title_text, Qt.TextElideMode.ElideRight, room))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._elide_title()
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.type() in (QEvent.Type.StyleChange, QEvent.Type.PaletteChange):
@@ -126,19 +144,29 @@ class ShotCard(QFrame):
         self.seconds, self.fps = req.seconds, req.fps
         self.setFixedWidth(card_width(self.seconds))
         title = shot.title or f"Shot {number}"
-        self.title.setText(f"{number}  {title}" if shot.title else title)
+        self._title_text = f"{number}  {title}" if shot.title else title
+        self.title.setToolTip(self._title_text)
         self.link.setVisible(bool(shot.continue_from_previous))
         label = {
             "empty": "Not generated",
             "queued": "Queued",
             "generating": f"{int(fraction * 100)}%",
             "done": "Done",
+            "outdated": "Out of date",
             "failed": "Failed",
             "cancelled": "Cancelled",
         }.get(status, status)
         self.chip.setText(label)
         self.chip.setProperty("status", status)
         _repolish(self.chip)
+        self.chip.setFixedSize(self.chip.sizeHint())  # the whole word, always
+        if status == "outdated":
+            self.chip.setToolTip(
+                "The settings changed after this clip was made "
+                f"({', '.join(changed_settings(shot))}). Generate to update it."
+            )
+        else:
+            self.chip.setToolTip("")
         self.setProperty("selected", "true" if selected else "false")
         self.setProperty("status", status)
         _repolish(self)
@@ -154,10 +182,15 @@ class ShotCard(QFrame):
         if takes:
             ids = [t.id for t in shot.takes]
             pos = ids.index(shot.selected_take) + 1 if shot.selected_take in ids else 0
-            take_no = f"  ·  take {pos}/{takes}" if pos else f"  ·  {takes} takes"
-        self.meta.setText(detail or f"{self.seconds:.1f}s  ·  seed {req.seed}{take_no}")
+            plural = "take" if takes == 1 else "takes"
+            take_no = f"  ·  take {pos}/{takes}" if pos else f"  ·  {takes} {plural}"
+        # the seed of the clip shown (a picked variation has its own), else the shot's
+        picked = shot.selected
+        seed = picked.request.seed if picked is not None and picked.status == "done" else req.seed
+        self.meta.setText(detail or f"{self.seconds:.1f}s  ·  seed {seed}{take_no}")
         self.bar.setVisible(status in ("queued", "generating"))
         self.bar.setValue(int(fraction * 1000))
+        self._elide_title()
         pix = scaled_pixmap(thumb, self.width() - 24, THUMB_H) if thumb else None
         if pix is not None:
             self.thumb.setPixmap(pix)
@@ -396,6 +429,8 @@ class StoryboardWidget(QWidget):
         if job is not None:
             return self.queue.state(job), job.fraction, thumb_s
         status = shot.status if shot is not None else "empty"
+        if status == "done" and is_out_of_date(shot):
+            return "outdated", 1.0, thumb_s
         return status, 1.0 if status == "done" else 0.0, thumb_s
 
     # ------------------------------------------------------------------ events
