@@ -377,7 +377,7 @@ class MainWindow(QMainWindow):
 
     def _let_panels_shrink(self) -> None:
         """The window's minimum width is the sum of the panels' minimums. Let the wide parts
-        give way (elided combo boxes, a narrower frame counter, slimmer side panels) so the
+        give way (elided combo boxes, a narrower frame counter, a slimmer editor) so the
         window fits a 1600 px screen at 150 % scaling (it needed 1613 px)."""
         from PySide6.QtWidgets import QComboBox
 
@@ -391,7 +391,6 @@ class MainWindow(QMainWindow):
         if isinstance(frame_label, QLabel):
             frame_label.setMinimumWidth(48)
         self.editor.setMinimumWidth(270)
-        self.queue_panel.setMinimumWidth(200)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()

@@ -32,7 +32,7 @@ from sora_desktop.ui.viewmodels import (
 
 MIME_SHOT = "application/x-sora-desktop-shot"
 PX_PER_SECOND = 80
-MIN_CARD_W, MAX_CARD_W = 190, 480
+MIN_CARD_W, MAX_CARD_W = 200, 480
 CARD_H = 196
 THUMB_H = 84
 TRIM_HANDLE_PX = 8
@@ -45,6 +45,33 @@ def card_width(seconds: float) -> int:
 def _repolish(w: QWidget) -> None:
     w.style().unpolish(w)
     w.style().polish(w)
+
+
+class _ElidedLabel(QLabel):
+    """A one-line label that gives way to its neighbours: a long shot title ends in "…" (the
+    whole title in the tooltip) so the status chip beside it is never cut off."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(24)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def _elide(self) -> None:
+        fm = QFontMetrics(self.font())
+        self.setText(fm.elidedText(self._full, Qt.TextElideMode.ElideRight, max(1, self.width())))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._elide()
 
 
 class ShotCard(QFrame):
@@ -64,12 +91,8 @@ class ShotCard(QFrame):
         self._press: QPoint | None = None
         self._trim_start_w: int | None = None
 
-        self.title = QLabel()
+        self.title = _ElidedLabel()
         self.title.setObjectName("ShotTitle")
-        # a long title gives way (elided) so the status chip beside it is never cut off
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.title.setMinimumWidth(20)
-        self._title_text = ""
         self.chip = QLabel()
         self.chip.setObjectName("StatusChip")
         self.chip.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -115,15 +138,6 @@ class ShotCard(QFrame):
         ):
             child.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
 
-    def _elide_title(self) -> None:
-        fm = QFontMetrics(self.title.font())
-        room = max(20, self.title.width())
-        self.title.setText(fm.elidedText(self._title_text, Qt.TextElideMode.ElideRight, room))
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().resizeEvent(event)
-        self._elide_title()
-
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.type() in (QEvent.Type.StyleChange, QEvent.Type.PaletteChange):
             self.link.setPixmap(icon("link").pixmap(14, 14))  # the theme changed: re-tint
@@ -144,8 +158,7 @@ class ShotCard(QFrame):
         self.seconds, self.fps = req.seconds, req.fps
         self.setFixedWidth(card_width(self.seconds))
         title = shot.title or f"Shot {number}"
-        self._title_text = f"{number}  {title}" if shot.title else title
-        self.title.setToolTip(self._title_text)
+        self.title.set_full_text(f"{number}  {title}" if shot.title else title)
         self.link.setVisible(bool(shot.continue_from_previous))
         label = {
             "empty": "Not generated",
@@ -190,7 +203,6 @@ class ShotCard(QFrame):
         self.meta.setText(detail or f"{self.seconds:.1f}s  ·  seed {seed}{take_no}")
         self.bar.setVisible(status in ("queued", "generating"))
         self.bar.setValue(int(fraction * 1000))
-        self._elide_title()
         pix = scaled_pixmap(thumb, self.width() - 24, THUMB_H) if thumb else None
         if pix is not None:
             self.thumb.setPixmap(pix)
