@@ -223,9 +223,7 @@ def test_enhance_rewrites_and_can_be_undone(qtbot, window):
     assert window.project_vm.selected.request.prompt == "red ball grass"
 
 
-def test_continuing_shot_is_skipped_with_a_note_when_the_previous_take_is_cancelled(
-    qtbot, window
-):
+def test_continuing_shot_is_skipped_with_a_note_when_the_previous_take_is_cancelled(qtbot, window):
     """Issue 15: cancelling shot 1 skipped shot 2 (which starts on shot 1's last frame) with a
     note in the queue and the status bar, not an error box."""
     set_fields(window, prompt="a red ball", steps=2)

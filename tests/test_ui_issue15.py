@@ -232,6 +232,7 @@ def test_generate_all_skips_current_shots_and_rows_follow_a_reorder(qtbot, model
 
     # both are done with their current settings: nothing to do, no identical new takes
     assert w.generate_all() == []
+    assert "already done with its current settings" in w.statusBar().currentMessage()
     assert len(first.takes) == 1 and len(second.takes) == 1
     w.project_vm.set_request(second.id, second.request.with_changes(steps=3))
     assert w.storyboard.card(second.id).chip.text() == "Out of date"
@@ -547,6 +548,30 @@ MAIN_OPEN_PROBE = textwrap.dedent(
     sys.exit(main([sys.argv[1]]))
     """
 )
+
+
+def test_macos_file_open_event_opens_the_project(qtbot, tmp_path):
+    """Finder sends a double-clicked .sdproj as a FileOpen event, not as an argument."""
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication
+
+    from sora_desktop.ui.app import _FileOpenFilter
+
+    opened = []
+
+    class FakeWindow:
+        def open_project(self, path):
+            opened.append(path)
+
+    app = QApplication.instance()
+    opener = _FileOpenFilter(FakeWindow(), app)
+    app.installEventFilter(opener)
+    try:
+        QApplication.sendEvent(app, QFileOpenEvent(str(tmp_path / "My film.sdproj")))
+        qtbot.waitUntil(lambda: opened == [str(tmp_path / "My film.sdproj")], timeout=5_000)
+    finally:
+        app.removeEventFilter(opener)
+        opener.deleteLater()
 
 
 def test_installers_register_the_project_file_type():

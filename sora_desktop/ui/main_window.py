@@ -359,6 +359,9 @@ class MainWindow(QMainWindow):
         self.toolbar_compact = False
 
     def _fit_toolbar(self) -> None:
+        if not self.toolbar_compact:  # measured with the words shown (and the current theme)
+            width = self.toolbar.sizeHint().width()
+            self._toolbar_full_width = max(self._toolbar_full_width, width)
         compact = self.width() < self._toolbar_full_width + 16
         if compact == self.toolbar_compact:
             return
@@ -555,7 +558,10 @@ class MainWindow(QMainWindow):
         except (QueueError, ValueError) as exc:
             self.notify("Cannot generate all shots", str(exc), "warning")
             return []
-        self.status(f"Queued {len(jobs)} shot{'s' if len(jobs) != 1 else ''}.")
+        if not jobs and self.project_vm.shots:
+            self.status("Every shot is already done with its current settings (or queued).")
+        else:
+            self.status(f"Queued {len(jobs)} shot{'s' if len(jobs) != 1 else ''}.")
         return jobs
 
     def cancel_running(self) -> None:
