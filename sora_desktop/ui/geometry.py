@@ -12,8 +12,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
 from sora_desktop.core.atomic import atomic_write_text
 from sora_desktop.core.settings import default_paths
@@ -89,3 +90,42 @@ def default_rect(available: QRect) -> QRect:
     rect = QRect(0, 0, width, height)
     rect.moveCenter(available.center())
     return rect
+
+
+def restore_window_place(window: QWidget, place_file: Path | None) -> QRect:
+    """Put ``window`` where it was last (else the default size, centred), always inside the
+    available screen: another monitor, a task bar or a changed scale factor cannot push it off
+    screen or make it larger than the screen."""
+    place = load_place(place_file) if place_file is not None else None
+    available = available_rect(place.rect().center() if place is not None else None)
+    if available is None:
+        return window.geometry()
+    rect = place.rect() if place is not None else default_rect(available)
+    hint = window.minimumSizeHint()
+    rect = fit_inside(rect, available, (hint.width(), hint.height()))
+    window.setGeometry(rect)
+    if place is not None and place.maximized:
+        window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
+    return rect
+
+
+def remember_window_place(window: QWidget, place_file: Path) -> None:
+    maximized = window.isMaximized()
+    rect = window.normalGeometry() if maximized else window.geometry()
+    if rect.width() > 0 and rect.height() > 0:
+        place = WindowPlace(rect.x(), rect.y(), rect.width(), rect.height(), maximized)
+        save_place(place, place_file)
+
+
+def let_panels_shrink(window) -> None:
+    """The window's minimum width is the sum of the panels' minimums. Let the wide parts give
+    way (elided combo boxes, a narrower frame counter, a slimmer editor) so the main window fits
+    a 1600 px screen at 150 % scaling (it needed 1613 px)."""
+    for combo in window.player.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(4)
+        combo.setMinimumWidth(72)  # an explicit minimum overrides the wide size hint
+    frame_label = getattr(window.player, "frame_label", None)
+    if isinstance(frame_label, QLabel):
+        frame_label.setMinimumWidth(48)
+    window.editor.setMinimumWidth(270)

@@ -41,13 +41,10 @@ from sora_desktop.ui.first_run import (
 )
 from sora_desktop.ui.geometry import (
     DEFAULT_SIZE,
-    WindowPlace,
-    available_rect,
-    default_rect,
-    fit_inside,
     geometry_file,
-    load_place,
-    save_place,
+    let_panels_shrink,
+    remember_window_place,
+    restore_window_place,
 )
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
@@ -138,7 +135,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
-        self._let_panels_shrink()
+        let_panels_shrink(self)
 
         # ---- wiring
         pvm, qvm = self.project_vm, self.queue_vm
@@ -378,23 +375,6 @@ class MainWindow(QMainWindow):
         self._fit_toolbar()
         super().resizeEvent(event)
 
-    def _let_panels_shrink(self) -> None:
-        """The window's minimum width is the sum of the panels' minimums. Let the wide parts
-        give way (elided combo boxes, a narrower frame counter, a slimmer editor) so the
-        window fits a 1600 px screen at 150 % scaling (it needed 1613 px)."""
-        from PySide6.QtWidgets import QComboBox
-
-        for combo in self.player.findChildren(QComboBox):
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.setMinimumContentsLength(4)
-            combo.setMinimumWidth(72)  # an explicit minimum overrides the wide size hint
-        frame_label = getattr(self.player, "frame_label", None)
-        if isinstance(frame_label, QLabel):
-            frame_label.setMinimumWidth(48)
-        self.editor.setMinimumWidth(270)
-
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
         self.model_status = QLabel("Model not loaded yet")
@@ -405,27 +385,12 @@ class MainWindow(QMainWindow):
     # ================================================================== window place
     def restore_place(self) -> QRect:
         """Open where the window was last (else the default size, centred), always inside the
-        available screen: another monitor, a task bar or a changed scale factor cannot push it
-        off screen or make it larger than the screen."""
-        place = load_place(self.place_file) if self.place_file is not None else None
-        available = available_rect(place.rect().center() if place is not None else None)
-        if available is None:
-            return self.geometry()
-        rect = place.rect() if place is not None else default_rect(available)
-        hint = self.minimumSizeHint()
-        rect = fit_inside(rect, available, (hint.width(), hint.height()))
-        self.setGeometry(rect)
-        if place is not None and place.maximized:
-            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
-        return rect
+        available screen."""
+        return restore_window_place(self, self.place_file)
 
     def remember_place(self) -> None:
-        if self.place_file is None:
-            return
-        rect = self.normalGeometry() if self.isMaximized() else self.geometry()
-        if rect.width() > 0 and rect.height() > 0:
-            place = WindowPlace(rect.x(), rect.y(), rect.width(), rect.height(), self.isMaximized())
-            save_place(place, self.place_file)
+        if self.place_file is not None:
+            remember_window_place(self, self.place_file)
 
     # ================================================================== messages
     def notify(self, title: str, text: str, level: str = "info") -> QMessageBox:
