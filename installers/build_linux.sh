@@ -48,7 +48,7 @@ SORA_DESKTOP_BUNDLE_MODEL="$MODEL" nice -n 19 "$PY" -m PyInstaller --noconfirm -
     --log-level WARN --workpath build/pyinstaller --distpath dist installers/sora-desktop.spec
 BUILD_S=$(( $(date +%s) - t0 ))
 BUNDLE=dist/sora-desktop
-cp installers/linux/sora-desktop.desktop installers/linux/install.sh \
+cp installers/linux/sora-desktop.desktop installers/linux/sora-desktop.xml installers/linux/install.sh \
     installers/icons/sora-desktop.png "$BUNDLE/"
 chmod +x "$BUNDLE/install.sh"
 echo "== built $BUNDLE in ${BUILD_S} s"

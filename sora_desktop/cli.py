@@ -387,7 +387,32 @@ def cmd_info() -> int:
     return 0
 
 
-def _open_app(smoke_test: bool = False) -> int:
+def _project_argument(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """``sora-desktop "My film.sdproj"`` (a double-click on a project): the first positional
+    that is no command and names a project file (or any existing file) opens the app with it."""
+    positional = [a for a in argv if not a.startswith("-")]
+    if not positional:
+        return None
+    first = positional[0]
+    commands = set()
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps the subcommands here
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            commands.update(action.choices)
+    if first in commands:
+        return None
+    try:
+        is_file = Path(first).is_file()
+    except (OSError, ValueError):  # NUL, lone surrogates, too long: not a file we can open
+        is_file = False
+    if not (first.lower().endswith(".sdproj") or is_file):
+        return None
+    extra = [a for a in argv if a != first and a != "--smoke-test"]
+    if extra:
+        raise UsageError(f"unexpected arguments after the project file: {' '.join(extra)}")
+    return first
+
+
+def _open_app(smoke_test: bool = False, project: str | None = None) -> int:
     try:
         from sora_desktop.ui.app import main as ui_main
     except ImportError as exc:
@@ -399,6 +424,8 @@ def _open_app(smoke_test: bool = False) -> int:
         return EXIT_FAILED
     if smoke_test:
         _close_once_shown()
+    if project is not None:
+        return int(ui_main(project=project) or 0)
     return int(ui_main() or 0)
 
 
@@ -429,6 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the app never reaches the network by itself
     parser = build_parser()
     try:
+        project = _project_argument(parser, argv)
+        if project is not None:
+            return _open_app(smoke_test="--smoke-test" in argv, project=project)
         args = parser.parse_args(argv)
         if args.command is None:
             return _open_app(smoke_test=args.smoke_test)

@@ -223,16 +223,23 @@ def test_enhance_rewrites_and_can_be_undone(qtbot, window):
     assert window.project_vm.selected.request.prompt == "red ball grass"
 
 
-def test_continuing_shot_fails_readably_when_the_previous_take_is_cancelled(qtbot, window):
+def test_continuing_shot_is_skipped_with_a_note_when_the_previous_take_is_cancelled(qtbot, window):
+    """Issue 15: cancelling shot 1 skipped shot 2 (which starts on shot 1's last frame) with a
+    note in the queue and the status bar, not an error box."""
     set_fields(window, prompt="a red ball", steps=2)
     window.add_shot()
     window.add_shot()
     window.editor.continue_check.setChecked(True)
     first, second = window.generate_all()
+    shown_before = len(window.messages)
     window.queue_vm.cancel(first.id)
-    qtbot.waitUntil(lambda: second.is_terminal, timeout=60_000)
-    assert first.status == "cancelled" and second.status == "failed"
-    assert "previous shot" in second.error and "Continue from previous shot" in second.error
-    title, text = window.messages[-1]
-    assert "could not be generated" in title and text == second.error
+    qtbot.waitUntil(lambda: second.is_terminal and first.is_terminal, timeout=60_000)
+    qtbot.wait(300)  # any late worker signal for the skipped job arrives meanwhile
+    assert first.status == "cancelled" and second.status == "cancelled"
+    note = window.queue_vm.notes[second.id]
+    assert note.startswith("Skipped: Shot 1 was cancelled") and "continue from" in note
+    assert window.queue_panel.rows[second.id].detail.text() == note
+    assert window.statusBar().currentMessage() == note
+    assert window.messages[shown_before:] == []  # no box at all
+    assert window.project_vm.shots[1].takes[-1].status == "cancelled"
     assert window.isVisible()

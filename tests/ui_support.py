@@ -42,6 +42,7 @@ def make_window(tmp_path: Path, **kwargs):
     )
     autosaver = kwargs.pop("autosaver", None) or Autosaver(tmp_path / "recovery")
     window = MainWindow(settings, autosaver=autosaver, warm_up=False, **kwargs)
+    window.place_file = None  # tests never touch the real window.json
     # questions would block a test; each test that expects one replaces this
     window.ask = lambda title, text, buttons, default=0: pytest.fail(
         f"unexpected question: {title}"

@@ -22,6 +22,8 @@ mkdir -p "$APPDIR/usr/lib" "$APPDIR/usr/share/icons/hicolor/512x512/apps"
 cp -R "$BUNDLE" "$APPDIR/usr/lib/sora-desktop"
 rm -f "$APPDIR/usr/lib/sora-desktop/install.sh"  # an AppImage is not installed
 cp installers/linux/sora-desktop.desktop "$APPDIR/sora-desktop.desktop"
+mkdir -p "$APPDIR/usr/share/mime/packages"
+cp installers/linux/sora-desktop.xml "$APPDIR/usr/share/mime/packages/"  # the .sdproj type
 cp installers/icons/sora-desktop.png "$APPDIR/sora-desktop.png"
 cp installers/icons/sora-desktop.png "$APPDIR/usr/share/icons/hicolor/512x512/apps/"
 cat >"$APPDIR/AppRun" <<'APPRUN'

@@ -10,6 +10,7 @@
 #   PREFIX/bin/sora-desktop                    a link to the program (command line and app)
 #   PREFIX/share/applications/sora-desktop.desktop         the menu entry
 #   PREFIX/share/icons/hicolor/512x512/apps/sora-desktop.png   its icon
+#   PREFIX/share/mime/packages/sora-desktop.xml            the .sdproj file type (double-click)
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,8 +19,12 @@ APPDIR="$PREFIX/lib/sora-desktop"
 BIN="$PREFIX/bin/sora-desktop"
 DESKTOP="$PREFIX/share/applications/sora-desktop.desktop"
 ICON="$PREFIX/share/icons/hicolor/512x512/apps/sora-desktop.png"
+MIME="$PREFIX/share/mime/packages/sora-desktop.xml"
 
 refresh_menus() {
+    if command -v update-mime-database >/dev/null 2>&1; then
+        update-mime-database "$PREFIX/share/mime" 2>/dev/null || true
+    fi
     if command -v update-desktop-database >/dev/null 2>&1; then
         update-desktop-database -q "$PREFIX/share/applications" 2>/dev/null || true
     fi
@@ -29,7 +34,7 @@ refresh_menus() {
 }
 
 if [ "${1:-}" = "--uninstall" ]; then
-    rm -f "$BIN" "$DESKTOP" "$ICON"
+    rm -f "$BIN" "$DESKTOP" "$ICON" "$MIME"
     rm -rf "$APPDIR"
     refresh_menus
     echo "Sora Desktop removed from $PREFIX (user files in your config, data and Videos folders are kept)."
@@ -44,7 +49,8 @@ if [ ! -x "$HERE/sora-desktop" ] || [ ! -d "$HERE/_internal" ]; then
     exit 1
 fi
 
-mkdir -p "$PREFIX/bin" "$(dirname "$APPDIR")" "$(dirname "$DESKTOP")" "$(dirname "$ICON")"
+mkdir -p "$PREFIX/bin" "$(dirname "$APPDIR")" "$(dirname "$DESKTOP")" "$(dirname "$ICON")" \
+    "$(dirname "$MIME")"
 if [ "$HERE" != "$APPDIR" ]; then
     # Copy into a fresh folder, then swap it in: a failed copy leaves any old install intact.
     rm -rf "$APPDIR.new"
@@ -54,8 +60,9 @@ if [ "$HERE" != "$APPDIR" ]; then
 fi
 ln -sf "$APPDIR/sora-desktop" "$BIN"
 cp "$HERE/sora-desktop.png" "$ICON"
+cp "$HERE/sora-desktop.xml" "$MIME"
 # The menu entry runs the program by its full path: PREFIX/bin is not always on a desktop's PATH.
-sed -e "s|^Exec=.*|Exec=$BIN|" -e "s|^TryExec=.*|TryExec=$BIN|" \
+sed -e "s|^Exec=sora-desktop|Exec=$BIN|" -e "s|^TryExec=.*|TryExec=$BIN|" \
     "$HERE/sora-desktop.desktop" >"$DESKTOP.tmp"
 mv "$DESKTOP.tmp" "$DESKTOP"
 refresh_menus

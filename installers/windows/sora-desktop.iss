@@ -42,6 +42,8 @@ DiskSpanning=no
 WizardStyle=modern
 ChangesEnvironment=yes
 CloseApplications=yes
+; Explorer picks up the .sdproj association at once
+ChangesAssociations=yes
 
 [Languages]
 Name: "english"; MessagesFile: "compiler:Default.isl"
@@ -65,6 +67,12 @@ Name: "{group}\{cm:UninstallProgram,{#MyAppName}}"; Filename: "{uninstallexe}"
 Name: "{autodesktop}\{#MyAppName}"; Filename: "{app}\{#MyAppExeName}"; Tasks: desktopicon
 
 [Registry]
+; The .sdproj file type: a double-click on a project opens it in Sora Desktop (per user or all
+; users, by install mode); removed again on uninstall.
+Root: HKA; Subkey: "Software\Classes\.sdproj"; ValueType: string; ValueName: ""; ValueData: "SoraDesktop.Project"; Flags: uninsdeletevalue
+Root: HKA; Subkey: "Software\Classes\SoraDesktop.Project"; ValueType: string; ValueName: ""; ValueData: "Sora Desktop project"; Flags: uninsdeletekey
+Root: HKA; Subkey: "Software\Classes\SoraDesktop.Project\DefaultIcon"; ValueType: string; ValueName: ""; ValueData: "{app}\{#MyAppExeName},0"
+Root: HKA; Subkey: "Software\Classes\SoraDesktop.Project\shell\open\command"; ValueType: string; ValueName: ""; ValueData: """{app}\{#MyAppExeName}"" ""%1"""
 ; Optional PATH entry for sora-desktop.exe: per-user (HKCU) or all users (HKLM), by install mode.
 Root: HKA; Subkey: "{code:EnvKey}"; ValueType: expandsz; ValueName: "Path"; ValueData: "{olddata};{app}"; Tasks: addtopath; Check: NeedsAddPath(ExpandConstant('{app}'))
 

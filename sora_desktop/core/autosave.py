@@ -39,6 +39,9 @@ from sora_desktop.core.project import (
 )
 from sora_desktop.core.settings import default_paths
 
+# The app writes a recovery copy this long after the last edit (debounced), besides the
+# periodic autosave, so a crash loses at most a few seconds of work.
+RECOVERY_DELAY_S = 2.0
 RECOVERY_FORMAT = "sora-desktop-recovery"
 RECOVERY_VERSION = 1
 MARKER_PREFIX = "session-"

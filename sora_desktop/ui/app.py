@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sora_desktop import __version__
@@ -47,8 +47,24 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Open the main window and run until it closes; returns the exit code."""
+class _FileOpenFilter(QObject):
+    """Finder (macOS) hands a double-clicked project to the running app as a FileOpen event."""
+
+    def __init__(self, window, parent: QObject) -> None:
+        super().__init__(parent)
+        self.window = window
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.FileOpen and event.file():
+            path = event.file()
+            QTimer.singleShot(0, lambda: self.window.open_project(path))
+            return True
+        return False
+
+
+def main(argv: list[str] | None = None, project: str | None = None) -> int:
+    """Open the main window (with ``project`` open, when given: a double-clicked .sdproj) and
+    run until it closes; returns the exit code."""
     app = create_app(argv)
     from sora_desktop.core.settings import load_settings
     from sora_desktop.ui.main_window import MainWindow
@@ -59,11 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     _install_excepthook(app)
     window = MainWindow(settings)
+    opener = _FileOpenFilter(window, app)  # macOS: a double-clicked .sdproj arrives as an event
+    app.installEventFilter(opener)
+    window.restore_place()  # last place and size, inside the available screen
     window.show()
     for warning in settings.warnings:
         QTimer.singleShot(0, lambda w=warning: window.notify("Settings", w, "warning"))
     # After the window shows: first any crash recovery, then (first start only) the guide.
-    QTimer.singleShot(0, lambda: window.offer_recovery() or window.maybe_show_first_run())
+    # A project named on the command line opens instead of the guide.
+    QTimer.singleShot(
+        0,
+        lambda: (
+            window.offer_recovery()
+            or (window.open_project(project) if project else window.maybe_show_first_run())
+        ),
+    )
     return int(app.exec())
 
 

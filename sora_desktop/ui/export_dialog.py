@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -66,6 +67,7 @@ class ExportDialog(QDialog):
         self.shot_id = shot_id or vm.selected_id
         self.job_id: str | None = None
         self.result_path: str | None = None
+        self._confirmed_path: str | None = None  # the user agreed to replace this file
         self.setWindowTitle("Export")
         self.setMinimumWidth(520)
 
@@ -227,6 +229,42 @@ class ExportDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text())
         if path:
             self.path_edit.setText(path)
+            self._confirmed_path = str(Path(path))  # the file dialog asked about replacing it
+
+    def ask(self, title: str, text: str, buttons: list[str], default: int = 0) -> str:
+        """A question with named buttons; returns the chosen name. Tests replace this method."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self
+        )
+        made = [box.addButton(b, QMessageBox.ButtonRole.ActionRole) for b in buttons]
+        box.setDefaultButton(made[default])
+        box.exec()
+        clicked = box.clickedButton()
+        return buttons[made.index(clicked)] if clicked in made else buttons[-1]
+
+    def may_write(self, job: ExportJob) -> bool:
+        """Ask before an export replaces a file that is already there (not asked twice when the
+        Browse dialog asked already)."""
+        from sora_desktop.engine.export import output_path_for
+
+        target = output_path_for(job.path, job.fmt)
+        try:
+            exists = target.exists() and not target.is_dir()
+        except (OSError, ValueError):
+            return True  # the export itself reports an unusable path
+        if not exists or str(target) == self._confirmed_path:
+            return True
+        choice = self.ask(
+            "Replace the existing file?",
+            f"“{target.name}” already exists in {target.parent}.\n"
+            "Replacing it overwrites what is in it now.",
+            ["Replace", "Cancel"],
+            default=1,
+        )
+        if choice == "Replace":
+            self._confirmed_path = str(target)
+            return True
+        return False
 
     # ------------------------------------------------------------------ running
     def build_job(self) -> ExportJob:
@@ -265,6 +303,9 @@ class ExportDialog(QDialog):
         except ValueError as exc:
             self.error.setText(str(exc).partition(":")[2].strip() or str(exc))
             self.error.show()
+            return None
+        if not self.may_write(job):
+            self.status.setText("Not exported: choose another name, or confirm Replace.")
             return None
         self.job_id = job.job_id
         self.result_path = None

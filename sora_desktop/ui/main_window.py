@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from sora_desktop import __version__
 from sora_desktop.core import project as core_project
-from sora_desktop.core.autosave import Autosaver, RecoveryInfo
+from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver, RecoveryInfo
 from sora_desktop.core.project import PROJECT_SUFFIX, Project, ProjectError
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
 from sora_desktop.core.settings import Settings, load_settings, save_settings
@@ -38,6 +38,13 @@ from sora_desktop.ui.first_run import (
     FirstRunDialog,
     FirstRunViewModel,
     Hardware,
+)
+from sora_desktop.ui.geometry import (
+    DEFAULT_SIZE,
+    geometry_file,
+    let_panels_shrink,
+    remember_window_place,
+    restore_window_place,
 )
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
@@ -54,6 +61,21 @@ from sora_desktop.ui.viewmodels import (
 from sora_desktop.ui.worker import ExportWorker, GenerationWorker, WorkerHost
 
 PROJECT_FILTER = f"Sora Desktop projects (*{PROJECT_SUFFIX})"
+
+
+def local_time_text(iso: str) -> str:
+    """An ISO-8601 time (the recovery copies keep UTC) in the user's own clock."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:  # a copy from an old version: it was UTC
+        from datetime import timezone
+
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 class MainWindow(QMainWindow):
@@ -75,7 +97,8 @@ class MainWindow(QMainWindow):
         self.detect_hardware: Callable[[], Hardware] | None = None
         self.first_run_dialog: FirstRunDialog | None = None
         self.setWindowIcon(app_icon())
-        self.resize(1440, 900)
+        self.resize(*DEFAULT_SIZE)
+        self.place_file: Path | None = geometry_file()  # None: do not remember the place
 
         # ---- models and workers
         self.project_vm = ProjectViewModel(core_project.new_project(), self)
@@ -112,6 +135,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        let_panels_shrink(self)
 
         # ---- wiring
         pvm, qvm = self.project_vm, self.queue_vm
@@ -139,6 +163,7 @@ class MainWindow(QMainWindow):
         qvm.job_changed.connect(self._on_job_changed)
         qvm.job_finished.connect(self._on_job_finished)
         qvm.job_failed.connect(self._on_job_failed)
+        qvm.job_skipped.connect(lambda _j, note: self.status(note, 15000))
         qvm.busy_changed.connect(lambda _b: self._update_actions())
         self.gen_worker.model_ready.connect(self._on_model_ready)
         self.gen_worker.model_failed.connect(self._on_model_failed)
@@ -148,6 +173,14 @@ class MainWindow(QMainWindow):
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.autosave_now)
         self._apply_autosave_interval()
+        # ...and a recovery copy about 2 s after edits stop, so a crash loses seconds, not a
+        # minute (issue 15: an edit made 12 s before a crash was lost)
+        self.recovery_timer = QTimer(self)
+        self.recovery_timer.setSingleShot(True)
+        self.recovery_timer.setInterval(int(RECOVERY_DELAY_S * 1000))
+        self.recovery_timer.timeout.connect(self.autosave_now)
+        pvm.edited.connect(self._edits_made)
+        pvm.dirty_changed.connect(lambda _d: self._edits_made())
 
         self._update_title()
         self._update_actions()
@@ -311,6 +344,36 @@ class MainWindow(QMainWindow):
         if isinstance(btn, QToolButton):
             btn.setObjectName("GenerateToolButton")
         self.toolbar = tb
+        # Buttons that show words while there is room; in a narrow window they show only their
+        # icon (the words stay in the tooltip), so Export, Model manager and Settings at the
+        # right end stay on screen. Qt's » overflow menu remains the last resort.
+        labelled = [self.act_add, self.act_generate_all, self.act_cancel, self.act_export]
+        labelled += [self.act_models, self.act_generate]
+        self._labelled_buttons = [
+            b for b in (tb.widgetForAction(a) for a in labelled) if isinstance(b, QToolButton)
+        ]
+        self._toolbar_full_width = tb.sizeHint().width()
+        self.toolbar_compact = False
+
+    def _fit_toolbar(self) -> None:
+        if not self.toolbar_compact:  # measured with the words shown (and the current theme)
+            width = self.toolbar.sizeHint().width()
+            self._toolbar_full_width = max(self._toolbar_full_width, width)
+        compact = self.width() < self._toolbar_full_width + 16
+        if compact == self.toolbar_compact:
+            return
+        self.toolbar_compact = compact
+        style = (
+            Qt.ToolButtonStyle.ToolButtonIconOnly
+            if compact
+            else (Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        )
+        for btn in self._labelled_buttons:
+            btn.setToolButtonStyle(style)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._fit_toolbar()
+        super().resizeEvent(event)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -318,6 +381,16 @@ class MainWindow(QMainWindow):
         self.project_status = QLabel()
         sb.addPermanentWidget(self.project_status)
         sb.addPermanentWidget(self.model_status)
+
+    # ================================================================== window place
+    def restore_place(self) -> QRect:
+        """Open where the window was last (else the default size, centred), always inside the
+        available screen."""
+        return restore_window_place(self, self.place_file)
+
+    def remember_place(self) -> None:
+        if self.place_file is not None:
+            remember_window_place(self, self.place_file)
 
     # ================================================================== messages
     def notify(self, title: str, text: str, level: str = "info") -> QMessageBox:
@@ -450,7 +523,10 @@ class MainWindow(QMainWindow):
         except (QueueError, ValueError) as exc:
             self.notify("Cannot generate all shots", str(exc), "warning")
             return []
-        self.status(f"Queued {len(jobs)} shot{'s' if len(jobs) != 1 else ''}.")
+        if not jobs and self.project_vm.shots:
+            self.status("Every shot is already done with its current settings (or queued).")
+        else:
+            self.status(f"Queued {len(jobs)} shot{'s' if len(jobs) != 1 else ''}.")
         return jobs
 
     def cancel_running(self) -> None:
@@ -664,6 +740,11 @@ class MainWindow(QMainWindow):
             self.status(f"Autosave is off: {exc}")
             return None
 
+    def _edits_made(self) -> None:
+        """Restart the short recovery-copy countdown (debounced: typing keeps postponing it)."""
+        if self.autosaver is not None and not self._closing and self.project_vm.dirty:
+            self.recovery_timer.start()
+
     def _apply_autosave_interval(self) -> None:
         seconds = self.settings.autosave_seconds
         if seconds and self.autosaver is not None:
@@ -696,7 +777,7 @@ class MainWindow(QMainWindow):
         except OSError:
             return False
         for info in pending:
-            when = info.saved_at.replace("T", " ").replace("+00:00", " UTC")
+            when = local_time_text(info.saved_at)
             extra = ""
             if info.original_is_newer:
                 extra = "\n\nNote: the project file was saved after this copy."
@@ -759,11 +840,7 @@ class MainWindow(QMainWindow):
 
         app = QApplication.instance()
         if app is not None:
-            apply_theme(app, settings.theme)
-            for act in self.findChildren(QAction):  # icons are tinted per theme
-                name = act.property("icon_name")
-                if name:
-                    act.setIcon(icon(name))
+            apply_theme(app, settings.theme)  # live: palette, style sheet and icon tints
         self._apply_autosave_interval()
         self._save_settings()
 
@@ -893,6 +970,8 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.autosave_timer.stop()
+        self.recovery_timer.stop()
+        self.remember_place()
         self.player.vm.stop()
         self.queue_vm.cancel_all()
         deadline = time.monotonic() + 60

@@ -340,6 +340,12 @@ class PromptEditor(QWidget):
             "model": self.model_combo,
         }
 
+        # Numbers commit when the user finishes (Enter, Tab, leaving the field, the arrows),
+        # not per keystroke: typing "30" must not commit the "3" on the way (issue 15). The
+        # shot keeps its last valid value until a valid one is entered.
+        for spin in self.spins():
+            spin.setKeyboardTracking(False)
+
         # text commits are debounced a little so typing stays smooth
         self._text_timer = QTimer(self)
         self._text_timer.setSingleShot(True)
@@ -370,6 +376,15 @@ class PromptEditor(QWidget):
         vm.shot_changed.connect(self._on_shot_changed)
         vm.project_changed.connect(self.load_selected)
         self.load_selected()
+
+    def spins(self) -> list[QSpinBox | QDoubleSpinBox]:
+        return [
+            self.seed_spin,
+            self.duration_spin,
+            self.fps_spin,
+            self.steps_spin,
+            self.guidance_spin,
+        ]
 
     # ------------------------------------------------------------------ loading
     def current_choice(self) -> ModelChoice:
@@ -579,6 +594,8 @@ class PromptEditor(QWidget):
         """Commit pending typing now (before Generate / Save); returns the valid request."""
         if self._text_timer.isActive():
             self._text_timer.stop()
+        for spin in self.spins():  # a number still being typed counts now (Ctrl+Enter, Save)
+            spin.interpretText()
         self._changed("prompt")
         return self.validate()
 

@@ -41,7 +41,7 @@ def describe(queue: QueueViewModel, job: Job) -> str:
     if job.status == "done":
         return "Done"
     if job.status == "cancelled":
-        return "Cancelled"
+        return queue.notes.get(job.id, "Cancelled")
     first = (job.error or "Failed").split("\n")[0]
     return first
 
@@ -85,7 +85,7 @@ class JobRow(QFrame):
     def update_from(self, queue: QueueViewModel, job: Job) -> None:
         self.title.setText(queue.titles.get(job.id, "Shot"))
         self.detail.setText(describe(queue, job))
-        self.detail.setToolTip(job.error or "")
+        self.detail.setToolTip(job.error or queue.notes.get(job.id, ""))
         self.bar.setValue(int(job.fraction * 1000))
         self.bar.setVisible(job.active)
         self.cancel_btn.setVisible(job.active and not job.cancel_requested)

@@ -6,7 +6,7 @@ the project view-model as undoable commands.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QDrag, QFontMetrics, QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -23,11 +23,16 @@ from PySide6.QtWidgets import (
 
 from sora_desktop.ui.images import ensure_side_files, scaled_pixmap, thumbnail_path
 from sora_desktop.ui.style import icon
-from sora_desktop.ui.viewmodels import ProjectViewModel, QueueViewModel
+from sora_desktop.ui.viewmodels import (
+    ProjectViewModel,
+    QueueViewModel,
+    changed_settings,
+    is_out_of_date,
+)
 
 MIME_SHOT = "application/x-sora-desktop-shot"
 PX_PER_SECOND = 80
-MIN_CARD_W, MAX_CARD_W = 190, 480
+MIN_CARD_W, MAX_CARD_W = 200, 480
 CARD_H = 196
 THUMB_H = 84
 TRIM_HANDLE_PX = 8
@@ -40,6 +45,33 @@ def card_width(seconds: float) -> int:
 def _repolish(w: QWidget) -> None:
     w.style().unpolish(w)
     w.style().polish(w)
+
+
+class _ElidedLabel(QLabel):
+    """A one-line label that gives way to its neighbours: a long shot title ends in "…" (the
+    whole title in the tooltip) so the status chip beside it is never cut off."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(24)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def _elide(self) -> None:
+        fm = QFontMetrics(self.font())
+        self.setText(fm.elidedText(self._full, Qt.TextElideMode.ElideRight, max(1, self.width())))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._elide()
 
 
 class ShotCard(QFrame):
@@ -59,10 +91,11 @@ class ShotCard(QFrame):
         self._press: QPoint | None = None
         self._trim_start_w: int | None = None
 
-        self.title = QLabel()
+        self.title = _ElidedLabel()
         self.title.setObjectName("ShotTitle")
         self.chip = QLabel()
         self.chip.setObjectName("StatusChip")
+        self.chip.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.link = QLabel()
         self.link.setPixmap(icon("link").pixmap(14, 14))
         self.link.setToolTip("Continues from the previous shot's last frame")
@@ -83,9 +116,8 @@ class ShotCard(QFrame):
 
         head = QHBoxLayout()
         head.setSpacing(6)
-        head.addWidget(self.title)
+        head.addWidget(self.title, 1)
         head.addWidget(self.link)
-        head.addStretch(1)
         head.addWidget(self.chip)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 8, 10 + TRIM_HANDLE_PX // 2, 8)
@@ -106,6 +138,11 @@ class ShotCard(QFrame):
         ):
             child.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
 
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.type() in (QEvent.Type.StyleChange, QEvent.Type.PaletteChange):
+            self.link.setPixmap(icon("link").pixmap(14, 14))  # the theme changed: re-tint
+        super().changeEvent(event)
+
     # ------------------------------------------------------------------ data
     def update_from(
         self,
@@ -121,19 +158,28 @@ class ShotCard(QFrame):
         self.seconds, self.fps = req.seconds, req.fps
         self.setFixedWidth(card_width(self.seconds))
         title = shot.title or f"Shot {number}"
-        self.title.setText(f"{number}  {title}" if shot.title else title)
+        self.title.set_full_text(f"{number}  {title}" if shot.title else title)
         self.link.setVisible(bool(shot.continue_from_previous))
         label = {
             "empty": "Not generated",
             "queued": "Queued",
             "generating": f"{int(fraction * 100)}%",
             "done": "Done",
+            "outdated": "Out of date",
             "failed": "Failed",
             "cancelled": "Cancelled",
         }.get(status, status)
         self.chip.setText(label)
         self.chip.setProperty("status", status)
         _repolish(self.chip)
+        self.chip.setFixedSize(self.chip.sizeHint())  # the whole word, always
+        if status == "outdated":
+            self.chip.setToolTip(
+                "The settings changed after this clip was made "
+                f"({', '.join(changed_settings(shot))}). Generate to update it."
+            )
+        else:
+            self.chip.setToolTip("")
         self.setProperty("selected", "true" if selected else "false")
         self.setProperty("status", status)
         _repolish(self)
@@ -149,8 +195,12 @@ class ShotCard(QFrame):
         if takes:
             ids = [t.id for t in shot.takes]
             pos = ids.index(shot.selected_take) + 1 if shot.selected_take in ids else 0
-            take_no = f"  ·  take {pos}/{takes}" if pos else f"  ·  {takes} takes"
-        self.meta.setText(detail or f"{self.seconds:.1f}s  ·  seed {req.seed}{take_no}")
+            plural = "take" if takes == 1 else "takes"
+            take_no = f"  ·  take {pos}/{takes}" if pos else f"  ·  {takes} {plural}"
+        # the seed of the clip shown (a picked variation has its own), else the shot's
+        picked = shot.selected
+        seed = picked.request.seed if picked is not None and picked.status == "done" else req.seed
+        self.meta.setText(detail or f"{self.seconds:.1f}s  ·  seed {seed}{take_no}")
         self.bar.setVisible(status in ("queued", "generating"))
         self.bar.setValue(int(fraction * 1000))
         pix = scaled_pixmap(thumb, self.width() - 24, THUMB_H) if thumb else None
@@ -391,6 +441,8 @@ class StoryboardWidget(QWidget):
         if job is not None:
             return self.queue.state(job), job.fraction, thumb_s
         status = shot.status if shot is not None else "empty"
+        if status == "done" and is_out_of_date(shot):
+            return "outdated", 1.0, thumb_s
         return status, 1.0 if status == "done" else 0.0, thumb_s
 
     # ------------------------------------------------------------------ events

@@ -24,9 +24,9 @@ def apply_theme(app: QApplication, setting: str = "dark") -> str:
     global _current_theme
     name = theme_name(setting)
     _current_theme = name
-    app.setStyle("Fusion")
+    if app.style().name().lower() != "fusion":
+        app.setStyle("Fusion")
     qss = resources_dir() / f"theme_{name}.qss"
-    app.setStyleSheet(qss.read_text(encoding="utf-8") if qss.is_file() else "")
     pal = QPalette()
     if name == "dark":
         colors = {
@@ -60,13 +60,48 @@ def apply_theme(app: QApplication, setting: str = "dark") -> str:
         }
     for role, color in colors.items():
         pal.setColor(role, QColor(color))
+    # Palette first, style sheet second: re-polishing under the new sheet copies the palette
+    # into widgets the sheet styles (scroll areas, panels). The other order left the old
+    # theme's colours in those widgets until a restart.
     app.setPalette(pal)
+    app.setStyleSheet(qss.read_text(encoding="utf-8") if qss.is_file() else "")
     _icon.cache_clear()
+    retint_icons(app)  # a live switch: icons already shown follow the new text colour
     return name
 
 
 def icon(name: str) -> QIcon:
-    return _icon(name, _current_theme)
+    result = _icon(name, _current_theme)
+    _icon_names[result.cacheKey()] = name
+    return result
+
+
+# cacheKey of every tinted icon handed out -> its name, so a theme switch can re-tint the icons
+# already on buttons and actions (a QIcon copy keeps its cacheKey).
+_icon_names: dict[int, str] = {}
+
+
+def retint_icons(app: QApplication) -> int:
+    """Give every button and action that shows one of our icons the current theme's tint."""
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QAbstractButton
+
+    changed = 0
+    targets: list = []
+    for widget in app.allWidgets():
+        if isinstance(widget, QAbstractButton):
+            targets.append(widget)
+        targets.extend(widget.actions())
+    for target in targets:
+        name = _icon_names.get(target.icon().cacheKey())
+        if name is None and isinstance(target, QAction):
+            name = target.property("icon_name") or None
+        if name:
+            fresh = icon(name)
+            if fresh.cacheKey() != target.icon().cacheKey():
+                target.setIcon(fresh)
+                changed += 1
+    return changed
 
 
 @lru_cache(maxsize=256)

@@ -31,6 +31,7 @@ class ProjectViewModel(QObject):
     selection_changed = Signal(str)  # selected shot id ("" for none)
     dirty_changed = Signal(bool)
     path_changed = Signal(str)
+    edited = Signal()  # any change to the project's content (the recovery copy follows it)
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -66,6 +67,7 @@ class ProjectViewModel(QObject):
         self.revision += 1
         self._extra_dirty = True
         self._emit_dirty()
+        self.edited.emit()
 
     @property
     def dirty(self) -> bool:
@@ -163,6 +165,7 @@ class ProjectViewModel(QObject):
     # ------------------------------------------------------------------ called by commands
     def _structure_changed(self, select: str | None = None) -> None:
         self.revision += 1
+        self.edited.emit()
         self.shots_changed.emit()
         if select is not None:
             self.selected_id = ""  # force the signal so widgets re-read the shot
@@ -174,6 +177,7 @@ class ProjectViewModel(QObject):
 
     def _shot_changed(self, shot_id: str) -> None:
         self.revision += 1
+        self.edited.emit()
         self.shot_changed.emit(shot_id)
 
 
@@ -209,6 +213,7 @@ class QueueViewModel(QObject):
     preview_changed = Signal(str, QImage)  # live frame of a running job
     job_finished = Signal(str, str)  # job id, clip path
     job_failed = Signal(str, str)  # job id, message
+    job_skipped = Signal(str, str)  # job id, why (it continued from a cancelled/failed take)
     busy_changed = Signal(bool)
 
     def __init__(
@@ -224,6 +229,9 @@ class QueueViewModel(QObject):
         self.settings = settings
         self.queue = JobQueue()
         self.titles: dict[str, str] = {}
+        self.notes: dict[str, str] = {}  # why a job was skipped, shown in its queue row
+        self._variation: dict[str, bool] = {}
+        self._chained_from: dict[str, str] = {}  # job id -> the job whose last frame it starts on
         self._keep_pick: dict[str, bool] = {}  # variations keep the user's chosen take
         self._project_of: dict[str, Project] = {}
         self._take_of: dict[str, Take] = {}
@@ -236,6 +244,8 @@ class QueueViewModel(QObject):
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
         project_vm.project_changed.connect(self._on_project_changed)
+        project_vm.shots_changed.connect(self.refresh_titles)
+        project_vm.shot_changed.connect(lambda _sid: self.refresh_titles())
 
     # ------------------------------------------------------------------ queries
     @property
@@ -281,8 +291,11 @@ class QueueViewModel(QObject):
             request = request.with_changes(seed=random.randint(0, MAX_SEED))
         self._check_policy(request)
         self._check_fits(request)
+        parent_job = None
         if shot.continue_from_previous:
             request = request.with_changes(start_image=str(self._previous_last_frame(shot_id)))
+            prev = project.previous_shot(shot_id)
+            parent_job = self.job_for_shot(prev.id) if prev is not None else None
         elif request.start_image is not None and not Path(request.start_image).is_file():
             request = request.with_changes(start_image=None)
         take = Take.create(request)
@@ -293,9 +306,10 @@ class QueueViewModel(QObject):
         )
         job = Job(take.id, shot_id, take.id, request)
         job.total = request.steps * segments_for(request)
-        self.titles[job.id] = f"Shot {pvm.shot_number(shot_id)}" + (
-            "  ·  variation" if new_seed else ""
-        )
+        self._variation[job.id] = new_seed
+        self.titles[job.id] = self._title(job)
+        if parent_job is not None:
+            self._chained_from[job.id] = parent_job.id
         self._keep_pick[job.id] = new_seed and had_pick
         self._project_of[job.id] = project
         self._take_of[job.id] = take
@@ -312,25 +326,45 @@ class QueueViewModel(QObject):
         return [self.generate_shot(shot_id, new_seed=True) for _ in range(count)]
 
     def generate_all(self, only_missing: bool = False) -> list[Job]:
-        """Queue every shot in storyboard order (continuity chains through queued takes)."""
+        """Queue, in storyboard order, every shot that needs a clip (continuity chains through
+        queued takes). A shot already done with its current settings is skipped, since a new
+        take would be identical; ``only_missing`` also skips out-of-date finished shots."""
         queued = []
         for shot in self.project_vm.shots:
-            if only_missing and _has_done_selection(shot):
+            if is_current(shot) or (only_missing and _has_done_selection(shot)):
                 continue
             if self.job_for_shot(shot.id) is not None:
                 continue
             queued.append(self.generate_shot(shot.id))
         return queued
 
-    def cancel(self, job_id: str) -> None:
+    def cancel(self, job_id: str, note: str | None = None) -> None:
         job = self.job(job_id)
         if job is None or not job.active:
             return
+        if note is not None:
+            self.notes[job_id] = note
         self.worker.cancel(job_id)
         self.queue.cancel(job_id)
         if job.status == "cancelled":  # it was waiting: it ends now
             self._finish_take(job, "cancelled")
         self.job_changed.emit(job_id)
+        self._skip_dependents(job, "was cancelled")
+
+    def _skip_dependents(self, job: Job, why: str) -> None:
+        """Waiting jobs that continue from ``job``'s take can never start: skip them with a note
+        (not an error box), and the ones that continue from those, and so on."""
+        for other_id, parent_id in list(self._chained_from.items()):
+            other = self.job(other_id)
+            if parent_id != job.id or other is None or other.status != "queued":
+                continue
+            title = self.titles.get(job.id, "The previous shot")
+            note = (
+                f"Skipped: {title} {why}, so there is no last frame to continue from. "
+                "Generate it again, then this shot."
+            )
+            self.cancel(other_id, note)
+            self.job_skipped.emit(other_id, note)
 
     def cancel_running(self) -> bool:
         running = self.running()
@@ -346,9 +380,27 @@ class QueueViewModel(QObject):
 
     def clear_finished(self) -> None:
         for job in self.queue.clear_finished():
-            for table in (self.titles, self._keep_pick, self._project_of, self._take_of):
+            tables = (self.titles, self._keep_pick, self._project_of, self._take_of)
+            for table in (*tables, self.notes, self._variation, self._chained_from):
                 table.pop(job.id, None)
         self.queue_changed.emit()
+
+    def _title(self, job: Job) -> str:
+        """A queue row's name: the shot's current number (and title), so it follows reorders."""
+        pvm = self.project_vm
+        shot = pvm.shot(job.shot_id) if self._project_of.get(job.id) is pvm.project else None
+        if shot is None:
+            base = self.titles.get(job.id, "Shot").split("  ·  ")[0]  # deleted: keep the old
+        else:
+            base = f"Shot {pvm.shot_number(shot.id)}" + (f" — {shot.title}" if shot.title else "")
+        return base + ("  ·  variation" if self._variation.get(job.id) else "")
+
+    def refresh_titles(self) -> None:
+        for job in self.queue.jobs:
+            title = self._title(job)
+            if self.titles.get(job.id) != title:
+                self.titles[job.id] = title
+                self.job_changed.emit(job.id)
 
     # ------------------------------------------------------------------ helpers
     def _check_policy(self, request: GenerationRequest) -> None:
@@ -491,11 +543,15 @@ class QueueViewModel(QObject):
         job = self.job(job_id)
         if job is None:
             return
+        if job.status == "cancelled":  # skipped or cancelled meanwhile: not an error
+            self._on_cancelled(job_id)
+            return
         if job.active:
             self.queue.mark_failed(job_id, message)
         self._finish_take(job, "failed", error=message)
         self._after_terminal(job_id)
         self.job_failed.emit(job_id, message)
+        self._skip_dependents(job, "could not be generated")
 
     def _on_cancelled(self, job_id: str) -> None:
         job = self.job(job_id)
@@ -513,3 +569,38 @@ class QueueViewModel(QObject):
 
 def _has_done_selection(shot: Shot | None) -> bool:
     return shot is not None and shot.selected is not None and shot.selected.status == "done"
+
+
+# What makes a clip: the fields compared to tell whether a finished take still matches its
+# shot. Not the seed (variations and a picked variation differ from the shot's seed on purpose;
+# the card shows the picked take's seed), not start_image (continuity fills it in per take),
+# not original_prompt (a note, not a setting).
+CLIP_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "steps",
+    "guidance",
+    "num_frames",
+    "fps",
+    "width",
+    "height",
+    "model_id",
+)
+
+
+def changed_settings(shot: Shot | None) -> list[str]:
+    """The settings of the shot that differ from its picked finished take (empty: current)."""
+    if not _has_done_selection(shot):
+        return []
+    made, now = shot.selected.request, shot.request
+    return [f for f in CLIP_FIELDS if getattr(made, f) != getattr(now, f)]
+
+
+def is_out_of_date(shot: Shot | None) -> bool:
+    """A finished clip whose shot's settings changed after it was made."""
+    return bool(changed_settings(shot))
+
+
+def is_current(shot: Shot | None) -> bool:
+    """Done with its current settings: Generate all leaves it alone."""
+    return _has_done_selection(shot) and not is_out_of_date(shot)
