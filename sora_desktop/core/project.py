@@ -53,6 +53,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -61,6 +62,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
+from sora_desktop.core import project_lock
 from sora_desktop.core.atomic import atomic_write_text, atomic_write_with
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.core.settings import default_paths
@@ -239,6 +241,11 @@ class Project:
     dirty: bool = field(default=False, compare=False)
     # Things load_project fixed or noticed (migration, interrupted takes); shown, never saved.
     warnings: list[str] = field(default_factory=list, compare=False, repr=False)
+    # Set by the window showing the project (core/project_lock.py): its file stays locked while
+    # open; ``read_only`` says why saving over it is refused (another window holds it).
+    hold_lock: bool = field(default=False, compare=False, repr=False)
+    lock: Any = field(default=None, compare=False, repr=False)
+    read_only: str | None = field(default=None, compare=False, repr=False)
 
     # ------------------------------------------------------------------ shots
     def shot(self, shot_id: str) -> Shot:
@@ -916,8 +923,12 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     """Save atomically and return the path written (``.sdproj`` is added when missing).
 
     The previous good version of the file is kept as ``<file>.bak``. Saving to another folder
-    ("Save As") copies the clips there first, so the saved project is complete on its own; the
-    old files are left alone. On any failure the file on disk and ``project`` are unchanged.
+    or under another name ("Save As") gives the saved project its own media folder (clips
+    hard-linked where the file system allows, else copied), so it is complete on its own and
+    deleting the old project cannot empty it; the old files are left alone. A project file that
+    is a link is written through (core/atomic.py) and keeps its permissions, as does its
+    ``.bak``. A file another window holds (core/project_lock.py) is never written over. On any
+    failure the file on disk and ``project`` are unchanged.
     """
     if path is None and project.path is None:
         raise ProjectError("Choose where to save this project first (Save As).")
@@ -926,12 +937,20 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
         target = target.with_name(target.name + PROJECT_SUFFIX)
     if target.is_dir():
         raise ProjectError(f"Cannot save to {target}: it is a folder.")
+    if project.read_only and project.path is not None and project_lock.same_file(
+        target, project.path
+    ):
+        raise ProjectError(f"Not saved: {project.read_only}")
     newer = _newer_version_on_disk(target) if target.exists() else None
     if newer is not None:
         raise ProjectError(
             f"{target.name} was made by a newer Sora Desktop (version {newer}); saving over it "
             "would lose data. Use Save As to choose another name."
         )
+    try:
+        new_lock = project_lock.claim_for_save(project, target)
+    except project_lock.ProjectLocked as exc:
+        raise ProjectError(f"Not saved: {exc}") from exc
 
     old_folder = project_folder(project)
     old_media = media_dir(project).name
@@ -939,15 +958,19 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     new_media = f"{target.stem}_media"
     old_clips = [(take, take.clip) for shot in project.shots for take in shot.takes]
     old_modified = project.modified_at
+    saved = False
     try:
-        if old_folder.absolute() != new_folder:
+        if old_folder.absolute() != new_folder or old_media != new_media:
             _copy_media(project, old_folder, old_media, new_folder, new_media)
         project.modified_at = now_iso()
         text = json.dumps(project.to_dict(), indent=2, ensure_ascii=False) + "\n"
         if target.exists() and _is_good_project(target):
             bak = target.with_name(target.name + BACKUP_SUFFIX)
-            atomic_write_with(bak, lambda tmp: shutil.copyfile(target, tmp))
+            # the backup is as private as the project (a 0600 file gets a 0600 .bak)
+            bak_mode = stat.S_IMODE(os.stat(target).st_mode)
+            atomic_write_with(bak, lambda tmp: shutil.copyfile(target, tmp), mode=bak_mode)
         atomic_write_text(target, text)
+        saved = True
     except BaseException as exc:
         for take, clip in old_clips:
             take.clip = clip
@@ -958,6 +981,8 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
                 "The previous file on disk is unchanged."
             ) from exc
         raise
+    finally:
+        project_lock.after_save(project, new_lock, saved)
     project.path = target
     project.dirty = False
     _remove_stale_temp_files(target)
@@ -981,8 +1006,10 @@ def _remove_stale_temp_files(target: Path) -> None:
 def _copy_media(
     project: Project, old_folder: Path, old_media: str, new_folder: Path, new_media: str
 ) -> None:
-    """Copy every clip to the new folder (renaming the media folder after the new file name)
-    and point the takes at the copies. Raises OSError; the caller restores the takes."""
+    """Give every clip a place in the new media folder (named after the new file) and point
+    the takes at it. A clip in the old media folder is hard-linked there with its side files
+    (thumbnail, last frame: same name stem), else copied. Raises OSError; the caller restores
+    the takes."""
     copied: dict[str, str] = {}
     for shot in project.shots:
         for take in shot.takes:
@@ -993,15 +1020,40 @@ def _copy_media(
                 take.clip = copied[rel]
                 continue
             parts = re.split(r"[\\/]+", rel)
-            if parts[0] == old_media:
+            renamed = parts[0] == old_media
+            if renamed:
                 parts[0] = new_media
             new_rel = "/".join(parts)
             src = old_folder / Path(*re.split(r"[\\/]+", rel))
             dst = new_folder / Path(*parts)
             # A symbolic link that leads out of the old folder is not followed.
             inside = src.resolve().is_relative_to(old_folder.resolve())
-            if inside and src.is_file() and not dst.exists():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_with(dst, lambda tmp, s=src: shutil.copyfile(s, tmp))
+            if inside and src.is_file() and src.absolute() != dst.absolute():
+                side = [src]
+                if renamed:
+                    side += [
+                        f
+                        for f in src.parent.glob(f"{glob.escape(src.stem)}_*")
+                        if f.is_file() and not f.is_symlink()
+                    ]
+                for f in side:
+                    _link_or_copy(f, dst.with_name(f.name))
             copied[rel] = new_rel
             take.clip = new_rel
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Put ``src`` at ``dst`` (left alone if it exists): a hard link costs no space and
+    survives the deletion of ``src``; another drive or a file system without links gets a
+    copy."""
+    if dst.exists():
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+        return
+    except FileExistsError:
+        return
+    except OSError:
+        pass
+    atomic_write_with(dst, lambda tmp, s=src: shutil.copyfile(s, tmp))
