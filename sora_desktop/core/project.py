@@ -63,7 +63,12 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
 from sora_desktop.core import project_lock
-from sora_desktop.core.atomic import atomic_write_text, atomic_write_with
+from sora_desktop.core.atomic import (
+    atomic_write_text,
+    atomic_write_with,
+    check_regular_target,
+    write_target,
+)
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.core.settings import default_paths
 
@@ -937,6 +942,10 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
         target = target.with_name(target.name + PROJECT_SUFFIX)
     if target.is_dir():
         raise ProjectError(f"Cannot save to {target}: it is a folder.")
+    try:  # before anything reads it: a FIFO would hang, a device must never be replaced
+        check_regular_target(write_target(target))
+    except OSError as exc:
+        raise ProjectError(f"Cannot save to {target}: {exc.strerror or exc}.") from exc
     if project.read_only and project.path is not None and project_lock.same_file(
         target, project.path
     ):
