@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process umask without changing it (``os.umask`` sets it, which races with threads)."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
@@ -78,7 +78,7 @@ def atomic_write_with(
     target.parent.mkdir(parents=True, exist_ok=True)
     old = check_regular_target(target)
     if mode is None:
-        mode = stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_umask()
+        mode = stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~current_umask()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)

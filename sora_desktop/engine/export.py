@@ -19,8 +19,10 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ import cv2
 import numpy as np
 
 from sora_desktop import __version__
-from sora_desktop.core.atomic import atomic_write_text
+from sora_desktop.core.atomic import atomic_write_text, current_umask
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import CancelToken
 
@@ -78,9 +80,25 @@ def _check_frames(frames: Any) -> np.ndarray:
     return frames
 
 
+def refuse_special_file(path: str | os.PathLike) -> None:
+    """``ExportError`` when ``path`` names a device, FIFO or socket: an export must never replace
+    one (as root it used to replace /dev/null) nor block writing into one."""
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode  # through links: a link to /dev/null is refused too
+    except (OSError, ValueError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ExportError(
+            f"cannot export to {p}: it is a device, pipe or socket, not a file; "
+            "choose a file name such as clip.mp4"
+        )
+
+
 def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
     """The export format: ``fmt`` if given, else from the suffix; a folder means PNG frames."""
     p = Path(path)
+    refuse_special_file(p)
     if fmt is not None:
         if fmt not in FORMATS:
             raise ValueError(f"format: {fmt!r} is not supported; allowed: {', '.join(FORMATS)}")
@@ -97,12 +115,47 @@ def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
     )
 
 
-def output_path_for(path: str | os.PathLike, fmt: str) -> Path:
-    """Where an export in ``fmt`` really goes (PNG frames go to a ``<name>_frames`` folder)."""
+def output_path_for(path: str | os.PathLike, fmt: str, stem: str = "sora") -> Path:
+    """Where an export in ``fmt`` really goes. PNG frames: see ``frames_folder_for``."""
+    if fmt != "png":
+        return Path(path)
+    return frames_folder_for(path, stem)
+
+
+def frames_folder_for(path: str | os.PathLike, stem: str = "sora") -> Path:
+    """The folder PNG frames go to. It is always new or empty: frames never land among files
+    the export did not make (they are the user's), and nothing there is replaced or deleted.
+
+    - an existing empty folder is filled;
+    - an existing folder that holds anything (``-o .``) gets a new subfolder
+      ``<stem>_frames`` (``-2``, ``-3``... when taken): the user asked for the frames *there*;
+    - ``clip.png`` means a ``clip_frames`` folder beside it, a name without suffix that
+      folder itself; when that name is taken, ``clip_frames-2``... is used.
+    This is the engine's rule, so the command line and the app's export behave the same.
+    """
     p = Path(path)
-    if fmt != "png" or p.is_dir() or not p.suffix:
-        return p
-    return p.with_name(f"{p.stem}_frames")
+    if p.is_dir():
+        return p if _is_empty_dir(p) else _free_name(p / f"{stem}_frames")
+    folder = p.with_name(f"{p.stem}_frames") if p.suffix else p
+    if folder.is_dir() and _is_empty_dir(folder):
+        return folder
+    return _free_name(folder)
+
+
+def _is_empty_dir(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
+
+
+def _free_name(folder: Path) -> Path:
+    candidate, n = folder, 2
+    while os.path.lexists(candidate):
+        candidate = folder.with_name(f"{folder.name}-{n}")
+        n += 1
+    return candidate
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -268,7 +321,11 @@ def export_video(
         raise ValueError(f"quality: {quality!r} is not supported; allowed: {', '.join(QUALITIES)}")
     upscale_frames(frames[:1], upscale, upscale_method)  # validate before any work
     fmt = format_for_path(path, fmt)
-    target = output_path_for(path, fmt)
+    stem = f"sora-{request.seed}" if request is not None else "sora"
+    target = output_path_for(path, fmt, stem)
+    refuse_special_file(target)
+    if fmt != "png":
+        refuse_special_file(sidecar_path(target))
     if fmt != "png" and target.is_dir():
         # checked first: the rename at the end would fail after the sidecar was written
         raise ExportError(f"cannot export to {target}: a folder has that name; choose another")
@@ -363,6 +420,7 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    _track(tmp)
     sidecar = sidecar_path(target)
     cmd = [
         _ffmpeg_exe(),
@@ -393,6 +451,7 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
             )
         except OSError as exc:
             raise ExportError(f"export failed: cannot start ffmpeg ({exc})") from exc
+        _track(proc)
         assert proc.stdin is not None
         broken = False
         for i in range(n):
@@ -421,7 +480,7 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
             _gif_add_comment(tmp, comment)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o666 & ~current_umask())
         # sidecar first: if it cannot be written, nothing appears under the final name
         try:
             atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True))
@@ -442,11 +501,19 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
     finally:
         log_file.close()
         tmp.unlink(missing_ok=True)
+        _untrack(tmp)
+        if proc is not None:
+            _untrack(proc)
     return target
 
 
 def _export_png(n, frame_at, target: Path, meta, progress, cancel) -> Path:
+    """Frames go to a staging folder first; it becomes ``target`` (new) or its files move into
+    ``target`` (an existing empty folder). Nothing already in a folder is ever touched."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    moved: list[Path] = []
+    _track(stage)
     try:
         for i in range(n):
             cancel.raise_if_cancelled()
@@ -457,26 +524,78 @@ def _export_png(n, frame_at, target: Path, meta, progress, cancel) -> Path:
             if progress is not None:
                 progress(i + 1, n)
         atomic_write_text(stage / "metadata.json", json.dumps(meta, indent=2, sort_keys=True))
-        if not target.exists():
-            os.chmod(stage, 0o755)  # mkdtemp makes it private
-            os.replace(stage, target)
-        elif target.is_dir():
-            # an existing folder keeps its other files; old frames beyond this clip would mix
-            # two clips, so they go
-            for old in target.glob("frame_*.png"):
-                old.unlink()
+        if not os.path.lexists(target):
+            os.chmod(stage, 0o777 & ~current_umask())  # mkdtemp makes it private
+            os.rename(stage, target)
+        elif target.is_dir() and _is_empty_dir(target):
             for item in sorted(stage.iterdir()):
-                os.replace(item, target / item.name)
+                dst = target / item.name
+                if os.path.lexists(dst):  # something appeared meanwhile: never replace it
+                    raise ExportError(f"export failed: {dst} appeared while exporting")
+                os.rename(item, dst)
+                moved.append(dst)
             stage.rmdir()
         else:
-            raise ExportError(f"export failed: {target} exists and is not a folder")
-    except OSError as exc:
+            raise ExportError(
+                f"export failed: {target} already exists and is not an empty folder; "
+                "choose a new folder name"
+            )
+    except BaseException as exc:
+        for f in moved:  # our own frames, moved before the failure
+            f.unlink(missing_ok=True)
         shutil.rmtree(stage, ignore_errors=True)
-        raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
         raise
+    finally:
+        _untrack(stage)
     return target
+
+
+# ---------------------------------------------------------------------------------------------
+#                                       clean-up on termination
+# ---------------------------------------------------------------------------------------------
+
+# What running exports have on disk or running: ffmpeg children and temp files / folders.
+# ``abort_running_exports`` ends and removes them all; the command line calls it on SIGTERM
+# (an export in another thread cannot unwind from a signal handler).
+_RUNNING_LOCK = threading.RLock()  # re-entered by a signal handler on the same thread
+_RUNNING: dict[int, Any] = {}
+
+
+def _track(item: Any) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING[id(item)] = item
+
+
+def _untrack(item: Any) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING.pop(id(item), None)
+
+
+def abort_running_exports() -> int:
+    """Kill every ffmpeg an export started and delete every temp file or staging folder;
+    returns how many things were cleaned. Safe from a signal handler and from any thread."""
+    with _RUNNING_LOCK:
+        items = list(_RUNNING.values())
+    count = 0
+    for item in items:
+        if isinstance(item, subprocess.Popen):
+            if item.poll() is None:
+                item.kill()
+                try:
+                    item.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+                count += 1
+    for item in items:
+        if isinstance(item, Path):
+            if item.is_dir():
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink(missing_ok=True)
+            count += 1
+    return count
 
 
 # ---------------------------------------------------------------------------------------------
