@@ -203,7 +203,7 @@ def _ctrl_c_cancels(cancel: Any) -> Iterator[None]:
         # SIGTERM (kill, logout, a service manager): unwind at once so the export's own
         # clean-up removes its temp file and ends ffmpeg; once only, the clean-up must finish
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        from sora_desktop.engine.export import abort_running_exports
+        from sora_desktop.engine.export_files import abort_running_exports
 
         abort_running_exports()
         print("\nstopped (SIGTERM); no file was written", file=sys.stderr)

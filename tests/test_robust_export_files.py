@@ -202,9 +202,7 @@ CHILD = textwrap.dedent(
 
 def _ffmpeg_children(pid: int) -> list[psutil.Process]:
     try:
-        return [
-            c for c in psutil.Process(pid).children(recursive=True) if "ffmpeg" in c.name()
-        ]
+        return [c for c in psutil.Process(pid).children(recursive=True) if "ffmpeg" in c.name()]
     except psutil.NoSuchProcess:
         return []
 

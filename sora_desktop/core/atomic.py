@@ -59,9 +59,7 @@ def check_regular_target(target: Path) -> os.stat_result | None:
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, f"{target} is a folder, not a file")
     if not stat.S_ISREG(st.st_mode):
-        raise OSError(
-            errno.EINVAL, f"{target} is a device, pipe or socket, not a regular file"
-        )
+        raise OSError(errno.EINVAL, f"{target} is a device, pipe or socket, not a regular file")
     return st
 
 

@@ -69,6 +69,7 @@ from sora_desktop.core.atomic import (
     check_regular_target,
     write_target,
 )
+from sora_desktop.core.project_media import copy_media
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.core.settings import default_paths
 
@@ -946,8 +947,10 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
         check_regular_target(write_target(target))
     except OSError as exc:
         raise ProjectError(f"Cannot save to {target}: {exc.strerror or exc}.") from exc
-    if project.read_only and project.path is not None and project_lock.same_file(
-        target, project.path
+    if (
+        project.read_only
+        and project.path is not None
+        and project_lock.same_file(target, project.path)
     ):
         raise ProjectError(f"Not saved: {project.read_only}")
     newer = _newer_version_on_disk(target) if target.exists() else None
@@ -970,7 +973,7 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     saved = False
     try:
         if old_folder.absolute() != new_folder or old_media != new_media:
-            _copy_media(project, old_folder, old_media, new_folder, new_media)
+            copy_media(project, old_folder, old_media, new_folder, new_media)
         project.modified_at = now_iso()
         text = json.dumps(project.to_dict(), indent=2, ensure_ascii=False) + "\n"
         if target.exists() and _is_good_project(target):
@@ -1003,66 +1006,17 @@ def _remove_stale_temp_files(target: Path) -> None:
     (``.<file>.<random>.part``, see core/atomic.py); a later save removes old ones. Young ones
     are left: they may belong to a save still in progress in another window."""
     now = time.time()
-    for name in (target.name, target.name + BACKUP_SUFFIX):
-        for tmp in target.parent.glob(f".{glob.escape(name)}.*.part"):
+    try:  # a linked project's temp files sit beside the real file (core/atomic.py)
+        real = write_target(target)
+    except OSError:
+        real = target
+    places = []
+    for folder, base in {(target.parent, target.name), (real.parent, real.name)}:
+        places += [(folder, base), (folder, base + BACKUP_SUFFIX)]
+    for folder, name in places:
+        for tmp in folder.glob(f".{glob.escape(name)}.*.part"):
             try:
                 if now - tmp.stat().st_mtime > STALE_TEMP_S:
                     tmp.unlink()
             except OSError:
                 pass
-
-
-def _copy_media(
-    project: Project, old_folder: Path, old_media: str, new_folder: Path, new_media: str
-) -> None:
-    """Give every clip a place in the new media folder (named after the new file) and point
-    the takes at it. A clip in the old media folder is hard-linked there with its side files
-    (thumbnail, last frame: same name stem), else copied. Raises OSError; the caller restores
-    the takes."""
-    copied: dict[str, str] = {}
-    for shot in project.shots:
-        for take in shot.takes:
-            if not take.clip:
-                continue
-            rel = take.clip
-            if rel in copied:
-                take.clip = copied[rel]
-                continue
-            parts = re.split(r"[\\/]+", rel)
-            renamed = parts[0] == old_media
-            if renamed:
-                parts[0] = new_media
-            new_rel = "/".join(parts)
-            src = old_folder / Path(*re.split(r"[\\/]+", rel))
-            dst = new_folder / Path(*parts)
-            # A symbolic link that leads out of the old folder is not followed.
-            inside = src.resolve().is_relative_to(old_folder.resolve())
-            if inside and src.is_file() and src.absolute() != dst.absolute():
-                side = [src]
-                if renamed:
-                    side += [
-                        f
-                        for f in src.parent.glob(f"{glob.escape(src.stem)}_*")
-                        if f.is_file() and not f.is_symlink()
-                    ]
-                for f in side:
-                    _link_or_copy(f, dst.with_name(f.name))
-            copied[rel] = new_rel
-            take.clip = new_rel
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Put ``src`` at ``dst`` (left alone if it exists): a hard link costs no space and
-    survives the deletion of ``src``; another drive or a file system without links gets a
-    copy."""
-    if dst.exists():
-        return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-        return
-    except FileExistsError:
-        return
-    except OSError:
-        pass
-    atomic_write_with(dst, lambda tmp, s=src: shutil.copyfile(s, tmp))

@@ -117,10 +117,10 @@ def hold(project: Any) -> str | None:
     project.read_only = None
     if project.path is None:
         return None
-    lock = project.lock if project.lock is not None else ProjectLock(project.path)
     try:
+        lock = project.lock if project.lock is not None else ProjectLock(project.path)
         ok = lock.acquire()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         log.warning("cannot lock %s: %s", project.path, exc)
         return None
     if ok:
@@ -151,12 +151,12 @@ def claim_for_save(project: Any, target: str | os.PathLike) -> ProjectLock | Non
     own = getattr(project, "lock", None)
     if own is not None and own.covers(target):
         return None
-    lock = ProjectLock(target)
-    if not getattr(project, "hold_lock", False) and not lock.lock_file.exists():
-        return None  # nobody holds it (a holder made the file), and this caller keeps none
     try:
+        lock = ProjectLock(target)
+        if not getattr(project, "hold_lock", False) and not lock.lock_file.exists():
+            return None  # nobody holds it (a holder made the file), and this caller keeps none
         ok = lock.acquire()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         log.warning("cannot lock %s: %s", target, exc)
         return None
     if not ok:
