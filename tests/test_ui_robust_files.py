@@ -53,6 +53,25 @@ def test_second_window_opens_the_project_read_only(qtbot, home, tmp_path):
         assert "read-only" not in second.windowTitle()
         assert len(core_project.load_project(mine).shots) == 2
 
+        # closing a read-only window with changes offers Save As, not a Save that must fail
+        other = make_window(tmp_path, autosaver=Autosaver(tmp_path / "rec4"))
+        try:
+            assert other.open_project(path)
+            other.project_vm.add_shot(GenerationRequest("unsaved in a read-only window"))
+            asked = []
+
+            def answer(title, text, buttons, default=0):
+                asked.append((text, buttons))
+                return "Cancel"
+
+            other.ask = answer
+            assert not other.maybe_save()
+            text, buttons = asked[-1]
+            assert buttons[0] == "Save As…" and "read-only" in text
+        finally:
+            other.ask = lambda *a, **k: "Don't save"
+            close_window(other)
+
         first.project_vm.add_shot(GenerationRequest("another from window one"))
         assert first.save()  # the holder saves as usual
         assert len(core_project.load_project(path).shots) == 2

@@ -574,13 +574,18 @@ class MainWindow(QMainWindow):
         """Ask to save unsaved changes; False means the user chose to stay."""
         if not self.project_vm.dirty or not self.project_vm.shots:
             return True
+        read_only = self.project_vm.project.read_only
+        note = " It is open read-only (another window has it): Save As keeps them."
+        note = note if read_only else ""
         choice = self.ask(
             "Save changes?",
-            f"“{self.project_vm.project.name}” has changes that are not saved.",
-            ["Save", "Don't save", "Cancel"],
+            f"“{self.project_vm.project.name}” has changes that are not saved.{note}",
+            ["Save As…" if read_only else "Save", "Don't save", "Cancel"],
         )
         if choice == "Save":
             return self.save()
+        if choice == "Save As…":
+            return self.save_as()
         return choice == "Don't save"
 
     def new_project(self) -> None:
