@@ -190,7 +190,8 @@ def _check_policy(request: GenerationRequest) -> None:
 
 @contextmanager
 def _ctrl_c_cancels(cancel: Any) -> Iterator[None]:
-    """First Ctrl-C asks the job to stop at the next step; a second one interrupts at once."""
+    """First Ctrl-C asks the job to stop at the next step; a second one interrupts at once.
+    SIGTERM stops at once, leaving no temp file and no ffmpeg behind."""
 
     def handler(signum: int, frame: Any) -> None:
         if cancel.cancelled:
@@ -198,8 +199,19 @@ def _ctrl_c_cancels(cancel: Any) -> Iterator[None]:
         cancel.cancel()
         print("\ncancelling... (Ctrl-C again to stop at once)", file=sys.stderr)
 
+    def on_term(signum: int, frame: Any) -> None:
+        # SIGTERM (kill, logout, a service manager): unwind at once so the export's own
+        # clean-up removes its temp file and ends ffmpeg; once only, the clean-up must finish
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        from sora_desktop.engine.export_files import abort_running_exports
+
+        abort_running_exports()
+        print("\nstopped (SIGTERM); no file was written", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
     try:
         previous = signal.signal(signal.SIGINT, handler)
+        previous_term = signal.signal(signal.SIGTERM, on_term)
     except ValueError:  # not the main thread: Ctrl-C keeps its default meaning
         yield
         return
@@ -207,6 +219,7 @@ def _ctrl_c_cancels(cancel: Any) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
 
 
 def _load_backend(model_id: str, device: str, model_dir: str | None) -> Any:

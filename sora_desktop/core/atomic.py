@@ -1,36 +1,120 @@
-"""Atomic file writes: write a temporary file beside the target, fsync, then rename over it.
+"""Atomic file writes: write a temporary file beside the target, fsync, then rename it over.
 
 A crash, a full disk or a killed process leaves either the old file or the new one, never a
 half-written file under the final name.
+
+The write goes *through* to the file the user has:
+- a symbolic link is followed, so the real (maybe synced) file gets the new content and the
+  link stays a link;
+- a file with several hard links is updated in place (a rename would cut it off from its other
+  names); the complete new content is written and fsynced to the temp file first, which stays
+  behind as a recovery copy if the in-place write is interrupted;
+- an existing file keeps its permission bits (a private 0600 file stays private) and, where
+  allowed, its owner; a new file gets the usual ``0o666 & ~umask``;
+- a target that exists but is not a regular file (a device such as /dev/null, a FIFO, a
+  socket) is refused with an ``OSError``: replacing it would break the system or hang.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 
+def current_umask() -> int:
+    """The process umask without changing it (``os.umask`` sets it, which races with threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def write_target(path: str | os.PathLike) -> Path:
+    """The file a write to ``path`` really changes: symbolic links followed (also a chain, and
+    a dangling one, whose target is then created). ``OSError`` for a link loop."""
+    p = Path(path)
+    if not p.is_symlink():
+        return p
+    real = Path(os.path.realpath(p, strict=False))
+    if real.is_symlink():  # realpath gives up on a loop and returns a link
+        raise OSError(errno.ELOOP, f"{p} is a symbolic link that loops")
+    return real
+
+
+def check_regular_target(target: Path) -> os.stat_result | None:
+    """The target's ``stat`` if it exists; ``OSError`` when it is not a regular file."""
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, f"{target} is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, f"{target} is a device, pipe or socket, not a regular file")
+    return st
+
+
 def atomic_write_with(
-    path: str | os.PathLike, writer: Callable[[Path], None], mode: int = 0o644
+    path: str | os.PathLike, writer: Callable[[Path], None], mode: int | None = None
 ) -> Path:
-    """Call ``writer(tmp_path)`` to fill a temp file in the target's folder, then rename it."""
-    target = Path(path)
+    """Call ``writer(tmp_path)`` to fill a temp file beside the real target, then put it in place.
+
+    ``mode``: the permission bits to set; ``None`` keeps an existing file's bits (a new file
+    gets ``0o666 & ~umask``). Returns ``path`` as given (a link stays the path the caller knows).
+    """
+    given = Path(path)
+    target = write_target(given)
     target.parent.mkdir(parents=True, exist_ok=True)
+    old = check_regular_target(target)
+    if mode is None:
+        mode = stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~current_umask()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    keep_tmp = False
     try:
         writer(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        if old is not None and old.st_nlink > 1:
+            keep_tmp = True  # from here on the temp file is the only complete copy
+            _write_in_place(tmp, target, mode)
+            keep_tmp = False
+            tmp.unlink()
+            return given
         os.chmod(tmp, mode)
+        if old is not None and hasattr(os, "chown"):
+            try:  # e.g. an admin saving a user's file: it stays the user's
+                if os.stat(tmp).st_uid != old.st_uid or os.stat(tmp).st_gid != old.st_gid:
+                    os.chown(tmp, old.st_uid, old.st_gid)
+            except OSError:
+                pass
         os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if not keep_tmp:
+            tmp.unlink(missing_ok=True)
         raise
-    return target
+    return given
+
+
+def _write_in_place(tmp: Path, target: Path, mode: int) -> None:
+    """Copy the finished temp file into a hard-linked target, keeping its inode (and links)."""
+    with open(tmp, "rb") as src, open(target, "r+b") as dst:
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+        dst.truncate()
+        dst.flush()
+        os.fsync(dst.fileno())
+    if stat.S_IMODE(os.stat(target).st_mode) != mode:
+        os.chmod(target, mode)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

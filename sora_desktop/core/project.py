@@ -53,6 +53,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -61,7 +62,14 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
-from sora_desktop.core.atomic import atomic_write_text, atomic_write_with
+from sora_desktop.core import project_lock
+from sora_desktop.core.atomic import (
+    atomic_write_text,
+    atomic_write_with,
+    check_regular_target,
+    write_target,
+)
+from sora_desktop.core.project_media import copy_media
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.core.settings import default_paths
 
@@ -239,6 +247,11 @@ class Project:
     dirty: bool = field(default=False, compare=False)
     # Things load_project fixed or noticed (migration, interrupted takes); shown, never saved.
     warnings: list[str] = field(default_factory=list, compare=False, repr=False)
+    # Set by the window showing the project (core/project_lock.py): its file stays locked while
+    # open; ``read_only`` says why saving over it is refused (another window holds it).
+    hold_lock: bool = field(default=False, compare=False, repr=False)
+    lock: Any = field(default=None, compare=False, repr=False)
+    read_only: str | None = field(default=None, compare=False, repr=False)
 
     # ------------------------------------------------------------------ shots
     def shot(self, shot_id: str) -> Shot:
@@ -916,8 +929,12 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     """Save atomically and return the path written (``.sdproj`` is added when missing).
 
     The previous good version of the file is kept as ``<file>.bak``. Saving to another folder
-    ("Save As") copies the clips there first, so the saved project is complete on its own; the
-    old files are left alone. On any failure the file on disk and ``project`` are unchanged.
+    or under another name ("Save As") gives the saved project its own media folder (clips
+    hard-linked where the file system allows, else copied), so it is complete on its own and
+    deleting the old project cannot empty it; the old files are left alone. A project file that
+    is a link is written through (core/atomic.py) and keeps its permissions, as does its
+    ``.bak``. A file another window holds (core/project_lock.py) is never written over. On any
+    failure the file on disk and ``project`` are unchanged.
     """
     if path is None and project.path is None:
         raise ProjectError("Choose where to save this project first (Save As).")
@@ -926,12 +943,26 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
         target = target.with_name(target.name + PROJECT_SUFFIX)
     if target.is_dir():
         raise ProjectError(f"Cannot save to {target}: it is a folder.")
+    try:  # before anything reads it: a FIFO would hang, a device must never be replaced
+        check_regular_target(write_target(target))
+    except OSError as exc:
+        raise ProjectError(f"Cannot save to {target}: {exc.strerror or exc}.") from exc
+    if (
+        project.read_only
+        and project.path is not None
+        and project_lock.same_file(target, project.path)
+    ):
+        raise ProjectError(f"Not saved: {project.read_only}")
     newer = _newer_version_on_disk(target) if target.exists() else None
     if newer is not None:
         raise ProjectError(
             f"{target.name} was made by a newer Sora Desktop (version {newer}); saving over it "
             "would lose data. Use Save As to choose another name."
         )
+    try:
+        new_lock = project_lock.claim_for_save(project, target)
+    except project_lock.ProjectLocked as exc:
+        raise ProjectError(f"Not saved: {exc}") from exc
 
     old_folder = project_folder(project)
     old_media = media_dir(project).name
@@ -939,15 +970,19 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     new_media = f"{target.stem}_media"
     old_clips = [(take, take.clip) for shot in project.shots for take in shot.takes]
     old_modified = project.modified_at
+    saved = False
     try:
-        if old_folder.absolute() != new_folder:
-            _copy_media(project, old_folder, old_media, new_folder, new_media)
+        if old_folder.absolute() != new_folder or old_media != new_media:
+            copy_media(project, old_folder, old_media, new_folder, new_media)
         project.modified_at = now_iso()
         text = json.dumps(project.to_dict(), indent=2, ensure_ascii=False) + "\n"
         if target.exists() and _is_good_project(target):
             bak = target.with_name(target.name + BACKUP_SUFFIX)
-            atomic_write_with(bak, lambda tmp: shutil.copyfile(target, tmp))
+            # the backup is as private as the project (a 0600 file gets a 0600 .bak)
+            bak_mode = stat.S_IMODE(os.stat(target).st_mode)
+            atomic_write_with(bak, lambda tmp: shutil.copyfile(target, tmp), mode=bak_mode)
         atomic_write_text(target, text)
+        saved = True
     except BaseException as exc:
         for take, clip in old_clips:
             take.clip = clip
@@ -958,6 +993,8 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
                 "The previous file on disk is unchanged."
             ) from exc
         raise
+    finally:
+        project_lock.after_save(project, new_lock, saved)
     project.path = target
     project.dirty = False
     _remove_stale_temp_files(target)
@@ -969,39 +1006,17 @@ def _remove_stale_temp_files(target: Path) -> None:
     (``.<file>.<random>.part``, see core/atomic.py); a later save removes old ones. Young ones
     are left: they may belong to a save still in progress in another window."""
     now = time.time()
-    for name in (target.name, target.name + BACKUP_SUFFIX):
-        for tmp in target.parent.glob(f".{glob.escape(name)}.*.part"):
+    try:  # a linked project's temp files sit beside the real file (core/atomic.py)
+        real = write_target(target)
+    except OSError:
+        real = target
+    places = []
+    for folder, base in {(target.parent, target.name), (real.parent, real.name)}:
+        places += [(folder, base), (folder, base + BACKUP_SUFFIX)]
+    for folder, name in places:
+        for tmp in folder.glob(f".{glob.escape(name)}.*.part"):
             try:
                 if now - tmp.stat().st_mtime > STALE_TEMP_S:
                     tmp.unlink()
             except OSError:
                 pass
-
-
-def _copy_media(
-    project: Project, old_folder: Path, old_media: str, new_folder: Path, new_media: str
-) -> None:
-    """Copy every clip to the new folder (renaming the media folder after the new file name)
-    and point the takes at the copies. Raises OSError; the caller restores the takes."""
-    copied: dict[str, str] = {}
-    for shot in project.shots:
-        for take in shot.takes:
-            if not take.clip:
-                continue
-            rel = take.clip
-            if rel in copied:
-                take.clip = copied[rel]
-                continue
-            parts = re.split(r"[\\/]+", rel)
-            if parts[0] == old_media:
-                parts[0] = new_media
-            new_rel = "/".join(parts)
-            src = old_folder / Path(*re.split(r"[\\/]+", rel))
-            dst = new_folder / Path(*parts)
-            # A symbolic link that leads out of the old folder is not followed.
-            inside = src.resolve().is_relative_to(old_folder.resolve())
-            if inside and src.is_file() and not dst.exists():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_with(dst, lambda tmp, s=src: shutil.copyfile(s, tmp))
-            copied[rel] = new_rel
-            take.clip = new_rel

@@ -29,9 +29,17 @@ import cv2
 import numpy as np
 
 from sora_desktop import __version__
-from sora_desktop.core.atomic import atomic_write_text
+from sora_desktop.core.atomic import atomic_write_text, current_umask
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import CancelToken
+from sora_desktop.engine.export_files import (
+    ExportError,
+    _is_empty_dir,
+    _track,
+    _untrack,
+    frames_folder_for,
+    refuse_special_file,
+)
 
 SOFTWARE = "Sora Desktop"
 FORMATS = ("mp4", "webm", "gif", "png")
@@ -48,10 +56,6 @@ METADATA_KEY = "sora_desktop"
 WATERMARK_TEXT = "AI-generated"
 
 ProgressFn = Callable[[int, int], None]
-
-
-class ExportError(RuntimeError):
-    """An export could not be written; the message says what failed and what to do."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,6 +85,7 @@ def _check_frames(frames: Any) -> np.ndarray:
 def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
     """The export format: ``fmt`` if given, else from the suffix; a folder means PNG frames."""
     p = Path(path)
+    refuse_special_file(p)
     if fmt is not None:
         if fmt not in FORMATS:
             raise ValueError(f"format: {fmt!r} is not supported; allowed: {', '.join(FORMATS)}")
@@ -97,12 +102,11 @@ def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
     )
 
 
-def output_path_for(path: str | os.PathLike, fmt: str) -> Path:
-    """Where an export in ``fmt`` really goes (PNG frames go to a ``<name>_frames`` folder)."""
-    p = Path(path)
-    if fmt != "png" or p.is_dir() or not p.suffix:
-        return p
-    return p.with_name(f"{p.stem}_frames")
+def output_path_for(path: str | os.PathLike, fmt: str, stem: str = "sora") -> Path:
+    """Where an export in ``fmt`` really goes. PNG frames: see ``frames_folder_for``."""
+    if fmt != "png":
+        return Path(path)
+    return frames_folder_for(path, stem)
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -277,7 +281,11 @@ def export_video(
         raise ValueError(f"quality: {quality!r} is not supported; allowed: {', '.join(QUALITIES)}")
     upscale_frames(frames[:1], upscale, upscale_method)  # validate before any work
     fmt = format_for_path(path, fmt)
-    target = output_path_for(path, fmt)
+    stem = f"sora-{request.seed}" if request is not None else "sora"
+    target = output_path_for(path, fmt, stem)
+    refuse_special_file(target)
+    if fmt != "png":
+        refuse_special_file(sidecar_path(target))
     if fmt != "png" and target.is_dir():
         # checked first: the rename at the end would fail after the sidecar was written
         raise ExportError(f"cannot export to {target}: a folder has that name; choose another")
@@ -372,6 +380,7 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    _track(tmp)
     sidecar = sidecar_path(target)
     cmd = [
         _ffmpeg_exe(),
@@ -402,6 +411,7 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
             )
         except OSError as exc:
             raise ExportError(f"export failed: cannot start ffmpeg ({exc})") from exc
+        _track(proc)
         assert proc.stdin is not None
         broken = False
         for i in range(n):
@@ -430,7 +440,7 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
             _gif_add_comment(tmp, comment)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o666 & ~current_umask())
         # sidecar first: if it cannot be written, nothing appears under the final name
         try:
             atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True))
@@ -451,11 +461,19 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
     finally:
         log_file.close()
         tmp.unlink(missing_ok=True)
+        _untrack(tmp)
+        if proc is not None:
+            _untrack(proc)
     return target
 
 
 def _export_png(n, frame_at, target: Path, meta, progress, cancel) -> Path:
+    """Frames go to a staging folder first; it becomes ``target`` (new) or its files move into
+    ``target`` (an existing empty folder). Nothing already in a folder is ever touched."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    moved: list[Path] = []
+    _track(stage)
     try:
         for i in range(n):
             cancel.raise_if_cancelled()
@@ -466,25 +484,31 @@ def _export_png(n, frame_at, target: Path, meta, progress, cancel) -> Path:
             if progress is not None:
                 progress(i + 1, n)
         atomic_write_text(stage / "metadata.json", json.dumps(meta, indent=2, sort_keys=True))
-        if not target.exists():
-            os.chmod(stage, 0o755)  # mkdtemp makes it private
-            os.replace(stage, target)
-        elif target.is_dir():
-            # an existing folder keeps its other files; old frames beyond this clip would mix
-            # two clips, so they go
-            for old in target.glob("frame_*.png"):
-                old.unlink()
+        if not os.path.lexists(target):
+            os.chmod(stage, 0o777 & ~current_umask())  # mkdtemp makes it private
+            os.rename(stage, target)
+        elif target.is_dir() and _is_empty_dir(target):
             for item in sorted(stage.iterdir()):
-                os.replace(item, target / item.name)
+                dst = target / item.name
+                if os.path.lexists(dst):  # something appeared meanwhile: never replace it
+                    raise ExportError(f"export failed: {dst} appeared while exporting")
+                os.rename(item, dst)
+                moved.append(dst)
             stage.rmdir()
         else:
-            raise ExportError(f"export failed: {target} exists and is not a folder")
-    except OSError as exc:
+            raise ExportError(
+                f"export failed: {target} already exists and is not an empty folder; "
+                "choose a new folder name"
+            )
+    except BaseException as exc:
+        for f in moved:  # our own frames, moved before the failure
+            f.unlink(missing_ok=True)
         shutil.rmtree(stage, ignore_errors=True)
-        raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
         raise
+    finally:
+        _untrack(stage)
     return target
 
 

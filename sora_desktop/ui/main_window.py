@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from sora_desktop import __version__
 from sora_desktop.core import project as core_project
+from sora_desktop.core import project_lock
 from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver, RecoveryInfo
 from sora_desktop.core.project import PROJECT_SUFFIX, Project, ProjectError
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
@@ -435,9 +436,12 @@ class MainWindow(QMainWindow):
         name = project.name
         if project.path is not None:
             name = Path(project.path).stem
-        self.setWindowTitle(f"{name}[*] — Sora Desktop")
+        read_only = " (read-only)" if project.read_only else ""
+        self.setWindowTitle(f"{name}{read_only}[*] — Sora Desktop")
         self.setWindowModified(self.project_vm.dirty)
         where = str(project.path) if project.path else "not saved yet"
+        if project.read_only:  # open in another window: say so where the path is shown
+            where = f"Read-only (open in another window; use Save As)  ·  {where}"
         self.project_status.setText(
             ("● Unsaved changes  ·  " if self.project_vm.dirty else "") + where
         )
@@ -631,22 +635,33 @@ class MainWindow(QMainWindow):
                 self.autosaver.clear(old)
             except OSError:
                 pass
+        if old is not project:
+            project_lock.let_go(old)
+        # the window holds the file's lock; another window's project opens read-only
+        read_only = project_lock.hold(project)
         self.project_vm.set_project(project, dirty=dirty)
         self.player.vm.clear()
         self.show_selected_clip()
         self._last_autosave_mark = None
+        if read_only:
+            self.notify("Opened read-only", read_only, "warning")
 
     def maybe_save(self) -> bool:
         """Ask to save unsaved changes; False means the user chose to stay."""
         if not self.project_vm.dirty or not self.project_vm.shots:
             return True
+        read_only = self.project_vm.project.read_only
+        note = " It is open read-only (another window has it): Save As keeps them."
+        note = note if read_only else ""
         choice = self.ask(
             "Save changes?",
-            f"“{self.project_vm.project.name}” has changes that are not saved.",
-            ["Save", "Don't save", "Cancel"],
+            f"“{self.project_vm.project.name}” has changes that are not saved.{note}",
+            ["Save As…" if read_only else "Save", "Don't save", "Cancel"],
         )
         if choice == "Save":
             return self.save()
+        if choice == "Save As…":
+            return self.save_as()
         return choice == "Don't save"
 
     def new_project(self) -> None:
@@ -698,6 +713,7 @@ class MainWindow(QMainWindow):
         if path is not None and project.name == "Untitled":
             stem = Path(path).stem
             project.name = stem[: -len(PROJECT_SUFFIX)] if stem.endswith(PROJECT_SUFFIX) else stem
+        project.hold_lock = True  # the saved file stays locked while this window shows it
         try:
             written = core_project.save_project(project, path)
         except (ProjectError, OSError) as exc:
@@ -972,6 +988,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.stop()
         self.recovery_timer.stop()
         self.remember_place()
+        project_lock.let_go(self.project_vm.project)
         self.player.vm.stop()
         self.queue_vm.cancel_all()
         deadline = time.monotonic() + 60

@@ -476,9 +476,12 @@ class QueueViewModel(QObject):
 
     def _adopt_clip(self, project: Project, job: Job, path: Path) -> str | None:
         """The clip's path relative to the project. If the project moved while the job ran
-        (Save As), the clip and its side files are copied into the new media folder first."""
+        (Save As, also under a new name in the same folder), the clip and its side files are
+        copied into the new media folder first."""
         try:
-            return core_project.relative_media(project, path)
+            rel = core_project.relative_media(project, path)
+            if rel.split("/")[0] == core_project.media_dir(project).name:
+                return rel
         except ValueError:
             pass
         rel = core_project.clip_relpath(project, job.shot_id, job.take_id, path.suffix or ".mp4")
