@@ -61,7 +61,8 @@ SOAK_PROBE = textwrap.dedent(
     def start():
         windows = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)]
         window = windows[0]
-        if window.model_status.text().startswith("Loading"):
+        status = window.model_status.text()
+        if not status.startswith(("Model ready", "Model not available")):
             QTimer.singleShot(200, start)  # let the background warm-up finish first
             return
         vm = window.player.vm
