@@ -63,6 +63,12 @@ from typing import Any, Literal
 
 from sora_desktop.core.atomic import atomic_write_text, atomic_write_with
 from sora_desktop.core.request import GenerationRequest
+from sora_desktop.core.safe_paths import (
+    UnsafePathError,
+    check_path_text,
+    open_regular_file,
+    safe_resolve,
+)
 from sora_desktop.core.settings import default_paths
 
 PROJECT_FORMAT = "sora-desktop-project"
@@ -772,8 +778,11 @@ def resolve_media(project: Project, relpath: str) -> Path:
     _check_relpath(relpath, "media path")
     folder = project_folder(project)
     candidate = folder / Path(*re.split(r"[\\/]+", relpath))
-    root = folder.resolve()
-    resolved = candidate.resolve()
+    try:  # a link loop: a plain message, not Python 3.11's raw RuntimeError
+        root = safe_resolve(folder, "project folder")
+        resolved = safe_resolve(candidate, "media path")
+    except UnsafePathError as exc:
+        raise ProjectError(str(exc)) from exc
     if resolved != root and not resolved.is_relative_to(root):
         raise ProjectError(f"media path: {relpath!r} points outside the project folder")
     return candidate
@@ -788,8 +797,12 @@ def relative_media(project: Project, path: str | os.PathLike) -> str:
     folder = project_folder(project)
     p = Path(path)
     candidate = p if p.is_absolute() else folder / p
-    for base, target in ((folder.absolute(), candidate.absolute()), (folder.resolve(), None)):
-        target = target if target is not None else candidate.resolve()
+    for base, target in ((folder.absolute(), candidate.absolute()), (None, None)):
+        if base is None:
+            try:  # a link loop: a plain message, not a raw RuntimeError
+                base, target = safe_resolve(folder), safe_resolve(candidate, "media path")
+            except UnsafePathError as exc:
+                raise ProjectError(str(exc)) from exc
         try:
             rel = target.relative_to(base)
         except ValueError:
@@ -830,19 +843,25 @@ def _reject_constant(name: str) -> Any:
 
 def read_project_file(path: str | os.PathLike) -> Project:
     """Parse a project file without touching ``project.path`` bookkeeping (used by autosave)."""
-    p = Path(path)
+    try:  # a NUL or unpaired surrogate (a damaged recent-files list): a message, not ValueError
+        p = check_path_text(path, "project")
+    except UnsafePathError as exc:
+        raise ProjectError(
+            f"This project cannot be opened: {str(exc).split(': ', 1)[-1]}."
+        ) from exc
     name = p.name
     try:
-        if p.is_dir():
-            raise ProjectError(f"{name} is a folder, not a project file.")
-        size = p.stat().st_size
-        if size > MAX_PROJECT_BYTES:
-            raise ProjectError(
-                f"{name} is {size / 1e6:.0f} MB; Sora Desktop opens project files of at most "
-                f"{MAX_PROJECT_BYTES // (1024 * 1024)} MB. It is probably not a project."
-            )
-        with open(p, "rb") as fh:
+        # O_NONBLOCK + fstat: a FIFO or device is refused without blocking on it
+        with open_regular_file(p, name) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_PROJECT_BYTES:
+                raise ProjectError(
+                    f"{name} is {size / 1e6:.0f} MB; Sora Desktop opens project files of at "
+                    f"most {MAX_PROJECT_BYTES // (1024 * 1024)} MB. It is probably not a project."
+                )
             raw = fh.read(MAX_PROJECT_BYTES + 1)
+    except UnsafePathError as exc:
+        raise ProjectError(f"{str(exc).split(': ', 1)[-1]}; only project files can be opened.") from exc
     except FileNotFoundError as exc:
         raise ProjectError(f"{name} was not found ({p}).") from exc
     except PermissionError as exc:

@@ -645,6 +645,19 @@ def request_from_file(path: str | os.PathLike) -> GenerationRequest:
     return GenerationRequest.from_dict(data)
 
 
+def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
+    """One image file as (H, W, 3) uint8 RGB. The header is read first: a file that is not an
+    image, is cut off, or claims huge dimensions (a decompression bomb) is refused before any
+    pixel is decoded. ``ValueError`` starting with ``what``."""
+    from sora_desktop.core.image_header import read_image_file
+
+    data, info = read_image_file(path, what)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None or img.shape[:2] != (info.height, info.width):
+        raise ValueError(f"{what}: {Path(path).name} is damaged; it could not be decoded")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
 def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     """Decode a clip to ((T, H, W, 3) uint8 RGB, fps) with OpenCV; a PNG folder works too."""
     p = Path(path)
