@@ -861,7 +861,8 @@ def read_project_file(path: str | os.PathLike) -> Project:
                 )
             raw = fh.read(MAX_PROJECT_BYTES + 1)
     except UnsafePathError as exc:
-        raise ProjectError(f"{str(exc).split(': ', 1)[-1]}; only project files can be opened.") from exc
+        what = str(exc).split(": ", 1)[-1]
+        raise ProjectError(f"{what}; only project files can be opened.") from exc
     except FileNotFoundError as exc:
         raise ProjectError(f"{name} was not found ({p}).") from exc
     except PermissionError as exc:

@@ -389,11 +389,9 @@ class QueueViewModel(QObject):
             )
         last = last_frame_path(clip)
         if not last.is_file():  # e.g. a clip imported without its side files
-            from sora_desktop.engine.export import read_video
-            from sora_desktop.ui.images import save_png
+            from sora_desktop.ui.images import make_side_files
 
-            frames, _ = read_video(clip)
-            save_png(frames[-1], last)
+            make_side_files(clip)  # streamed and scaled: bounded memory for any clip
         return last
 
     def _finish_take(
