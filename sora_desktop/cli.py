@@ -122,9 +122,13 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def _frames_from(args: argparse.Namespace, fps: int) -> int | None:
     if args.seconds is not None and args.frames is not None:
+        try:
+            would = f" at {fps} fps would be {frames_for_seconds(args.seconds, fps)} frames"
+        except ValueError:  # no product to show (1e308 s overflows it)
+            would = ""
         raise UsageError(
-            f"give either --seconds or --frames, not both (--seconds {args.seconds:g}, "
-            f"--frames {_shown_int(args.frames)})"
+            f"give either --seconds or --frames, not both (--seconds {args.seconds:g}{would}, "
+            f"--frames says {_shown_int(args.frames)})"
         )
     if args.seconds is not None:
         try:  # the request's own rule: no OverflowError for 1e308, no NaN, fps in range

@@ -906,8 +906,28 @@ def load_project(path: str | os.PathLike) -> Project:
     project = read_project_file(p)
     project.path = p.absolute()
     mark_interrupted_takes(project)
+    _note_unusable_media(project)
     project.dirty = False
     return project
+
+
+def _note_unusable_media(project: Project) -> None:
+    """A clip path that is a link loop (or leads outside the folder) is not playable: say so
+    once, in plain words, when the project opens (the player then shows no clip for it)."""
+    problems: list[str] = []
+    for number, shot in enumerate(project.shots, 1):
+        for take in shot.takes:
+            if not take.clip:
+                continue
+            try:
+                resolve_media(project, take.clip)
+            except ProjectError as exc:
+                problems.append(f"shot {number}: {exc}")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        project.warnings.append(
+            "Some clips cannot be used: " + "; ".join(problems[:3]) + more + "."
+        )
 
 
 def _is_good_project(path: Path) -> bool:

@@ -99,7 +99,10 @@ class ProjectViewModel(QObject):
     def clip_path(self, take: Take | None) -> Path | None:
         if take is None or not take.clip or take.status != "done":
             return None
-        path = Path(core_project.resolve_media(self.project, take.clip))
+        try:
+            path = Path(core_project.resolve_media(self.project, take.clip))
+        except core_project.ProjectError:  # a link loop, or a path leading out: noted on open
+            return None
         return path if path.is_file() else None
 
     def selected_clip(self, shot_id: str) -> Path | None:
