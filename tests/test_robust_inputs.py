@@ -19,10 +19,8 @@ import pytest
 
 from sora_desktop import cli
 from sora_desktop.core import project as core_project
-from sora_desktop.core.image_header import probe_image
 from sora_desktop.core.project import ProjectError
-from sora_desktop.core.request import GenerationRequest, frames_for_seconds
-from sora_desktop.core.safe_paths import UnsafePathError, check_path_text, read_regular_file
+from sora_desktop.core.request import GenerationRequest
 from sora_desktop.core.settings import load_settings
 from tests.robust_support import hang_guard, untrained_checkpoint
 from tests.robust_support.hostile_files import make_fifo, png_bomb, small_png, still_video
@@ -71,6 +69,8 @@ def test_absurd_numbers_exit_2_with_one_line(capsys, tmp_path, monkeypatch, argv
 
 
 def test_the_app_gets_the_same_duration_rule():
+    from sora_desktop.core.request import frames_for_seconds
+
     assert frames_for_seconds(2.0, 8) == 16
     for bad in (1e308, float("inf"), float("nan"), -1.0, 0.0, 10**400):
         with pytest.raises(ValueError, match="seconds"):
@@ -91,6 +91,8 @@ def bomb(tmp_path_factory) -> Path:
 
 
 def test_the_bomb_is_small_and_claims_30000_pixels(bomb):
+    from sora_desktop.core.image_header import probe_image
+
     assert bomb.stat().st_size < 200_000
     info = probe_image(bomb.read_bytes())
     assert (info.format, info.width, info.height) == ("PNG", 30000, 30000)
@@ -119,8 +121,13 @@ def test_cli_refuses_bad_start_images_before_loading_a_model(capsys, tmp_path, b
     for path, words in _start_image_cases(tmp_path, bomb):
         with hang_guard(20):
             code, err = run_cli(
-                capsys, "generate", "a red ball", "--start-image", str(path),
-                "-o", str(tmp_path / "out.mp4"),
+                capsys,
+                "generate",
+                "a red ball",
+                "--start-image",
+                str(path),
+                "-o",
+                str(tmp_path / "out.mp4"),
             )
         line = one_error_line(err)
         assert code == 2 and "--start-image" in line and words in line, (path, line)
@@ -193,6 +200,8 @@ def test_fifo_settings_file_gives_defaults_and_a_warning(tmp_path):
     ["film\0.sdproj", "film\ud800.sdproj", "\udfff"],
 )
 def test_nul_or_surrogate_paths_are_a_project_error(tmp_path, bad):
+    from sora_desktop.core.safe_paths import UnsafePathError, check_path_text
+
     with pytest.raises(ProjectError, match="cannot be opened"):
         core_project.load_project(str(tmp_path / bad))
     with pytest.raises(UnsafePathError):
@@ -220,6 +229,8 @@ def test_media_symlink_loop_is_a_project_error(tmp_path):
 
 
 def test_read_regular_file_limits_size(tmp_path):
+    from sora_desktop.core.safe_paths import UnsafePathError, read_regular_file
+
     big = tmp_path / "big.json"
     big.write_bytes(b"x" * 5000)
     with pytest.raises(UnsafePathError, match="limit"):
@@ -316,7 +327,7 @@ def test_an_extra_tensor_is_refused_from_the_header(tmp_path, monkeypatch):
         (2).to_bytes(8, "little") + b"{}",  # no tensors at all
     ],
 )
-def test_a_lying_safetensors_header_is_refused(tmp_path, monkeypatch, header):
+def test_a_lying_safetensors_header_is_refused(tmp_path, header):
     from sora_desktop.engine.embedded import weights
 
     folder = untrained_checkpoint(tmp_path / "model")
@@ -370,8 +381,17 @@ def test_cli_with_a_nan_model_exits_2_not_black_clips(capsys, tmp_path):
     (folder / "config.json").write_text(json.dumps(cfg))
     out = tmp_path / "clip.mp4"
     code, err = run_cli(
-        capsys, "generate", "a red ball", "--model-dir", str(folder), "--steps", "1",
-        "--device", "cpu", "-o", str(out),
+        capsys,
+        "generate",
+        "a red ball",
+        "--model-dir",
+        str(folder),
+        "--steps",
+        "1",
+        "--device",
+        "cpu",
+        "-o",
+        str(out),
     )
     assert code == 2 and "latent_std" in one_error_line(err)
     assert not out.exists()
@@ -434,3 +454,12 @@ def test_fifo_clip_is_refused_without_hanging(tmp_path):
     fifo = make_fifo(tmp_path / "clip.mp4")
     with hang_guard(10), pytest.raises(ValueError, match="pipe"):
         read_video(fifo)
+
+
+def test_absurd_frame_counts_are_refused_by_header(tmp_path, monkeypatch):
+    from sora_desktop.engine import export
+
+    clip = still_video(tmp_path / "long.mp4", 16, 16, 12)
+    monkeypatch.setattr(export, "MAX_VIDEO_FRAMES", 10)  # the real limit is 20,000 frames
+    with pytest.raises(ValueError, match="claims 12 frames"):
+        export.probe_video(clip)

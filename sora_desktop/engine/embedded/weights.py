@@ -200,8 +200,9 @@ def check_safetensors_header(file: Path, module: torch.nn.Module) -> None:
         if dtype not in _DTYPE_BYTES:
             raise ValueError(f"tensor {name!r}: dtype {dtype!r} is not a float type")
         if not isinstance(shape, list) or tuple(shape) != expected[name]:
-            raise ValueError(f"tensor {name!r}: shape {shape!r}, the model needs "
-                             f"{list(expected[name])}")
+            raise ValueError(
+                f"tensor {name!r}: shape {shape!r}, the model needs {list(expected[name])}"
+            )
         if (
             not isinstance(offsets, list)
             or len(offsets) != 2
