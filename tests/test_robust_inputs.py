@@ -457,9 +457,9 @@ def test_fifo_clip_is_refused_without_hanging(tmp_path):
 
 
 def test_absurd_frame_counts_are_refused_by_header(tmp_path, monkeypatch):
-    from sora_desktop.engine import export
+    from sora_desktop.engine import decode, export
 
     clip = still_video(tmp_path / "long.mp4", 16, 16, 12)
-    monkeypatch.setattr(export, "MAX_VIDEO_FRAMES", 10)  # the real limit is 20,000 frames
+    monkeypatch.setattr(decode, "MAX_VIDEO_FRAMES", 10)  # the real limit is 20,000 frames
     with pytest.raises(ValueError, match="claims 12 frames"):
         export.probe_video(clip)

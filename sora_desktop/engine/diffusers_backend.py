@@ -540,7 +540,7 @@ def _pick_dtype(name: str, device, entry: CatalogEntry):
 def _load_image(path: str, width: int, height: int):
     from PIL import Image
 
-    from sora_desktop.engine.export import read_image
+    from sora_desktop.engine.decode import read_image
 
     img = Image.fromarray(read_image(path, "start_image"))  # header checked before decoding
     return img.resize((width, height), Image.LANCZOS)

@@ -83,7 +83,7 @@ def make_side_files(clip: str | Path) -> None:
     """Write the missing thumbnail (middle frame) and last frame, decoding the clip one frame
     at a time, scaled down: memory stays small whatever the clip's size. ``ValueError`` for a
     clip refused by its header."""
-    from sora_desktop.engine.export import MAX_VIDEO_FRAMES, iter_video  # lazy: cv2
+    from sora_desktop.engine.decode import MAX_VIDEO_FRAMES, iter_video  # lazy: cv2
 
     thumb, last = thumbnail_path(clip), last_frame_path(clip)
     budget = MAX_VIDEO_FRAMES * SIDE_MAX * SIDE_MAX * 3  # frames are streamed, not kept
@@ -115,7 +115,7 @@ def ensure_side_files(clip: str | Path, background: bool = True) -> None:
     thumb, last = thumbnail_path(clip), last_frame_path(clip)
     if thumb.is_file() and last.is_file():
         return
-    from sora_desktop.engine.export import probe_video  # lazy: cv2
+    from sora_desktop.engine.decode import probe_video  # lazy: cv2
 
     try:
         info = probe_video(clip)

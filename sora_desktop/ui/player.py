@@ -69,7 +69,7 @@ def _decode(
 ) -> tuple[list[QImage], float, list[int]]:
     """Frames of every clip as QImages (each converted as soon as it is decoded, so only the
     scaled pictures are ever held), the first clip's fps, and where each clip starts."""
-    from sora_desktop.engine.export import iter_video
+    from sora_desktop.engine.decode import iter_video
 
     images: list[QImage] = []
     bounds: list[int] = []
@@ -149,7 +149,7 @@ class PlayerViewModel(QObject):
         scaled to at most ``MAX_SIDE`` and within ``BUDGET_BYTES`` in all. Small clips (the
         app's own) decode here at once; anything bigger decodes on a background thread while
         the GUI keeps running, and appears when it is ready."""
-        from sora_desktop.engine.export import probe_video  # lazy: cv2
+        from sora_desktop.engine.decode import probe_video  # lazy: cv2
 
         infos = [probe_video(p) for p in paths]  # header only: ValueError before decoding
         self._cancel_loading()

@@ -48,7 +48,7 @@ def embedded_model_dir() -> Path:
 def load_start_image(path: str, size: int) -> np.ndarray:
     """Read an image file as (size, size, 3) uint8 RGB; a clear error if it cannot be read
     (not an image, cut off, or too large: checked from its header before decoding)."""
-    from sora_desktop.engine.export import read_image
+    from sora_desktop.engine.decode import read_image
 
     img = read_image(path, "start_image")
     if img.shape[:2] != (size, size):
