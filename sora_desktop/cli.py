@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import secrets
@@ -25,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from sora_desktop import __version__
-from sora_desktop.core.request import EMBEDDED_MODEL_ID, MAX_SEED, GenerationRequest
+from sora_desktop.core.request import (
+    EMBEDDED_MODEL_ID,
+    MAX_SEED,
+    GenerationRequest,
+    frames_for_seconds,
+)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -118,19 +122,47 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def _frames_from(args: argparse.Namespace, fps: int) -> int | None:
     if args.seconds is not None and args.frames is not None:
+        try:
+            would = f" at {fps} fps would be {frames_for_seconds(args.seconds, fps)} frames"
+        except ValueError:  # no product to show (1e308 s overflows it)
+            would = ""
         raise UsageError(
-            "give either --seconds or --frames, not both "
-            f"(--seconds {args.seconds:g} at {fps} fps would be "
-            f"{round(args.seconds * fps)} frames, --frames says {args.frames})"
+            f"give either --seconds or --frames, not both (--seconds {args.seconds:g}{would}, "
+            f"--frames says {_shown_int(args.frames)})"
         )
     if args.seconds is not None:
-        if not math.isfinite(args.seconds) or args.seconds <= 0:
-            raise UsageError(f"--seconds: {args.seconds:g} must be a positive number")
-        frames = round(args.seconds * fps)
-        if frames < 1:
-            raise UsageError(f"--seconds: {args.seconds:g} s at {fps} fps is less than one frame")
-        return frames
+        try:  # the request's own rule: no OverflowError for 1e308, no NaN, fps in range
+            return frames_for_seconds(args.seconds, fps)
+        except ValueError as exc:
+            raise UsageError(f"--{exc}") from exc
     return args.frames
+
+
+def _shown_int(value: int) -> str:
+    return str(value) if abs(value) < 10**18 else "a number too large to use"
+
+
+def _checked_start_image(path: str) -> str:
+    """Refuse a start image that is not a file, not an image, cut off or huge (from its header,
+    before minutes of model loading); the image is decoded later by the backend."""
+    from sora_desktop.core.image_header import read_image_file
+    from sora_desktop.core.safe_paths import safe_resolve
+
+    try:
+        read_image_file(path, "--start-image")
+        return str(safe_resolve(path, "--start-image"))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _check_path_args(args: argparse.Namespace) -> None:
+    """A NUL or an unpaired surrogate in a path flag: one plain line, not a raw ValueError."""
+    from sora_desktop.core.safe_paths import check_path_text
+
+    for flag in ("output", "model_dir"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            check_path_text(value, "--" + flag.replace("_", "-"))
 
 
 def build_request(args: argparse.Namespace) -> tuple[GenerationRequest, str | None]:
@@ -155,9 +187,7 @@ def build_request(args: argparse.Namespace) -> tuple[GenerationRequest, str | No
     if args.size is not None:
         fields["width"], fields["height"] = _parse_size(args.size)
     if args.start_image is not None:
-        if not Path(args.start_image).is_file():
-            raise UsageError(f"--start-image: {args.start_image} does not exist")
-        fields["start_image"] = str(Path(args.start_image).resolve())
+        fields["start_image"] = _checked_start_image(args.start_image)
     if args.seed is not None:
         if not 0 <= args.seed <= MAX_SEED:
             raise UsageError(f"--seed: {args.seed} is out of range; allowed 0 to {MAX_SEED}")
@@ -255,6 +285,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         upscale_frames,
     )
 
+    _check_path_args(args)
     request, enhanced = build_request(args)
     _check_policy(request)
     if args.output:
@@ -458,6 +489,9 @@ def _close_once_shown() -> None:
         print(f"window shown: {shown} after {time.perf_counter() - start:.2f} s", flush=True)
         if shown:
             app.closeAllWindows()  # the window's own close path stops its worker thread
+            # end the loop ourselves: a message box shown after this (a damaged settings
+            # file's warning) must not keep a smoke test running for ever
+            app.exit(0)
         else:
             app.exit(EXIT_FAILED)
 

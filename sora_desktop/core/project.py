@@ -71,6 +71,12 @@ from sora_desktop.core.atomic import (
 )
 from sora_desktop.core.project_media import copy_media
 from sora_desktop.core.request import GenerationRequest
+from sora_desktop.core.safe_paths import (
+    UnsafePathError,
+    check_path_text,
+    open_regular_file,
+    safe_resolve,
+)
 from sora_desktop.core.settings import default_paths
 
 PROJECT_FORMAT = "sora-desktop-project"
@@ -785,8 +791,11 @@ def resolve_media(project: Project, relpath: str) -> Path:
     _check_relpath(relpath, "media path")
     folder = project_folder(project)
     candidate = folder / Path(*re.split(r"[\\/]+", relpath))
-    root = folder.resolve()
-    resolved = candidate.resolve()
+    try:  # a link loop: a plain message, not Python 3.11's raw RuntimeError
+        root = safe_resolve(folder, "project folder")
+        resolved = safe_resolve(candidate, "media path")
+    except UnsafePathError as exc:
+        raise ProjectError(str(exc)) from exc
     if resolved != root and not resolved.is_relative_to(root):
         raise ProjectError(f"media path: {relpath!r} points outside the project folder")
     return candidate
@@ -801,8 +810,12 @@ def relative_media(project: Project, path: str | os.PathLike) -> str:
     folder = project_folder(project)
     p = Path(path)
     candidate = p if p.is_absolute() else folder / p
-    for base, target in ((folder.absolute(), candidate.absolute()), (folder.resolve(), None)):
-        target = target if target is not None else candidate.resolve()
+    for base, target in ((folder.absolute(), candidate.absolute()), (None, None)):
+        if base is None:
+            try:  # a link loop: a plain message, not a raw RuntimeError
+                base, target = safe_resolve(folder), safe_resolve(candidate, "media path")
+            except UnsafePathError as exc:
+                raise ProjectError(str(exc)) from exc
         try:
             rel = target.relative_to(base)
         except ValueError:
@@ -843,19 +856,26 @@ def _reject_constant(name: str) -> Any:
 
 def read_project_file(path: str | os.PathLike) -> Project:
     """Parse a project file without touching ``project.path`` bookkeeping (used by autosave)."""
-    p = Path(path)
+    try:  # a NUL or unpaired surrogate (a damaged recent-files list): a message, not ValueError
+        p = check_path_text(path, "project")
+    except UnsafePathError as exc:
+        raise ProjectError(
+            f"This project cannot be opened: {str(exc).split(': ', 1)[-1]}."
+        ) from exc
     name = p.name
     try:
-        if p.is_dir():
-            raise ProjectError(f"{name} is a folder, not a project file.")
-        size = p.stat().st_size
-        if size > MAX_PROJECT_BYTES:
-            raise ProjectError(
-                f"{name} is {size / 1e6:.0f} MB; Sora Desktop opens project files of at most "
-                f"{MAX_PROJECT_BYTES // (1024 * 1024)} MB. It is probably not a project."
-            )
-        with open(p, "rb") as fh:
+        # O_NONBLOCK + fstat: a FIFO or device is refused without blocking on it
+        with open_regular_file(p, name) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_PROJECT_BYTES:
+                raise ProjectError(
+                    f"{name} is {size / 1e6:.0f} MB; Sora Desktop opens project files of at "
+                    f"most {MAX_PROJECT_BYTES // (1024 * 1024)} MB. It is probably not a project."
+                )
             raw = fh.read(MAX_PROJECT_BYTES + 1)
+    except UnsafePathError as exc:
+        what = str(exc).split(": ", 1)[-1]
+        raise ProjectError(f"{what}; only project files can be opened.") from exc
     except FileNotFoundError as exc:
         raise ProjectError(f"{name} was not found ({p}).") from exc
     except PermissionError as exc:
@@ -899,8 +919,28 @@ def load_project(path: str | os.PathLike) -> Project:
     project = read_project_file(p)
     project.path = p.absolute()
     mark_interrupted_takes(project)
+    _note_unusable_media(project)
     project.dirty = False
     return project
+
+
+def _note_unusable_media(project: Project) -> None:
+    """A clip path that is a link loop (or leads outside the folder) is not playable: say so
+    once, in plain words, when the project opens (the player then shows no clip for it)."""
+    problems: list[str] = []
+    for number, shot in enumerate(project.shots, 1):
+        for take in shot.takes:
+            if not take.clip:
+                continue
+            try:
+                resolve_media(project, take.clip)
+            except ProjectError as exc:
+                problems.append(f"shot {number}: {exc}")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        project.warnings.append(
+            "Some clips cannot be used: " + "; ".join(problems[:3]) + more + "."
+        )
 
 
 def _is_good_project(path: Path) -> bool:

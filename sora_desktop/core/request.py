@@ -69,8 +69,8 @@ class GenerationRequest:
             raise ValueError(
                 f"guidance: {_show(self.guidance)} is out of range; allowed 0.0 to 30.0"
             )
-        _check_int_range("num_frames", self.num_frames, 1, 1024)
-        _check_int_range("fps", self.fps, 1, 60)
+        _check_int_range("num_frames", self.num_frames, 1, MAX_FRAMES)
+        _check_int_range("fps", self.fps, 1, MAX_FPS)
         for name in ("width", "height"):
             value = getattr(self, name)
             _check_int_range(name, value, 16, 4096)
@@ -135,6 +135,36 @@ class GenerationRequest:
         except (ValueError, TypeError) as exc:  # e.g. a number with more than 4300 digits
             raise ValueError(f"request: not usable JSON ({exc})") from exc
         return cls.from_dict(data)
+
+
+MAX_FRAMES = 1024
+MAX_FPS = 60
+
+
+def frames_for_seconds(seconds: Any, fps: Any) -> int:
+    """Frames for a duration at a frame rate, with the same limits as a request.
+
+    ``ValueError`` (never ``OverflowError``) for NaN, infinity, a non-positive or absurd
+    duration (``1e308`` seconds overflows ``seconds * fps``), or a frame rate out of range.
+    """
+    _check_int_range("fps", fps, 1, MAX_FPS)
+    _check_type("seconds", seconds, (int, float))
+    try:
+        value = float(seconds)
+    except OverflowError:  # an int too large for a float
+        value = math.inf
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"seconds: {_show(seconds)} must be a positive number of seconds")
+    limit = MAX_FRAMES / fps
+    if value > limit:
+        raise ValueError(
+            f"seconds: {value:g} s at {fps} fps is more than {MAX_FRAMES} frames; "
+            f"allowed up to {limit:g} s"
+        )
+    frames = round(value * fps)
+    if frames < 1:
+        raise ValueError(f"seconds: {value:g} s at {fps} fps is less than one frame")
+    return frames
 
 
 def _check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:

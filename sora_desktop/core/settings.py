@@ -22,12 +22,14 @@ from typing import Any
 import platformdirs
 
 from sora_desktop.core.atomic import atomic_write_with
+from sora_desktop.core.safe_paths import UnsafePathError, open_regular_file
 
 APP_NAME = "sora-desktop"
 ENV_HOME = "SORA_DESKTOP_HOME"
 SETTINGS_FILE = "settings.json"
 SETTINGS_VERSION = 1
 MAX_RECENT_FILES = 10
+MAX_SETTINGS_BYTES = 4 * 1024 * 1024  # a real settings file is a few KB
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -226,10 +228,14 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     """
     target = Path(path) if path is not None else settings_path()
     try:
-        raw = target.read_bytes()
+        # O_NONBLOCK + fstat: a FIFO or device here must not hang the start-up
+        with open_regular_file(target, "settings", MAX_SETTINGS_BYTES) as fh:
+            raw = fh.read(MAX_SETTINGS_BYTES + 1)
+        if len(raw) > MAX_SETTINGS_BYTES:
+            raise UnsafePathError(f"settings: larger than {MAX_SETTINGS_BYTES} bytes")
     except FileNotFoundError:
         return Settings()
-    except OSError as exc:
+    except (OSError, UnsafePathError) as exc:
         settings = Settings()
         settings.warnings.append(
             f"Could not read the settings file {target} ({exc}); using defaults."

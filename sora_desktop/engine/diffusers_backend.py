@@ -540,12 +540,9 @@ def _pick_dtype(name: str, device, entry: CatalogEntry):
 def _load_image(path: str, width: int, height: int):
     from PIL import Image
 
-    if not Path(path).is_file():
-        raise ValueError(f"start_image: {path} does not exist")
-    try:
-        img = Image.open(path).convert("RGB")
-    except OSError as exc:
-        raise ValueError(f"start_image: {path} is not a readable image") from exc
+    from sora_desktop.engine.decode import read_image
+
+    img = Image.fromarray(read_image(path, "start_image"))  # header checked before decoding
     return img.resize((width, height), Image.LANCZOS)
 
 

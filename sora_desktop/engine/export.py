@@ -32,6 +32,16 @@ from sora_desktop import __version__
 from sora_desktop.core.atomic import atomic_write_text, current_umask
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import CancelToken
+from sora_desktop.engine.decode import (  # noqa: F401 - the decoders' old home, kept importable
+    DEFAULT_DECODE_BUDGET,
+    MAX_VIDEO_FRAMES,
+    MAX_VIDEO_SIDE,
+    VideoInfo,
+    iter_video,
+    probe_video,
+    read_image,
+    read_video,
+)
 from sora_desktop.engine.export_files import (
     ExportError,
     _is_empty_dir,
@@ -676,42 +686,6 @@ def request_from_file(path: str | os.PathLike) -> GenerationRequest:
     if not isinstance(data, dict):
         raise ValueError(f"path: {Path(path).name} was exported without its request")
     return GenerationRequest.from_dict(data)
-
-
-def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float]:
-    """Decode a clip to ((T, H, W, 3) uint8 RGB, fps) with OpenCV; a PNG folder works too."""
-    p = Path(path)
-    if p.is_dir():
-        files = sorted(p.glob("frame_*.png"))
-        if not files:
-            raise ValueError(f"path: {p} holds no frame_*.png files")
-        imgs = [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in files]
-        if any(img is None for img in imgs):
-            raise ValueError(f"path: {p} holds an unreadable frame")
-        fps = 8.0
-        try:
-            fps = float(read_metadata(p)["export"]["fps"])
-        except (ValueError, KeyError, TypeError):
-            pass
-        return np.stack([cv2.cvtColor(img, cv2.COLOR_BGR2RGB) for img in imgs]), fps
-    if not p.is_file():
-        raise ValueError(f"path: {p} does not exist")
-    cap = cv2.VideoCapture(str(p))
-    try:
-        if not cap.isOpened():
-            raise ValueError(f"path: {p.name} is not a readable video")
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        frames = []
-        while True:
-            ok, img = cap.read()
-            if not ok:
-                break
-            frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-    finally:
-        cap.release()
-    if not frames:
-        raise ValueError(f"path: {p.name} has no decodable frames")
-    return np.stack(frames), fps
 
 
 # ---------------------------------------------------------------------------------------------

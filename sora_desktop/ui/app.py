@@ -6,6 +6,7 @@ stays under two seconds. Unexpected errors are reported in a dialog instead of c
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 
@@ -13,6 +14,8 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sora_desktop import __version__
+
+log = logging.getLogger(__name__)
 
 
 def _install_excepthook(app: QApplication) -> None:
@@ -80,6 +83,7 @@ def main(argv: list[str] | None = None, project: str | None = None) -> int:
     window.restore_place()  # last place and size, inside the available screen
     window.show()
     for warning in settings.warnings:
+        log.warning("%s", warning)  # also on stderr: seen when no window can be shown
         QTimer.singleShot(0, lambda w=warning: window.notify("Settings", w, "warning"))
     # After the window shows: first any crash recovery, then (first start only) the guide.
     # A project named on the command line opens instead of the guide.

@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         pvm.shot_changed.connect(lambda sid: self._fill_takes() if sid == pvm.selected_id else None)
         self.player.play_storyboard_requested.connect(self.play_storyboard)
         self.player.play_shot_requested.connect(self.show_selected_clip)
+        self.player.vm.load_failed.connect(lambda m: self.status(f"Cannot play this clip: {m}"))
         pvm.selection_changed.connect(lambda _id: self.show_selected_clip())
         pvm.shot_changed.connect(self._on_shot_changed)
         pvm.dirty_changed.connect(self._update_title)

@@ -6,6 +6,8 @@ or at 1:1. While a shot is being denoised the player shows the worker's live pre
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +27,63 @@ from PySide6.QtWidgets import (
 from sora_desktop.ui.images import frame_to_qimage
 from sora_desktop.ui.style import icon
 
+log = logging.getLogger(__name__)
+
 SCALE_MODES = ("fit_smooth", "fit_pixel", "one_to_one")
 FIT_MARGIN = 10  # px of canvas around a fitted clip
 SCALE_LABELS = {"fit_smooth": "Fit (smooth)", "fit_pixel": "Fit (pixels)", "one_to_one": "1:1"}
+
+
+# What the player keeps: frames scaled to fit this many pixels a side (the view is rarely
+# larger; the app's own clips are 64x64), and at most this many bytes of pictures in all.
+MAX_SIDE = 640
+BUDGET_BYTES = 160 * 1024 * 1024
+# Clips whose full decode is smaller than this load at once on the GUI thread (a few ms).
+SYNC_BYTES = 16 * 1024 * 1024
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _LoadToken:
+    """Set ``cancelled`` to stop a background decode at its next frame."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled:
+            raise _Cancelled
+
+
+class _LoadRelay(QObject):
+    """Carries a background decode's result to the GUI thread (queued signals)."""
+
+    done = Signal(object, object, float, str, object)
+    failed = Signal(object, str)
+
+
+def _decode(
+    paths: list[Path], budget: int, token: _LoadToken | None
+) -> tuple[list[QImage], float, list[int]]:
+    """Frames of every clip as QImages (each converted as soon as it is decoded, so only the
+    scaled pictures are ever held), the first clip's fps, and where each clip starts."""
+    from sora_desktop.engine.decode import iter_video
+
+    images: list[QImage] = []
+    bounds: list[int] = []
+    fps = 8.0
+    for i, path in enumerate(paths):
+        info, frames = iter_video(path, MAX_SIDE, budget, token)
+        if i == 0:
+            fps = info.fps or 8.0
+        bounds.append(len(images))
+        start = len(images)
+        images.extend(frame_to_qimage(f) for f in frames)
+        if len(images) == start:
+            raise ValueError(f"path: {Path(path).name} has no decodable frames")
+    return images, fps, bounds
 
 
 class PlayerViewModel(QObject):
@@ -37,6 +93,7 @@ class PlayerViewModel(QObject):
     clip_changed = Signal()
     playing_changed = Signal(bool)
     preview_changed = Signal()
+    load_failed = Signal(str)  # a clip decoded in the background could not be shown
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +105,11 @@ class PlayerViewModel(QObject):
         self.preview: QImage | None = None
         self.preview_text = ""
         self.boundaries: list[int] = []  # first frame index of each shot (storyboard playback)
+        self.loading = False
+        self._token: _LoadToken | None = None
+        self._relay = _LoadRelay(self)
+        self._relay.done.connect(self._on_loaded)
+        self._relay.failed.connect(self._on_failed)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._tick)
@@ -61,7 +123,10 @@ class PlayerViewModel(QObject):
         boundaries: list[int] | None = None,
     ) -> None:
         self.stop()
-        self.frames = [frame_to_qimage(np.asarray(f)) for f in frames]
+        self._cancel_loading()
+        self.frames = [
+            f if isinstance(f, QImage) else frame_to_qimage(np.asarray(f)) for f in frames
+        ]
         self.fps = max(1, int(round(fps)))
         self.index = 0
         self.title = title
@@ -72,27 +137,79 @@ class PlayerViewModel(QObject):
         self.preview_changed.emit()
 
     def load_clip(self, path: str | Path, title: str = "") -> None:
-        from sora_desktop.engine.export import read_video  # lazy: cv2
-
-        frames, fps = read_video(path)
-        self.load_frames(frames, fps, title)
+        """Show one clip. ``ValueError`` at once for a clip refused by its header."""
+        self._load([Path(path)], title, storyboard=False)
 
     def load_clips(self, paths: list[Path], title: str = "") -> None:
         """The whole storyboard in order, as one timeline."""
-        from sora_desktop.engine.export import read_video
+        self._load([Path(p) for p in paths], title, storyboard=True)
 
-        all_frames: list[np.ndarray] = []
-        boundaries, fps = [], 8.0
-        for i, path in enumerate(paths):
-            frames, clip_fps = read_video(path)
-            if i == 0:
-                fps = clip_fps
-            boundaries.append(len(all_frames))
-            all_frames.extend(frames)
-        self.load_frames(all_frames, fps, title, boundaries)
+    def _load(self, paths: list[Path], title: str, storyboard: bool) -> None:
+        """Read the headers here (refusing absurd clips), then decode only what is shown:
+        scaled to at most ``MAX_SIDE`` and within ``BUDGET_BYTES`` in all. Small clips (the
+        app's own) decode here at once; anything bigger decodes on a background thread while
+        the GUI keeps running, and appears when it is ready."""
+        from sora_desktop.engine.decode import probe_video  # lazy: cv2
+
+        infos = [probe_video(p) for p in paths]  # header only: ValueError before decoding
+        self._cancel_loading()
+        share = BUDGET_BYTES // max(1, len(paths))
+        full = sum(i.frames * i.frame_bytes for i in infos)
+        if full <= SYNC_BYTES and all(i.frames for i in infos):
+            frames, fps, bounds = _decode(paths, share, None)
+            self.load_frames(frames, fps, title, bounds if storyboard else None)
+            return
+        self.stop()
+        self.frames, self.index, self.preview = [], 0, None
+        self.title = f"{title}  ·  loading…" if title else "Loading…"
+        self.loading = True
+        self.clip_changed.emit()
+        self.frame_changed.emit(0)
+        self.preview_changed.emit()
+        token = _LoadToken()
+        self._token = token
+        relay = self._relay
+
+        def work() -> None:
+            try:
+                try:
+                    images, fps, bounds = _decode(paths, share, token)
+                except _Cancelled:
+                    return
+                except (ValueError, OSError, MemoryError) as exc:
+                    relay.failed.emit(token, str(exc) or type(exc).__name__)
+                    return
+                relay.done.emit(token, images, fps, title, bounds if storyboard else None)
+            except RuntimeError:  # the player was closed meanwhile: nobody to tell
+                log.debug("clip loaded after the player closed", exc_info=True)
+
+        threading.Thread(target=work, name="clip-loader", daemon=True).start()
+
+    def _cancel_loading(self) -> None:
+        if self._token is not None:
+            self._token.cancelled = True
+            self._token = None
+        self.loading = False
+
+    def _on_loaded(self, token, images, fps, title, bounds) -> None:
+        if token is not self._token:
+            return  # a newer load (or clear) replaced this one
+        self._token = None
+        self.loading = False
+        self.load_frames(images, fps, title, bounds)
+
+    def _on_failed(self, token, message: str) -> None:
+        if token is not self._token:
+            return
+        self._token = None
+        self.loading = False
+        self.title = ""
+        self.clip_changed.emit()
+        self.load_failed.emit(message)
 
     def clear(self) -> None:
         self.stop()
+        self._cancel_loading()
         self.frames, self.index, self.title, self.preview = [], 0, "", None
         self.clip_changed.emit()
         self.frame_changed.emit(0)

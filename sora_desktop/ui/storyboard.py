@@ -21,7 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sora_desktop.ui.images import ensure_side_files, scaled_pixmap, thumbnail_path
+from sora_desktop.ui.images import (
+    ensure_side_files,
+    scaled_pixmap,
+    side_files,
+    thumbnail_path,
+)
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import (
     ProjectViewModel,
@@ -375,6 +380,7 @@ class StoryboardWidget(QWidget):
         vm.shot_changed.connect(self.refresh_shot)
         vm.selection_changed.connect(lambda _id: self.refresh_all())
         queue.job_changed.connect(self._on_job_changed)
+        side_files.ready.connect(self._on_side_files_ready)  # a large clip's thumbnail is made
         self.rebuild()
 
     # ------------------------------------------------------------------ building
@@ -400,6 +406,9 @@ class StoryboardWidget(QWidget):
             row.addWidget(card)
         row.addWidget(self.add_card)
         row.addStretch(1)
+        self.refresh_all()
+
+    def _on_side_files_ready(self, _clip: str) -> None:
         self.refresh_all()
 
     def refresh_all(self) -> None:

@@ -101,7 +101,10 @@ class ProjectViewModel(QObject):
     def clip_path(self, take: Take | None) -> Path | None:
         if take is None or not take.clip or take.status != "done":
             return None
-        path = Path(core_project.resolve_media(self.project, take.clip))
+        try:
+            path = Path(core_project.resolve_media(self.project, take.clip))
+        except core_project.ProjectError:  # a link loop, or a path leading out: noted on open
+            return None
         return path if path.is_file() else None
 
     def selected_clip(self, shot_id: str) -> Path | None:
@@ -441,11 +444,9 @@ class QueueViewModel(QObject):
             )
         last = last_frame_path(clip)
         if not last.is_file():  # e.g. a clip imported without its side files
-            from sora_desktop.engine.export import read_video
-            from sora_desktop.ui.images import save_png
+            from sora_desktop.ui.images import make_side_files
 
-            frames, _ = read_video(clip)
-            save_png(frames[-1], last)
+            make_side_files(clip)  # streamed and scaled: bounded memory for any clip
         return last
 
     def _finish_take(

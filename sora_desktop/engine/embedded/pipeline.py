@@ -43,13 +43,11 @@ def embedded_model_dir() -> Path:
 
 
 def load_start_image(path: str, size: int) -> np.ndarray:
-    """Read an image file as (size, size, 3) uint8 RGB; a clear error if it cannot be read."""
-    if not Path(path).is_file():
-        raise ValueError(f"start_image: {path} does not exist")
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"start_image: {path} is not a readable image")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """Read an image file as (size, size, 3) uint8 RGB; a clear error if it cannot be read
+    (not an image, cut off, or too large: checked from its header before decoding)."""
+    from sora_desktop.engine.decode import read_image
+
+    img = read_image(path, "start_image")
     if img.shape[:2] != (size, size):
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
     return img

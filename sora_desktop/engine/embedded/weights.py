@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +75,9 @@ def save_checkpoint(
 
 def _check_inside(folder: Path, file: Path) -> None:
     """Refuse a model file that is a link leading out of the model folder."""
-    root, real = folder.resolve(), file.resolve()
+    from sora_desktop.core.safe_paths import safe_resolve
+
+    root, real = safe_resolve(folder, "model"), safe_resolve(file, "model")
     if not real.is_relative_to(root):
         raise ValueError(
             f"model: {file.name} in {folder} is a link to {real}, outside the model folder; "
@@ -115,25 +119,131 @@ def _check_sizes(vae_cfg: VAEConfig, dit_cfg: DiTConfig) -> None:
         raise ValueError("vae.channels and dit.patch must have three entries")
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+# A safetensors header is a few KB for our models; a huge one is a damaged or hostile file.
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+_DTYPE_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
+
+
+def _finite_list(name: str, value: object, length: int, positive: bool = False) -> None:
+    if not isinstance(value, list) or len(value) != length:
+        raise ValueError(f"{name}: expected a list of {length} numbers")
+    for i, x in enumerate(value):
+        if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+            raise ValueError(f"{name}[{i}]: {x!r} is not a finite number")
+        if positive and not x > 0:
+            raise ValueError(f"{name}[{i}]: {x!r} must be greater than 0")
+
+
+def _check_numbers(config: dict[str, Any], vae_cfg: VAEConfig) -> None:
+    """The numbers generation divides by or multiplies with: a NaN or zero ``latent_std``
+    turns every clip black (NaN frames) without any error, so refuse it here."""
+    c = vae_cfg.latent_channels
+    _finite_list("latent_mean", config.get("latent_mean"), c)
+    _finite_list("latent_std", config.get("latent_std"), c, positive=True)
+    rgb = config.get("latent_rgb")
+    if not isinstance(rgb, list) or len(rgb) != c + 1:
+        raise ValueError(f"latent_rgb: expected {c + 1} rows of 3 numbers")
+    for i, row in enumerate(rgb):
+        _finite_list(f"latent_rgb[{i}]", row, 3)
+    shift = config.get("sample_shift", 1.0)
+    if isinstance(shift, bool) or not isinstance(shift, int | float) or not 0 < shift <= 100:
+        raise ValueError(f"sample_shift: {shift!r} is out of range; allowed (0, 100]")
+    for name, lo, hi in (("size", 16, 512), ("frames", 2, 64), ("fps", 1, 60)):
+        value = config.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ValueError(f"{name}: {value!r} is out of range; allowed {lo} to {hi}")
+    if config["size"] % 16:
+        raise ValueError(f"size: {config['size']} is not a multiple of 16")
+    if config["frames"] % vae_cfg.temporal_down:
+        raise ValueError(
+            f"frames: {config['frames']} is not a multiple of vae.temporal_down "
+            f"({vae_cfg.temporal_down})"
+        )
+
+
+def check_safetensors_header(file: Path, module: torch.nn.Module) -> None:
+    """Read only the header of a weights file and refuse it unless it holds exactly the
+    module's tensors, with their shapes, and nothing else: an extra 1.5 GB tensor (or a header
+    that lies about sizes) is refused before a byte of tensor data is loaded."""
+    from sora_desktop.core.safe_paths import check_regular_file
+
+    size = check_regular_file(file, "weights").st_size
+    with open(file, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise ValueError("the file is too short to be safetensors")
+        (n,) = struct.unpack("<Q", head)
+        if n < 2 or n > MAX_HEADER_BYTES or 8 + n > size:
+            raise ValueError(f"its header claims {n} bytes; the file is {size} bytes")
+        try:
+            header = json.loads(fh.read(n))
+        except (ValueError, RecursionError) as exc:
+            raise ValueError("its header is not valid JSON") from exc
+    if not isinstance(header, dict):
+        raise ValueError("its header is not a JSON object")
+    header.pop("__metadata__", None)
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    extra = sorted(set(header) - set(expected))
+    if extra:
+        raise ValueError(
+            f"it holds {len(extra)} tensor(s) the model does not use (e.g. {extra[0][:80]!r})"
+        )
+    missing = sorted(set(expected) - set(header))
+    if missing:
+        raise ValueError(f"it lacks {len(missing)} tensor(s) (e.g. {missing[0]!r})")
+    end_max = 0
+    for name, info in header.items():
+        if not isinstance(info, dict):
+            raise ValueError(f"tensor {name!r}: damaged header entry")
+        dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if dtype not in _DTYPE_BYTES:
+            raise ValueError(f"tensor {name!r}: dtype {dtype!r} is not a float type")
+        if not isinstance(shape, list) or tuple(shape) != expected[name]:
+            raise ValueError(
+                f"tensor {name!r}: shape {shape!r}, the model needs {list(expected[name])}"
+            )
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1]
+            or offsets[1] - offsets[0] != math.prod(shape) * _DTYPE_BYTES[dtype]
+        ):
+            raise ValueError(f"tensor {name!r}: its byte range does not match its shape")
+        end_max = max(end_max, offsets[1])
+    if 8 + n + end_max != size:
+        raise ValueError(
+            f"the file is {size} bytes but its tensors need {8 + n + end_max} "
+            "(extra or missing data)"
+        )
+
+
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedCheckpoint:
     """Load a checkpoint folder; a missing or broken file gives a clear error."""
     path = Path(path)
     cfg_path = path / CONFIG_NAME
-    if not cfg_path.is_file():
+    if not os.path.lexists(cfg_path):
         raise FileNotFoundError(f"model: no {CONFIG_NAME} in {path}")
     _check_inside(path, cfg_path)
+    from sora_desktop.core.safe_paths import read_regular_file
+
+    raw = read_regular_file(cfg_path, "model", MAX_CONFIG_BYTES)  # never blocks on a FIFO
     try:
-        config = json.loads(cfg_path.read_text())
+        config = json.loads(raw.decode("utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError("not a JSON object")
         vae_cfg = VAEConfig.from_dict(config["vae"])
         dit_cfg = DiTConfig.from_dict(config["dit"])
         _check_sizes(vae_cfg, dit_cfg)
+        _check_numbers(config, vae_cfg)
         vae = VideoVAE(vae_cfg)
         dit = VideoDiT(dit_cfg)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ValueError(f"model: {cfg_path} is not a valid embedded-model config ({exc})") from exc
     for module, name in ((vae, VAE_NAME), (dit, DIT_NAME)):
         file = path / name
-        if not file.is_file():
+        if not os.path.lexists(file):
             pickles = sorted(
                 p.name
                 for p in path.glob(f"{Path(name).stem}.*")
@@ -146,6 +256,10 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
                 )
             raise FileNotFoundError(f"model: missing weights file {file}")
         _check_inside(path, file)
+        try:
+            check_safetensors_header(file, module)
+        except ValueError as exc:
+            raise ValueError(f"model: {file} cannot be used: {exc}") from exc
         try:
             state = load_file(str(file))
         except Exception as exc:  # safetensors raises its own error types
