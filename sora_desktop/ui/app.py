@@ -7,6 +7,7 @@ stays under two seconds. Unexpected errors are reported in a dialog instead of c
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 
@@ -65,6 +66,23 @@ class _FileOpenFilter(QObject):
         return False
 
 
+def _quit_on_sigterm(app: QApplication, window) -> None:
+    """End cleanly on SIGTERM instead of dying with an export's ffmpeg still writing."""
+
+    def handler(_signum, _frame) -> None:
+        log.warning("SIGTERM: ending exports, keeping a recovery copy, quitting")
+        window.terminate()
+        app.exit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
+    # Python runs signal handlers only between bytecodes; Qt's event loop is C++, so a
+    # periodic no-op timer gives the interpreter a turn at least every 200 ms.
+    tick = QTimer(app)
+    tick.timeout.connect(lambda: None)
+    tick.start(200)
+    app._sigterm_tick = tick
+
+
 def main(argv: list[str] | None = None, project: str | None = None) -> int:
     """Open the main window (with ``project`` open, when given: a double-clicked .sdproj) and
     run until it closes; returns the exit code."""
@@ -82,6 +100,7 @@ def main(argv: list[str] | None = None, project: str | None = None) -> int:
     app.installEventFilter(opener)
     window.restore_place()  # last place and size, inside the available screen
     window.show()
+    _quit_on_sigterm(app, window)
     for warning in settings.warnings:
         log.warning("%s", warning)  # also on stderr: seen when no window can be shown
         QTimer.singleShot(0, lambda w=warning: window.notify("Settings", w, "warning"))

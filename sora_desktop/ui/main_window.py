@@ -981,6 +981,19 @@ class MainWindow(QMainWindow):
         self.shutdown()
         event.accept()
 
+    def terminate(self) -> None:
+        """SIGTERM (log-out, shutdown, kill): no questions. Running exports end now (their
+        ffmpeg and temp files go), and unsaved edits stay in a recovery copy that the next
+        start offers, as after a crash."""
+        from sora_desktop.engine.export_files import abort_running_exports
+
+        self.export_worker.cancel_all()  # so the export ends as "cancelled", not as a failure
+        abort_running_exports()
+        self.autosave_now()
+        self.autosaver = None  # keep the recovery copy: shutdown() would remove it
+        self.shutdown()
+        self.hide()
+
     def shutdown(self) -> None:
         """Cancel jobs, join the worker threads, remove this session's recovery copies."""
         if self._closing:

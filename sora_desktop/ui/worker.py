@@ -286,6 +286,12 @@ class ExportWorker(QObject):
         if job is not None:
             job.token.cancel()
 
+    def cancel_all(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.token.cancel()
+
     @Slot(object)
     def _run(self, job: ExportJob) -> None:
         try:
