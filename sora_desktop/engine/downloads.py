@@ -123,10 +123,14 @@ class HubConfig:
     offline: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Any) -> HubConfig:
+    def from_settings(cls, settings: Any, endpoint: str | None = None) -> HubConfig:
+        """Settings → Models: mirror, offline; the token from the keyring (an old settings.json
+        token held in memory wins for this session). ``endpoint`` overrides the mirror."""
+        from sora_desktop.core.hub_token import load_token
+
         return cls(
-            endpoint=getattr(settings, "hf_endpoint", None) or None,
-            token=getattr(settings, "hf_token", None) or None,
+            endpoint=endpoint or getattr(settings, "hf_endpoint", None) or None,
+            token=getattr(settings, "hf_token", None) or load_token() or None,
             offline=bool(getattr(settings, "offline", False)),
         )
 
@@ -260,10 +264,15 @@ class ModelDownloader:
     def _check_online(self, what: str) -> None:
         from huggingface_hub import constants
 
-        if self.hub.offline or constants.is_offline_mode():
+        if self.hub.offline:
             raise DownloadError(
-                f"Offline mode is on, so {what} is not possible. Turn offline mode off in "
-                "Preferences, or import a model folder copied from another computer."
+                f"Offline mode is on, so {what} is not possible. Turn it off in Settings → "
+                "Models, or import a model folder copied from another computer."
+            )
+        if constants.is_offline_mode():
+            raise DownloadError(
+                f"The HF_HUB_OFFLINE environment variable is set, so {what} is not possible. "
+                "Unset it and start Sora Desktop again, or import a model folder."
             )
 
     def _explain(self, exc: BaseException, entry: CatalogEntry, file: str | None = None) -> str:
@@ -275,19 +284,19 @@ class ModelDownloader:
         where = self.hub.endpoint_or_default
         if isinstance(exc, errors.OfflineModeIsEnabled):
             return (
-                "Offline mode is on (HF_HUB_OFFLINE), so nothing can be downloaded. Unset it or "
-                "import a model folder instead."
+                "Offline mode is on (the HF_HUB_OFFLINE environment variable), so nothing can be "
+                "downloaded. Unset it, or import a model folder instead."
             )
         if isinstance(exc, errors.GatedRepoError):
             return (
                 f"{repo} is a gated model: accept its licence on its page at {where} with your "
-                "account, then add an access token in Preferences (Models → Access token)."
+                "account, then add an access token in Settings → Models → Access token."
                 + (" The token that was sent was not accepted." if self.hub.token else "")
             )
         if isinstance(exc, errors.RepositoryNotFoundError):
             return (
-                f"{repo} was not found at {where}. Check the mirror address in Preferences; if "
-                "the model is private, add an access token."
+                f"{repo} was not found at {where}. Check the mirror address in Settings → "
+                "Models; if the model is private, add an access token."
             )
         if isinstance(exc, errors.RevisionNotFoundError):
             return f"Revision {entry.revision!r} of {repo} does not exist at {where}."
@@ -296,7 +305,7 @@ class ModelDownloader:
         if isinstance(exc, errors.HfHubHTTPError):
             status = exc.response.status_code if exc.response is not None else "?"
             if status == 401:
-                return f"The access token was refused by {where}; check it in Preferences."
+                return f"The access token was refused by {where}; check it in Settings → Models."
             return f"The server {where} answered HTTP {status} for {repo}: {exc}".split("\n")[0]
         if isinstance(exc, (KeyError, TypeError, AttributeError, ValueError)):
             return (
@@ -306,7 +315,8 @@ class ModelDownloader:
         if isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError)):
             return (
                 f"Could not reach {where} ({type(exc).__name__}). Check the internet connection "
-                "or the mirror address in Preferences; the download resumes where it stopped."
+                "or the mirror address in Settings → Models; the download resumes where it "
+                "stopped."
             )
         return f"{type(exc).__name__}: {exc}"
 
@@ -459,7 +469,7 @@ class ModelDownloader:
             raise NotEnoughSpace(
                 f"Not enough disk space for {entry.name}: {human_bytes(missing)} still to "
                 f"download, {human_bytes(free)} free in {self.models_dir}. Free "
-                f"{human_bytes(need - free)} or choose another models folder in Preferences."
+                f"{human_bytes(need - free)} or choose another models folder in Settings."
             )
 
     def _hash_ok(self, path: Path, f: RemoteFile, cancel: threading.Event) -> bool:
