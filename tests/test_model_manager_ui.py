@@ -1,6 +1,7 @@
 """The model manager window against a fake hub: list, download with progress, pause/resume,
 cancel, failure, delete and import, with the worker in its own thread."""
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -18,8 +19,7 @@ WAN = "wan2.1-t2v-1.3b"
 def online(monkeypatch):
     from huggingface_hub import constants
 
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 16 * 1024)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # real chunk sizes: nothing shrunk
 
 
 def repo_files() -> dict[str, bytes]:
@@ -159,3 +159,40 @@ def test_delete_frees_space_and_import_reinstalls(qtbot, window, hub, online, tm
 def test_progress_text_has_bytes_speed_and_eta():
     p = DownloadProgress("m", "download", "f", 1, 3, 1_200_000_000, 17_500_000_000, 35e6, 360)
     assert progress_text(p) == "1.2 GB of 17.5 GB · 35.0 MB/s · 6 min left"
+
+
+def test_pause_on_a_1_mbit_link_reacts_at_once_and_keeps_the_bytes(qtbot, window, hub, online):
+    """The real chunk size: progress must move, and Pause must answer, long before 10 MB."""
+    files = repo_files()
+    files[WEIGHTS] = bytes(range(256)) * 12_000  # 3 MB: 24 s at 1 Mbit/s
+    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", files)
+    repo.faults[WEIGHTS] = FileFaults(rate_bps=125_000)
+    window.select(WAN)
+    window.btn_download.click()
+    qtbot.waitUntil(lambda: window.progress_bar.value() > 30, timeout=5_000)
+    t0 = time.monotonic()
+    window.btn_pause.click()
+    finish(qtbot, window)
+    assert time.monotonic() - t0 < 1.0
+    assert window.row_text(WAN, "Status").startswith("Paused (")
+    entry = next(e for e in load_catalog() if e.id == WAN)
+    kept = sum(p.stat().st_size for p in entry.folder(window.models_dir).rglob("*.part"))
+    assert kept > 90_000
+
+
+def test_closing_the_window_during_a_stalled_download_ends_it_cleanly(qtbot, window, hub, online):
+    files = repo_files()
+    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", files)
+    repo.faults[WEIGHTS] = FileFaults(stall_after=100_000)
+    window.select(WAN)
+    window.btn_download.click()
+    qtbot.waitUntil(lambda: window.progress_bar.value() > 200, timeout=5_000)
+    time.sleep(0.5)  # the read is stalled now
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 2.0
+    assert not window._thread.isRunning()
+    entry = next(e for e in load_catalog() if e.id == WAN)
+    assert not is_installed(entry, window.models_dir)
+    kept = sum(p.stat().st_size for p in entry.folder(window.models_dir).rglob("*.part"))
+    assert kept >= 100_000  # paused, not thrown away
