@@ -76,6 +76,7 @@ __all__ = [
 ]
 T = TypeVar("T")
 CALL_POLL_S = 0.1
+LISTING_TIMEOUT_S = 30.0  # the file list: a hub that never answers is reported, not waited on
 
 
 # ---------------------------------------------------------------------------- data
@@ -329,7 +330,12 @@ class ModelDownloader:
         api = HfApi(endpoint=self.hub.endpoint, token=self.hub.token, library_name="sora-desktop")
         try:
             info = call_cancellable(
-                lambda: api.model_info(entry.repo_id, revision=entry.revision, files_metadata=True),
+                lambda: api.model_info(
+                    entry.repo_id,
+                    revision=entry.revision,
+                    files_metadata=True,
+                    timeout=LISTING_TIMEOUT_S,
+                ),
                 cancel or threading.Event(),
             )
         except DownloadCancelled:

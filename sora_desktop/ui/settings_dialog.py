@@ -1,6 +1,6 @@
-"""Preferences: folders, device and memory, models (offline, mirror, access token), theme,
-responsible-use options, shortcuts. The access token is stored in the keyring on Save
-(``core.hub_token``), never in settings.json."""
+"""Settings (Preferences): folders, device and memory, models (offline, mirror, access
+token), theme, responsible-use options, shortcuts. The access token is stored in the keyring
+on Save (``core.hub_token``), never in settings.json."""
 
 from __future__ import annotations
 
