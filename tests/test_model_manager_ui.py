@@ -196,3 +196,36 @@ def test_closing_the_window_during_a_stalled_download_ends_it_cleanly(qtbot, win
     assert not is_installed(entry, window.models_dir)
     kept = sum(p.stat().st_size for p in entry.folder(window.models_dir).rglob("*.part"))
     assert kept >= 100_000  # paused, not thrown away
+
+
+def test_one_manager_at_a_time_and_the_main_window_stops_its_download(
+    qtbot, tmp_path, hub, online
+):
+    """A second 'Model manager…' raises the running one (two could write one part file), and
+    closing the main window pauses the download and joins its thread."""
+    from tests.ui_support import close_window, make_window
+
+    files = repo_files()
+    files[WEIGHTS] = bytes(range(256)) * 8_000  # 2 MB at 1 Mbit/s: 16 s
+    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", files)
+    repo.faults[WEIGHTS] = FileFaults(rate_bps=125_000)
+    w = make_window(tmp_path)
+    try:
+        w.settings.hf_endpoint = hub.endpoint
+        w.open_model_manager()
+        first = w.model_manager
+        first.select(WAN)
+        first.btn_download.click()
+        qtbot.waitUntil(lambda: first.progress_bar.value() > 30, timeout=5_000)
+        first.hide()  # out of sight, still downloading
+        w.open_model_manager()
+        assert w.model_manager is first and first.isVisible()
+        t0 = time.monotonic()
+        w.shutdown()
+        assert time.monotonic() - t0 < 2.0
+        assert not first._thread.isRunning()
+    finally:
+        close_window(w)
+    entry = next(e for e in load_catalog() if e.id == WAN)
+    assert not is_installed(entry, first.models_dir)
+    assert sum(p.stat().st_size for p in entry.folder(first.models_dir).rglob("*.part")) > 0
