@@ -71,6 +71,7 @@ class FakeRepo:
     faults: dict[str, FileFaults] = field(default_factory=dict)
     listing_patch: dict[str, dict] = field(default_factory=dict)  # merged into siblings
     extra_siblings: list = field(default_factory=list)  # raw entries added to the listing
+    stall_listing: bool = False  # the file list never answers (until the hub stops)
 
     def is_lfs(self, path: str) -> bool:
         return len(self.files[path]) >= LFS_MIN_BYTES or path.endswith(".safetensors")
@@ -174,6 +175,9 @@ class FakeHub:
                 if repo is None:
                     return
                 if parts[4] == "revision":
+                    if repo.stall_listing:
+                        self.closing.wait(60)
+                        return
                     return self._json(req, self._info(repo), head)
                 if parts[4] == "tree":
                     prefix = "/".join(parts[6:])

@@ -312,3 +312,15 @@ def test_importing_a_folder_holding_a_fifo_is_refused_not_hung(tmp_path, online,
     assert isinstance(box.get("error"), dl.DownloadError)
     assert "not a regular file" in str(box["error"])
     assert not is_installed(entry, tmp_path / "models")
+
+
+def test_cancel_while_the_hub_does_not_answer_the_file_list(tmp_path, online, hub, entry):
+    hub.add_repo(entry.repo_id, repo_files(), stall_listing=True)
+    run = _Run(dl.ModelDownloader(tmp_path / "m", dl.HubConfig(endpoint=hub.endpoint)), entry)
+    try:
+        assert run.wait_for(lambda p: p.phase == "plan", 5)
+        time.sleep(0.5)  # the listing request hangs
+        assert run.stop() < 1.0
+    finally:
+        run.cancel.set()
+    assert isinstance(run.error, dl.DownloadCancelled)
