@@ -59,35 +59,48 @@ class _Reader(threading.Thread):
         self.headers = headers
         self.items: queue.Queue[tuple[Any, ...]] = queue.Queue(QUEUE_PIECES)
         self.stop = threading.Event()
-        self._response: Any = None
+        self._response: Any = None  # set only while this thread reads it (see abort)
+        self._lock = threading.Lock()
 
     def run(self) -> None:
         import httpx2
-        from huggingface_hub.utils import get_session, hf_raise_for_status
+        from huggingface_hub.utils import get_session
 
         timeout = httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         try:
             with get_session().stream(
                 "GET", self.url, headers=self.headers, timeout=timeout
             ) as response:
-                self._response = response
-                if self.stop.is_set():
-                    return
-                if response.status_code >= 400:
-                    length = response.headers.get("content-length", "")
-                    if length.isdigit() and int(length) < 1_000_000:
-                        response.read()  # the hub's error text, for a readable message
-                    hf_raise_for_status(response)
-                self._put(("head", response.status_code, response.headers))
-                for raw in response.iter_raw():
+                with self._lock:
                     if self.stop.is_set():
                         return
-                    if raw:
-                        self._put(("data", raw))
-                self._put(("end",))
+                    self._response = response
+                try:
+                    self._read(response)
+                finally:
+                    # before the connection goes back to the pool: abort() must never shut
+                    # down a socket that another request may be using by then
+                    with self._lock:
+                        self._response = None
         except BaseException as exc:  # noqa: BLE001 - handed to the writer thread
             if not self.stop.is_set():
                 self._put(("error", exc))
+
+    def _read(self, response: Any) -> None:
+        from huggingface_hub.utils import hf_raise_for_status
+
+        if response.status_code >= 400:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) < 1_000_000:
+                response.read()  # the hub's error text, for a readable message
+            hf_raise_for_status(response)
+        self._put(("head", response.status_code, response.headers))
+        for raw in response.iter_raw():
+            if self.stop.is_set():
+                return
+            if raw:
+                self._put(("data", raw))
+        self._put(("end",))
 
     def _put(self, item: tuple[Any, ...]) -> None:
         while not self.stop.is_set():
@@ -97,17 +110,19 @@ class _Reader(threading.Thread):
             except queue.Full:
                 continue
 
-    def abort(self) -> None:
-        """Stop now: a read blocked on a stalled socket returns at once."""
-        self.stop.set()
-        response = self._response
-        stream = response.extensions.get("network_stream") if response is not None else None
-        if stream is None:
-            return
-        try:
-            stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
-        except (OSError, AttributeError):
-            pass
+    def abort(self, shutdown: bool = True) -> None:
+        """Stop; with ``shutdown`` a read blocked on a stalled socket returns at once (the
+        connection is then discarded, never reused)."""
+        with self._lock:
+            self.stop.set()
+            response = self._response
+            if not shutdown or response is None:
+                return
+            stream = response.extensions.get("network_stream")
+            try:
+                stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+            except (OSError, AttributeError):
+                pass
 
 
 class FileTransfer:
@@ -163,8 +178,10 @@ class FileTransfer:
             self.requests += 1
             reader.start()
             before = have
+            completed = False
             try:
                 self._receive(reader, have)
+                completed = True
                 return
             except _Restart:
                 use_range = False
@@ -176,7 +193,7 @@ class FileTransfer:
                     raise
                 log.info("download of %s interrupted (%s); resuming", self.name, exc)
             finally:
-                reader.abort()
+                reader.abort(shutdown=not completed)
             if self.cancel.wait(RETRY_WAIT_S):
                 raise DownloadCancelled("download cancelled")
 
