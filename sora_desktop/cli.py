@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import secrets
 import signal
@@ -105,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
 
     sub.add_parser("info", help="version, device and model folder")
+    from sora_desktop import cli_models
+
+    cli_models.add_parser(sub)  # sora-desktop models list|download|delete|import
     return parser
 
 
@@ -500,7 +502,8 @@ def _close_once_shown() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the app never reaches the network by itself
+    # No process-wide HF_HUB_OFFLINE: downloads follow Settings → Models (offline switch); the
+    # embedded model loads with local_files_only and never uses the network either way.
     parser = build_parser()
     try:
         project = _project_argument(parser, argv)
@@ -513,6 +516,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_generate(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "models":
+            from sora_desktop import cli_models
+
+            return cli_models.run(args)
         return cmd_info()
     except (UsageError, ValueError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)

@@ -8,8 +8,12 @@ It speaks the endpoints huggingface_hub 2.x uses for our downloads:
   X-Linked-Size, Content-Length, Accept-Ranges, and ``Range`` requests answered with 206.
 
 Faults are switched on per repo or per file: drop the connection after N bytes, serve a
-corrupted byte, answer 404, or require a token (gated repo, 401 with X-Error-Code GatedRepo).
+corrupted byte, answer 404, or require a token (gated repo, 401 with X-Error-Code GatedRepo);
+throttle the link to N bytes/s, stall after N bytes, send more bytes than declared, or send a
+gzip body that inflates past the declared size. A hostile listing is made by patching a file's
+sibling entry (``listing_patch``), adding raw entries (``extra_siblings``) or a bad ``commit``.
 Every request is logged so tests can check what the client sent (Range, Authorization).
+The server listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -18,12 +22,25 @@ import hashlib
 import json
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 LFS_MIN_BYTES = 1024  # files at least this big are served as LFS files (sha256 etag)
+
+
+def _gzip_with_zeros(data: bytes, zeros: int) -> bytes:
+    """gzip of ``data`` followed by ``zeros`` zero bytes, built in 1 MiB steps (small memory)."""
+    co = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = [co.compress(data)]
+    block = bytes(2**20)
+    while zeros > 0:
+        out.append(co.compress(block[: min(zeros, len(block))]))
+        zeros -= len(block)
+    out.append(co.flush())
+    return b"".join(out)
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -37,6 +54,10 @@ class FileFaults:
     corrupt_times: int = 0  # serve one flipped byte this many times (-1: always)
     missing: bool = False  # 404 EntryNotFound
     delay_per_chunk: float = 0.0  # seconds to sleep per 4 KiB chunk (lets tests cancel mid-file)
+    rate_bps: float = 0.0  # throttle the body to this many bytes per second (0: no limit)
+    stall_after: int | None = None  # send this many body bytes, then nothing until the hub stops
+    extra_bytes: int = 0  # append this many bytes beyond the declared size (Content-Length too)
+    gzip_bomb: int = 0  # gzip-encode the body, inflating to this many bytes beyond the declared
 
 
 @dataclass
@@ -48,6 +69,9 @@ class FakeRepo:
     missing: bool = False  # the whole repo answers 404 RepoNotFound
     cdn_redirect: bool = False  # LFS files answer 302 to another host ("localhost"), like the hub
     faults: dict[str, FileFaults] = field(default_factory=dict)
+    listing_patch: dict[str, dict] = field(default_factory=dict)  # merged into siblings
+    extra_siblings: list = field(default_factory=list)  # raw entries added to the listing
+    stall_listing: bool = False  # the file list never answers (until the hub stops)
 
     def is_lfs(self, path: str) -> bool:
         return len(self.files[path]) >= LFS_MIN_BYTES or path.endswith(".safetensors")
@@ -58,7 +82,10 @@ class FakeRepo:
         if self.is_lfs(path):
             sha = hashlib.sha256(data).hexdigest()
             item["lfs"] = {"size": len(data), "sha256": sha, "pointerSize": 134}
-        return item
+        patch = self.listing_patch.get(path, {})
+        if "lfs" in patch and isinstance(patch["lfs"], dict) and "lfs" in item:
+            patch = {**patch, "lfs": {**item["lfs"], **patch["lfs"]}}
+        return {**item, **patch}
 
 
 class FakeHub:
@@ -68,6 +95,7 @@ class FakeHub:
         self.repos: dict[str, FakeRepo] = {}
         self.requests: list[dict] = []
         self._lock = threading.Lock()
+        self.closing = threading.Event()  # ends stalled answers when the hub stops
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,6 +122,7 @@ class FakeHub:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -146,6 +175,9 @@ class FakeHub:
                 if repo is None:
                     return
                 if parts[4] == "revision":
+                    if repo.stall_listing:
+                        self.closing.wait(60)
+                        return
                     return self._json(req, self._info(repo), head)
                 if parts[4] == "tree":
                     prefix = "/".join(parts[6:])
@@ -204,7 +236,7 @@ class FakeHub:
             "sha": repo.commit,
             "private": False,
             "gated": "manual" if repo.gated_token else False,
-            "siblings": [repo.sibling(p) for p in sorted(repo.files)],
+            "siblings": [repo.sibling(p) for p in sorted(repo.files)] + list(repo.extra_siblings),
         }
 
     def _json(self, req: BaseHTTPRequestHandler, data, head: bool) -> None:
@@ -258,6 +290,12 @@ class FakeHub:
             mid = len(data) // 2
             data = data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1 :]
         body = data[start:]
+        if faults.extra_bytes:
+            body += b"\xee" * faults.extra_bytes
+        encoded = False
+        if faults.gzip_bomb and not head:
+            body = _gzip_with_zeros(body, faults.gzip_bomb)
+            encoded = True
         req.send_response(206 if start else 200)
         req.send_header("X-Repo-Commit", repo.commit)
         req.send_header("ETag", f'"{etag}"')
@@ -265,6 +303,8 @@ class FakeHub:
             req.send_header("X-Linked-Etag", f'"{etag}"')
             req.send_header("X-Linked-Size", str(len(data)))
         req.send_header("Accept-Ranges", "bytes")
+        if encoded:
+            req.send_header("Content-Encoding", "gzip")
         req.send_header("Content-Length", str(len(body)))
         if start:
             req.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
@@ -278,7 +318,16 @@ class FakeHub:
             drop_at = max(0, faults.drop_after - start)
         sent = 0
         chunk = 4096
+        began = time.monotonic()
         while sent < len(body):
+            if faults.stall_after is not None and sent >= faults.stall_after - start:
+                req.wfile.flush()
+                self.closing.wait(60)  # a stalled server: the connection stays open, silent
+                return
+            if faults.rate_bps:
+                ahead = sent / faults.rate_bps - (time.monotonic() - began)
+                if ahead > 0:
+                    time.sleep(ahead)
             piece = body[sent : sent + chunk]
             if drop_at is not None and sent + len(piece) > drop_at:
                 req.wfile.write(piece[: drop_at - sent])

@@ -1,6 +1,7 @@
 """The model manager window against a fake hub: list, download with progress, pause/resume,
 cancel, failure, delete and import, with the worker in its own thread."""
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -18,8 +19,7 @@ WAN = "wan2.1-t2v-1.3b"
 def online(monkeypatch):
     from huggingface_hub import constants
 
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 16 * 1024)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # real chunk sizes: nothing shrunk
 
 
 def repo_files() -> dict[str, bytes]:
@@ -159,3 +159,73 @@ def test_delete_frees_space_and_import_reinstalls(qtbot, window, hub, online, tm
 def test_progress_text_has_bytes_speed_and_eta():
     p = DownloadProgress("m", "download", "f", 1, 3, 1_200_000_000, 17_500_000_000, 35e6, 360)
     assert progress_text(p) == "1.2 GB of 17.5 GB · 35.0 MB/s · 6 min left"
+
+
+def test_pause_on_a_1_mbit_link_reacts_at_once_and_keeps_the_bytes(qtbot, window, hub, online):
+    """The real chunk size: progress must move, and Pause must answer, long before 10 MB."""
+    files = repo_files()
+    files[WEIGHTS] = bytes(range(256)) * 12_000  # 3 MB: 24 s at 1 Mbit/s
+    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", files)
+    repo.faults[WEIGHTS] = FileFaults(rate_bps=125_000)
+    window.select(WAN)
+    window.btn_download.click()
+    qtbot.waitUntil(lambda: window.progress_bar.value() > 30, timeout=5_000)
+    t0 = time.monotonic()
+    window.btn_pause.click()
+    finish(qtbot, window)
+    assert time.monotonic() - t0 < 1.0
+    assert window.row_text(WAN, "Status").startswith("Paused (")
+    entry = next(e for e in load_catalog() if e.id == WAN)
+    kept = sum(p.stat().st_size for p in entry.folder(window.models_dir).rglob("*.part"))
+    assert kept > 90_000
+
+
+def test_closing_the_window_during_a_stalled_download_ends_it_cleanly(qtbot, window, hub, online):
+    files = repo_files()
+    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", files)
+    repo.faults[WEIGHTS] = FileFaults(stall_after=100_000)
+    window.select(WAN)
+    window.btn_download.click()
+    qtbot.waitUntil(lambda: window.progress_bar.value() > 200, timeout=5_000)
+    time.sleep(0.5)  # the read is stalled now
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 2.0
+    assert not window._thread.isRunning()
+    entry = next(e for e in load_catalog() if e.id == WAN)
+    assert not is_installed(entry, window.models_dir)
+    kept = sum(p.stat().st_size for p in entry.folder(window.models_dir).rglob("*.part"))
+    assert kept >= 100_000  # paused, not thrown away
+
+
+def test_one_manager_at_a_time_and_the_main_window_stops_its_download(
+    qtbot, tmp_path, hub, online
+):
+    """A second 'Model manager…' raises the running one (two could write one part file), and
+    closing the main window pauses the download and joins its thread."""
+    from tests.ui_support import close_window, make_window
+
+    files = repo_files()
+    files[WEIGHTS] = bytes(range(256)) * 8_000  # 2 MB at 1 Mbit/s: 16 s
+    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", files)
+    repo.faults[WEIGHTS] = FileFaults(rate_bps=125_000)
+    w = make_window(tmp_path)
+    try:
+        w.settings.hf_endpoint = hub.endpoint
+        w.open_model_manager()
+        first = w.model_manager
+        first.select(WAN)
+        first.btn_download.click()
+        qtbot.waitUntil(lambda: first.progress_bar.value() > 30, timeout=5_000)
+        first.hide()  # out of sight, still downloading
+        w.open_model_manager()
+        assert w.model_manager is first and first.isVisible()
+        t0 = time.monotonic()
+        w.shutdown()
+        assert time.monotonic() - t0 < 2.0
+        assert not first._thread.isRunning()
+    finally:
+        close_window(w)
+    entry = next(e for e in load_catalog() if e.id == WAN)
+    assert not is_installed(entry, first.models_dir)
+    assert sum(p.stat().st_size for p in entry.folder(first.models_dir).rglob("*.part")) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 from pathlib import Path
@@ -75,9 +76,11 @@ def test_round_trip_is_atomic_and_private(home):
     path = save_settings(s)
     assert path == settings_path()
     assert sorted(f.name for f in path.parent.iterdir()) == ["settings.json"]  # no temp files
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # holds a token
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     loaded = load_settings()
-    assert loaded == s and loaded.warnings == []
+    assert "hf_secret" not in path.read_text()  # the token goes to the keyring, never to JSON
+    assert loaded.hf_token is None
+    assert loaded == dataclasses.replace(s, hf_token=None) and loaded.warnings == []
 
 
 def test_explicit_path(tmp_path, home):

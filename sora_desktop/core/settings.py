@@ -115,7 +115,11 @@ class Settings:
     policy_enabled: bool = True
     autosave_seconds: int = 60
     recent_files: list[str] = field(default_factory=list)
+    # Models (Settings → Models): the hub mirror address, and offline mode (no download at all;
+    # the embedded model never uses the network either way).
     hf_endpoint: str | None = None
+    # Never saved: the access token lives in the keyring (core.hub_token). Only a token found in
+    # an old settings.json is held here, for this session, until Settings → Models moves it.
     hf_token: str | None = None
     offline: bool = False
     first_run_done: bool = False
@@ -159,8 +163,10 @@ class Settings:
                 f"recent_files: {len(self.recent_files)} entries; at most {MAX_RECENT_FILES}"
             )
         if self.hf_endpoint is not None:
-            if not isinstance(self.hf_endpoint, str) or not self.hf_endpoint.startswith(
-                ("http://", "https://")
+            if (
+                not isinstance(self.hf_endpoint, str)
+                or not self.hf_endpoint.startswith(("http://", "https://"))
+                or not _has_host(self.hf_endpoint)
             ):
                 raise ValueError(
                     f"hf_endpoint: {self.hf_endpoint!r} is not a web address; "
@@ -185,7 +191,7 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = dict(self.unknown)
         for f in fields(self):
-            if f.name in ("unknown", "warnings"):
+            if f.name in ("unknown", "warnings", "hf_token"):  # the token: keyring, never JSON
                 continue
             value = getattr(self, f.name)
             data[f.name] = list(value) if isinstance(value, list) else value
@@ -207,6 +213,17 @@ class Settings:
 
 def _field_names() -> set[str]:
     return {f.name for f in fields(Settings)} - {"unknown", "warnings"}
+
+
+def _has_host(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and not any(c.isspace() for c in url)
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -276,7 +293,8 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 
 
 def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> Path:
-    """Validate, then write atomically. The file may hold an access token, so it is 0600."""
+    """Validate, then write atomically (0600: it names folders and a mirror). The access token
+    is never written here; it lives in the keyring (``sora_desktop.core.hub_token``)."""
     settings.validate()
     target = Path(path) if path is not None else settings_path()
     text = json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n"

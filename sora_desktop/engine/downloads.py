@@ -6,12 +6,15 @@ How a download works, and why:
   catalog entry's patterns; pickle formats (.bin/.pt/.ckpt/.pkl/...) and names that would leave
   the model folder are refused, so nothing executable can ever be loaded from a download.
 - The disk-space check runs before the first byte, against what is still missing.
-- Each file streams into ``<model>/.partial/<hash>.part`` through huggingface_hub's ``http_get``
-  (which itself retries a dropped connection with a Range request). The part file is keyed by the
-  expected hash, so a cancel, a dropped connection or an app restart resumes where it stopped,
-  and a changed file upstream can never be glued onto stale bytes. (``hf_hub_download`` itself
-  deletes its partial file when interrupted in huggingface_hub 2.x, so it cannot resume across
-  runs; it is not used for the weights for that reason.)
+- Every string of the hub's answer that reaches a path is checked first (``hub_listing``): file
+  names as strictly as a project's media paths, hashes as hex of the right length, sizes as
+  whole numbers, no clashing names; every write and delete is checked to stay in the model folder.
+- Each file streams into ``<model>/.partial/<hash>.part`` (``transfer.FileTransfer``: progress
+  and cancel within 0.1 s at any link speed, the declared size enforced, a dropped connection
+  resumed with a Range request). The part file is keyed by the expected hash, so a cancel, a
+  dropped connection or an app restart resumes where it stopped, and a changed file upstream can
+  never be glued onto stale bytes. (``hf_hub_download`` deletes its partial file when interrupted
+  in huggingface_hub 2.x, so it cannot resume across runs; it is not used for that reason.)
 - A finished file is hashed (SHA-256 for LFS files, git blob SHA-1 otherwise) before it is moved
   into place; a mismatch deletes it and downloads it again once, then fails with a plain message.
 - ``.sora-installed.json`` is written atomically last; only then does the model count as
@@ -32,8 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from typing import Any, TypeVar
 
 from sora_desktop.core.atomic import atomic_write_text
 from sora_desktop.core.catalog import (
@@ -42,8 +44,20 @@ from sora_desktop.core.catalog import (
     CatalogEntry,
     installed_size,
     is_installed,
-    is_safe_relative_path,
     read_manifest,
+)
+from sora_desktop.engine.download_errors import (
+    DownloadCancelled,
+    DownloadError,
+    NotEnoughSpace,
+    VerificationFailed,
+)
+from sora_desktop.engine.hub_listing import (
+    RemoteFile,
+    check_commit,
+    check_file_name,
+    check_no_clash,
+    checked_file,
 )
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz")
@@ -53,36 +67,19 @@ PROGRESS_INTERVAL_S = 0.1
 HASH_CHUNK = 1024 * 1024
 
 
-# ---------------------------------------------------------------------------- errors
-class DownloadError(RuntimeError):
-    """A download, import or delete failed; ``str(exc)`` is a message for the user."""
-
-
-class NotEnoughSpace(DownloadError):
-    pass
-
-
-class VerificationFailed(DownloadError):
-    pass
-
-
-class DownloadCancelled(Exception):
-    """The user cancelled; partial data is kept so the next download resumes."""
+__all__ = [
+    "DownloadCancelled",
+    "DownloadError",
+    "NotEnoughSpace",
+    "RemoteFile",
+    "VerificationFailed",
+]
+T = TypeVar("T")
+CALL_POLL_S = 0.1
+LISTING_TIMEOUT_S = 30.0  # the file list: a hub that never answers is reported, not waited on
 
 
 # ---------------------------------------------------------------------------- data
-@dataclass(frozen=True)
-class RemoteFile:
-    path: str
-    size: int
-    sha256: str | None  # LFS files
-    git_sha1: str | None  # every file (blob id)
-
-    @property
-    def key(self) -> str:
-        return self.sha256 or self.git_sha1 or hashlib.sha1(self.path.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class DownloadPlan:
     entry: CatalogEntry
@@ -124,10 +121,14 @@ class HubConfig:
     offline: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Any) -> HubConfig:
+    def from_settings(cls, settings: Any, endpoint: str | None = None) -> HubConfig:
+        """Settings → Models: mirror, offline; the token from the keyring (an old settings.json
+        token held in memory wins for this session). ``endpoint`` overrides the mirror."""
+        from sora_desktop.core.hub_token import load_token
+
         return cls(
-            endpoint=getattr(settings, "hf_endpoint", None) or None,
-            token=getattr(settings, "hf_token", None) or None,
+            endpoint=endpoint or getattr(settings, "hf_endpoint", None) or None,
+            token=getattr(settings, "hf_token", None) or load_token() or None,
             offline=bool(getattr(settings, "offline", False)),
         )
 
@@ -165,12 +166,43 @@ def sha256_file(path: Path, cancel: threading.Event | None = None) -> str:
     return h.hexdigest()
 
 
-def git_sha1_file(path: Path) -> str:
+def git_sha1_file(path: Path, cancel: threading.Event | None = None) -> str:
     h = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
     with open(path, "rb") as fh:
         while chunk := fh.read(HASH_CHUNK):
+            if cancel is not None and cancel.is_set():
+                raise DownloadCancelled("cancelled while verifying")
             h.update(chunk)
     return h.hexdigest()
+
+
+def inside(folder: Path, path: Path) -> bool:
+    """Whether ``path`` (links resolved) lies inside ``folder`` (links resolved)."""
+    root = os.path.realpath(folder)
+    target = os.path.realpath(path)
+    return target != root and target.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def call_cancellable(fn: Callable[[], T], cancel: threading.Event) -> T:
+    """Run a blocking hub call in a helper thread; a cancel returns at once (the call is left to
+    time out on its own: it only talks to the network, it writes nothing)."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = exc
+        done.set()
+
+    threading.Thread(target=run, name="sora-hub-call", daemon=True).start()
+    while not done.wait(CALL_POLL_S):
+        if cancel.is_set():
+            raise DownloadCancelled("cancelled")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def folder_bytes(folder: Path) -> int:
@@ -230,10 +262,15 @@ class ModelDownloader:
     def _check_online(self, what: str) -> None:
         from huggingface_hub import constants
 
-        if self.hub.offline or constants.is_offline_mode():
+        if self.hub.offline:
             raise DownloadError(
-                f"Offline mode is on, so {what} is not possible. Turn offline mode off in "
-                "Preferences, or import a model folder copied from another computer."
+                f"Offline mode is on, so {what} is not possible. Turn it off in Settings → "
+                "Models, or import a model folder copied from another computer."
+            )
+        if constants.is_offline_mode():
+            raise DownloadError(
+                f"The HF_HUB_OFFLINE environment variable is set, so {what} is not possible. "
+                "Unset it and start Sora Desktop again, or import a model folder."
             )
 
     def _explain(self, exc: BaseException, entry: CatalogEntry, file: str | None = None) -> str:
@@ -245,19 +282,19 @@ class ModelDownloader:
         where = self.hub.endpoint_or_default
         if isinstance(exc, errors.OfflineModeIsEnabled):
             return (
-                "Offline mode is on (HF_HUB_OFFLINE), so nothing can be downloaded. Unset it or "
-                "import a model folder instead."
+                "Offline mode is on (the HF_HUB_OFFLINE environment variable), so nothing can be "
+                "downloaded. Unset it, or import a model folder instead."
             )
         if isinstance(exc, errors.GatedRepoError):
             return (
                 f"{repo} is a gated model: accept its licence on its page at {where} with your "
-                "account, then add an access token in Preferences (Models → Access token)."
+                "account, then add an access token in Settings → Models → Access token."
                 + (" The token that was sent was not accepted." if self.hub.token else "")
             )
         if isinstance(exc, errors.RepositoryNotFoundError):
             return (
-                f"{repo} was not found at {where}. Check the mirror address in Preferences; if "
-                "the model is private, add an access token."
+                f"{repo} was not found at {where}. Check the mirror address in Settings → "
+                "Models; if the model is private, add an access token."
             )
         if isinstance(exc, errors.RevisionNotFoundError):
             return f"Revision {entry.revision!r} of {repo} does not exist at {where}."
@@ -266,17 +303,25 @@ class ModelDownloader:
         if isinstance(exc, errors.HfHubHTTPError):
             status = exc.response.status_code if exc.response is not None else "?"
             if status == 401:
-                return f"The access token was refused by {where}; check it in Preferences."
+                return f"The access token was refused by {where}; check it in Settings → Models."
             return f"The server {where} answered HTTP {status} for {repo}: {exc}".split("\n")[0]
+        if isinstance(exc, (KeyError, TypeError, AttributeError, ValueError)):
+            return (
+                f"The server {where} sent a malformed file list for {repo} "
+                f"({type(exc).__name__}); refusing to download from it."
+            )
         if isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError)):
             return (
                 f"Could not reach {where} ({type(exc).__name__}). Check the internet connection "
-                "or the mirror address in Preferences; the download resumes where it stopped."
+                "or the mirror address in Settings → Models; the download resumes where it "
+                "stopped."
             )
         return f"{type(exc).__name__}: {exc}"
 
-    def plan(self, entry: CatalogEntry) -> DownloadPlan:
-        """Ask the hub which files to fetch, with sizes and hashes; no data is downloaded."""
+    def plan(self, entry: CatalogEntry, cancel: threading.Event | None = None) -> DownloadPlan:
+        """Ask the hub which files to fetch, with sizes and hashes; no data is downloaded.
+
+        Everything the hub says that will reach a path is checked (``hub_listing``)."""
         if not entry.needs_download:
             raise DownloadError(f"{entry.name} is built in and needs no download.")
         self._check_online(f"downloading {entry.name}")
@@ -284,34 +329,34 @@ class ModelDownloader:
 
         api = HfApi(endpoint=self.hub.endpoint, token=self.hub.token, library_name="sora-desktop")
         try:
-            info = api.model_info(entry.repo_id, revision=entry.revision, files_metadata=True)
+            info = call_cancellable(
+                lambda: api.model_info(
+                    entry.repo_id,
+                    revision=entry.revision,
+                    files_metadata=True,
+                    timeout=LISTING_TIMEOUT_S,
+                ),
+                cancel or threading.Event(),
+            )
+        except DownloadCancelled:
+            raise
         except Exception as exc:
             raise DownloadError(self._explain(exc, entry)) from exc
+        where = f"{self.hub.endpoint_or_default} ({entry.repo_id})"
         files: list[RemoteFile] = []
         skipped: list[str] = []
-        for sib in info.siblings or []:
-            name = sib.rfilename
+        siblings = getattr(info, "siblings", None) or []
+        if not isinstance(siblings, list):
+            raise DownloadError(f"{where} sent a malformed file list; refusing to download.")
+        for sib in siblings:
+            name = check_file_name(getattr(sib, "rfilename", None), where)
             if not matches(name, entry.files):
                 continue
-            if not is_safe_relative_path(name):
-                raise DownloadError(
-                    f"{entry.repo_id} lists a file named {name!r} that would be written outside "
-                    "the model folder; refusing to download it."
-                )
             if is_pickle_name(name):
                 skipped.append(name)  # pickles can run code when loaded: never fetched
                 continue
-            size = sib.size if sib.size is not None else (sib.lfs.size if sib.lfs else None)
-            if size is None:
-                raise DownloadError(f"The hub gave no size for {name} in {entry.repo_id}.")
-            files.append(
-                RemoteFile(
-                    path=name,
-                    size=int(size),
-                    sha256=sib.lfs.sha256 if sib.lfs else None,
-                    git_sha1=sib.blob_id,
-                )
-            )
+            files.append(checked_file(sib, where))
+        check_no_clash([f.path for f in files], where)
         if not files:
             raise DownloadError(
                 f"No files of {entry.repo_id} match the catalog entry; the repository layout "
@@ -322,9 +367,8 @@ class ModelDownloader:
         )
         if required and required not in {f.path for f in files}:
             raise DownloadError(f"{entry.repo_id} has no {required}; it is not a usable model.")
-        if not info.sha:
-            raise DownloadError(f"The hub did not say which commit {entry.repo_id} is at.")
-        return DownloadPlan(entry, info.sha, tuple(files), tuple(skipped))
+        commit = check_commit(getattr(info, "sha", None), where)
+        return DownloadPlan(entry, commit, tuple(files), tuple(skipped))
 
     # ------------------------------------------------------------------ download
     def partial_bytes(self, entry: CatalogEntry) -> int:
@@ -351,7 +395,8 @@ class ModelDownloader:
             return folder
         report = progress or (lambda p: None)
         report(DownloadProgress(entry.id, "plan"))
-        plan = self.plan(entry)
+        plan = self.plan(entry, cancel)
+        self._check_folder(folder)
         (folder / MANIFEST_NAME).unlink(missing_ok=True)  # a stale manifest must never survive
         partial = folder / PARTIAL_DIR
         state = _Tracker(entry.id, plan, report)
@@ -359,11 +404,11 @@ class ModelDownloader:
         # What is already there: complete files (hash checked again below) and part files.
         todo: list[RemoteFile] = []
         for f in plan.files:
-            final = folder / f.path
+            final = self._target(folder, f.path)
             if final.is_file() and final.stat().st_size == f.size:
                 state.done += f.size
             else:
-                part = partial / f"{f.key}.part"
+                part = self._target(folder, f"{PARTIAL_DIR}/{f.key}.part")
                 have = part.stat().st_size if part.is_file() else 0
                 state.done += min(have, f.size)
                 todo.append(f)
@@ -372,11 +417,12 @@ class ModelDownloader:
 
         self.models_dir.mkdir(parents=True, exist_ok=True)
         partial.mkdir(parents=True, exist_ok=True)
+        self._target(folder, PARTIAL_DIR)  # a .partial that is a link out is refused here
         for index, f in enumerate(plan.files, 1):
             if cancel.is_set():
                 raise DownloadCancelled(f"download of {entry.name} cancelled")
             state.file, state.index = f.path, index
-            final = folder / f.path
+            final = self._target(folder, f.path)
             if f not in todo:
                 state.emit("verify", force=True)
                 if self._hash_ok(final, f, cancel):
@@ -400,6 +446,23 @@ class ModelDownloader:
         state.emit("done", force=True)
         return folder
 
+    def _check_folder(self, folder: Path) -> None:
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise DownloadError(
+                f"{folder} is not a plain folder (a link or a file); move it away and try again."
+            )
+
+    def _target(self, folder: Path, rel: str) -> Path:
+        """``folder/rel``, refused unless it stays inside the model folder (links resolved)."""
+        check_file_name(rel, "The download")
+        path = folder / rel
+        if not inside(folder, path):
+            raise DownloadError(
+                f"{path} would lead outside the model folder {folder} (through a link); "
+                "nothing was written. Delete the model folder and download again."
+            )
+        return path
+
     def _check_space(self, entry: CatalogEntry, folder: Path, missing: int) -> None:
         free = self.free_space(folder)
         need = missing + SPACE_MARGIN_BYTES
@@ -407,24 +470,32 @@ class ModelDownloader:
             raise NotEnoughSpace(
                 f"Not enough disk space for {entry.name}: {human_bytes(missing)} still to "
                 f"download, {human_bytes(free)} free in {self.models_dir}. Free "
-                f"{human_bytes(need - free)} or choose another models folder in Preferences."
+                f"{human_bytes(need - free)} or choose another models folder in Settings."
             )
 
     def _hash_ok(self, path: Path, f: RemoteFile, cancel: threading.Event) -> bool:
         if f.sha256:
             return sha256_file(path, cancel) == f.sha256
         if f.git_sha1:
-            return git_sha1_file(path) == f.git_sha1
+            return git_sha1_file(path, cancel) == f.git_sha1
         return path.stat().st_size == f.size
 
     def _fetch_verified(self, entry, plan, f, final, partial, state, cancel) -> None:
-        part = partial / f"{f.key}.part"
+        folder = entry.folder(self.models_dir)
+        part = self._target(folder, f"{PARTIAL_DIR}/{f.key}.part")
         for attempt in range(self.verify_retries + 1):
             self._fetch(entry, plan, f, part, state, cancel)
             state.emit("verify", force=True)
             if self._hash_ok(part, f, cancel):
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(part, final)
+                try:
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    self._target(folder, f.path)  # checked again: a folder may be new
+                    os.replace(part, final)
+                except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+                    raise DownloadError(
+                        f"{f.path} of {entry.name} clashes with a file or folder already in "
+                        f"{folder}; delete the model and download it again."
+                    ) from exc
                 return
             part.unlink(missing_ok=True)  # never keep, move or load a file that fails its hash
             state.done -= f.size
@@ -437,35 +508,19 @@ class ModelDownloader:
                 )
 
     def _fetch(self, entry, plan, f: RemoteFile, part: Path, state, cancel) -> None:
-        from huggingface_hub import get_hf_file_metadata, hf_hub_url
-        from huggingface_hub.file_download import http_get
+        import httpx2
+        from huggingface_hub import hf_hub_url
         from huggingface_hub.utils import build_hf_headers
 
-        have = part.stat().st_size if part.is_file() else 0
-        if have > f.size:  # more bytes than the file has: not ours, start over
-            part.unlink()
-            state.done -= f.size
-            have = 0
-        if have == f.size:
-            return
+        from sora_desktop.engine.transfer import FileTransfer
+
         url = hf_hub_url(entry.repo_id, f.path, revision=plan.commit, endpoint=self.hub.endpoint)
+        # The token goes to the hub only: httpx drops it when a redirect leaves the hub's origin.
+        headers = build_hf_headers(token=self.hub.token, library_name="sora-desktop")
+        transfer = FileTransfer(url, part, f.size, f.path, headers, cancel, state.add, state.tick)
         try:
-            meta = get_hf_file_metadata(url, token=self.hub.token, endpoint=self.hub.endpoint)
-            headers = build_hf_headers(token=self.hub.token, library_name="sora-desktop")
-            location = meta.location or url
-            if urlparse(location).netloc != urlparse(url).netloc:
-                headers.pop("authorization", None)  # never send the token to a CDN
-            with open(part, "ab") as fh:
-                http_get(
-                    location,
-                    fh,
-                    resume_size=have,
-                    headers=headers,
-                    expected_size=f.size,
-                    displayed_filename=f.path,
-                    tqdm_class=state.sink_class(cancel, start=have),
-                )
-        except DownloadCancelled:
+            transfer.run()
+        except (DownloadCancelled, DownloadError):
             raise
         except OSError as exc:
             if getattr(exc, "errno", None) == errno.ENOSPC:
@@ -473,12 +528,10 @@ class ModelDownloader:
                     f"The disk filled up while downloading {entry.name}; free some space and "
                     "press Download again to resume."
                 ) from exc
-            if type(exc).__module__.startswith(("huggingface_hub", "httpx")):
+            if isinstance(exc, httpx2.TransportError) or type(exc).__module__.startswith(
+                ("huggingface_hub", "httpx")
+            ):
                 raise DownloadError(self._explain(exc, entry, f.path)) from exc
-            if "Consistency check failed" in str(exc):
-                raise DownloadError(
-                    f"{f.path} of {entry.name} arrived incomplete; press Download to resume."
-                ) from exc
             raise DownloadError(f"Could not write {part}: {exc}") from exc
         except Exception as exc:
             raise DownloadError(self._explain(exc, entry, f.path)) from exc
@@ -509,103 +562,10 @@ class ModelDownloader:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> Path:
-        """Install ``entry`` from a folder copied from elsewhere (e.g. a USB stick), verified.
+        """Install ``entry`` from a folder copied from elsewhere, verified (``model_import``)."""
+        from sora_desktop.engine.model_import import import_folder
 
-        The files are checked against the folder's own ``.sora-installed.json`` (written by
-        another Sora Desktop) or, when online, against the hub's metadata. Pickle files, links
-        and names leaving the folder are refused. Nothing is installed unless every file passes.
-        """
-        cancel = cancel or threading.Event()
-        src = Path(source)
-        if not src.is_dir():
-            raise DownloadError(f"{src} is not a folder.")
-        if not entry.needs_download:
-            raise DownloadError(f"{entry.name} is built in and cannot be imported.")
-        present = _scan_source(src)
-        bad = sorted(p for p in present if is_pickle_name(p))
-        if bad:
-            raise DownloadError(
-                f"{src} contains pickle files ({', '.join(bad[:5])}), which can run code when "
-                "loaded. Sora Desktop only loads .safetensors weights; remove them and try again."
-            )
-        wanted = {p for p in present if matches(p, entry.files)}
-        manifest = _read_source_manifest(src)
-        if manifest is not None:
-            if (
-                manifest.get("model_id") not in (entry.id, None)
-                and manifest.get("repo_id") != entry.repo_id
-            ):
-                raise DownloadError(
-                    f"{src} holds {manifest.get('model_id')!r}, not {entry.name}; pick the right "
-                    "model in the list before importing."
-                )
-            files = []
-            for item in manifest["files"]:
-                if not isinstance(item, dict):
-                    raise DownloadError(f"{src}: its manifest has an entry that is not a file.")
-                rel, size, sha = item.get("path"), item.get("size"), item.get("sha256")
-                if not isinstance(rel, str) or not is_safe_relative_path(rel):
-                    raise DownloadError(f"{src}: its manifest names an unsafe path {rel!r}.")
-                if is_pickle_name(rel):
-                    raise DownloadError(f"{src}: its manifest lists a pickle file {rel!r}.")
-                if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-                    raise DownloadError(f"{src}: its manifest gives no valid size for {rel!r}.")
-                if sha is not None and not isinstance(sha, str):
-                    raise DownloadError(f"{src}: its manifest gives no valid hash for {rel!r}.")
-                files.append(RemoteFile(rel, size, sha, None))
-            commit = manifest.get("commit") or "imported"
-        else:
-            try:
-                plan = self.plan(entry)
-            except DownloadError as exc:
-                raise DownloadError(
-                    f"{src} has no {MANIFEST_NAME} to check it against, and the hub could not be "
-                    f"asked either: {exc}"
-                ) from exc
-            files, commit = list(plan.files), plan.commit
-        missing = sorted(f.path for f in files if f.path not in present)
-        if missing:
-            raise DownloadError(
-                f"{src} is incomplete: {len(missing)} file(s) missing, e.g. {missing[0]}."
-            )
-        extra = sorted(wanted - {f.path for f in files})
-        if extra and manifest is None:
-            pass  # files the hub does not list are simply not copied
-        total = sum(f.size for f in files)
-        folder = entry.folder(self.models_dir)
-        if folder.exists() and folder.resolve() == src.resolve():
-            raise DownloadError("The folder to import is already the model's folder.")
-        self._check_space(entry, folder, total)
-        staging = self.models_dir / f".import-{entry.folder_name}"
-        shutil.rmtree(staging, ignore_errors=True)
-        plan = DownloadPlan(entry, commit, tuple(files))
-        state = _Tracker(entry.id, plan, progress or (lambda p: None))
-        try:
-            for index, f in enumerate(files, 1):
-                if cancel.is_set():
-                    raise DownloadCancelled("import cancelled")
-                state.file, state.index = f.path, index
-                dst = staging / f.path
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                _copy_with_progress(src / f.path, dst, state, cancel)
-                state.emit("verify", force=True)
-                ok = dst.stat().st_size == f.size and (
-                    self._hash_ok(dst, f, cancel) if (f.sha256 or f.git_sha1) else False
-                )
-                if not ok:
-                    raise VerificationFailed(
-                        f"{f.path} in {src} does not match its expected SHA-256; the copy is "
-                        "damaged. Nothing was installed."
-                    )
-            self._write_manifest(entry, staging, commit, files, source="import")
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(staging, folder)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        state.emit("done", force=True)
-        return folder
+        return import_folder(self, entry, source, progress, cancel)
 
     def delete(self, entry: CatalogEntry) -> int:
         """Remove a model's folder (installed or partial); returns the bytes freed."""
@@ -683,79 +643,6 @@ class _Tracker:
             )
         )
 
-    def sink_class(self, cancel: threading.Event, start: int):
-        """A tqdm stand-in for ``http_get``: counts bytes, and raises on cancel between chunks."""
-        tracker = self
-
-        class Sink:
-            def __init__(self, *args, **kwargs) -> None:
-                self.n = kwargs.get("initial", start) or 0
-
-            def update(self, n: int = 1) -> None:
-                if cancel.is_set():
-                    raise DownloadCancelled("download cancelled")
-                self.n += n
-                tracker.add(n)
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc) -> None:
-                return None
-
-            def close(self) -> None:
-                pass
-
-            def set_description(self, *a, **k) -> None:
-                pass
-
-        return Sink
-
-
-def _scan_source(src: Path) -> set[str]:
-    """Relative posix paths of regular files under ``src``; links and odd names are refused."""
-    out: set[str] = set()
-    for root, dirs, files in os.walk(src, followlinks=False):
-        for name in dirs + files:
-            full = Path(root) / name
-            if full.is_symlink():
-                raise DownloadError(
-                    f"{full} is a link; copy the real files into the folder and import again."
-                )
-        for name in files:
-            rel = (Path(root) / name).relative_to(src).as_posix()
-            if rel == MANIFEST_NAME or rel.startswith((PARTIAL_DIR + "/", ".cache/")):
-                continue
-            if not is_safe_relative_path(rel):
-                raise DownloadError(f"{src} contains an unusable file name {rel!r}.")
-            out.add(rel)
-    return out
-
-
-def _read_source_manifest(src: Path) -> dict[str, Any] | None:
-    path = src / MANIFEST_NAME
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # ValueError: also not UTF-8
-        raise DownloadError(
-            f"{path} is damaged ({exc}); delete it to check against the hub."
-        ) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise DownloadError(f"{path} is not a Sora Desktop manifest.")
-    return data
-
-
-def _copy_with_progress(src: Path, dst: Path, state: _Tracker, cancel: threading.Event) -> None:
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        while chunk := fin.read(HASH_CHUNK):
-            if cancel.is_set():
-                raise DownloadCancelled("import cancelled")
-            try:
-                fout.write(chunk)
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise NotEnoughSpace("The disk filled up while importing.") from exc
-                raise
-            state.add(len(chunk))
+    def tick(self) -> None:
+        """Nothing arrived for a moment: let the speed fall so a stall shows."""
+        self.add(0)

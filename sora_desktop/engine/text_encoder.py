@@ -28,7 +28,8 @@ class TextEncoder:
     """Token embeddings (last hidden state) and their mask for a batch of prompts."""
 
     def __init__(self, path: Path | None = None, device: str | torch.device = "cpu"):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # local_files_only: never the network, without switching the whole process offline
+        # (a process-wide HF_HUB_OFFLINE would stop the model manager's downloads).
         from transformers import AutoModel, AutoTokenizer
 
         path = path or minilm_path()

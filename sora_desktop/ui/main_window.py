@@ -894,6 +894,11 @@ class MainWindow(QMainWindow):
         except ImportError as exc:
             self.notify("Model manager unavailable", str(exc), "warning")
             return
+        current = getattr(self, "model_manager", None)
+        if current is not None and (current.isVisible() or current.busy_id):
+            current.show()  # one manager: two could download the same model at once
+            current.raise_()
+            return
         self.model_manager = ModelManagerWindow(self.settings, self)
         self.model_manager.models_changed.connect(self.editor.refresh_models)
         if self.first_run_dialog is not None:  # opened from the guide: its list follows too
@@ -999,6 +1004,9 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
+        manager = getattr(self, "model_manager", None)
+        if manager is not None:  # pause a download (bytes kept) and join its thread
+            manager.shutdown()
         self.autosave_timer.stop()
         self.recovery_timer.stop()
         self.remember_place()

@@ -1,4 +1,6 @@
-"""Preferences: folders, device and memory, theme, responsible-use options, shortcuts."""
+"""Settings (Preferences): folders, device and memory, models (offline, mirror, access
+token), theme, responsible-use options, shortcuts. The access token is stored in the keyring
+on Save (``core.hub_token``), never in settings.json."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.core import hub_token
 from sora_desktop.core.settings import DEVICES, MEMORY_MODES, PRECISIONS, THEMES, Settings
 from sora_desktop.ui.style import icon
 
@@ -82,6 +85,24 @@ class SettingsDialog(QDialog):
         self.autosave.setSuffix(" s")
         self.autosave.setSpecialValueText("Off")
         self.autosave.setValue(settings.autosave_seconds)
+        self.offline = QCheckBox("Work offline: never download models")
+        self.offline.setChecked(settings.offline)
+        self.offline.setToolTip("The built-in model never uses the network either way")
+        self.mirror = QLineEdit(settings.hf_endpoint or "")
+        self.mirror.setPlaceholderText("https://huggingface.co (default)")
+        self.mirror.setToolTip("A Hugging Face mirror to download from, e.g. https://hf-mirror.com")
+        self.token = QLineEdit()
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token_saved = bool(settings.hf_token or hub_token.load_token())
+        self.token.setPlaceholderText(
+            "saved (type to replace)" if self.token_saved else "hf_… (only for gated models)"
+        )
+        self.token.setToolTip(f"Kept in {hub_token.where()}, never in the settings file")
+        self.token_remove = QPushButton("Remove")
+        self.token_remove.setToolTip("Forget the saved access token")
+        self.token_remove.setEnabled(self.token_saved)
+        self.token_remove.clicked.connect(self._remove_token)
+        self.remove_token = False
         self.error = QLabel()
         self.error.setObjectName("FieldError")
         self.error.setWordWrap(True)
@@ -114,6 +135,17 @@ class SettingsDialog(QDialog):
         note.setMinimumHeight(48)
         lv.addWidget(note)
 
+        models = QGroupBox("Models")
+        mf = QFormLayout(models)
+        mf.addRow(self.offline)
+        mf.addRow("Mirror", self.mirror)
+        token_row = QWidget()
+        tr = QHBoxLayout(token_row)
+        tr.setContentsMargins(0, 0, 0, 0)
+        tr.addWidget(self.token, 1)
+        tr.addWidget(self.token_remove)
+        mf.addRow("Access token", token_row)
+
         keys = QGroupBox("Keyboard shortcuts")
         kf = QFormLayout(keys)
         for what, key in SHORTCUTS:
@@ -139,6 +171,7 @@ class SettingsDialog(QDialog):
         left.addWidget(look)
         top.addLayout(left, 3)
         right = QVBoxLayout()
+        right.addWidget(models)
         right.addWidget(keys)
         right.addStretch(1)
         top.addLayout(right, 2)
@@ -176,14 +209,38 @@ class SettingsDialog(QDialog):
             theme=self.theme.currentData(),
             watermark=self.watermark.isChecked(),
             autosave_seconds=self.autosave.value(),
+            offline=self.offline.isChecked(),
+            hf_endpoint=self.mirror.text().strip() or None,
         )
+
+    def _remove_token(self) -> None:
+        self.remove_token = True
+        self.token.clear()
+        self.token.setPlaceholderText("will be removed on Save")
+        self.token_remove.setEnabled(False)
+
+    def _store_token(self, settings: Settings) -> Settings:
+        """Apply the token field to the keyring; the returned settings hold no token."""
+        typed = self.token.text().strip()
+        if typed:
+            hub_token.save_token(typed)
+        elif self.remove_token:
+            hub_token.delete_token()
+        elif settings.hf_token:  # a token from an old settings.json: moved to the keyring
+            hub_token.save_token(settings.hf_token)
+        return dataclasses.replace(settings, hf_token=None)
 
     def accept(self) -> None:
         try:
-            self.result_settings = self.build()
+            self.result_settings = self._store_token(self.build())
+        except hub_token.TokenStoreError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
         except ValueError as exc:
             field, _, msg = str(exc).partition(":")
-            self.error.setText(f"{field.replace('_', ' ').capitalize()}: {msg.strip()}")
+            label = {"hf_endpoint": "Mirror"}.get(field, field.replace("_", " ").capitalize())
+            self.error.setText(f"{label}: {msg.strip()}")
             self.error.show()
             return
         super().accept()

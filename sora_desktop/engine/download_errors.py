@@ -1,0 +1,20 @@
+"""The exceptions of the model downloader, in their own module so the listing and transfer
+modules can raise them without importing the downloader."""
+
+from __future__ import annotations
+
+
+class DownloadError(RuntimeError):
+    """A download, import or delete failed; ``str(exc)`` is a message for the user."""
+
+
+class NotEnoughSpace(DownloadError):
+    pass
+
+
+class VerificationFailed(DownloadError):
+    pass
+
+
+class DownloadCancelled(Exception):
+    """The user cancelled; partial data is kept so the next download resumes."""
