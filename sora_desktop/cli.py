@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "-o",
         "--output",
-        help="output file (.mp4 .webm .gif, or a folder/.png "
-        "for PNG frames); default sora-<seed>.mp4",
+        help="output file (.mp4 .webm .gif, or a folder/.png for PNG frames; a folder that "
+        "already holds files gets a new subfolder, never touching them); default sora-<seed>.mp4",
     )
     gen.add_argument("--seed", type=int, help="random seed (default: random, printed)")
     gen.add_argument("--steps", type=int, help="denoising steps (default 25)")
