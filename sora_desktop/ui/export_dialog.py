@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sora_desktop.ui.questions import ask as ask_question
+from sora_desktop.studio.film import film_clips, film_request
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
 from sora_desktop.ui.worker import ExportJob, ExportWorker
@@ -164,11 +165,14 @@ class ExportDialog(QDialog):
         self._on_scope()
 
     # ------------------------------------------------------------------ choices
+    def _scope_shot(self) -> str | None:
+        """The shot to export, or ``None`` for the whole storyboard."""
+        return self.shot_id if self.scope.currentData() == "shot" else None
+
     def clips(self) -> list[Path]:
-        if self.scope.currentData() == "shot":
-            clip = self.vm.selected_clip(self.shot_id) if self.shot_id else None
-            return [clip] if clip is not None else []
-        return [c for c in (self.vm.selected_clip(s.id) for s in self.vm.shots) if c is not None]
+        if self.scope.currentData() == "shot" and self.vm.shot(self.shot_id or "") is None:
+            return []
+        return film_clips(self.vm.project, self._scope_shot())
 
     def _source_size(self) -> tuple[int, int]:
         shots = self.vm.shots
@@ -233,7 +237,14 @@ class ExportDialog(QDialog):
 
     def ask(self, title: str, text: str, buttons: list[str], default: int = 0) -> str:
         """A question with named buttons; returns the chosen name. Tests replace this method."""
-        return ask_question(self, title, text, buttons, default)
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self
+        )
+        made = [box.addButton(b, QMessageBox.ButtonRole.ActionRole) for b in buttons]
+        box.setDefaultButton(made[default])
+        box.exec()
+        clicked = box.clickedButton()
+        return buttons[made.index(clicked)] if clicked in made else buttons[-1]
 
     def may_write(self, job: ExportJob) -> bool:
         """Ask before an export replaces a file that is already there (not asked twice when the
@@ -267,14 +278,7 @@ class ExportDialog(QDialog):
         text = self.path_edit.text().strip()
         if not text:
             raise ValueError("path: choose where to save the export")
-        shots = [s for s in self.vm.shots if self.vm.selected_clip(s.id) is not None]
-        if self.scope.currentData() == "shot":
-            shot = self.vm.shot(self.shot_id)
-            request = shot.selected.request
-        else:
-            request = shots[0].selected.request
-            storyboard = [s.selected.request.to_dict() for s in shots]
-            request = request.with_changes(extra={**request.extra, "storyboard": storyboard})
+        request = film_request(self.vm.project, self._scope_shot())
         return ExportJob(
             job_id=uuid.uuid4().hex,
             clips=clips,

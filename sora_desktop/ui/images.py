@@ -10,7 +10,14 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from sora_desktop.core.atomic import atomic_write_bytes
+# A take's files are named and written by the studio; their old home re-exports them.
+from sora_desktop.studio.media import (  # noqa: F401
+    SIDE_MAX,
+    last_frame_path,
+    make_side_files,
+    save_png,
+    thumbnail_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +38,6 @@ def qimage_to_frame(image: QImage) -> np.ndarray:
     return arr.reshape(h, img.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()
 
 
-def save_png(frame: np.ndarray, path: str | Path) -> Path:
-    """Write one RGB frame as a PNG, atomically."""
-    import cv2  # lazy: keeps the window's start-up light
-
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"could not encode {path} as PNG")
-    return atomic_write_bytes(path, buf.tobytes())
-
-
 def scaled_pixmap(path: str | Path, width: int, height: int) -> QPixmap | None:
     """A thumbnail file scaled to fit, nearest-neighbour so tiny clips stay crisp."""
     pix = QPixmap(str(path))
@@ -54,18 +51,6 @@ def scaled_pixmap(path: str | Path, width: int, height: int) -> QPixmap | None:
     )
 
 
-def thumbnail_path(clip: str | Path) -> Path:
-    clip = Path(clip)
-    return clip.with_name(f"{clip.stem}_thumb.png")
-
-
-def last_frame_path(clip: str | Path) -> Path:
-    clip = Path(clip)
-    return clip.with_name(f"{clip.stem}_last.png")
-
-
-# Side files are made from frames scaled to at most this many pixels a side.
-SIDE_MAX = 512
 # A clip whose full decode is larger than this gets its side files on a background thread.
 SIDE_SYNC_BYTES = 16 * 1024 * 1024
 
@@ -77,31 +62,6 @@ class _SideRelay(QObject):
 side_files = _SideRelay()  # connect ``side_files.ready`` to refresh what shows thumbnails
 _pending: set[str] = set()
 _pending_lock = threading.Lock()
-
-
-def make_side_files(clip: str | Path) -> None:
-    """Write the missing thumbnail (middle frame) and last frame, decoding the clip one frame
-    at a time, scaled down: memory stays small whatever the clip's size. ``ValueError`` for a
-    clip refused by its header."""
-    from sora_desktop.engine.decode import MAX_VIDEO_FRAMES, iter_video  # lazy: cv2
-
-    thumb, last = thumbnail_path(clip), last_frame_path(clip)
-    budget = MAX_VIDEO_FRAMES * SIDE_MAX * SIDE_MAX * 3  # frames are streamed, not kept
-    info, frames = iter_video(clip, SIDE_MAX, budget)
-    middle_index = info.frames // 2
-    middle = final = None
-    count = 0
-    for i, frame in enumerate(frames):
-        if i == middle_index:
-            middle = frame
-        final = frame
-        count += 1
-    if final is None:
-        raise ValueError(f"path: {Path(clip).name} has no decodable frames")
-    if not thumb.is_file():
-        save_png(middle if middle is not None else final, thumb)
-    if not last.is_file():
-        save_png(final, last)
 
 
 def ensure_side_files(clip: str | Path, background: bool = True) -> None:

@@ -49,7 +49,6 @@ from sora_desktop.ui.geometry import (
 )
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
-from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.queue_panel import QueuePanel
 from sora_desktop.ui.settings_dialog import SettingsDialog
 from sora_desktop.ui.storyboard import StoryboardWidget
@@ -420,7 +419,14 @@ class MainWindow(QMainWindow):
 
     def ask(self, title: str, text: str, buttons: list[str], default: int = 0) -> str:
         """A question with named buttons; returns the chosen name. Tests replace this method."""
-        return ask_question(self, title, text, buttons, default)
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self
+        )
+        made = [box.addButton(b, QMessageBox.ButtonRole.ActionRole) for b in buttons]
+        box.setDefaultButton(made[default])
+        box.exec()
+        clicked = box.clickedButton()
+        return buttons[made.index(clicked)] if clicked in made else buttons[-1]
 
     def status(self, text: str, ms: int = 5000) -> None:
         self.statusBar().showMessage(text, ms)

@@ -7,7 +7,6 @@ the generation queue and talks to the worker. Widgets read from them and listen 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +16,18 @@ from PySide6.QtGui import QImage, QUndoStack
 from sora_desktop.core import project as core_project
 from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Shot, Take
-from sora_desktop.core.request import MAX_SEED, GenerationRequest
-from sora_desktop.engine.preflight import MemoryInfo, preflight_request
+from sora_desktop.core.request import GenerationRequest
+from sora_desktop.engine.preflight import MemoryInfo
+from sora_desktop.studio.queue import QueueListener, ShotQueue, TakeRun, segments_for
+from sora_desktop.studio.shots import PolicyBlocked, QueueError
+from sora_desktop.studio.takes import (
+    CLIP_FIELDS,
+    changed_settings,
+    is_current,
+    is_out_of_date,
+    take_clip,
+)
 from sora_desktop.ui import commands as cmd
-from sora_desktop.ui.images import last_frame_path, thumbnail_path
 from sora_desktop.ui.worker import GenerationJob, GenerationWorker
 
 
@@ -99,13 +106,7 @@ class ProjectViewModel(QObject):
         return self.project.index_of(shot_id) + 1
 
     def clip_path(self, take: Take | None) -> Path | None:
-        if take is None or not take.clip or take.status != "done":
-            return None
-        try:
-            path = Path(core_project.resolve_media(self.project, take.clip))
-        except core_project.ProjectError:  # a link loop, or a path leading out: noted on open
-            return None
-        return path if path.is_file() else None
+        return take_clip(self.project, take)
 
     def selected_clip(self, shot_id: str) -> Path | None:
         shot = self.shot(shot_id)
@@ -186,29 +187,68 @@ class ProjectViewModel(QObject):
 
 # ---------------------------------------------------------------------------- queue
 
-
-class PolicyBlocked(Exception):
-    """The prompt policy refused a request; the message is for the user."""
-
-
-class QueueError(Exception):
-    """A shot cannot be queued as it is; the message says what to do."""
-
-
-def segments_for(request: GenerationRequest, window: int = 16) -> int:
-    if request.num_frames <= window:
-        return 1
-    return 1 + -(-(request.num_frames - window) // (window - 1))
-
-
 UI_STATE = {"running": "generating"}  # core job status -> the words the storyboard uses
 
 
-class QueueViewModel(QObject):
-    """The generation queue (core ``JobQueue``) bound to the worker thread.
+class _WorkerRunner:
+    """Hands the studio's takes to the generation worker thread."""
 
-    Jobs go to the worker as they are queued; the worker runs them one at a time in order, so
-    the queue needs no dispatcher. Worker signals update the queue and the shot's take.
+    def __init__(self, worker: GenerationWorker) -> None:
+        self.worker = worker
+
+    def submit(self, run: TakeRun) -> None:
+        self.worker.submit(
+            GenerationJob(
+                run.job_id,
+                run.request,
+                run.out_dir,
+                run.stem,
+                device=run.device,
+                start_from=run.start_from,
+            )
+        )
+
+    def cancel(self, job_id: str) -> None:
+        self.worker.cancel(job_id)
+
+
+class _SignalRelay(QueueListener):
+    """The studio queue's reports, as the view-models' signals."""
+
+    def __init__(self, vm: QueueViewModel) -> None:
+        self.vm = vm
+
+    def project_edited(self) -> None:
+        self.vm.project_vm.mark_dirty()
+
+    def shot_changed(self, shot_id: str) -> None:
+        self.vm.project_vm._shot_changed(shot_id)
+
+    def queue_changed(self) -> None:
+        self.vm.queue_changed.emit()
+
+    def job_changed(self, job_id: str) -> None:
+        self.vm.job_changed.emit(job_id)
+
+    def job_skipped(self, job_id: str, note: str) -> None:
+        self.vm.job_skipped.emit(job_id, note)
+
+    def job_finished(self, job_id: str, path: str) -> None:
+        self.vm.job_finished.emit(job_id, path)
+
+    def job_failed(self, job_id: str, message: str) -> None:
+        self.vm.job_failed.emit(job_id, message)
+
+    def busy_changed(self, busy: bool) -> None:
+        self.vm.busy_changed.emit(busy)
+
+
+class QueueViewModel(QObject):
+    """The studio's generation queue (``studio.queue.ShotQueue``) bound to the worker thread.
+
+    The rules (policy, memory, continuation, picked take) live in the studio; this class
+    forwards the worker's signals to it and turns its reports into signals. Jobs go to the
+    worker as they are queued; the worker runs them one at a time in order.
     """
 
     queue_changed = Signal()  # jobs added or removed
@@ -229,17 +269,11 @@ class QueueViewModel(QObject):
         super().__init__(parent)
         self.project_vm = project_vm
         self.worker = worker
-        self.settings = settings
-        self.queue = JobQueue()
-        self.titles: dict[str, str] = {}
-        self.notes: dict[str, str] = {}  # why a job was skipped, shown in its queue row
-        self._variation: dict[str, bool] = {}
-        self._chained_from: dict[str, str] = {}  # job id -> the job whose last frame it starts on
-        self._keep_pick: dict[str, bool] = {}  # variations keep the user's chosen take
-        self._project_of: dict[str, Project] = {}
-        self._take_of: dict[str, Take] = {}
-        # What the machine has (a MemoryInfo); None probes it. Tests put a fake machine here.
-        self.memory_probe: Callable[[], MemoryInfo] | None = None
+        self.studio = ShotQueue(
+            lambda: project_vm.project, _WorkerRunner(worker), settings, _SignalRelay(self)
+        )
+        # Slots of this QObject, so the studio is called on the GUI thread (a plain callable
+        # would run in the worker's thread).
         worker.started.connect(self._on_started)
         worker.progress.connect(self._on_progress)
         worker.preview.connect(self._on_preview)
@@ -252,359 +286,124 @@ class QueueViewModel(QObject):
 
     # ------------------------------------------------------------------ queries
     @property
+    def settings(self):
+        """The user's settings (policy, memory mode, device); the studio reads them."""
+        return self.studio.settings
+
+    @settings.setter
+    def settings(self, settings) -> None:
+        self.studio.settings = settings
+
+    @property
+    def queue(self) -> JobQueue:
+        return self.studio.queue
+
+    @property
+    def titles(self) -> dict[str, str]:
+        return self.studio.titles
+
+    @property
+    def notes(self) -> dict[str, str]:
+        return self.studio.notes
+
+    @property
+    def memory_probe(self) -> Callable[[], MemoryInfo] | None:
+        """What the machine has (a MemoryInfo); None probes it. Tests put a fake machine."""
+        return self.studio.memory_probe
+
+    @memory_probe.setter
+    def memory_probe(self, probe: Callable[[], MemoryInfo] | None) -> None:
+        self.studio.memory_probe = probe
+
+    @property
     def jobs(self) -> list[Job]:
-        return self.queue.jobs
+        return self.studio.jobs
 
     def job(self, job_id: str) -> Job | None:
-        try:
-            return self.queue.get(job_id)
-        except (KeyError, JobError):
-            return None
+        return self.studio.job(job_id)
 
     def state(self, job: Job) -> str:
         return UI_STATE.get(job.status, job.status)
 
     def job_for_shot(self, shot_id: str) -> Job | None:
         """What the shot's card shows: its running job, else its newest waiting one."""
-        active = [j for j in self.queue.jobs if j.shot_id == shot_id and j.active]
-        running = [j for j in active if j.status == "running"]
-        return (running or active[-1:] or [None])[0]
+        return self.studio.job_for_shot(shot_id)
 
     def running(self) -> Job | None:
-        return self.queue.running
+        return self.studio.queue.running
 
     @property
     def busy(self) -> bool:
-        return self.queue.busy
+        return self.studio.busy
 
     def eta_seconds(self, job_id: str) -> float | None:
         try:
-            return self.queue.eta_seconds(job_id)
+            return self.studio.queue.eta_seconds(job_id)
         except (KeyError, JobError):
             return None
 
-    # ------------------------------------------------------------------ actions
+    # ------------------------------------------------------------------ actions (studio)
     def generate_shot(self, shot_id: str, new_seed: bool = False) -> Job:
         """Queue one take of a shot. Raises PolicyBlocked or QueueError with a user message."""
-        pvm = self.project_vm
-        project = pvm.project
-        shot = project.shot(shot_id)
-        request = shot.request
-        if new_seed:
-            request = request.with_changes(seed=random.randint(0, MAX_SEED))
-        self._check_policy(request)
-        self._check_fits(request)
-        parent_job = None
-        if shot.continue_from_previous:
-            request = request.with_changes(start_image=str(self._previous_last_frame(shot_id)))
-            prev = project.previous_shot(shot_id)
-            parent_job = self.job_for_shot(prev.id) if prev is not None else None
-        elif request.start_image is not None and not Path(request.start_image).is_file():
-            request = request.with_changes(start_image=None)
-        take = Take.create(request)
-        had_pick = _has_done_selection(shot)
-        project.add_take(shot_id, take)
-        clip = core_project.resolve_media(
-            project, core_project.clip_relpath(project, shot_id, take.id)
-        )
-        job = Job(take.id, shot_id, take.id, request)
-        job.total = request.steps * segments_for(request)
-        self._variation[job.id] = new_seed
-        self.titles[job.id] = self._title(job)
-        if parent_job is not None:
-            self._chained_from[job.id] = parent_job.id
-        self._keep_pick[job.id] = new_seed and had_pick
-        self._project_of[job.id] = project
-        self._take_of[job.id] = take
-        self.queue.submit(job)
-        device = getattr(self.settings, "device", "auto") if self.settings is not None else "auto"
-        self.worker.submit(GenerationJob(job.id, request, clip.parent, take.id, device=device))
-        pvm.mark_dirty()
-        self.queue_changed.emit()
-        pvm._shot_changed(shot_id)
-        self.busy_changed.emit(True)
-        return job
+        return self.studio.generate_shot(shot_id, new_seed)
 
     def generate_variations(self, shot_id: str, count: int = 3) -> list[Job]:
-        return [self.generate_shot(shot_id, new_seed=True) for _ in range(count)]
+        return self.studio.generate_variations(shot_id, count)
 
     def generate_all(self, only_missing: bool = False) -> list[Job]:
-        """Queue, in storyboard order, every shot that needs a clip (continuity chains through
-        queued takes). A shot already done with its current settings is skipped, since a new
-        take would be identical; ``only_missing`` also skips out-of-date finished shots."""
-        queued = []
-        for shot in self.project_vm.shots:
-            if is_current(shot) or (only_missing and _has_done_selection(shot)):
-                continue
-            if self.job_for_shot(shot.id) is not None:
-                continue
-            queued.append(self.generate_shot(shot.id))
-        return queued
+        return self.studio.generate_all(only_missing)
 
     def cancel(self, job_id: str, note: str | None = None) -> None:
-        job = self.job(job_id)
-        if job is None or not job.active:
-            return
-        if note is not None:
-            self.notes[job_id] = note
-        self.worker.cancel(job_id)
-        self.queue.cancel(job_id)
-        if job.status == "cancelled":  # it was waiting: it ends now
-            self._finish_take(job, "cancelled")
-        self.job_changed.emit(job_id)
-        self._skip_dependents(job, "was cancelled")
-
-    def _skip_dependents(self, job: Job, why: str) -> None:
-        """Waiting jobs that continue from ``job``'s take can never start: skip them with a note
-        (not an error box), and the ones that continue from those, and so on."""
-        for other_id, parent_id in list(self._chained_from.items()):
-            other = self.job(other_id)
-            if parent_id != job.id or other is None or other.status != "queued":
-                continue
-            title = self.titles.get(job.id, "The previous shot")
-            note = (
-                f"Skipped: {title} {why}, so there is no last frame to continue from. "
-                "Generate it again, then this shot."
-            )
-            self.cancel(other_id, note)
-            self.job_skipped.emit(other_id, note)
+        self.studio.cancel(job_id, note)
 
     def cancel_running(self) -> bool:
-        running = self.running()
-        if running is None:
-            return False
-        self.cancel(running.id)
-        return True
+        return self.studio.cancel_running()
 
     def cancel_all(self) -> None:
-        for job in self.queue.jobs:
-            if job.active:
-                self.cancel(job.id)
+        self.studio.cancel_all()
 
     def clear_finished(self) -> None:
-        for job in self.queue.clear_finished():
-            tables = (self.titles, self._keep_pick, self._project_of, self._take_of)
-            for table in (*tables, self.notes, self._variation, self._chained_from):
-                table.pop(job.id, None)
+        self.studio.clear_finished()
         self.queue_changed.emit()
 
-    def _title(self, job: Job) -> str:
-        """A queue row's name: the shot's current number (and title), so it follows reorders."""
-        pvm = self.project_vm
-        shot = pvm.shot(job.shot_id) if self._project_of.get(job.id) is pvm.project else None
-        if shot is None:
-            base = self.titles.get(job.id, "Shot").split("  ·  ")[0]  # deleted: keep the old
-        else:
-            base = f"Shot {pvm.shot_number(shot.id)}" + (f" — {shot.title}" if shot.title else "")
-        return base + ("  ·  variation" if self._variation.get(job.id) else "")
-
     def refresh_titles(self) -> None:
-        for job in self.queue.jobs:
-            title = self._title(job)
-            if self.titles.get(job.id) != title:
-                self.titles[job.id] = title
-                self.job_changed.emit(job.id)
-
-    # ------------------------------------------------------------------ helpers
-    def _check_policy(self, request: GenerationRequest) -> None:
-        if self.settings is not None and not getattr(self.settings, "policy_enabled", True):
-            return
-        from sora_desktop.core.policy import check_request
-
-        result = check_request(request)
-        if not result.allowed:
-            raise PolicyBlocked(result.message)
-
-    def _check_fits(self, request: GenerationRequest) -> None:
-        """Refuse a job that cannot fit this machine's memory before it starts (and fails)."""
-        memory = self.memory_probe() if self.memory_probe is not None else None
-        report = preflight_request(request, self.settings, memory)
-        if report is not None and not report.ok:
-            raise QueueError(f"{report.message}\n{report.suggestion}".strip())
-
-    def _previous_last_frame(self, shot_id: str) -> Path:
-        pvm = self.project_vm
-        project = pvm.project
-        prev = project.previous_shot(shot_id)
-        number = pvm.shot_number(shot_id)
-        if prev is None:
-            raise QueueError(
-                f"Shot {number} is the first shot, so there is no previous shot to continue "
-                "from. Turn off 'Continue from previous shot'."
-            )
-        pending = self.job_for_shot(prev.id)
-        if pending is not None:  # the previous shot is in the queue: chain to its new take
-            rel = core_project.clip_relpath(project, prev.id, pending.take_id)
-            return last_frame_path(core_project.resolve_media(project, rel))
-        clip = pvm.clip_path(prev.selected)
-        if clip is None:
-            raise QueueError(
-                f"Shot {number} continues from shot {number - 1}, which has no finished take "
-                "yet. Generate that shot first, or turn off 'Continue from previous shot'."
-            )
-        last = last_frame_path(clip)
-        if not last.is_file():  # e.g. a clip imported without its side files
-            from sora_desktop.ui.images import make_side_files
-
-            make_side_files(clip)  # streamed and scaled: bounded memory for any clip
-        return last
-
-    def _finish_take(
-        self, job: Job, status: str, clip: str | None = None, error: str | None = None
-    ):
-        project = self._project_of.get(job.id)
-        if project is None or project is not self.project_vm.project:
-            return  # the project was closed meanwhile; its file keeps the take as interrupted
-        try:
-            shot = project.shot(job.shot_id)
-        except KeyError:
-            # the shot was deleted while generating; keep its take right for an undo of that
-            take = self._take_of.get(job.id)
-            if take is not None:
-                take.status = status  # type: ignore[assignment]
-                take.clip = clip if clip is not None else take.clip
-                take.error = error if error is not None else take.error
-            return
-        previous_pick = shot.selected_take
-        try:
-            project.update_take(job.shot_id, job.take_id, status=status, clip=clip, error=error)
-        except (KeyError, ValueError):
-            return
-        if status == "done" and self._keep_pick.get(job.id) and previous_pick is not None:
-            project.select_take(job.shot_id, previous_pick)
-        self.project_vm.mark_dirty()
-        self.project_vm._shot_changed(job.shot_id)
-
-    def _adopt_clip(self, project: Project, job: Job, path: Path) -> str | None:
-        """The clip's path relative to the project. If the project moved while the job ran
-        (Save As, also under a new name in the same folder), the clip and its side files are
-        copied into the new media folder first."""
-        try:
-            rel = core_project.relative_media(project, path)
-            if rel.split("/")[0] == core_project.media_dir(project).name:
-                return rel
-        except ValueError:
-            pass
-        rel = core_project.clip_relpath(project, job.shot_id, job.take_id, path.suffix or ".mp4")
-        target = core_project.resolve_media(project, rel)
-        try:
-            import shutil
-
-            from sora_desktop.core.atomic import atomic_write_with
-
-            for src, dst in (
-                (path, target),
-                (thumbnail_path(path), thumbnail_path(target)),
-                (last_frame_path(path), last_frame_path(target)),
-            ):
-                if src.is_file():
-                    atomic_write_with(dst, lambda tmp, s=src: shutil.copyfile(s, tmp))
-        except OSError:
-            return None
-        return rel
-
-    def _after_terminal(self, job_id: str) -> None:
-        self.job_changed.emit(job_id)
-        if not self.busy:
-            self.busy_changed.emit(False)
+        self.studio.refresh_titles()
 
     # ------------------------------------------------------------------ worker signals
     def _on_started(self, job_id: str) -> None:
-        job = self.job(job_id)
-        if job is None or job.status != "queued":
-            return
-        self.queue.mark_running(job_id)
-        self._finish_take(job, "generating")
-        self.job_changed.emit(job_id)
+        self.studio.started(job_id)
 
     def _on_progress(self, job_id: str, step: int, total: int) -> None:
-        job = self.job(job_id)
-        if job is None or job.status != "running":
-            return
-        self.queue.mark_progress(job_id, min(step, total), total)
-        self.job_changed.emit(job_id)
+        self.studio.progress(job_id, step, total)
+
+    def _on_finished(self, job_id: str, path: str) -> None:
+        self.studio.finished(job_id, path)
+
+    def _on_failed(self, job_id: str, message: str) -> None:
+        self.studio.failed(job_id, message)
+
+    def _on_cancelled(self, job_id: str) -> None:
+        self.studio.cancelled(job_id)
 
     def _on_preview(self, job_id: str, image: QImage) -> None:
         job = self.job(job_id)
         if job is not None and job.status == "running":
             self.preview_changed.emit(job_id, image)
 
-    def _on_finished(self, job_id: str, path: str) -> None:
-        job = self.job(job_id)
-        if job is None:
-            return
-        if job.status == "running":
-            self.queue.mark_done(job_id, path)
-        project = self._project_of.get(job_id)
-        clip = None
-        if project is not None:
-            clip = self._adopt_clip(project, job, Path(path))
-        self._finish_take(job, "done", clip=clip)
-        self._after_terminal(job_id)
-        self.job_finished.emit(job_id, path)
-
-    def _on_failed(self, job_id: str, message: str) -> None:
-        job = self.job(job_id)
-        if job is None:
-            return
-        if job.status == "cancelled":  # skipped or cancelled meanwhile: not an error
-            self._on_cancelled(job_id)
-            return
-        if job.active:
-            self.queue.mark_failed(job_id, message)
-        self._finish_take(job, "failed", error=message)
-        self._after_terminal(job_id)
-        self.job_failed.emit(job_id, message)
-        self._skip_dependents(job, "could not be generated")
-
-    def _on_cancelled(self, job_id: str) -> None:
-        job = self.job(job_id)
-        if job is None:
-            return
-        if job.active:
-            self.queue.mark_cancelled(job_id)
-        self._finish_take(job, "cancelled")
-        self._after_terminal(job_id)
-
     def _on_project_changed(self) -> None:
         self.cancel_all()
         self.queue_changed.emit()
 
 
-def _has_done_selection(shot: Shot | None) -> bool:
-    return shot is not None and shot.selected is not None and shot.selected.status == "done"
-
-
-# What makes a clip: the fields compared to tell whether a finished take still matches its
-# shot. Not the seed (variations and a picked variation differ from the shot's seed on purpose;
-# the card shows the picked take's seed), not start_image (continuity fills it in per take),
-# not original_prompt (a note, not a setting).
-CLIP_FIELDS = (
-    "prompt",
-    "negative_prompt",
-    "steps",
-    "guidance",
-    "num_frames",
-    "fps",
-    "width",
-    "height",
-    "model_id",
-)
-
-
-def changed_settings(shot: Shot | None) -> list[str]:
-    """The settings of the shot that differ from its picked finished take (empty: current)."""
-    if not _has_done_selection(shot):
-        return []
-    made, now = shot.selected.request, shot.request
-    return [f for f in CLIP_FIELDS if getattr(made, f) != getattr(now, f)]
-
-
-def is_out_of_date(shot: Shot | None) -> bool:
-    """A finished clip whose shot's settings changed after it was made."""
-    return bool(changed_settings(shot))
-
-
-def is_current(shot: Shot | None) -> bool:
-    """Done with its current settings: Generate all leaves it alone."""
-    return _has_done_selection(shot) and not is_out_of_date(shot)
+# The take rules' old home: the storyboard reads them from here.
+__all__ = [
+    "CLIP_FIELDS",
+    "PolicyBlocked",
+    "ProjectViewModel",
+    "QueueError",
+    "QueueViewModel",
+    "changed_settings",
+    "is_current",
+    "is_out_of_date",
+    "segments_for",
+]

@@ -26,7 +26,10 @@ from sora_desktop.engine.backend import (
     StepEvent,
 )
 from sora_desktop.engine.preflight import OutOfMemory  # no torch at import
-from sora_desktop.ui.images import frame_to_qimage, last_frame_path, save_png, thumbnail_path
+from sora_desktop.studio.film import render_film
+from sora_desktop.studio.media import StartFrameError, ensure_last_frame
+from sora_desktop.studio.media import save_take_files as save_take_files  # its old home
+from sora_desktop.ui.images import frame_to_qimage
 
 GenerateFn = Callable[[GenerationRequest, CancelToken], Iterator[Any]]
 
@@ -90,26 +93,15 @@ class GenerationJob:
     stem: str  # file name stem for the clip, its thumbnail and its last frame
     device: str = "auto"
     token: CancelToken = field(default_factory=CancelToken)
+    # The finished clip whose last frame this take starts from, when that frame's file is
+    # missing: it is made here, in the worker thread, not on the GUI thread.
+    start_from: Path | None = None
 
 
 def _default_generate(request: GenerationRequest, cancel: CancelToken, device: str = "auto"):
     from sora_desktop.engine import registry  # lazy: pulls torch in the worker thread
 
     return registry.generate(request, cancel, device=device)
-
-
-def save_take_files(result: GenerationResult, out_dir: Path, stem: str) -> Path:
-    """The clip as MP4 plus its thumbnail (middle frame) and last frame (for continuity)."""
-    from sora_desktop.engine.export import export_video
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clip = Path(
-        export_video(result.frames, out_dir / f"{stem}.mp4", result.fps, request=result.request)
-    )
-    frames = result.frames
-    save_png(frames[len(frames) // 2], thumbnail_path(clip))
-    save_png(frames[-1], last_frame_path(clip))
-    return clip
 
 
 class GenerationWorker(QObject):
@@ -207,6 +199,8 @@ class GenerationWorker(QObject):
             return
         self.started.emit(jid)
         try:
+            if job.start_from is not None:
+                ensure_last_frame(job.start_from)
             result = None
             last_preview = 0.0
             if self._generate is _default_generate:
@@ -230,6 +224,8 @@ class GenerationWorker(QObject):
             if result is None:
                 raise RuntimeError("the model finished without producing a clip")
             clip = save_take_files(result, job.out_dir, job.stem)
+        except StartFrameError as exc:  # its message says what to do
+            self.failed.emit(jid, str(exc))
         except GenerationCancelled:
             self.cancelled.emit(jid)
         except Exception as exc:  # noqa: BLE001 - any job error becomes a message, never a crash
@@ -307,37 +303,20 @@ class ExportWorker(QObject):
             return
         self.started.emit(jid)
         try:
-            from sora_desktop.engine.export import concat_clips, export_video, read_video
-
-            clips = []
-            for i, path in enumerate(job.clips):
-                job.token.raise_if_cancelled()
-                frames, _fps = read_video(path)
-                clips.append(frames)
-                self.progress.emit(jid, 0.2 * (i + 1) / len(job.clips))
-            frames = clips[0] if len(clips) == 1 else concat_clips(clips, job.crossfade_frames)
-
-            def on_progress(*args: Any) -> None:
-                if len(args) >= 2 and args[1]:
-                    frac = float(args[0]) / float(args[1])
-                else:
-                    frac = float(args[0]) if args else 0.0
-                self.progress.emit(jid, 0.2 + 0.8 * max(0.0, min(1.0, frac)))
-
-            out = export_video(
-                frames,
+            out = render_film(
+                job.clips,
                 job.path,
                 job.fps,
                 fmt=job.fmt,
-                request=job.request,
+                crossfade_frames=job.crossfade_frames,
                 upscale=job.upscale,
                 upscale_method=job.upscale_method,
                 quality=job.quality,
                 watermark=job.watermark,
-                progress=on_progress,
+                request=job.request,
+                progress=lambda fraction: self.progress.emit(jid, fraction),
                 cancel=job.token,
             )
-            job.token.raise_if_cancelled()
         except GenerationCancelled:
             self.cancelled.emit(jid)
         except Exception as exc:  # noqa: BLE001
