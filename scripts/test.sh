@@ -7,4 +7,5 @@ bash scripts/setup.sh test
 . .venv/bin/activate
 export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1
 ruff check sora_desktop tests bench model scripts
+lint-imports  # the layers and "core/studio import no Qt" (pyproject.toml [tool.importlinter])
 python -m pytest -q -p no:cacheprovider "$@"

@@ -207,17 +207,17 @@ def build_request(args: argparse.Namespace) -> tuple[GenerationRequest, str | No
 
 
 def _check_policy(request: GenerationRequest) -> None:
-    from sora_desktop.core.policy import check_request
     from sora_desktop.core.settings import load_settings
+    from sora_desktop.studio import PolicyBlocked, check_policy
 
     try:
-        enabled = bool(getattr(load_settings(), "policy_enabled", True))
+        settings = load_settings()
     except Exception:  # an unreadable settings file must not switch the policy off
-        enabled = True
-    if enabled:
-        result = check_request(request)
-        if not result.allowed:
-            raise UsageError(result.message or "prompt: refused by the prompt policy")
+        settings = None
+    try:
+        check_policy(request, settings)
+    except PolicyBlocked as exc:
+        raise UsageError(str(exc) or "prompt: refused by the prompt policy") from None
 
 
 @contextmanager
