@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QUndoStack
 
 from sora_desktop.core import project as core_project
+from sora_desktop.core.export_settings import ExportSettings
 from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Shot, Take
 from sora_desktop.core.request import MAX_SEED, GenerationRequest
@@ -165,7 +166,16 @@ class ProjectViewModel(QObject):
                 cmd.SetShotFieldCommand(self, shot_id, "title", title, "Rename shot")
             )
 
+    def set_export_settings(self, settings: ExportSettings) -> None:
+        """Remember export options in the project (undoable; nothing pushed when unchanged)."""
+        if settings.project_settings() != self.project.export_settings.project_settings():
+            self.undo_stack.push(cmd.SetExportSettingsCommand(self, settings))
+
     # ------------------------------------------------------------------ called by commands
+    def _settings_changed(self) -> None:
+        self.revision += 1
+        self.edited.emit()
+
     def _structure_changed(self, select: str | None = None) -> None:
         self.revision += 1
         self.edited.emit()
