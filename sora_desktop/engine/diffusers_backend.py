@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from sora_desktop.core.capabilities import PIPELINE_RULES, capabilities_from_entry
 from sora_desktop.core.catalog import (
     CatalogEntry,
     find_entry,
@@ -73,15 +74,24 @@ class Family:
     max_frames: int = 257
 
 
+def _family(name: str, pipeline: str) -> Family:
+    rules = PIPELINE_RULES[pipeline]  # what it accepts: core/capabilities.py
+    return Family(
+        name,
+        pipeline,
+        rules.start_image_pipeline,
+        rules.frame_multiple,
+        rules.size_multiple,
+        rules.negative_prompt,
+        rules.max_frames,
+    )
+
+
 FAMILIES: dict[str, Family] = {
-    "WanPipeline": Family("wan", "WanPipeline", None, 4, 16),
-    "LTXPipeline": Family("ltx", "LTXPipeline", "LTXImageToVideoPipeline", 8, 32),
-    "CogVideoXPipeline": Family(
-        "cogvideox", "CogVideoXPipeline", "CogVideoXImageToVideoPipeline", 4, 16, max_frames=81
-    ),
-    "HunyuanVideoPipeline": Family(
-        "hunyuan", "HunyuanVideoPipeline", None, 4, 16, negative_prompt=False, max_frames=129
-    ),
+    "WanPipeline": _family("wan", "WanPipeline"),
+    "LTXPipeline": _family("ltx", "LTXPipeline"),
+    "CogVideoXPipeline": _family("cogvideox", "CogVideoXPipeline"),
+    "HunyuanVideoPipeline": _family("hunyuan", "HunyuanVideoPipeline"),
 }
 
 
@@ -331,34 +341,8 @@ class DiffusersBackend(Backend):
                 vae.enable_slicing()
 
     def capabilities(self) -> BackendCapabilities:
-        return BackendCapabilities(
-            sizes=(),
-            max_frames=self.family.max_frames,
-            supports_start_image=self.entry.supports_start_image
-            and self.family.start_image_pipeline is not None,
-            supports_negative_prompt=self.family.negative_prompt,
-        )
-
-    def check_request(self, request: GenerationRequest) -> None:
-        super().check_request(request)
-        fam = self.family
-        for name in ("width", "height"):
-            value = getattr(request, name)
-            if value % fam.size_multiple:
-                lo = max(fam.size_multiple, value // fam.size_multiple * fam.size_multiple)
-                raise ValueError(
-                    f"{name}: {value} is not a multiple of {fam.size_multiple} for "
-                    f"{self.entry.name}; use e.g. {lo}"
-                )
-        if (request.num_frames - 1) % fam.frame_multiple:
-            k = (request.num_frames - 1) // fam.frame_multiple
-            lo, hi = k * fam.frame_multiple + 1, (k + 1) * fam.frame_multiple + 1
-            raise ValueError(
-                f"num_frames: {request.num_frames} does not fit {self.entry.name}, which needs "
-                f"{fam.frame_multiple}k+1 frames; use {lo} or {hi}"
-            )
-        if request.negative_prompt and not fam.negative_prompt:
-            raise ValueError(f"negative_prompt: {self.entry.name} does not use a negative prompt")
+        # the same record the editor and the ETA read (catalog entry + pipeline rules)
+        return capabilities_from_entry(self.entry)
 
     def preview_factors(self) -> np.ndarray:
         if self._factors is None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.core.capabilities import embedded_capabilities
 from sora_desktop.core.export_settings import (
     FORMAT_SUFFIXES,
     MAX_CROSSFADE_FRAMES,
@@ -182,7 +183,7 @@ class ExportDialog(QDialog):
         shots = self.vm.shots
         shot = self.vm.shot(self.shot_id) if self.shot_id else (shots[0] if shots else None)
         if shot is None:
-            return 64, 64
+            return embedded_capabilities().default_size
         take = shot.selected
         req = take.request if take is not None else shot.request
         return req.width, req.height

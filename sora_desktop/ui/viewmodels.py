@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QUndoStack
 
 from sora_desktop.core import project as core_project
+from sora_desktop.core.capabilities import segments_for  # noqa: F401 - the model's own window
 from sora_desktop.core.export_settings import ExportSettings
 from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Shot, Take
@@ -203,12 +204,6 @@ class PolicyBlocked(Exception):
 
 class QueueError(Exception):
     """A shot cannot be queued as it is; the message says what to do."""
-
-
-def segments_for(request: GenerationRequest, window: int = 16) -> int:
-    if request.num_frames <= window:
-        return 1
-    return 1 + -(-(request.num_frames - window) // (window - 1))
 
 
 UI_STATE = {"running": "generating"}  # core job status -> the words the storyboard uses

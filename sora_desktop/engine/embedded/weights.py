@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from sora_desktop.core.capabilities import EMBEDDED_FPS, EMBEDDED_SIZE, EMBEDDED_WINDOW
 from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT
 from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE
 
@@ -64,9 +65,11 @@ def save_checkpoint(
         "latent_std": latent_std,
         "latent_rgb": latent_rgb,
         "sample_shift": sample_shift,
-        "frames": 16,
-        "fps": 8,
-        "size": 64,
+        # what the model was trained on (the training world's clips); read back as its
+        # capability record (core/capabilities.py: embedded_capabilities)
+        "frames": EMBEDDED_WINDOW,
+        "fps": EMBEDDED_FPS,
+        "size": EMBEDDED_SIZE,
         "training": training,
     }
     text = json.dumps(config, indent=2)
