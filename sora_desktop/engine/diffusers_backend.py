@@ -40,6 +40,8 @@ from sora_desktop.core.catalog import (
     is_installed,
     load_catalog,
 )
+from sora_desktop.core.memory_modes import MEMORY_MODES, mode_name, next_lighter_mode
+from sora_desktop.core.model_files import is_pickle_name
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import (
     Backend,
@@ -52,7 +54,6 @@ from sora_desktop.engine.backend import (
 )
 from sora_desktop.engine.preflight import OutOfMemory, oom_advice
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 ALLOWED_LIBRARIES = {"diffusers", "transformers", None}
 PREVIEW_MAX_SIDE = 256
 
@@ -113,7 +114,7 @@ def check_model_folder(folder: Path) -> None:
     bad = sorted(
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
-        if p.is_file() and (p.name.lower().endswith(PICKLE_SUFFIXES) or p.suffix == ".py")
+        if p.is_file() and (is_pickle_name(p.name) or p.suffix == ".py")
     )
     if bad:
         raise ValueError(
@@ -276,8 +277,10 @@ class DiffusersBackend(Backend):
 
         if entry.pipeline not in FAMILIES:
             raise ValueError(f"pipeline: {entry.pipeline!r} has no diffusers backend")
-        if memory_mode not in ("fast", "balanced", "low_vram"):
-            raise ValueError(f"memory_mode: {memory_mode!r}; allowed fast, balanced, low_vram")
+        if memory_mode not in MEMORY_MODES:
+            raise ValueError(
+                f"memory_mode: {memory_mode!r}; allowed {', '.join(MEMORY_MODES)}"
+            )
         self.entry = entry
         self.model_id = entry.id
         self.family = FAMILIES[entry.pipeline]
@@ -314,8 +317,10 @@ class DiffusersBackend(Backend):
             self.pipe = None
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            later = {"fast": "Balanced", "balanced": "Low VRAM"}.get(memory_mode)
-            hint = f"Choose {later} mode in Settings." if later else "Use a smaller model."
+            later = next_lighter_mode(memory_mode)
+            hint = (
+                f"Choose {mode_name(later)} mode in Settings." if later else "Use a smaller model."
+            )
             raise OutOfMemory(
                 f"{entry.name} does not fit in GPU memory in this memory mode. {hint}"
             ) from exc

@@ -32,15 +32,16 @@ from PySide6.QtWidgets import (
 
 from sora_desktop.core.capabilities import capabilities_from_entry
 from sora_desktop.core.catalog import CatalogEntry, is_installed, load_catalog
+from sora_desktop.core.memory_modes import MEMORY_MODES, MODE_NAMES
 from sora_desktop.core.request import EMBEDDED_MODEL_ID
 from sora_desktop.core.settings import Settings, default_paths, settings_path
 
 # A prompt the embedded model knows well (its training captions use these words).
 SAMPLE_PROMPT = "a red circle bounces up and down on a plain green background"
 SAMPLE_SEED = 100
-MODE_ORDER = ("fast", "balanced", "low_vram")
+MODE_ORDER = MEMORY_MODES
 # The words the Settings dialog uses for the memory modes.
-MODE_WORDS = {"fast": "Fast", "balanced": "Balanced", "low_vram": "Low memory"}
+MODE_WORDS = MODE_NAMES
 
 
 @dataclass(frozen=True)

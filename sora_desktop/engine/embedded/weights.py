@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sora_desktop.core.capabilities import EMBEDDED_FPS, EMBEDDED_SIZE, EMBEDDED_WINDOW
+from sora_desktop.core.model_files import is_pickle_name
 from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT
 from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE
 
@@ -22,8 +23,6 @@ CONFIG_NAME = "config.json"
 VAE_NAME = "vae.safetensors"
 DIT_NAME = "dit.safetensors"
 FORMAT_VERSION = 1
-# Formats that unpickle (and can run code) when loaded; this loader never reads them.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
@@ -250,7 +249,7 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
             pickles = sorted(
                 p.name
                 for p in path.glob(f"{Path(name).stem}.*")
-                if p.name.lower().endswith(PICKLE_SUFFIXES)
+                if is_pickle_name(p.name)
             )
             if pickles:
                 raise ValueError(
