@@ -327,6 +327,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from sora_desktop.engine.device import pick_device
 
     pick_device(args.device)  # a clear error for an unknown or missing device
+    if args.model_dir is None:  # what the model accepts, before minutes of loading it
+        from sora_desktop.core.capabilities import capabilities_for
+
+        capabilities_for(request.model_id).check(request)
     backend = _load_backend(request.model_id, args.device, args.model_dir)
     backend.check_request(request)
 

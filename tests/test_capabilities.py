@@ -147,3 +147,20 @@ def test_unknown_models_get_a_permissive_one_pass_record():
     record = capabilities_for("someone/unknown-model", entries=[])
     assert isinstance(record, ModelCapabilities)
     assert record.segments(500) == 1 and record.frame_rule == "any"
+
+
+def test_cli_checks_the_models_record_before_loading_it(capsys, monkeypatch, tmp_path):
+    """The CLI reads the same record: a clip too long for the embedded model is refused with
+    the model's own limit, before minutes of loading."""
+    from sora_desktop.engine import registry
+    from tests.test_cli import run_main
+
+    def no_loading(*_a, **_k):
+        raise AssertionError("the model was loaded before the request was checked")
+
+    monkeypatch.setattr(registry, "load_backend", no_loading)
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run_main(capsys, "generate", "a red ball", "--frames", "200")
+    assert code == 2
+    limit = embedded_capabilities().max_frames
+    assert f"num_frames: 200 is out of range for {EMBEDDED_MODEL_ID}; allowed 1 to {limit}" in err
