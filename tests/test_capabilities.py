@@ -164,3 +164,35 @@ def test_cli_checks_the_models_record_before_loading_it(capsys, monkeypatch, tmp
     assert code == 2
     limit = embedded_capabilities().max_frames
     assert f"num_frames: 200 is out of range for {EMBEDDED_MODEL_ID}; allowed 1 to {limit}" in err
+
+
+def test_prompt_editor_reads_the_models_record(qtbot):
+    """The editor's limits come from the record: the embedded model's 121 frames from its
+    config, and a Wan model's 4k+1 rule and frame limit (which it did not know before)."""
+    from sora_desktop.ui.model_choices import ModelChoice
+    from sora_desktop.ui.prompt_editor import PromptEditor
+    from sora_desktop.ui.viewmodels import ProjectViewModel
+
+    editor = PromptEditor(ProjectViewModel(), models_dir=None)
+    qtbot.addWidget(editor)
+    assert editor.current_choice().max_frames == embedded_capabilities().max_frames
+    editor.fps_spin.setValue(8)
+    editor.duration_spin.setValue(16.0)  # 128 frames > 121
+    assert editor.validate() is None
+    assert "allowed up to 121 frames" in editor.duration_error.text()
+
+    wan = capabilities_for(WAN)
+    choice = ModelChoice(WAN, wan.name, "", {"width": 832, "height": 480, "fps": 16}, wan)
+    editor.choices.append(choice)
+    editor.model_combo.addItem(choice.name, choice.id)
+    editor.model_combo.setCurrentIndex(editor.model_combo.count() - 1)
+    editor.fps_spin.setValue(16)
+    editor.duration_spin.setValue(5.0)  # 80 frames: not 4k+1
+    assert editor.validate() is None
+    assert "needs 4k+1 frames; use 77 or 81" in editor.duration_error.text()
+    editor.duration_spin.setValue(5.06)  # 81 frames
+    request = editor.validate()
+    assert request is not None and request.num_frames == 81 and request.model_id == WAN
+    editor.duration_spin.setValue(20.0)  # 320 frames
+    assert editor.validate() is None
+    assert f"allowed up to {wan.max_frames} frames" in editor.duration_error.text()

@@ -150,18 +150,23 @@ class ModelCapabilities:
                         f"{field}: {value} is not a multiple of {m} for {name}; "
                         f"use e.g. {max(m, value // m * m)}"
                     )
-        f = self.frame_multiple
-        if f > 1 and (request.num_frames - 1) % f:
-            k = (request.num_frames - 1) // f
-            raise ValueError(
-                f"num_frames: {request.num_frames} does not fit {name}, which needs "
-                f"{f}k+1 frames; use {k * f + 1} or {(k + 1) * f + 1}"
-            )
+        self.check_frame_rule(request.num_frames)
         if request.negative_prompt and not self.supports_negative_prompt:
             raise ValueError(f"negative_prompt: {name} does not use a negative prompt")
         if self.fps_choices and request.fps not in self.fps_choices:
             allowed = ", ".join(str(x) for x in self.fps_choices)
             raise ValueError(f"fps: {request.fps} is not offered by {name}; allowed {allowed}")
+
+
+    def check_frame_rule(self, num_frames: int) -> None:
+        """Raise ValueError("num_frames: ...") when the count breaks the model's k*m+1 rule."""
+        f = self.frame_multiple
+        if f > 1 and (num_frames - 1) % f:
+            k = (num_frames - 1) // f
+            raise ValueError(
+                f"num_frames: {num_frames} does not fit {self.name or self.model_id}, which "
+                f"needs {f}k+1 frames; use {k * f + 1} or {(k + 1) * f + 1}"
+            )
 
 
 def _shape(w: int, h: int) -> str:

@@ -439,7 +439,6 @@ class PromptEditor(QWidget):
             model_id=choice.id,
             original_prompt=original,
         )
-        choice.caps.check(request)  # what this model accepts (its frame rule, sizes...)
         return request
 
     def _clear_errors(self) -> None:
@@ -506,6 +505,7 @@ class PromptEditor(QWidget):
                 f"allowed up to {choice.max_frames} frames "
                 f"({choice.max_frames / fps:.1f} s at {fps} fps)"
             )
+        choice.caps.check_frame_rule(frames)  # e.g. Wan: 4k+1 frames
         return frames
 
     def validate(self) -> GenerationRequest | None:
