@@ -23,6 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from sora_desktop import __version__
+from sora_desktop.core.capabilities import EMBEDDED_FPS, EMBEDDED_SIZE, EMBEDDED_WINDOW
+from sora_desktop.core.export_settings import (
+    EXPORT_FORMATS,
+    MAX_UPSCALE,
+    QUALITIES,
+    UPSCALE_METHODS,
+)
 from sora_desktop.core.request import (
     EMBEDDED_MODEL_ID,
     MAX_SEED,
@@ -66,9 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--steps", type=int, help="denoising steps (default 25)")
     gen.add_argument("--guidance", type=float, help="classifier-free guidance (default 4.0)")
     gen.add_argument("--seconds", type=float, help="clip length in seconds (frames = seconds*fps)")
-    gen.add_argument("--frames", type=int, help="clip length in frames (default 16)")
-    gen.add_argument("--fps", type=int, help="frames per second (default 8)")
-    gen.add_argument("--size", help="WxH the model generates at (default 64x64)")
+    gen.add_argument(
+        "--frames", type=int, help=f"clip length in frames (default {EMBEDDED_WINDOW})"
+    )
+    gen.add_argument("--fps", type=int, help=f"frames per second (default {EMBEDDED_FPS})")
+    gen.add_argument(
+        "--size",
+        help=f"WxH the model generates at (default {EMBEDDED_SIZE}x{EMBEDDED_SIZE})",
+    )
     gen.add_argument("--negative", default="", help="what the clip should not show")
     gen.add_argument(
         "--enhance", action="store_true", help="rewrite the prompt into a detailed caption first"
@@ -78,13 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--model-dir", help="folder of an embedded-model checkpoint")
     gen.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     gen.add_argument("--start-image", help="image the clip starts from")
-    gen.add_argument("--upscale", type=int, default=1, help="integer export upscale (1-16)")
-    gen.add_argument("--upscale-method", default="nearest", choices=["nearest", "lanczos"])
-    gen.add_argument("--quality", default="high", choices=["high", "medium", "low"])
+    gen.add_argument(
+        "--upscale", type=int, default=1, help=f"integer export upscale (1-{MAX_UPSCALE})"
+    )
+    gen.add_argument("--upscale-method", default="nearest", choices=list(UPSCALE_METHODS))
+    gen.add_argument("--quality", default="high", choices=list(QUALITIES))
     gen.add_argument("--watermark", action="store_true", help="add a visible AI-generated label")
     gen.add_argument(
         "--format",
-        choices=["mp4", "webm", "gif", "png"],
+        choices=list(EXPORT_FORMATS),
         help="output format (default: from the output suffix)",
     )
 
@@ -313,6 +327,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from sora_desktop.engine.device import pick_device
 
     pick_device(args.device)  # a clear error for an unknown or missing device
+    if args.model_dir is None:  # what the model accepts, before minutes of loading it
+        from sora_desktop.core.capabilities import capabilities_for
+
+        capabilities_for(request.model_id).check(request)
     backend = _load_backend(request.model_id, args.device, args.model_dir)
     backend.check_request(request)
 

@@ -124,8 +124,8 @@ def test_bundle_locations_match_where_the_runtime_looks(monkeypatch, tmp_path):
 
     assert resources_dir() == tmp_path / dests["resources"]
     assert (resources_dir() / "theme_dark.qss").relative_to(tmp_path).parent == dests["resources"]
-    # engine/embedded/pipeline.py (torch: read, not imported) uses model_dir() / "embedded"
-    tree = ast.parse((ROOT / "sora_desktop/engine/embedded/pipeline.py").read_text("utf-8"))
+    # core/capabilities.py (read, not imported) uses model_dir() / "embedded"
+    tree = ast.parse((ROOT / "sora_desktop/core/capabilities.py").read_text("utf-8"))
     func = next(
         n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "embedded_model_dir"
     )

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from sora_desktop.core.assets import model_dir
+from sora_desktop.core.memory_modes import MEMORY_MODES
 from sora_desktop.core.request import EMBEDDED_MODEL_ID
 
 MANIFEST_NAME = ".sora-installed.json"
 MANIFEST_VERSION = 1
 BACKENDS = ("embedded", "diffusers", "transformers")
 KINDS = ("video", "enhancer")
-MEMORY_MODES = ("fast", "balanced", "low_vram")
 ENV_CATALOG = "SORA_DESKTOP_CATALOG"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")
 

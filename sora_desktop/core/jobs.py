@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sora_desktop.core.capabilities import segments_for
 from sora_desktop.core.request import GenerationRequest
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -170,8 +171,8 @@ class JobQueue:
             if take_id is None or not isinstance(request, GenerationRequest):
                 raise JobError("submit: give a Job, or shot_id, take_id and a GenerationRequest")
             job = Job(job_id or uuid.uuid4().hex, job_or_shot_id, take_id, request)
-        if job.total <= 0:
-            job.total = job.request.steps
+        if job.total <= 0:  # every pass of a chained clip runs all its steps
+            job.total = job.request.steps * segments_for(job.request)
         job.submitted_at = self._clock()
         with self._lock:
             if job.id in self._by_id:

@@ -69,6 +69,12 @@ from sora_desktop.core.atomic import (
     check_regular_target,
     write_target,
 )
+from sora_desktop.core.export_settings import (  # noqa: F401 - names kept for importers
+    DEFAULT_PROJECT_SETTINGS,
+    EXPORT_FORMATS,
+    UPSCALE_METHODS,
+    ExportSettings,
+)
 from sora_desktop.core.project_media import copy_media
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.core.safe_paths import (
@@ -96,14 +102,6 @@ STALE_TEMP_S = 60.0  # a save's temp file older than this is left over from a cr
 TakeStatus = Literal["queued", "generating", "done", "failed", "cancelled"]
 ShotStatus = Literal["empty", "queued", "generating", "done", "failed"]
 TAKE_STATUSES: tuple[str, ...] = ("queued", "generating", "done", "failed", "cancelled")
-EXPORT_FORMATS: tuple[str, ...] = ("mp4", "webm", "gif", "png")
-UPSCALE_METHODS: tuple[str, ...] = ("nearest", "lanczos")
-DEFAULT_PROJECT_SETTINGS: dict[str, Any] = {
-    "crossfade_frames": 0,
-    "export_format": "mp4",
-    "upscale": 1,
-    "upscale_method": "nearest",
-}
 INTERRUPTED_MESSAGE = (
     "Interrupted: Sora Desktop closed before this take finished. Generate again to retry."
 )
@@ -430,6 +428,20 @@ class Project:
         """Sum of shot lengths (before any crossfade overlap at export)."""
         return sum(s.seconds for s in self.shots)
 
+    @property
+    def export_settings(self) -> ExportSettings:
+        """The export options this project remembers, validated."""
+        return ExportSettings.from_project(self.settings)
+
+    def set_export_settings(self, value: ExportSettings) -> ExportSettings:
+        """Store ``value``'s remembered options; returns the previous settings (for undo)."""
+        if not isinstance(value, ExportSettings):
+            raise ValueError("settings: expected ExportSettings")
+        old = self.export_settings
+        self.settings.update(value.project_settings())
+        self.touch()
+        return old
+
     def touch(self) -> None:
         self.dirty = True
         self.modified_at = now_iso()
@@ -596,21 +608,9 @@ def _parse_settings(raw: Any) -> dict[str, Any]:
 
 
 def validate_project_settings(settings: dict[str, Any]) -> None:
-    """Check the export options the project stores; unknown keys are kept as they are."""
-    cf = settings.get("crossfade_frames", 0)
-    if isinstance(cf, bool) or not isinstance(cf, int) or not 0 <= cf <= 120:
-        raise ValueError(f"crossfade_frames: {_short(cf)} is not allowed; allowed 0 to 120")
-    fmt = settings.get("export_format", "mp4")
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"export_format: {_short(fmt)} is not allowed; allowed {EXPORT_FORMATS}")
-    up = settings.get("upscale", 1)
-    if isinstance(up, bool) or not isinstance(up, int) or not 1 <= up <= 8:
-        raise ValueError(f"upscale: {_short(up)} is not allowed; allowed 1 to 8")
-    method = settings.get("upscale_method", "nearest")
-    if method not in UPSCALE_METHODS:
-        raise ValueError(
-            f"upscale_method: {_short(method)} is not allowed; allowed {UPSCALE_METHODS}"
-        )
+    """Check the export options the project stores (the one rule: ``ExportSettings``);
+    unknown keys are kept as they are."""
+    ExportSettings.from_project(settings)
 
 
 def _parse_take(data: Any, where: str) -> Take:

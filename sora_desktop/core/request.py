@@ -7,9 +7,18 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from sora_desktop.core.capabilities import (  # noqa: F401 - MAX_* and the id are imported from here
+    EMBEDDED_FPS,
+    EMBEDDED_MODEL_ID,
+    EMBEDDED_SIZE,
+    EMBEDDED_WINDOW,
+    MAX_FPS,
+    MAX_FRAMES,
+    SIZE_MULTIPLE,
+)
+
 MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**32 - 1
-EMBEDDED_MODEL_ID = "sora-desktop/embedded-tiny"
 REQUEST_VERSION = 1
 MAX_EXTRA_DEPTH = 32
 MAX_PATH_CHARS = 4096
@@ -29,10 +38,11 @@ class GenerationRequest:
     seed: int = 0
     steps: int = 25
     guidance: float = 4.0
-    num_frames: int = 16
-    fps: int = 8
-    width: int = 64
-    height: int = 64
+    # the defaults are the embedded model's (core/capabilities.py)
+    num_frames: int = EMBEDDED_WINDOW
+    fps: int = EMBEDDED_FPS
+    width: int = EMBEDDED_SIZE
+    height: int = EMBEDDED_SIZE
     model_id: str = EMBEDDED_MODEL_ID
     start_image: str | None = None
     # The user's words before prompt enhancement, kept so the edit history is reproducible.
@@ -73,10 +83,11 @@ class GenerationRequest:
         _check_int_range("fps", self.fps, 1, MAX_FPS)
         for name in ("width", "height"):
             value = getattr(self, name)
-            _check_int_range(name, value, 16, 4096)
-            if value % 16:
+            _check_int_range(name, value, SIZE_MULTIPLE, 4096)
+            if value % SIZE_MULTIPLE:
+                m = SIZE_MULTIPLE
                 raise ValueError(
-                    f"{name}: {value} is not a multiple of 16; use e.g. {value // 16 * 16 or 16}"
+                    f"{name}: {value} is not a multiple of {m}; use e.g. {value // m * m or m}"
                 )
         _check_text("model_id", self.model_id, MAX_PATH_CHARS)
         if not self.model_id:
@@ -135,10 +146,6 @@ class GenerationRequest:
         except (ValueError, TypeError) as exc:  # e.g. a number with more than 4300 digits
             raise ValueError(f"request: not usable JSON ({exc})") from exc
         return cls.from_dict(data)
-
-
-MAX_FRAMES = 1024
-MAX_FPS = 60
 
 
 def frames_for_seconds(seconds: Any, fps: Any) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 import platformdirs
 
 from sora_desktop.core.atomic import atomic_write_with
+from sora_desktop.core.memory_modes import MEMORY_MODES
 from sora_desktop.core.safe_paths import UnsafePathError, open_regular_file
 
 APP_NAME = "sora-desktop"
@@ -33,7 +34,6 @@ MAX_SETTINGS_BYTES = 4 * 1024 * 1024  # a real settings file is a few KB
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-MEMORY_MODES = ("fast", "balanced", "low_vram")
 THEMES = ("dark", "light", "system")
 # 0 turns autosave off; otherwise between 5 seconds and one hour.
 AUTOSAVE_MIN_SECONDS = 5

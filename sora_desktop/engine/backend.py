@@ -10,11 +10,12 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from sora_desktop.core.capabilities import ModelCapabilities
 from sora_desktop.core.request import GenerationRequest
 
 
@@ -64,12 +65,9 @@ class GenerationResult:
 GenerationEvent = StepEvent | GenerationResult
 
 
-@dataclass(frozen=True)
-class BackendCapabilities:
-    sizes: tuple[tuple[int, int], ...]  # allowed (width, height); empty = any multiple of 16
-    max_frames: int
-    supports_start_image: bool
-    supports_negative_prompt: bool = True
+# What a loaded model accepts: the one record (core/capabilities.py) the editor, the ETA and
+# the CLI read too.
+BackendCapabilities = ModelCapabilities
 
 
 class Backend(ABC):
@@ -83,19 +81,9 @@ class Backend(ABC):
     def check_request(self, request: GenerationRequest) -> None:
         """Raise ValueError naming the field when this model cannot honour the request."""
         caps = self.capabilities()
-        if caps.sizes and (request.width, request.height) not in caps.sizes:
-            allowed = ", ".join(f"{w}x{h}" for w, h in caps.sizes)
-            raise ValueError(
-                f"width/height: {request.width}x{request.height} is not supported by "
-                f"{self.model_id}; allowed: {allowed}"
-            )
-        if request.num_frames > caps.max_frames:
-            raise ValueError(
-                f"num_frames: {request.num_frames} is out of range for {self.model_id}; "
-                f"allowed 1 to {caps.max_frames}"
-            )
-        if request.start_image is not None and not caps.supports_start_image:
-            raise ValueError(f"start_image: {self.model_id} cannot start from an image")
+        if not caps.model_id:
+            caps = replace(caps, model_id=self.model_id)
+        caps.check(request)
 
     @abstractmethod
     def generate(

@@ -33,12 +33,15 @@ from typing import Any
 
 import numpy as np
 
+from sora_desktop.core.capabilities import PIPELINE_RULES, capabilities_from_entry
 from sora_desktop.core.catalog import (
     CatalogEntry,
     find_entry,
     is_installed,
     load_catalog,
 )
+from sora_desktop.core.memory_modes import MEMORY_MODES, mode_name, next_lighter_mode
+from sora_desktop.core.model_files import is_pickle_name
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import (
     Backend,
@@ -51,7 +54,6 @@ from sora_desktop.engine.backend import (
 )
 from sora_desktop.engine.preflight import OutOfMemory, oom_advice
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 ALLOWED_LIBRARIES = {"diffusers", "transformers", None}
 PREVIEW_MAX_SIDE = 256
 
@@ -73,15 +75,24 @@ class Family:
     max_frames: int = 257
 
 
+def _family(name: str, pipeline: str) -> Family:
+    rules = PIPELINE_RULES[pipeline]  # what it accepts: core/capabilities.py
+    return Family(
+        name,
+        pipeline,
+        rules.start_image_pipeline,
+        rules.frame_multiple,
+        rules.size_multiple,
+        rules.negative_prompt,
+        rules.max_frames,
+    )
+
+
 FAMILIES: dict[str, Family] = {
-    "WanPipeline": Family("wan", "WanPipeline", None, 4, 16),
-    "LTXPipeline": Family("ltx", "LTXPipeline", "LTXImageToVideoPipeline", 8, 32),
-    "CogVideoXPipeline": Family(
-        "cogvideox", "CogVideoXPipeline", "CogVideoXImageToVideoPipeline", 4, 16, max_frames=81
-    ),
-    "HunyuanVideoPipeline": Family(
-        "hunyuan", "HunyuanVideoPipeline", None, 4, 16, negative_prompt=False, max_frames=129
-    ),
+    "WanPipeline": _family("wan", "WanPipeline"),
+    "LTXPipeline": _family("ltx", "LTXPipeline"),
+    "CogVideoXPipeline": _family("cogvideox", "CogVideoXPipeline"),
+    "HunyuanVideoPipeline": _family("hunyuan", "HunyuanVideoPipeline"),
 }
 
 
@@ -103,7 +114,7 @@ def check_model_folder(folder: Path) -> None:
     bad = sorted(
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
-        if p.is_file() and (p.name.lower().endswith(PICKLE_SUFFIXES) or p.suffix == ".py")
+        if p.is_file() and (is_pickle_name(p.name) or p.suffix == ".py")
     )
     if bad:
         raise ValueError(
@@ -266,8 +277,10 @@ class DiffusersBackend(Backend):
 
         if entry.pipeline not in FAMILIES:
             raise ValueError(f"pipeline: {entry.pipeline!r} has no diffusers backend")
-        if memory_mode not in ("fast", "balanced", "low_vram"):
-            raise ValueError(f"memory_mode: {memory_mode!r}; allowed fast, balanced, low_vram")
+        if memory_mode not in MEMORY_MODES:
+            raise ValueError(
+                f"memory_mode: {memory_mode!r}; allowed {', '.join(MEMORY_MODES)}"
+            )
         self.entry = entry
         self.model_id = entry.id
         self.family = FAMILIES[entry.pipeline]
@@ -304,8 +317,10 @@ class DiffusersBackend(Backend):
             self.pipe = None
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            later = {"fast": "Balanced", "balanced": "Low VRAM"}.get(memory_mode)
-            hint = f"Choose {later} mode in Settings." if later else "Use a smaller model."
+            later = next_lighter_mode(memory_mode)
+            hint = (
+                f"Choose {mode_name(later)} mode in Settings." if later else "Use a smaller model."
+            )
             raise OutOfMemory(
                 f"{entry.name} does not fit in GPU memory in this memory mode. {hint}"
             ) from exc
@@ -331,34 +346,8 @@ class DiffusersBackend(Backend):
                 vae.enable_slicing()
 
     def capabilities(self) -> BackendCapabilities:
-        return BackendCapabilities(
-            sizes=(),
-            max_frames=self.family.max_frames,
-            supports_start_image=self.entry.supports_start_image
-            and self.family.start_image_pipeline is not None,
-            supports_negative_prompt=self.family.negative_prompt,
-        )
-
-    def check_request(self, request: GenerationRequest) -> None:
-        super().check_request(request)
-        fam = self.family
-        for name in ("width", "height"):
-            value = getattr(request, name)
-            if value % fam.size_multiple:
-                lo = max(fam.size_multiple, value // fam.size_multiple * fam.size_multiple)
-                raise ValueError(
-                    f"{name}: {value} is not a multiple of {fam.size_multiple} for "
-                    f"{self.entry.name}; use e.g. {lo}"
-                )
-        if (request.num_frames - 1) % fam.frame_multiple:
-            k = (request.num_frames - 1) // fam.frame_multiple
-            lo, hi = k * fam.frame_multiple + 1, (k + 1) * fam.frame_multiple + 1
-            raise ValueError(
-                f"num_frames: {request.num_frames} does not fit {self.entry.name}, which needs "
-                f"{fam.frame_multiple}k+1 frames; use {lo} or {hi}"
-            )
-        if request.negative_prompt and not fam.negative_prompt:
-            raise ValueError(f"negative_prompt: {self.entry.name} does not use a negative prompt")
+        # the same record the editor and the ETA read (catalog entry + pipeline rules)
+        return capabilities_from_entry(self.entry)
 
     def preview_factors(self) -> np.ndarray:
         if self._factors is None:

@@ -46,6 +46,10 @@ from sora_desktop.core.catalog import (
     is_installed,
     read_manifest,
 )
+from sora_desktop.core.model_files import (  # noqa: F401 - kept importable from here
+    PICKLE_SUFFIXES,
+    is_pickle_name,
+)
 from sora_desktop.engine.download_errors import (
     DownloadCancelled,
     DownloadError,
@@ -60,7 +64,6 @@ from sora_desktop.engine.hub_listing import (
     checked_file,
 )
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz")
 PARTIAL_DIR = ".partial"
 SPACE_MARGIN_BYTES = 64 * 1024 * 1024  # keep a little room so the disk is never filled to 0
 PROGRESS_INTERVAL_S = 0.1
@@ -146,10 +149,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
-
-
-def is_pickle_name(name: str) -> bool:
-    return name.lower().endswith(PICKLE_SUFFIXES)
 
 
 def matches(path: str, patterns: tuple[str, ...] | list[str]) -> bool:

@@ -30,6 +30,13 @@ import numpy as np
 
 from sora_desktop import __version__
 from sora_desktop.core.atomic import atomic_write_text, current_umask
+from sora_desktop.core.export_settings import (
+    EXPORT_FORMATS,
+    MAX_UPSCALE,
+    QUALITIES,
+    SUFFIX_FORMATS,
+    UPSCALE_METHODS,
+)
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import CancelToken
 from sora_desktop.engine.decode import (  # noqa: F401 - the decoders' old home, kept importable
@@ -52,16 +59,14 @@ from sora_desktop.engine.export_files import (
 )
 
 SOFTWARE = "Sora Desktop"
-FORMATS = ("mp4", "webm", "gif", "png")
-SUFFIX_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".webm": "webm", ".gif": "gif", ".png": "png"}
-UPSCALE_METHODS = {"nearest": cv2.INTER_NEAREST, "lanczos": cv2.INTER_LANCZOS4}
-MAX_UPSCALE = 16
+FORMATS = EXPORT_FORMATS
+# how each of core's UPSCALE_METHODS resizes
+INTERPOLATION = {"nearest": cv2.INTER_NEAREST, "lanczos": cv2.INTER_LANCZOS4}
 # constant-quality settings per format: lower CRF = better quality, bigger file
 CRF = {
     "mp4": {"high": 18, "medium": 23, "low": 28},
     "webm": {"high": 24, "medium": 32, "low": 40},
 }
-QUALITIES = ("high", "medium", "low")
 METADATA_KEY = "sora_desktop"
 WATERMARK_TEXT = "AI-generated"
 
@@ -165,7 +170,7 @@ def upscale_frames(frames: np.ndarray, factor: int, method: str = "nearest") -> 
     out = np.empty((t, h * factor, w * factor, 3), np.uint8)
     for i in range(t):
         out[i] = cv2.resize(
-            frames[i], (w * factor, h * factor), interpolation=UPSCALE_METHODS[method]
+            frames[i], (w * factor, h * factor), interpolation=INTERPOLATION[method]
         )
     return out
 

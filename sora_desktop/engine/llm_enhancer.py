@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from sora_desktop.core.catalog import CatalogEntry, installed_models, load_catalog
+from sora_desktop.core.model_files import is_pickle_name
 from sora_desktop.core.request import MAX_PROMPT_CHARS
 from sora_desktop.engine.enhance import PromptEnhancer, register_enhancer
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 SYSTEM_PROMPT = (
     "You turn a short idea into one prompt for a text-to-video model. Write a single paragraph "
     "of 40 to 80 words in plain English: the main subject and what it does, the setting, the "
@@ -35,7 +35,7 @@ def check_llm_folder(folder: Path) -> None:
     bad = sorted(
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
-        if p.is_file() and (p.name.lower().endswith(PICKLE_SUFFIXES) or p.suffix == ".py")
+        if p.is_file() and (is_pickle_name(p.name) or p.suffix == ".py")
     )
     if bad:
         raise ValueError(

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sora_desktop.core.catalog import MEMORY_MODES, CatalogEntry, find_entry
+from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.core.request import GenerationRequest
 
 FIXED_SHARE = 0.6
-MODE_NAMES = {"fast": "Fast", "balanced": "Balanced", "low_vram": "Low VRAM"}
 GB = 1024**3
 
 
@@ -177,11 +177,11 @@ def preflight(
         suggestion = f"Choose {MODE_NAMES[m]} mode (about {need_m:.1f} GB; slower)."
     else:
         suggestion = _smaller_size(entry, request, "low_vram", mem.gpu_free_gb) or (
-            "This GPU has too little memory for this model even in Low VRAM mode; pick a "
-            "smaller model."
+            f"This GPU has too little memory for this model even in {MODE_NAMES['low_vram']} "
+            "mode; pick a smaller model."
         )
         if suggestion.startswith("Try"):
-            suggestion = f"Choose Low VRAM mode and a smaller size. {suggestion}"
+            suggestion = f"Choose {MODE_NAMES['low_vram']} mode and a smaller size. {suggestion}"
     return PreflightReport(False, message, suggestion, **common)
 
 

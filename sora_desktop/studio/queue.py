@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sora_desktop.core import project as core_project
+from sora_desktop.core.capabilities import segments_for
 from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Take
 from sora_desktop.core.request import MAX_SEED, GenerationRequest
@@ -31,12 +32,6 @@ from sora_desktop.studio.shots import (
 from sora_desktop.studio.takes import adopt_clip, has_done_selection, is_current
 
 log = logging.getLogger(__name__)
-
-
-def segments_for(request: GenerationRequest, window: int = 16) -> int:
-    if request.num_frames <= window:
-        return 1
-    return 1 + -(-(request.num_frames - window) // (window - 1))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QUndoCommand
 
+from sora_desktop.core.export_settings import ExportSettings
 from sora_desktop.core.request import GenerationRequest
 
 if TYPE_CHECKING:
@@ -156,3 +157,21 @@ class SetShotFieldCommand(_Cmd):
 
     def undo(self) -> None:
         self._set(self.old)
+
+
+class SetExportSettingsCommand(_Cmd):
+    """Change the export options the project remembers (format, size, cross-fade...)."""
+
+    def __init__(self, vm, settings: ExportSettings, text: str = "Change export settings") -> None:
+        super().__init__(vm, text)
+        self.new, self.old = settings, None
+
+    def redo(self) -> None:
+        old = self.project.set_export_settings(self.new)
+        if self.old is None:
+            self.old = old
+        self.vm._settings_changed()
+
+    def undo(self) -> None:
+        self.project.set_export_settings(self.old)
+        self.vm._settings_changed()

@@ -24,18 +24,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.core.capabilities import embedded_capabilities
+from sora_desktop.core.export_settings import (
+    FORMAT_SUFFIXES,
+    MAX_CROSSFADE_FRAMES,
+    QUALITIES,
+    UPSCALE_CHOICES,
+    ExportSettings,
+)
 from sora_desktop.studio.film import film_clips, film_request
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
 from sora_desktop.ui.worker import ExportJob, ExportWorker
 
-FORMATS = [
-    ("mp4", "MP4 video (H.264) — plays everywhere", ".mp4"),
-    ("webm", "WebM video (VP9) — for the web", ".webm"),
-    ("gif", "Animated GIF — for chats and slides", ".gif"),
-    ("png", "PNG frames — one image per frame", ""),
-]
-UPSCALES = (1, 2, 4, 8, 16)
+# the words for each format; the formats and their suffixes are core's (export_settings)
+FORMAT_LABELS = {
+    "mp4": "MP4 video (H.264) — plays everywhere",
+    "webm": "WebM video (VP9) — for the web",
+    "gif": "Animated GIF — for chats and slides",
+    "png": "PNG frames — one image per frame",
+}
+FORMATS = [(key, FORMAT_LABELS[key], suffix) for key, suffix in FORMAT_SUFFIXES.items()]
+UPSCALES = UPSCALE_CHOICES
+METHOD_LABELS = {"nearest": "Pixel-sharp (nearest)", "lanczos": "Smooth (Lanczos)"}
 
 
 def safe_name(text: str) -> str:
@@ -82,13 +93,13 @@ class ExportDialog(QDialog):
             self.format.addItem(label, key)
         self.size = QComboBox()
         self.method = QComboBox()
-        self.method.addItem("Pixel-sharp (nearest)", "nearest")
-        self.method.addItem("Smooth (Lanczos)", "lanczos")
+        for key, label in METHOD_LABELS.items():
+            self.method.addItem(label, key)
         self.quality = QComboBox()
-        for q in ("high", "medium", "low"):
+        for q in QUALITIES:
             self.quality.addItem(q.capitalize(), q)
         self.crossfade = QSpinBox()
-        self.crossfade.setRange(0, 32)
+        self.crossfade.setRange(0, MAX_CROSSFADE_FRAMES)
         self.crossfade.setSuffix(" frames")
         self.crossfade.setToolTip("Blend the end of each shot into the start of the next")
         self.watermark = QCheckBox("Visible “AI-generated” watermark")
@@ -144,15 +155,13 @@ class ExportDialog(QDialog):
         lay.addWidget(self.status)
         lay.addLayout(buttons)
 
-        settings = vm.project.settings or {}
-        self.crossfade.setValue(int(settings.get("crossfade_frames", 0) or 0))
-        idx = self.format.findData(settings.get("export_format", "mp4"))
-        self.format.setCurrentIndex(max(0, idx))
-        idx = self.method.findData(settings.get("upscale_method", "nearest"))
-        self.method.setCurrentIndex(max(0, idx))
+        settings = vm.project.export_settings  # validated when the project was opened
+        self.crossfade.setValue(settings.crossfade_frames)
+        self.format.setCurrentIndex(max(0, self.format.findData(settings.format)))
+        self.method.setCurrentIndex(max(0, self.method.findData(settings.upscale_method)))
         if not self.shot_id or vm.selected_clip(self.shot_id) is None:
             self.scope.setCurrentIndex(1)
-        self._fill_sizes(int(settings.get("upscale", 4) or 4))
+        self._fill_sizes(settings.upscale)
 
         self.scope.currentIndexChanged.connect(self._on_scope)
         self.format.currentIndexChanged.connect(lambda _i: self._suggest_path())
@@ -178,7 +187,7 @@ class ExportDialog(QDialog):
         shots = self.vm.shots
         shot = self.vm.shot(self.shot_id) if self.shot_id else (shots[0] if shots else None)
         if shot is None:
-            return 64, 64
+            return embedded_capabilities().default_size
         take = shot.selected
         req = take.request if take is not None else shot.request
         return req.width, req.height
@@ -186,7 +195,8 @@ class ExportDialog(QDialog):
     def _fill_sizes(self, preferred: int = 4) -> None:
         w, h = self._source_size()
         self.size.clear()
-        for f in UPSCALES:
+        factors = UPSCALES if preferred in UPSCALES else sorted({*UPSCALES, preferred})
+        for f in factors:
             label = f"{w * f} × {h * f}" + ("  (as generated)" if f == 1 else f"  ({f}×)")
             self.size.addItem(label, f)
         self.size.setCurrentIndex(max(0, self.size.findData(preferred)))
@@ -211,7 +221,7 @@ class ExportDialog(QDialog):
 
     def _suggest_path(self) -> None:
         fmt = self.format.currentData()
-        suffix = next(s for k, _label, s in FORMATS if k == fmt)
+        suffix = FORMAT_SUFFIXES[fmt]
         project = self.vm.project
         stem = safe_name(project.name if project.name != "Untitled" else "sora_storyboard")
         if self.scope.currentData() == "shot" and self.shot_id:
@@ -279,18 +289,31 @@ class ExportDialog(QDialog):
         if not text:
             raise ValueError("path: choose where to save the export")
         request = film_request(self.vm.project, self._scope_shot())
+        chosen = self.chosen_settings()
         return ExportJob(
             job_id=uuid.uuid4().hex,
             clips=clips,
             path=Path(text),
             fps=int(request.fps),
-            fmt=self.format.currentData(),
-            crossfade_frames=self.crossfade.value() if len(clips) > 1 else 0,
+            fmt=chosen.format,
+            crossfade_frames=chosen.crossfade_frames if len(clips) > 1 else 0,
+            upscale=chosen.upscale,
+            upscale_method=chosen.upscale_method,
+            quality=chosen.quality,
+            watermark=chosen.watermark,
+            request=request,
+        )
+
+    def chosen_settings(self) -> ExportSettings:
+        """The dialog's choices as one validated record (ValueError "field: ..." if one is not
+        allowed)."""
+        return ExportSettings(
+            format=self.format.currentData(),
             upscale=int(self.size.currentData()),
             upscale_method=self.method.currentData(),
             quality=self.quality.currentData(),
+            crossfade_frames=self.crossfade.value(),
             watermark=self.watermark.isChecked(),
-            request=request,
         )
 
     def start(self) -> str | None:
@@ -310,12 +333,9 @@ class ExportDialog(QDialog):
         self.cancel_btn.setText("Cancel")
         self.progress.setValue(0)
         self.status.setText("Exporting…")
-        self.vm.project.settings.update(
-            crossfade_frames=job.crossfade_frames,
-            export_format=job.fmt,
-            upscale=job.upscale,
-            upscale_method=job.upscale_method,
-        )
+        # remembered by the project through an undoable edit
+        chosen = self.chosen_settings().with_changes(crossfade_frames=job.crossfade_frames)
+        self.vm.set_export_settings(chosen)
         self.worker.submit(job)
         return job.job_id
 

@@ -30,17 +30,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.core.capabilities import capabilities_from_entry
 from sora_desktop.core.catalog import CatalogEntry, is_installed, load_catalog
+from sora_desktop.core.memory_modes import MEMORY_MODES, MODE_NAMES
 from sora_desktop.core.request import EMBEDDED_MODEL_ID
 from sora_desktop.core.settings import Settings, default_paths, settings_path
 
 # A prompt the embedded model knows well (its training captions use these words).
 SAMPLE_PROMPT = "a red circle bounces up and down on a plain green background"
 SAMPLE_SEED = 100
-EMBEDDED_MAX_SECONDS = 15  # 121 frames at 8 fps (chained 16-frame windows)
-MODE_ORDER = ("fast", "balanced", "low_vram")
+MODE_ORDER = MEMORY_MODES
 # The words the Settings dialog uses for the memory modes.
-MODE_WORDS = {"fast": "Fast", "balanced": "Balanced", "low_vram": "Low memory"}
+MODE_WORDS = MODE_NAMES
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,14 @@ def gb(value: float) -> str:
 
 
 def what_it_makes(entry: CatalogEntry) -> str:
-    """One plain sentence about the clips a model makes, from its catalog defaults."""
-    d = entry.defaults
-    w, h, fps = int(d.get("width", 64)), int(d.get("height", 64)), int(d.get("fps", 8))
+    """One plain sentence about the clips a model makes, from its capability record."""
+    caps = capabilities_from_entry(entry)
+    (w, h), fps = caps.default_size, caps.default_fps
     if entry.id == EMBEDDED_MODEL_ID:
-        text = f"Small {w}×{h} clips at {fps} frames a second, up to {EMBEDDED_MAX_SECONDS} s"
+        longest = caps.max_frames // fps  # chained windows
+        text = f"Small {w}×{h} clips at {fps} frames a second, up to {longest} s"
     else:
-        seconds = int(d.get("num_frames", fps)) / max(1, fps)
+        seconds = caps.default_frames / max(1, fps)
         text = f"{w}×{h} clips of about {seconds:.0f} s at {fps} frames a second"
     if entry.supports_start_image:
         text += "; can start from a picture"

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from sora_desktop.core.catalog import CatalogEntry, installed_size, is_installed, load_catalog
+from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.engine.downloads import (
     DownloadCancelled,
     DownloadError,
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("Model", "Type", "Download", "GPU memory", "Licence", "Status")
 STOP_WAIT_MS = 10_000  # a paused job ends in well under a second; this is a safety net
-MODE_LABELS = {"fast": "fast", "balanced": "balanced", "low_vram": "low VRAM"}
+MODE_LABELS = {mode: name.lower() for mode, name in MODE_NAMES.items()}  # as in Settings
 
 
 def format_eta(seconds: float | None) -> str:

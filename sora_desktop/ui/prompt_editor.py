@@ -8,7 +8,6 @@ of the selected shot. With no shot yet, the editor holds a draft that "Generate"
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QTextCursor
@@ -29,67 +28,19 @@ from PySide6.QtWidgets import (
 )
 
 from sora_desktop.core.request import (
-    EMBEDDED_MODEL_ID,
+    MAX_FPS,
     MAX_PROMPT_CHARS,
     MAX_SEED,
     GenerationRequest,
 )
+from sora_desktop.ui.model_choices import (  # noqa: F401 - the model list lives there now
+    ModelChoice,
+    model_choices,
+    sizes_for,
+    unknown_choice,
+)
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
-
-EMBEDDED_MAX_FRAMES = 121  # 16-frame window, chained up to 8 segments
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    id: str
-    name: str
-    note: str
-    defaults: dict
-    max_frames: int | None = None
-
-
-def model_choices(models_dir: str | None) -> list[ModelChoice]:
-    """Installed video models; just the embedded one when the catalog is unavailable."""
-    embedded = ModelChoice(
-        EMBEDDED_MODEL_ID,
-        "Built-in tiny model",
-        "Built in · 64×64 · runs on any computer, no download",
-        {"width": 64, "height": 64, "fps": 8, "steps": 25, "guidance": 4.0},
-        EMBEDDED_MAX_FRAMES,
-    )
-    try:
-        from sora_desktop.core.catalog import installed_models
-
-        entries = installed_models(models_dir or "")
-    except Exception:  # noqa: BLE001 - a broken catalog must not stop the editor
-        return [embedded]
-    choices = []
-    for e in entries:
-        if e.kind != "video":
-            continue
-        if e.id == EMBEDDED_MODEL_ID:
-            choices.append(embedded)
-            continue
-        vram = e.min_vram_gb.get("balanced") or min(e.min_vram_gb.values(), default=0)
-        note = f"Needs about {vram:g} GB of GPU memory (balanced) · {e.license}"
-        choices.append(ModelChoice(e.id, e.name, note, dict(e.defaults)))
-    if not any(c.id == EMBEDDED_MODEL_ID for c in choices):
-        choices.insert(0, embedded)
-    return choices
-
-
-def sizes_for(choice: ModelChoice) -> list[tuple[int, int, str]]:
-    w, h = int(choice.defaults.get("width", 64)), int(choice.defaults.get("height", 64))
-    if choice.id == EMBEDDED_MODEL_ID or w == h:
-        return [(w, h, f"{w} × {h}  (1:1)")]
-    s = min(w, h) // 16 * 16
-    return [
-        (w, h, f"{w} × {h}  (landscape)"),
-        (h, w, f"{h} × {w}  (portrait)"),
-        (s, s, f"{s} × {s}  (square)"),
-    ]
-
 
 # Presets change settings only; the prompt stays the user's.
 PRESETS: dict[str, dict] = {
@@ -410,7 +361,7 @@ class PromptEditor(QWidget):
         try:
             idx = self.model_combo.findData(req.model_id)
             if idx < 0:  # a project made with a model that is not installed here
-                self.choices.append(ModelChoice(req.model_id, req.model_id, "Not installed", {}))
+                self.choices.append(unknown_choice(req.model_id))
                 self.model_combo.addItem(req.model_id, req.model_id)
                 idx = self.model_combo.count() - 1
             self.model_combo.setCurrentIndex(idx)
@@ -469,13 +420,13 @@ class PromptEditor(QWidget):
         """The request the fields describe; raises ValueError("field: ...") if one is invalid."""
         fps = self.fps_spin.value()
         if fps < 1:
-            raise ValueError(f"fps: {fps} is out of range; allowed 1 to 60")
+            raise ValueError(f"fps: {fps} is out of range; allowed 1 to {MAX_FPS}")
         frames = self.build_request_frames()
         choice = self.current_choice()
-        size = self.size_combo.currentData() or (64, 64)
+        size = self.size_combo.currentData() or choice.caps.default_size
         prompt = self.prompt_edit.toPlainText()
         original = self._user_words if self._user_words and self._user_words != prompt else None
-        return self.base_request().with_changes(
+        request = self.base_request().with_changes(
             prompt=prompt,
             negative_prompt=self.negative_edit.toPlainText(),
             seed=self.seed_spin.value(),
@@ -488,6 +439,7 @@ class PromptEditor(QWidget):
             model_id=choice.id,
             original_prompt=original,
         )
+        return request
 
     def _clear_errors(self) -> None:
         for name, lab in self.errors.items():
@@ -547,12 +499,13 @@ class PromptEditor(QWidget):
         if frames < 1:
             raise ValueError(f"num_frames: {seconds:g} s is too short; use at least one frame")
         choice = self.current_choice()
-        if choice.max_frames is not None and frames > choice.max_frames:
+        if frames > choice.max_frames:
             raise ValueError(
                 f"num_frames: {seconds:g} s is {frames} frames, too long for {choice.name}; "
                 f"allowed up to {choice.max_frames} frames "
                 f"({choice.max_frames / fps:.1f} s at {fps} fps)"
             )
+        choice.caps.check_frame_rule(frames)  # e.g. Wan: 4k+1 frames
         return frames
 
     def validate(self) -> GenerationRequest | None:
@@ -613,7 +566,8 @@ class PromptEditor(QWidget):
         try:
             seconds = self.duration_spin.value()
             self.model_note.setText(choice.note)
-            self._fill_sizes(int(d.get("width", 64)), int(d.get("height", 64)))
+            w, h = choice.caps.default_size
+            self._fill_sizes(int(d.get("width", w)), int(d.get("height", h)))
             if "fps" in d:
                 self.fps_spin.setValue(int(d["fps"]))
             if "steps" in d:

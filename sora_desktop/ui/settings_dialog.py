@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from sora_desktop.core import hub_token
+from sora_desktop.core.memory_modes import mode_label
 from sora_desktop.core.settings import DEVICES, MEMORY_MODES, PRECISIONS, THEMES, Settings
 from sora_desktop.ui.style import icon
 
@@ -47,9 +48,7 @@ LABELS = {
     "fp32": "Full (fp32)",
     "bf16": "Half (bf16)",
     "fp16": "Half (fp16)",
-    "fast": "Fast — uses the most memory",
-    "balanced": "Balanced",
-    "low_vram": "Low memory — slower",
+    **{mode: mode_label(mode) for mode in MEMORY_MODES},  # the names errors use too
     "dark": "Dark",
     "light": "Light",
     "system": "System default",

@@ -14,11 +14,13 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QUndoStack
 
 from sora_desktop.core import project as core_project
+from sora_desktop.core.capabilities import segments_for  # noqa: F401 - the model's own window
+from sora_desktop.core.export_settings import ExportSettings
 from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Shot, Take
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo
-from sora_desktop.studio.queue import QueueListener, ShotQueue, TakeRun, segments_for
+from sora_desktop.studio.queue import QueueListener, ShotQueue, TakeRun
 from sora_desktop.studio.shots import PolicyBlocked, QueueError
 from sora_desktop.studio.takes import (
     CLIP_FIELDS,
@@ -166,7 +168,16 @@ class ProjectViewModel(QObject):
                 cmd.SetShotFieldCommand(self, shot_id, "title", title, "Rename shot")
             )
 
+    def set_export_settings(self, settings: ExportSettings) -> None:
+        """Remember export options in the project (undoable; nothing pushed when unchanged)."""
+        if settings.project_settings() != self.project.export_settings.project_settings():
+            self.undo_stack.push(cmd.SetExportSettingsCommand(self, settings))
+
     # ------------------------------------------------------------------ called by commands
+    def _settings_changed(self) -> None:
+        self.revision += 1
+        self.edited.emit()
+
     def _structure_changed(self, select: str | None = None) -> None:
         self.revision += 1
         self.edited.emit()

@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import (
     CancelToken,
@@ -46,8 +47,8 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, MemoryError) or "out of memory" in low or "outofmemory" in low:
         return (
             "The model ran out of memory.\n"
-            "Try: a shorter duration, fewer steps or a smaller size; choose 'Low memory' in "
-            "Settings; or close other programs and try again."
+            "Try: a shorter duration, fewer steps or a smaller size; choose "
+            f"'{MODE_NAMES['low_vram']}' in Settings; or close other programs and try again."
         )
     if isinstance(exc, ValueError) and text.startswith("start_image:"):
         return (

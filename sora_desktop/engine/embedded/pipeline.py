@@ -1,14 +1,12 @@
 """The embedded model as an engine backend: text → latent video by rectified flow → frames.
 
-Clips longer than the model's 16-frame window are made of chained segments: each segment
-starts from the last frame of the one before (the same first-frame conditioning that
+Clips longer than the model's window (its config's ``frames``) are made of chained segments:
+each segment starts from the last frame of the one before (the same first-frame conditioning that
 storyboard continuity uses).
 """
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,11 @@ import cv2
 import numpy as np
 import torch
 
-from sora_desktop.core.assets import model_dir
+from sora_desktop.core.capabilities import (  # noqa: F401 - embedded_model_dir kept importable
+    EMBEDDED_MAX_SEGMENTS,
+    embedded_capabilities,
+    embedded_model_dir,
+)
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
 from sora_desktop.engine.backend import (
     Backend,
@@ -31,15 +33,7 @@ from sora_desktop.engine.embedded.weights import load_checkpoint
 from sora_desktop.engine.sampler import euler_sample
 from sora_desktop.engine.text_encoder import TextEncoder
 
-MAX_SEGMENTS = 8
-
-
-def embedded_model_dir() -> Path:
-    """Where the shipped checkpoint lives: env override, PyInstaller bundle, or the repo."""
-    override = os.environ.get("SORA_DESKTOP_EMBEDDED_MODEL")
-    if override:
-        return Path(override)
-    return model_dir() / "embedded"
+MAX_SEGMENTS = EMBEDDED_MAX_SEGMENTS
 
 
 def load_start_image(path: str, size: int) -> np.ndarray:
@@ -77,12 +71,7 @@ class EmbeddedBackend(Backend):
         self.shift = float(self.config.get("sample_shift", 1.0))
 
     def capabilities(self) -> BackendCapabilities:
-        step = self.window - 1
-        return BackendCapabilities(
-            sizes=((self.size, self.size),),
-            max_frames=self.window + step * (MAX_SEGMENTS - 1),
-            supports_start_image=True,
-        )
+        return embedded_capabilities(self.config)  # from the loaded checkpoint's config
 
     # ------------------------------------------------------------------ pieces
     def _latent_shape(self) -> tuple[int, int, int, int]:
@@ -118,7 +107,7 @@ class EmbeddedBackend(Backend):
     ) -> Iterator[GenerationEvent]:
         self.check_request(request)
         cancel = cancel or CancelToken()
-        segments = 1 + max(0, math.ceil((request.num_frames - self.window) / (self.window - 1)))
+        segments = self.capabilities().segments(request.num_frames)
         start = None
         if request.start_image is not None:
             start = load_start_image(request.start_image, self.size)

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from sora_desktop.core.capabilities import EMBEDDED_FPS, EMBEDDED_SIZE, EMBEDDED_WINDOW
+from sora_desktop.core.model_files import is_pickle_name
 from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT
 from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE
 
@@ -21,8 +23,6 @@ CONFIG_NAME = "config.json"
 VAE_NAME = "vae.safetensors"
 DIT_NAME = "dit.safetensors"
 FORMAT_VERSION = 1
-# Formats that unpickle (and can run code) when loaded; this loader never reads them.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
@@ -64,9 +64,11 @@ def save_checkpoint(
         "latent_std": latent_std,
         "latent_rgb": latent_rgb,
         "sample_shift": sample_shift,
-        "frames": 16,
-        "fps": 8,
-        "size": 64,
+        # what the model was trained on (the training world's clips); read back as its
+        # capability record (core/capabilities.py: embedded_capabilities)
+        "frames": EMBEDDED_WINDOW,
+        "fps": EMBEDDED_FPS,
+        "size": EMBEDDED_SIZE,
         "training": training,
     }
     text = json.dumps(config, indent=2)
@@ -247,7 +249,7 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
             pickles = sorted(
                 p.name
                 for p in path.glob(f"{Path(name).stem}.*")
-                if p.name.lower().endswith(PICKLE_SUFFIXES)
+                if is_pickle_name(p.name)
             )
             if pickles:
                 raise ValueError(

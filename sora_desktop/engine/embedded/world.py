@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from sora_desktop.core.capabilities import EMBEDDED_FPS, EMBEDDED_SIZE, EMBEDDED_WINDOW
+
 # ---------------------------------------------------------------------------------------------
 #                                       Vocabulary
 # ---------------------------------------------------------------------------------------------
@@ -117,9 +119,10 @@ MOTION_PHRASES: dict[str, list[str]] = {
     "still": ["stays still", "sits still", "rests in place", "does not move"],
 }
 
-SIZE = 64
-FRAMES = 16
-FPS = 8
+# the embedded model's clip shape (core/capabilities.py states it once)
+SIZE = EMBEDDED_SIZE
+FRAMES = EMBEDDED_WINDOW
+FPS = EMBEDDED_FPS
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,284 @@
+"""What each model can do, as one record: sizes, frame rule, window, maximum frames, fps, start
+image, end image, audio, negative prompt.
+
+Before issue 16 these facts were spread over the prompt editor (a 121-frame limit), the ETA (a
+16-frame window applied to every model, so a Wan job's estimate was 6x too long), the backends
+and the CLI. Now the embedded model's record comes from its checkpoint's ``config.json`` and a
+downloaded model's from its catalog entry plus the rules of its diffusers pipeline; the editor,
+the validators, the ETA, the CLI and the backends all read the record. Plain data: no Qt, no
+torch; the catalog is imported lazily (it imports ``core.request``, which imports this module).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sora_desktop.core.assets import model_dir
+
+if TYPE_CHECKING:
+    from sora_desktop.core.catalog import CatalogEntry
+    from sora_desktop.core.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_MODEL_ID = "sora-desktop/embedded-tiny"
+ENV_EMBEDDED_MODEL = "SORA_DESKTOP_EMBEDDED_MODEL"
+# The shipped embedded model as its checkpoint states it (model/embedded/config.json "size",
+# "frames", "fps"; the training world renders clips of this shape). Used when no checkpoint
+# config can be read and for the request's defaults; tests/test_capabilities.py checks that the
+# shipped config says the same.
+EMBEDDED_SIZE = 64
+EMBEDDED_WINDOW = 16
+EMBEDDED_FPS = 8
+# Longer clips chain windows, each starting from the last frame of the one before.
+EMBEDDED_MAX_SEGMENTS = 8
+# Requests accept any frame count and rate up to these (core/request.py); a model may allow less.
+MAX_FRAMES = 1024
+MAX_FPS = 60
+SIZE_MULTIPLE = 16  # every request's width and height; a model may need a larger multiple
+
+
+@dataclass(frozen=True)
+class PipelineRules:
+    """What one diffusers pipeline family accepts (from the diffusers docs and model cards)."""
+
+    frame_multiple: int  # num_frames must be k * frame_multiple + 1
+    size_multiple: int  # width and height must be multiples of it
+    max_frames: int = 257
+    negative_prompt: bool = True
+    start_image_pipeline: str | None = None
+
+
+PIPELINE_RULES: dict[str, PipelineRules] = {
+    "WanPipeline": PipelineRules(4, 16),
+    "LTXPipeline": PipelineRules(8, 32, start_image_pipeline="LTXImageToVideoPipeline"),
+    "CogVideoXPipeline": PipelineRules(
+        4, 16, max_frames=81, start_image_pipeline="CogVideoXImageToVideoPipeline"
+    ),
+    "HunyuanVideoPipeline": PipelineRules(4, 16, max_frames=129, negative_prompt=False),
+}
+
+
+@dataclass(frozen=True)
+class ModelCapabilities:
+    """What one model accepts. The first fields keep the old ``BackendCapabilities`` order.
+
+    ``sizes``: the allowed (width, height) pairs; empty = any multiple of ``size_multiple``.
+    ``frame_multiple``: num_frames must be ``k * frame_multiple + 1`` (1 = any count).
+    ``window``: frames made in one pass; longer clips are chained segments of that many frames
+    overlapping by one (0 = the whole clip in one pass). ``fps_choices`` empty = any 1..MAX_FPS.
+    """
+
+    sizes: tuple[tuple[int, int], ...] = ()
+    max_frames: int = MAX_FRAMES
+    supports_start_image: bool = False
+    supports_negative_prompt: bool = True
+    supports_end_image: bool = False
+    supports_audio: bool = False
+    model_id: str = ""
+    name: str = ""
+    size_multiple: int = SIZE_MULTIPLE
+    frame_multiple: int = 1
+    window: int = 0
+    fps_choices: tuple[int, ...] = ()
+    default_fps: int = EMBEDDED_FPS
+    default_size: tuple[int, int] = (EMBEDDED_SIZE, EMBEDDED_SIZE)
+    default_frames: int = EMBEDDED_WINDOW
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def frame_rule(self) -> str:
+        """"any", or e.g. "4k+1"."""
+        return "any" if self.frame_multiple <= 1 else f"{self.frame_multiple}k+1"
+
+    @property
+    def frames_per_pass(self) -> int:
+        return self.window if self.window > 0 else self.max_frames
+
+    def segments(self, num_frames: int) -> int:
+        """How many chained passes a clip of ``num_frames`` takes (1 for one-pass models)."""
+        window = self.frames_per_pass
+        if num_frames <= window or window < 2:
+            return 1
+        return 1 + -(-(num_frames - window) // (window - 1))
+
+    def size_options(self, width: int | None = None, height: int | None = None):
+        """The sizes to offer: [(w, h, shape)], shape "1:1", "landscape", "portrait", "square".
+
+        A model with fixed sizes offers those; otherwise its default size, turned, and a square.
+        """
+        if self.sizes:
+            return [(w, h, _shape(w, h)) for w, h in self.sizes]
+        w, h = (width, height) if width and height else self.default_size
+        if w == h:
+            return [(w, h, "1:1")]
+        s = max(self.size_multiple, min(w, h) // self.size_multiple * self.size_multiple)
+        return [(w, h, "landscape" if w > h else "portrait"),
+                (h, w, "portrait" if w > h else "landscape"),
+                (s, s, "square")]
+
+    # ------------------------------------------------------------------ validation
+    def check(self, request: GenerationRequest) -> None:
+        """Raise ValueError naming the field when this model cannot honour ``request``."""
+        who = self.model_id or request.model_id
+        name = self.name or who
+        if self.sizes and (request.width, request.height) not in self.sizes:
+            allowed = ", ".join(f"{w}x{h}" for w, h in self.sizes)
+            raise ValueError(
+                f"width/height: {request.width}x{request.height} is not supported by "
+                f"{who}; allowed: {allowed}"
+            )
+        if request.num_frames > self.max_frames:
+            raise ValueError(
+                f"num_frames: {request.num_frames} is out of range for {who}; "
+                f"allowed 1 to {self.max_frames}"
+            )
+        if request.start_image is not None and not self.supports_start_image:
+            raise ValueError(f"start_image: {who} cannot start from an image")
+        m = self.size_multiple
+        if m > SIZE_MULTIPLE:  # the request's own rule is checked by the request
+            for field in ("width", "height"):
+                value = getattr(request, field)
+                if value % m:
+                    raise ValueError(
+                        f"{field}: {value} is not a multiple of {m} for {name}; "
+                        f"use e.g. {max(m, value // m * m)}"
+                    )
+        self.check_frame_rule(request.num_frames)
+        if request.negative_prompt and not self.supports_negative_prompt:
+            raise ValueError(f"negative_prompt: {name} does not use a negative prompt")
+        if self.fps_choices and request.fps not in self.fps_choices:
+            allowed = ", ".join(str(x) for x in self.fps_choices)
+            raise ValueError(f"fps: {request.fps} is not offered by {name}; allowed {allowed}")
+
+
+    def check_frame_rule(self, num_frames: int) -> None:
+        """Raise ValueError("num_frames: ...") when the count breaks the model's k*m+1 rule."""
+        f = self.frame_multiple
+        if f > 1 and (num_frames - 1) % f:
+            k = (num_frames - 1) // f
+            raise ValueError(
+                f"num_frames: {num_frames} does not fit {self.name or self.model_id}, which "
+                f"needs {f}k+1 frames; use {k * f + 1} or {(k + 1) * f + 1}"
+            )
+
+
+def _shape(w: int, h: int) -> str:
+    return "1:1" if w == h else ("landscape" if w > h else "portrait")
+
+
+# ---------------------------------------------------------------------------- producers
+def embedded_model_dir() -> Path:
+    """Where the embedded checkpoint lives: env override, PyInstaller bundle, or the repo."""
+    override = os.environ.get(ENV_EMBEDDED_MODEL)
+    if override:
+        return Path(override)
+    return model_dir() / "embedded"
+
+
+def embedded_capabilities(config: Mapping[str, Any] | None = None) -> ModelCapabilities:
+    """The embedded model's record from its checkpoint config (``size``, ``frames``, ``fps``).
+
+    Without ``config`` the checkpoint's ``config.json`` is read (the engine passes the config it
+    loaded); an unreadable one gives the shipped model's figures (loading it fails later, with
+    its own message)."""
+    if config is None:
+        config = _read_embedded_config()
+    size = _int(config, "size", EMBEDDED_SIZE)
+    window = _int(config, "frames", EMBEDDED_WINDOW)
+    fps = _int(config, "fps", EMBEDDED_FPS)
+    return ModelCapabilities(
+        sizes=((size, size),),
+        max_frames=window + (window - 1) * (EMBEDDED_MAX_SEGMENTS - 1),
+        supports_start_image=True,
+        model_id=EMBEDDED_MODEL_ID,
+        name="Built-in tiny model",
+        window=window,
+        default_fps=fps,
+        default_size=(size, size),
+        default_frames=window,
+    )
+
+
+def _read_embedded_config() -> Mapping[str, Any]:
+    path = embedded_model_dir() / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        log.debug("embedded model config %s not readable (%s); using the shipped figures",
+                  path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _int(config: Mapping[str, Any], key: str, default: int) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return default
+    return value
+
+
+def capabilities_from_entry(entry: CatalogEntry) -> ModelCapabilities:
+    """A catalog entry's record: the embedded model's from its config; a diffusers model's from
+    the entry (defaults, start image) and the rules of its pipeline."""
+    if entry.backend == "embedded":
+        return replace(embedded_capabilities(), name=entry.name)
+    d = entry.defaults
+    rules = PIPELINE_RULES.get(entry.pipeline)
+    size = (_int(d, "width", EMBEDDED_SIZE), _int(d, "height", EMBEDDED_SIZE))
+    base = ModelCapabilities(
+        model_id=entry.id,
+        name=entry.name,
+        default_fps=_int(d, "fps", EMBEDDED_FPS),
+        default_size=size,
+        default_frames=_int(d, "num_frames", EMBEDDED_WINDOW),
+        supports_end_image=bool(entry.extra.get("supports_end_image", False)),
+        supports_audio=bool(entry.extra.get("supports_audio", False)),
+    )
+    if rules is None:  # a pipeline this version cannot run: the backend refuses it on load
+        return replace(base, supports_start_image=entry.supports_start_image)
+    return replace(
+        base,
+        max_frames=rules.max_frames,
+        supports_start_image=entry.supports_start_image and rules.start_image_pipeline is not None,
+        supports_negative_prompt=rules.negative_prompt,
+        size_multiple=rules.size_multiple,
+        frame_multiple=rules.frame_multiple,
+    )
+
+
+def capabilities_for(
+    model_id: str, entries: list[CatalogEntry] | None = None
+) -> ModelCapabilities:
+    """The record for a model id: the embedded model's, a catalog entry's, or (a model this
+    computer does not know) a permissive one-pass record, so the backend has the last word."""
+    if model_id == EMBEDDED_MODEL_ID:
+        return embedded_capabilities()
+    if entries is None:
+        from sora_desktop.core.catalog import load_catalog
+
+        try:
+            entries = load_catalog()
+        except ValueError as exc:
+            log.warning("model catalog unusable (%s); %s gets no capability limits", exc, model_id)
+            entries = []
+    for entry in entries:
+        if entry.id == model_id:
+            return capabilities_from_entry(entry)
+    return ModelCapabilities(model_id=model_id, name=model_id)
+
+
+def segments_for(request: GenerationRequest, window: int | None = None) -> int:
+    """Chained passes a request takes: by its model's own window unless ``window`` is given.
+
+    (It used to apply the embedded model's 16-frame window to every model: an 81-frame Wan job
+    counted 6 passes and its ETA was 6x too long.)"""
+    if window is not None:
+        return ModelCapabilities(window=window).segments(request.num_frames)
+    return capabilities_for(request.model_id).segments(request.num_frames)

@@ -1,0 +1,117 @@
+"""Export options as plain data: the formats, the upscale range, and one validated settings record.
+
+These facts used to be written three times (the exporter, the project loader, the export
+dialog) and disagreed: the dialog offered 16x upscale that the loader then refused, so a
+project exported at 16x and saved would no longer open. The exporter (engine), the project file
+(core) and the dialog (ui) all read them from here. No Qt, no torch, no OpenCV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+# format -> the suffix an export of it gets ("" for PNG frames: a folder)
+FORMAT_SUFFIXES: dict[str, str] = {"mp4": ".mp4", "webm": ".webm", "gif": ".gif", "png": ""}
+EXPORT_FORMATS: tuple[str, ...] = tuple(FORMAT_SUFFIXES)
+# an output file's suffix -> the format it means
+SUFFIX_FORMATS: dict[str, str] = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".webm": "webm",
+    ".gif": "gif",
+    ".png": "png",
+}
+UPSCALE_METHODS: tuple[str, ...] = ("nearest", "lanczos")
+MAX_UPSCALE = 16
+# the factors the export dialog offers: powers of two up to MAX_UPSCALE (the CLI takes any)
+UPSCALE_CHOICES: tuple[int, ...] = tuple(
+    2**i for i in range(MAX_UPSCALE.bit_length()) if 2**i <= MAX_UPSCALE
+)
+QUALITIES: tuple[str, ...] = ("high", "medium", "low")
+MAX_CROSSFADE_FRAMES = 120
+
+# field -> its key in a project file's "settings" object (what a project remembers between
+# exports; quality and the watermark are chosen per export and not stored)
+PROJECT_KEYS: dict[str, str] = {
+    "crossfade_frames": "crossfade_frames",
+    "format": "export_format",
+    "upscale": "upscale",
+    "upscale_method": "upscale_method",
+}
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """How to export: validated when made, so an invalid one never exists."""
+
+    format: str = "mp4"
+    upscale: int = 1
+    upscale_method: str = "nearest"
+    quality: str = "high"
+    crossfade_frames: int = 0
+    watermark: bool = False
+
+    def __post_init__(self) -> None:
+        cf = self.crossfade_frames
+        if _bad_int(cf) or not 0 <= cf <= MAX_CROSSFADE_FRAMES:
+            raise ValueError(
+                f"crossfade_frames: {_short(cf)} is not allowed; "
+                f"allowed 0 to {MAX_CROSSFADE_FRAMES}"
+            )
+        if not isinstance(self.format, str) or self.format not in EXPORT_FORMATS:
+            raise ValueError(
+                f"export_format: {_short(self.format)} is not allowed; allowed {EXPORT_FORMATS}"
+            )
+        up = self.upscale
+        if _bad_int(up) or not 1 <= up <= MAX_UPSCALE:
+            raise ValueError(f"upscale: {_short(up)} is not allowed; allowed 1 to {MAX_UPSCALE}")
+        if not isinstance(self.upscale_method, str) or self.upscale_method not in UPSCALE_METHODS:
+            raise ValueError(
+                f"upscale_method: {_short(self.upscale_method)} is not allowed; "
+                f"allowed {UPSCALE_METHODS}"
+            )
+        if not isinstance(self.quality, str) or self.quality not in QUALITIES:
+            raise ValueError(f"quality: {_short(self.quality)} is not allowed; allowed {QUALITIES}")
+        if not isinstance(self.watermark, bool):
+            raise ValueError(f"watermark: expected true or false, got {_short(self.watermark)}")
+
+    @property
+    def suffix(self) -> str:
+        return FORMAT_SUFFIXES[self.format]
+
+    def with_changes(self, **changes: Any) -> ExportSettings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_project(cls, settings: dict[str, Any], **others: Any) -> ExportSettings:
+        """The settings a project's "settings" object holds (missing keys: the defaults);
+        ``others`` gives the per-export fields (quality, watermark)."""
+        kwargs = {f: settings[k] for f, k in PROJECT_KEYS.items() if k in settings}
+        return cls(**kwargs, **others)
+
+    def project_settings(self) -> dict[str, Any]:
+        """The keys a project file stores for these settings."""
+        return {k: getattr(self, f) for f, k in PROJECT_KEYS.items()}
+
+
+
+
+def _bad_int(value: Any) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value for a message, cut short: a hostile file's 40 MB string must not be echoed."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too large to print
+        return "a huge number"
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters"
+    return f"{text[:limit]}... ({size})"
+
+
+# what a new project remembers
+DEFAULT_PROJECT_SETTINGS: dict[str, Any] = ExportSettings().project_settings()

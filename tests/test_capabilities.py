@@ -1,0 +1,198 @@
+"""One capability record per model (issue 16): produced from the embedded model's config or a
+catalog entry, and read by the editor, the validators, the ETA and the backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from sora_desktop.core import capabilities as caps_mod
+from sora_desktop.core.capabilities import (
+    EMBEDDED_MODEL_ID,
+    ModelCapabilities,
+    capabilities_for,
+    capabilities_from_entry,
+    embedded_capabilities,
+    segments_for,
+)
+from sora_desktop.core.catalog import find_entry, load_catalog
+from sora_desktop.core.jobs import Job, JobQueue
+from sora_desktop.core.request import GenerationRequest
+
+ROOT = Path(__file__).resolve().parents[1]
+WAN = "wan2.1-t2v-1.3b"
+
+
+def test_the_shipped_embedded_config_states_the_same_figures():
+    config = json.loads((ROOT / "model" / "embedded" / "config.json").read_text())
+    assert (config["size"], config["frames"], config["fps"]) == (
+        caps_mod.EMBEDDED_SIZE,
+        caps_mod.EMBEDDED_WINDOW,
+        caps_mod.EMBEDDED_FPS,
+    )
+    # the request's defaults are the embedded model's
+    r = GenerationRequest("x")
+    assert (r.width, r.height, r.num_frames, r.fps) == (
+        config["size"], config["size"], config["frames"], config["fps"]
+    )
+
+
+def test_embedded_record_comes_from_its_config(monkeypatch, tmp_path):
+    shipped = embedded_capabilities()
+    assert shipped.window == 16 and shipped.sizes == ((64, 64),)
+    assert shipped.max_frames == 16 + 15 * 7 == 121  # 8 chained 16-frame windows
+    assert shipped.frame_rule == "any" and shipped.supports_start_image
+    # another checkpoint (a retrained model with 8-frame windows at 32x32) gives another record
+    (tmp_path / "config.json").write_text(json.dumps({"size": 32, "frames": 8, "fps": 4}))
+    monkeypatch.setenv(caps_mod.ENV_EMBEDDED_MODEL, str(tmp_path))
+    other = capabilities_for(EMBEDDED_MODEL_ID)
+    assert (other.window, other.sizes, other.default_fps) == (8, ((32, 32),), 4)
+    assert other.max_frames == 8 + 7 * 7
+    # and the editor offers what that record says
+    from sora_desktop.ui.model_choices import embedded_choice, sizes_for
+
+    choice = embedded_choice()
+    assert choice.max_frames == 57
+    assert [(w, h) for w, h, _ in sizes_for(choice)] == [(32, 32)]
+
+
+def test_catalog_entries_give_their_pipelines_rules():
+    entries = load_catalog()
+    wan = capabilities_for(WAN, entries)
+    assert wan.frame_rule == "4k+1" and wan.sizes == () and wan.default_size == (832, 480)
+    ltx = capabilities_from_entry(find_entry("ltx-video-2b", entries))
+    assert ltx.frame_rule == "8k+1" and ltx.size_multiple == 32 and ltx.supports_start_image
+    hunyuan = capabilities_from_entry(find_entry("hunyuanvideo", entries))
+    assert not hunyuan.supports_negative_prompt and hunyuan.max_frames == 129
+    cog5 = capabilities_from_entry(find_entry("cogvideox-5b", entries))
+    assert not cog5.supports_start_image  # its catalog entry says so
+    assert not wan.supports_end_image and not wan.supports_audio
+
+
+def test_the_diffusers_backend_states_the_catalog_record():
+    from sora_desktop.engine.diffusers_backend import FAMILIES, DiffusersBackend
+
+    for entry in load_catalog():
+        if entry.backend != "diffusers":
+            continue
+        record = DiffusersBackend.capabilities(SimpleNamespace(entry=entry))
+        assert record == capabilities_from_entry(entry)
+        fam = FAMILIES[entry.pipeline]
+        assert (fam.frame_multiple, fam.size_multiple, fam.max_frames) == (
+            record.frame_multiple, record.size_multiple, record.max_frames
+        )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"num_frames": 80}, "num_frames: 80 does not fit Wan 2.1 T2V 1.3B, which needs 4k+1"),
+        ({"num_frames": 261}, "num_frames: 261 is out of range"),
+        ({"start_image": "/x.png"}, "start_image: wan2.1-t2v-1.3b cannot start from an image"),
+    ],
+)
+def test_one_validator_for_what_a_model_accepts(changes, field):
+    wan = capabilities_for(WAN)
+    ok = GenerationRequest("x", model_id=WAN, num_frames=81, width=832, height=480)
+    wan.check(ok)
+    with pytest.raises(ValueError, match=field.replace("+", r"\+")):
+        wan.check(ok.with_changes(**changes))
+
+
+def test_ltx_sizes_must_be_multiples_of_32():
+    ltx = capabilities_for("ltx-video-2b")
+    with pytest.raises(ValueError, match="width: 48 is not a multiple of 32"):
+        ltx.check(GenerationRequest("x", model_id="ltx-video-2b", num_frames=9, width=48))
+
+
+def test_segments_use_the_models_own_window():
+    embedded = GenerationRequest("x", num_frames=121)
+    assert segments_for(embedded) == 8
+    assert segments_for(GenerationRequest("x", num_frames=16)) == 1
+    assert segments_for(GenerationRequest("x", num_frames=17)) == 2
+    wan = GenerationRequest("x", model_id=WAN, num_frames=81, width=832, height=480, steps=50)
+    assert segments_for(wan) == 1
+    assert segments_for(wan, window=16) == 6  # what it used to count
+    # the queue view-model counts steps with the same rule
+    from sora_desktop.ui import viewmodels
+
+    assert viewmodels.segments_for is segments_for
+
+
+def test_eta_of_a_long_window_model():
+    """An 81-frame Wan job runs in one pass of 50 steps: its ETA is 50 steps at the measured
+    rate, not 6 x 50 (the embedded model's 16-frame window applied to every model)."""
+    now = [0.0]
+    queue = JobQueue(clock=lambda: now[0])
+    queue.submit(Job("a", "s1", "t1", GenerationRequest("x", steps=10)))
+    queue.mark_running("a")
+    for step in range(1, 11):
+        now[0] += 2.0  # 2 s a step
+        queue.mark_progress("a", step)
+    queue.mark_done("a", "out.mp4")
+
+    request = GenerationRequest("x", model_id=WAN, num_frames=81, width=832, height=480, steps=50)
+    wan_job = queue.submit(Job("b", "s2", "t2", request))
+    assert wan_job.total == 50
+    # a 121-frame embedded clip is 8 chained passes of its steps
+    long_job = queue.submit(Job("c", "s3", "t3", GenerationRequest("x", num_frames=121, steps=5)))
+    assert long_job.total == 40
+    assert queue.eta_seconds("b") == pytest.approx(50 * 2.0)
+
+
+def test_unknown_models_get_a_permissive_one_pass_record():
+    record = capabilities_for("someone/unknown-model", entries=[])
+    assert isinstance(record, ModelCapabilities)
+    assert record.segments(500) == 1 and record.frame_rule == "any"
+
+
+def test_cli_checks_the_models_record_before_loading_it(capsys, monkeypatch, tmp_path):
+    """The CLI reads the same record: a clip too long for the embedded model is refused with
+    the model's own limit, before minutes of loading."""
+    from sora_desktop.engine import registry
+    from tests.test_cli import run_main
+
+    def no_loading(*_a, **_k):
+        raise AssertionError("the model was loaded before the request was checked")
+
+    monkeypatch.setattr(registry, "load_backend", no_loading)
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run_main(capsys, "generate", "a red ball", "--frames", "200")
+    assert code == 2
+    limit = embedded_capabilities().max_frames
+    assert f"num_frames: 200 is out of range for {EMBEDDED_MODEL_ID}; allowed 1 to {limit}" in err
+
+
+def test_prompt_editor_reads_the_models_record(qtbot):
+    """The editor's limits come from the record: the embedded model's 121 frames from its
+    config, and a Wan model's 4k+1 rule and frame limit (which it did not know before)."""
+    from sora_desktop.ui.model_choices import ModelChoice
+    from sora_desktop.ui.prompt_editor import PromptEditor
+    from sora_desktop.ui.viewmodels import ProjectViewModel
+
+    editor = PromptEditor(ProjectViewModel(), models_dir=None)
+    qtbot.addWidget(editor)
+    assert editor.current_choice().max_frames == embedded_capabilities().max_frames
+    editor.fps_spin.setValue(8)
+    editor.duration_spin.setValue(16.0)  # 128 frames > 121
+    assert editor.validate() is None
+    assert "allowed up to 121 frames" in editor.duration_error.text()
+
+    wan = capabilities_for(WAN)
+    choice = ModelChoice(WAN, wan.name, "", {"width": 832, "height": 480, "fps": 16}, wan)
+    editor.choices.append(choice)
+    editor.model_combo.addItem(choice.name, choice.id)
+    editor.model_combo.setCurrentIndex(editor.model_combo.count() - 1)
+    editor.fps_spin.setValue(16)
+    editor.duration_spin.setValue(5.0)  # 80 frames: not 4k+1
+    assert editor.validate() is None
+    assert "needs 4k+1 frames; use 77 or 81" in editor.duration_error.text()
+    editor.duration_spin.setValue(5.06)  # 81 frames
+    request = editor.validate()
+    assert request is not None and request.num_frames == 81 and request.model_id == WAN
+    editor.duration_spin.setValue(20.0)  # 320 frames
+    assert editor.validate() is None
+    assert f"allowed up to {wan.max_frames} frames" in editor.duration_error.text()
