@@ -69,6 +69,7 @@ from sora_desktop.core.atomic import (
     check_regular_target,
     write_target,
 )
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.project_media import copy_media
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.core.safe_paths import (
@@ -531,9 +532,9 @@ def _check_depth(data: Any) -> None:
 
 def _check_text(name: str, value: Any, limit: int) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{name}: expected text, got {type(value).__name__}")
+        raise FieldError(name, f"expected text, got {type(value).__name__}")
     if len(value) > limit:
-        raise ValueError(f"{name}: {len(value)} characters is too long; the limit is {limit}")
+        raise FieldError(name, f"{len(value)} characters is too long; the limit is {limit}")
     return value
 
 
@@ -599,17 +600,17 @@ def validate_project_settings(settings: dict[str, Any]) -> None:
     """Check the export options the project stores; unknown keys are kept as they are."""
     cf = settings.get("crossfade_frames", 0)
     if isinstance(cf, bool) or not isinstance(cf, int) or not 0 <= cf <= 120:
-        raise ValueError(f"crossfade_frames: {_short(cf)} is not allowed; allowed 0 to 120")
+        raise FieldError("crossfade_frames", f"{_short(cf)} is not allowed; allowed 0 to 120")
     fmt = settings.get("export_format", "mp4")
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"export_format: {_short(fmt)} is not allowed; allowed {EXPORT_FORMATS}")
+        raise FieldError("export_format", f"{_short(fmt)} is not allowed; allowed {EXPORT_FORMATS}")
     up = settings.get("upscale", 1)
     if isinstance(up, bool) or not isinstance(up, int) or not 1 <= up <= 8:
-        raise ValueError(f"upscale: {_short(up)} is not allowed; allowed 1 to 8")
+        raise FieldError("upscale", f"{_short(up)} is not allowed; allowed 1 to 8")
     method = settings.get("upscale_method", "nearest")
     if method not in UPSCALE_METHODS:
-        raise ValueError(
-            f"upscale_method: {_short(method)} is not allowed; allowed {UPSCALE_METHODS}"
+        raise FieldError(
+            "upscale_method", f"{_short(method)} is not allowed; allowed {UPSCALE_METHODS}"
         )
 
 
@@ -859,9 +860,7 @@ def read_project_file(path: str | os.PathLike) -> Project:
     try:  # a NUL or unpaired surrogate (a damaged recent-files list): a message, not ValueError
         p = check_path_text(path, "project")
     except UnsafePathError as exc:
-        raise ProjectError(
-            f"This project cannot be opened: {str(exc).split(': ', 1)[-1]}."
-        ) from exc
+        raise ProjectError(f"This project cannot be opened: {exc.message}.") from exc
     name = p.name
     try:
         # O_NONBLOCK + fstat: a FIFO or device is refused without blocking on it
@@ -874,7 +873,7 @@ def read_project_file(path: str | os.PathLike) -> Project:
                 )
             raw = fh.read(MAX_PROJECT_BYTES + 1)
     except UnsafePathError as exc:
-        what = str(exc).split(": ", 1)[-1]
+        what = exc.message
         raise ProjectError(f"{what}; only project files can be opened.") from exc
     except FileNotFoundError as exc:
         raise ProjectError(f"{name} was not found ({p}).") from exc

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import GenerationRequest
 
 
@@ -95,7 +96,7 @@ class Backend(ABC):
                 f"allowed 1 to {caps.max_frames}"
             )
         if request.start_image is not None and not caps.supports_start_image:
-            raise ValueError(f"start_image: {self.model_id} cannot start from an image")
+            raise FieldError("start_image", f"{self.model_id} cannot start from an image")
 
     @abstractmethod
     def generate(

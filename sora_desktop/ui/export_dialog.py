@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.core.errors import FieldError
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
 from sora_desktop.ui.worker import ExportJob, ExportWorker
@@ -270,10 +271,10 @@ class ExportDialog(QDialog):
     def build_job(self) -> ExportJob:
         clips = self.clips()
         if not clips:
-            raise ValueError("clips: nothing to export yet; generate a shot first")
+            raise FieldError("clips", "nothing to export yet; generate a shot first")
         text = self.path_edit.text().strip()
         if not text:
-            raise ValueError("path: choose where to save the export")
+            raise FieldError("path", "choose where to save the export")
         shots = [s for s in self.vm.shots if self.vm.selected_clip(s.id) is not None]
         if self.scope.currentData() == "shot":
             shot = self.vm.shot(self.shot_id)
@@ -301,7 +302,7 @@ class ExportDialog(QDialog):
         try:
             job = self.build_job()
         except ValueError as exc:
-            self.error.setText(str(exc).partition(":")[2].strip() or str(exc))
+            self.error.setText(exc.message if isinstance(exc, FieldError) else str(exc))
             self.error.show()
             return None
         if not self.may_write(job):

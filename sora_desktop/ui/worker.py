@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import (
     CancelToken,
@@ -46,17 +47,18 @@ def friendly_error(exc: BaseException) -> str:
             "Try: a shorter duration, fewer steps or a smaller size; choose 'Low memory' in "
             "Settings; or close other programs and try again."
         )
-    if isinstance(exc, ValueError) and text.startswith("start_image:"):
+    field = exc.field if isinstance(exc, FieldError) else None
+    if field == "start_image":
         return (
             "This shot continues from the previous shot, but that shot has no finished clip "
             "to start from.\nTry: generate the previous shot first, or turn off "
             "'Continue from previous shot'."
         )
-    if isinstance(exc, ValueError) and text.startswith("model:"):
+    if field == "model":
         # the model folder was refused (pickle weights, links leading out, a broken config):
         # no setting of the shot can fix that
         return (
-            f"The model files cannot be used ({text[len('model:') :].strip()}).\n"
+            f"The model files cannot be used ({exc.message}).\n"
             "Try: open Models and re-download or remove the model, or pick another model."
         )
     if isinstance(exc, ValueError) and ":" in text.split("\n")[0]:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from sora_desktop.core.errors import FieldError
 from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT
 from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE
 
@@ -79,9 +80,10 @@ def _check_inside(folder: Path, file: Path) -> None:
 
     root, real = safe_resolve(folder, "model"), safe_resolve(file, "model")
     if not real.is_relative_to(root):
-        raise ValueError(
-            f"model: {file.name} in {folder} is a link to {real}, outside the model folder; "
-            "refusing to load it (copy the real file into the folder)"
+        raise FieldError(
+            "model",
+            f"{file.name} in {folder} is a link to {real}, outside the model folder; "
+            "refusing to load it (copy the real file into the folder)",
         )
 
 
@@ -100,7 +102,7 @@ _LIMITS = {"width": 2048, "depth": 48, "heads": 64, "latent_channels": 64, "chan
 def _check_sizes(vae_cfg: VAEConfig, dit_cfg: DiTConfig) -> None:
     def within(field: str, value: object, hi: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
-            raise ValueError(f"{field}: {value!r} is out of range; allowed 1 to {hi}")
+            raise FieldError(field, f"{value!r} is out of range; allowed 1 to {hi}")
 
     for i, c in enumerate(vae_cfg.channels):
         within(f"vae.channels[{i}]", c, _LIMITS["channel"])
@@ -127,7 +129,7 @@ _DTYPE_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
 
 def _finite_list(name: str, value: object, length: int, positive: bool = False) -> None:
     if not isinstance(value, list) or len(value) != length:
-        raise ValueError(f"{name}: expected a list of {length} numbers")
+        raise FieldError(name, f"expected a list of {length} numbers")
     for i, x in enumerate(value):
         if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
             raise ValueError(f"{name}[{i}]: {x!r} is not a finite number")
@@ -143,22 +145,22 @@ def _check_numbers(config: dict[str, Any], vae_cfg: VAEConfig) -> None:
     _finite_list("latent_std", config.get("latent_std"), c, positive=True)
     rgb = config.get("latent_rgb")
     if not isinstance(rgb, list) or len(rgb) != c + 1:
-        raise ValueError(f"latent_rgb: expected {c + 1} rows of 3 numbers")
+        raise FieldError("latent_rgb", f"expected {c + 1} rows of 3 numbers")
     for i, row in enumerate(rgb):
         _finite_list(f"latent_rgb[{i}]", row, 3)
     shift = config.get("sample_shift", 1.0)
     if isinstance(shift, bool) or not isinstance(shift, int | float) or not 0 < shift <= 100:
-        raise ValueError(f"sample_shift: {shift!r} is out of range; allowed (0, 100]")
+        raise FieldError("sample_shift", f"{shift!r} is out of range; allowed (0, 100]")
     for name, lo, hi in (("size", 16, 512), ("frames", 2, 64), ("fps", 1, 60)):
         value = config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise ValueError(f"{name}: {value!r} is out of range; allowed {lo} to {hi}")
+            raise FieldError(name, f"{value!r} is out of range; allowed {lo} to {hi}")
     if config["size"] % 16:
-        raise ValueError(f"size: {config['size']} is not a multiple of 16")
+        raise FieldError("size", f"{config['size']} is not a multiple of 16")
     if config["frames"] % vae_cfg.temporal_down:
-        raise ValueError(
-            f"frames: {config['frames']} is not a multiple of vae.temporal_down "
-            f"({vae_cfg.temporal_down})"
+        raise FieldError(
+            "frames",
+            f"{config['frames']} is not a multiple of vae.temporal_down ({vae_cfg.temporal_down})",
         )
 
 
@@ -240,7 +242,9 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
         vae = VideoVAE(vae_cfg)
         dit = VideoDiT(dit_cfg)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise ValueError(f"model: {cfg_path} is not a valid embedded-model config ({exc})") from exc
+        raise FieldError(
+            "model", f"{cfg_path} is not a valid embedded-model config ({exc})"
+        ) from exc
     for module, name in ((vae, VAE_NAME), (dit, DIT_NAME)):
         file = path / name
         if not os.path.lexists(file):
@@ -250,24 +254,25 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
                 if p.name.lower().endswith(PICKLE_SUFFIXES)
             )
             if pickles:
-                raise ValueError(
-                    f"model: {path} has {pickles[0]} instead of {name}; Sora Desktop loads only "
-                    ".safetensors weights, never pickle files (they can run code)"
+                raise FieldError(
+                    "model",
+                    f"{path} has {pickles[0]} instead of {name}; Sora Desktop loads only "
+                    ".safetensors weights, never pickle files (they can run code)",
                 )
             raise FileNotFoundError(f"model: missing weights file {file}")
         _check_inside(path, file)
         try:
             check_safetensors_header(file, module)
         except ValueError as exc:
-            raise ValueError(f"model: {file} cannot be used: {exc}") from exc
+            raise FieldError("model", f"{file} cannot be used: {exc}") from exc
         try:
             state = load_file(str(file))
         except Exception as exc:  # safetensors raises its own error types
-            raise ValueError(f"model: {file} is corrupt or not safetensors ({exc})") from exc
+            raise FieldError("model", f"{file} is corrupt or not safetensors ({exc})") from exc
         try:
             module.load_state_dict({k: v.float() for k, v in state.items()})
         except RuntimeError as exc:
-            raise ValueError(f"model: {file} does not match its config ({exc})") from exc
+            raise FieldError("model", f"{file} does not match its config ({exc})") from exc
     vae.eval().requires_grad_(False).to(device)
     dit.eval().requires_grad_(False).to(device)
     return EmbeddedCheckpoint(config, vae, dit)
