@@ -7,9 +7,9 @@ exactly one terminal signal: ``finished``, ``failed`` or ``cancelled``. Cancel i
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,8 @@ from sora_desktop.engine.backend import (
 )
 from sora_desktop.engine.preflight import OutOfMemory  # no torch at import
 from sora_desktop.ui.images import frame_to_qimage, last_frame_path, save_png, thumbnail_path
+
+log = logging.getLogger(__name__)
 
 GenerateFn = Callable[[GenerationRequest, CancelToken], Iterator[Any]]
 
@@ -190,6 +192,8 @@ class GenerationWorker(QObject):
 
             registry.load_backend(model_id, device)
         except Exception as exc:  # noqa: BLE001 - reported to the user, app keeps running
+            # the user sees the message; the traceback goes to the log file only (INFO)
+            log.info("loading model %s failed", model_id, exc_info=True)
             self.model_failed.emit(model_id, friendly_error(exc))
             return
         self.model_ready.emit(model_id)
@@ -207,6 +211,17 @@ class GenerationWorker(QObject):
         if job.token.cancelled:  # cancelled while it waited in the queue
             self.cancelled.emit(jid)
             return
+        req = job.request
+        log.info(
+            "generation job %s started: model %s, %dx%d, %d frames, %d steps, seed %d",
+            jid,
+            req.model_id,
+            req.width,
+            req.height,
+            req.num_frames,
+            req.steps,
+            req.seed,
+        )  # the prompt stays out of the log: it is the user's own text
         self.started.emit(jid)
         try:
             result = None
@@ -233,11 +248,13 @@ class GenerationWorker(QObject):
                 raise RuntimeError("the model finished without producing a clip")
             clip = save_take_files(result, job.out_dir, job.stem)
         except GenerationCancelled:
+            log.info("generation job %s cancelled", jid)
             self.cancelled.emit(jid)
         except Exception as exc:  # noqa: BLE001 - any job error becomes a message, never a crash
-            traceback.print_exc()
+            log.exception("generation job %s failed (model %s)", jid, job.request.model_id)
             self.failed.emit(jid, friendly_error(exc))
         else:
+            log.info("generation job %s finished: %s", jid, clip)
             self.finished.emit(jid, str(clip))
 
 
@@ -346,9 +363,10 @@ class ExportWorker(QObject):
             if job.token.cancelled:
                 self.cancelled.emit(jid)
                 return
-            traceback.print_exc()
+            log.exception("export job %s failed (%s)", jid, job.path)
             self.failed.emit(jid, f"Export failed: {exc}\nTry another format or folder.")
         else:
+            log.info("export job %s finished: %s", jid, out)
             self.progress.emit(jid, 1.0)
             self.finished.emit(jid, str(out))
 
