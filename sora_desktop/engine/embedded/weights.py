@@ -6,7 +6,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from sora_desktop.core.atomic import atomic_write_with
 from sora_desktop.core.errors import FieldError
 from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT
 from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE
@@ -24,19 +24,6 @@ DIT_NAME = "dit.safetensors"
 FORMAT_VERSION = 1
 # Formats that unpickle (and can run code) when loaded; this loader never reads them.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(
@@ -55,8 +42,8 @@ def save_checkpoint(
     vae_sd = {
         k: v.detach().to(torch.float16).contiguous().cpu() for k, v in vae.state_dict().items()
     }
-    _atomic_write_bytes(out / VAE_NAME, lambda p: save_file(vae_sd, p))
-    _atomic_write_bytes(out / DIT_NAME, lambda p: save_file(half, p))
+    atomic_write_with(out / VAE_NAME, lambda p: save_file(vae_sd, str(p)), mode=0o644)
+    atomic_write_with(out / DIT_NAME, lambda p: save_file(half, str(p)), mode=0o644)
     config = {
         "format_version": FORMAT_VERSION,
         "vae": vae.cfg.to_dict(),
@@ -71,7 +58,7 @@ def save_checkpoint(
         "training": training,
     }
     text = json.dumps(config, indent=2)
-    _atomic_write_bytes(out / CONFIG_NAME, lambda p: Path(p).write_text(text))
+    atomic_write_with(out / CONFIG_NAME, lambda p: p.write_text(text), mode=0o644)
 
 
 def _check_inside(folder: Path, file: Path) -> None:
