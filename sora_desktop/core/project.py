@@ -435,13 +435,6 @@ class Project:
         self.dirty = True
         self.modified_at = now_iso()
 
-    def find_take(self, take_id: str) -> tuple[Shot, Take]:
-        for shot in self.shots:
-            for take in shot.takes:
-                if take.id == take_id:
-                    return shot, take
-        raise KeyError(f"there is no take with id {take_id!r} in project {self.name!r}")
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": PROJECT_FORMAT,
