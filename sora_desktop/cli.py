@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sora_desktop import __version__
+from sora_desktop.core import logs
 from sora_desktop.core.capabilities import EMBEDDED_FPS, EMBEDDED_SIZE, EMBEDDED_WINDOW
 from sora_desktop.core.export_settings import (
     EXPORT_FORMATS,
@@ -530,6 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             return _open_app(smoke_test=args.smoke_test)
+        logs.configure("cli")  # the log file only; stderr stays the user's output
         if args.command == "generate":
             return cmd_generate(args)
         if args.command == "eval":

@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sora_desktop.core.errors import FieldError
+
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130
 
@@ -86,8 +88,8 @@ def _downloader(settings: Any, endpoint: str | None = None) -> Any:
     if endpoint is not None:
         try:
             dataclasses.replace(settings, hf_endpoint=endpoint)  # the same check as Settings
-        except ValueError as exc:
-            raise ValueError(f"--endpoint: {str(exc).partition(': ')[2]}") from exc
+        except FieldError as exc:
+            raise FieldError("--endpoint", exc.message) from exc
     return ModelDownloader(settings.models_dir, HubConfig.from_settings(settings, endpoint))
 
 

@@ -11,6 +11,18 @@ import pytest  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _logs_stay_in_tmp(monkeypatch, tmp_path_factory):
+    """In-process runs of the CLI or app configure logging: never into the real user log
+    folder, and no handler is left behind for the next test."""
+    from sora_desktop.core import logs
+
+    folder = tmp_path_factory.getbasetemp() / "user-logs"
+    monkeypatch.setattr(logs, "_user_log_dir", lambda: folder)
+    yield
+    logs.shutdown()
+
+
 @pytest.fixture(scope="session")
 def micro_model_dir(tmp_path_factory) -> Path:
     """A micro checkpoint trained for a few steps by the real recipe (seconds on a CPU)."""

@@ -148,20 +148,6 @@ def test_listeners_hear_every_change_and_can_unsubscribe(queue):
     assert len(seen) == 4
 
 
-def test_move_reorders_only_queued_jobs(queue):
-    a = queue.submit("s", "a", req(), job_id="a")
-    b = queue.submit("s", "b", req(), job_id="b")
-    c = queue.submit("s", "c", req(), job_id="c")
-    queue.mark_running(a.id)
-    queue.move(c.id, 0)
-    assert [j.id for j in queue.jobs] == ["a", "c", "b"]
-    assert queue.next_job() is c
-    with pytest.raises(JobError):
-        queue.move(a.id, 0)
-    with pytest.raises(JobError, match="out of range"):
-        queue.move(b.id, 5)
-
-
 def test_remove_and_clear_finished(queue):
     a = queue.submit("s1", "a", req(), job_id="a")
     b = queue.submit("s2", "b", req(), job_id="b")

@@ -5,13 +5,14 @@ Why it works this way:
   version they chose to save. Recovery copies live in their own folder (``<data>/recovery``),
   named ``<session>-<project id>.sdproj``, each with a small manifest ``.json`` (original path,
   time, project name) so the "Recover your work?" dialog can describe it without opening it.
-- Each running app holds a *session marker* ``session-<id>.lock`` containing its PID, locked
-  with an OS file lock for as long as the app runs. A clean ``close()`` deletes the session's
+- Each running app holds a *session marker* ``session-<id>.lock``, locked with an OS file lock
+  (``filelock``) for as long as the app runs. A clean ``close()`` deletes the session's
   recovery copies and then the marker. On the next start, copies whose session's lock is free
   (the process is gone: it crashed, was killed, or the machine lost power) are offered by
   ``pending()``. The lock, not the PID, decides, because PIDs are reused after a reboot; the PID
-  is the fallback where the file system cannot lock. Copies of another *running* instance are
-  never offered, so two open windows do not steal each other's work.
+  (written into the marker, checked with ``psutil``) is the fallback where the file system
+  cannot lock. Copies of another *running* instance are never offered, so two open windows do
+  not steal each other's work.
 - ``restore`` adopts the copy into the current session before deleting the old one, so the work
   exists in at least one recovery file at every moment.
 """
@@ -21,12 +22,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+import psutil
+from filelock import FileLock, Timeout
 
 from sora_desktop.core.atomic import atomic_write_text
 from sora_desktop.core.project import (
@@ -92,17 +95,10 @@ class Autosaver:
         self.pid = os.getpid()
         self.marker = self.recovery_dir / f"{MARKER_PREFIX}{self.session}{MARKER_SUFFIX}"
         self._closed = False
-        self._marker_fh: IO[bytes] | None = _open_and_lock(self.marker)
-        content = json.dumps({"pid": self.pid, "session": self.session, "started_at": now_iso()})
-        fh = self._marker_fh
-        if fh is not None:  # write through the locked handle so the lock is never dropped
-            fh.seek(0)
-            fh.truncate()
-            fh.write(content.encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        else:
-            atomic_write_text(self.marker, content)
+        self._marker_lock = _open_and_lock(self.marker)
+        if self._marker_lock is None:  # no OS lock here: the PID in the marker decides instead
+            content = {"pid": self.pid, "session": self.session, "started_at": now_iso()}
+            atomic_write_text(self.marker, json.dumps(content))
 
     # ------------------------------------------------------------------ this session
     def recovery_path(self, project: Project) -> Path:
@@ -146,11 +142,10 @@ class Autosaver:
         if self._closed:
             return
         self.clear()
+        if self._marker_lock is not None:
+            self._marker_lock.release()  # before the unlink: Windows cannot delete an open file
+            self._marker_lock = None
         self.marker.unlink(missing_ok=True)
-        if self._marker_fh is not None:
-            _unlock(self._marker_fh)
-            self._marker_fh.close()
-            self._marker_fh = None
         self._closed = True
 
     def __enter__(self) -> Autosaver:
@@ -304,103 +299,35 @@ def _read_json(path: Path, limit: int | None = MAX_MANIFEST_BYTES) -> dict[str, 
 
 
 # ---------------------------------------------------------------------- OS locks
-def _open_and_lock(path: Path) -> IO[bytes] | None:
-    """Open ``path`` and hold an exclusive lock on it; None where locking is not available."""
-    fh = open(path, "a+b")  # noqa: SIM115 - held open for the whole session
+def _open_and_lock(path: Path) -> FileLock | None:
+    """Hold an exclusive lock on ``path`` (``filelock``: flock on POSIX, LockFileEx on Windows);
+    None where the file system cannot lock."""
+    # thread_local=False: the app may close from another thread than it started on
+    lock = FileLock(path, timeout=0, thread_local=False)
     try:
-        if _try_lock(fh):
-            return fh
-    except OSError:
-        pass
-    fh.close()
-    return None
+        lock.acquire(timeout=0)
+    except (Timeout, OSError, NotImplementedError):
+        return None
+    return lock
 
 
 def _probe_lock(path: Path) -> bool | None:
     """True if nobody holds the lock (owner gone), False if held, None if locks don't work."""
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - never creates the marker
-    except FileNotFoundError:
+    if not path.exists():  # probing must never create a marker
         return True
-    except OSError:
-        return None
+    lock = FileLock(path, timeout=0, thread_local=False)
     try:
-        if _try_lock(fh):
-            _unlock(fh)
-            return True
+        lock.acquire(timeout=0)
+    except Timeout:
         return False
-    except OSError:
+    except (OSError, NotImplementedError):
         return None
-    finally:
-        fh.close()
+    lock.release()
+    return True
 
 
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    _LOCK_OFFSET = 1 << 30  # lock a byte far past the content so readers are not blocked
-
-    def _try_lock(fh: IO[bytes]) -> bool:
-        fh.seek(_LOCK_OFFSET)
-        try:
-            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-        except PermissionError:
-            return False
-        except OSError as exc:
-            if exc.errno in (13, 36):  # EACCES / EDEADLOCK: held by someone else
-                return False
-            raise
-        return True
-
-    def _unlock(fh: IO[bytes]) -> None:
-        try:
-            fh.seek(_LOCK_OFFSET)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
-        except OSError:
-            pass
-
-    def _pid_alive(pid: int) -> bool:
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return False
-        try:
-            code = ctypes.c_ulong()
-            ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-            return bool(ok) and code.value == 259  # STILL_ACTIVE
-        finally:
-            kernel32.CloseHandle(handle)
-
-else:
-    import fcntl
-
-    def _try_lock(fh: IO[bytes]) -> bool:
-        # flock, not lockf: flock locks belong to the open file, so even a second Autosaver in
-        # the same process sees the first one's lock as held.
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(fh: IO[bytes]) -> None:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        except OSError:
-            pass
-
-    def _pid_alive(pid: int) -> bool:
-        if pid <= 0:
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+def _pid_alive(pid: int) -> bool:
+    return pid > 0 and psutil.pid_exists(pid)
 
 
 __all__ = ["Autosaver", "ProjectError", "RecoveryInfo", "default_recovery_dir"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sora_desktop.core.assets import model_dir
+from sora_desktop.core.errors import FieldError
 
 if TYPE_CHECKING:
     from sora_desktop.core.catalog import CatalogEntry
@@ -94,7 +95,7 @@ class ModelCapabilities:
     # ------------------------------------------------------------------ facts
     @property
     def frame_rule(self) -> str:
-        """"any", or e.g. "4k+1"."""
+        """ "any", or e.g. "4k+1"."""
         return "any" if self.frame_multiple <= 1 else f"{self.frame_multiple}k+1"
 
     @property
@@ -119,9 +120,11 @@ class ModelCapabilities:
         if w == h:
             return [(w, h, "1:1")]
         s = max(self.size_multiple, min(w, h) // self.size_multiple * self.size_multiple)
-        return [(w, h, "landscape" if w > h else "portrait"),
-                (h, w, "portrait" if w > h else "landscape"),
-                (s, s, "square")]
+        return [
+            (w, h, "landscape" if w > h else "portrait"),
+            (h, w, "portrait" if w > h else "landscape"),
+            (s, s, "square"),
+        ]
 
     # ------------------------------------------------------------------ validation
     def check(self, request: GenerationRequest) -> None:
@@ -130,42 +133,43 @@ class ModelCapabilities:
         name = self.name or who
         if self.sizes and (request.width, request.height) not in self.sizes:
             allowed = ", ".join(f"{w}x{h}" for w, h in self.sizes)
-            raise ValueError(
-                f"width/height: {request.width}x{request.height} is not supported by "
-                f"{who}; allowed: {allowed}"
+            raise FieldError(
+                "width/height",
+                f"{request.width}x{request.height} is not supported by {who}; allowed: {allowed}",
             )
         if request.num_frames > self.max_frames:
-            raise ValueError(
-                f"num_frames: {request.num_frames} is out of range for {who}; "
-                f"allowed 1 to {self.max_frames}"
+            raise FieldError(
+                "num_frames",
+                f"{request.num_frames} is out of range for {who}; allowed 1 to {self.max_frames}",
             )
         if request.start_image is not None and not self.supports_start_image:
-            raise ValueError(f"start_image: {who} cannot start from an image")
+            raise FieldError("start_image", f"{who} cannot start from an image")
         m = self.size_multiple
         if m > SIZE_MULTIPLE:  # the request's own rule is checked by the request
             for field in ("width", "height"):
                 value = getattr(request, field)
                 if value % m:
-                    raise ValueError(
-                        f"{field}: {value} is not a multiple of {m} for {name}; "
-                        f"use e.g. {max(m, value // m * m)}"
+                    raise FieldError(
+                        field,
+                        f"{value} is not a multiple of {m} for {name}; "
+                        f"use e.g. {max(m, value // m * m)}",
                     )
         self.check_frame_rule(request.num_frames)
         if request.negative_prompt and not self.supports_negative_prompt:
-            raise ValueError(f"negative_prompt: {name} does not use a negative prompt")
+            raise FieldError("negative_prompt", f"{name} does not use a negative prompt")
         if self.fps_choices and request.fps not in self.fps_choices:
             allowed = ", ".join(str(x) for x in self.fps_choices)
-            raise ValueError(f"fps: {request.fps} is not offered by {name}; allowed {allowed}")
-
+            raise FieldError("fps", f"{request.fps} is not offered by {name}; allowed {allowed}")
 
     def check_frame_rule(self, num_frames: int) -> None:
         """Raise ValueError("num_frames: ...") when the count breaks the model's k*m+1 rule."""
         f = self.frame_multiple
         if f > 1 and (num_frames - 1) % f:
             k = (num_frames - 1) // f
-            raise ValueError(
-                f"num_frames: {num_frames} does not fit {self.name or self.model_id}, which "
-                f"needs {f}k+1 frames; use {k * f + 1} or {(k + 1) * f + 1}"
+            raise FieldError(
+                "num_frames",
+                f"{num_frames} does not fit {self.name or self.model_id}, which "
+                f"needs {f}k+1 frames; use {k * f + 1} or {(k + 1) * f + 1}",
             )
 
 
@@ -211,8 +215,9 @@ def _read_embedded_config() -> Mapping[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
-        log.debug("embedded model config %s not readable (%s); using the shipped figures",
-                  path, exc)
+        log.debug(
+            "embedded model config %s not readable (%s); using the shipped figures", path, exc
+        )
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -253,9 +258,7 @@ def capabilities_from_entry(entry: CatalogEntry) -> ModelCapabilities:
     )
 
 
-def capabilities_for(
-    model_id: str, entries: list[CatalogEntry] | None = None
-) -> ModelCapabilities:
+def capabilities_for(model_id: str, entries: list[CatalogEntry] | None = None) -> ModelCapabilities:
     """The record for a model id: the embedded model's, a catalog entry's, or (a model this
     computer does not know) a permissive one-pass record, so the backend has the last word."""
     if model_id == EMBEDDED_MODEL_ID:

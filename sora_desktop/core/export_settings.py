@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sora_desktop.core.errors import FieldError
+
 # format -> the suffix an export of it gets ("" for PNG frames: a folder)
 FORMAT_SUFFIXES: dict[str, str] = {"mp4": ".mp4", "webm": ".webm", "gif": ".gif", "png": ""}
 EXPORT_FORMATS: tuple[str, ...] = tuple(FORMAT_SUFFIXES)
@@ -55,26 +57,28 @@ class ExportSettings:
     def __post_init__(self) -> None:
         cf = self.crossfade_frames
         if _bad_int(cf) or not 0 <= cf <= MAX_CROSSFADE_FRAMES:
-            raise ValueError(
-                f"crossfade_frames: {_short(cf)} is not allowed; "
-                f"allowed 0 to {MAX_CROSSFADE_FRAMES}"
+            raise FieldError(
+                "crossfade_frames",
+                f"{_short(cf)} is not allowed; allowed 0 to {MAX_CROSSFADE_FRAMES}",
             )
         if not isinstance(self.format, str) or self.format not in EXPORT_FORMATS:
-            raise ValueError(
-                f"export_format: {_short(self.format)} is not allowed; allowed {EXPORT_FORMATS}"
+            raise FieldError(
+                "export_format", f"{_short(self.format)} is not allowed; allowed {EXPORT_FORMATS}"
             )
         up = self.upscale
         if _bad_int(up) or not 1 <= up <= MAX_UPSCALE:
-            raise ValueError(f"upscale: {_short(up)} is not allowed; allowed 1 to {MAX_UPSCALE}")
+            raise FieldError("upscale", f"{_short(up)} is not allowed; allowed 1 to {MAX_UPSCALE}")
         if not isinstance(self.upscale_method, str) or self.upscale_method not in UPSCALE_METHODS:
-            raise ValueError(
-                f"upscale_method: {_short(self.upscale_method)} is not allowed; "
-                f"allowed {UPSCALE_METHODS}"
+            raise FieldError(
+                "upscale_method",
+                f"{_short(self.upscale_method)} is not allowed; allowed {UPSCALE_METHODS}",
             )
         if not isinstance(self.quality, str) or self.quality not in QUALITIES:
-            raise ValueError(f"quality: {_short(self.quality)} is not allowed; allowed {QUALITIES}")
+            raise FieldError(
+                "quality", f"{_short(self.quality)} is not allowed; allowed {QUALITIES}"
+            )
         if not isinstance(self.watermark, bool):
-            raise ValueError(f"watermark: expected true or false, got {_short(self.watermark)}")
+            raise FieldError("watermark", f"expected true or false, got {_short(self.watermark)}")
 
     @property
     def suffix(self) -> str:
@@ -93,8 +97,6 @@ class ExportSettings:
     def project_settings(self) -> dict[str, Any]:
         """The keys a project file stores for these settings."""
         return {k: getattr(self, f) for f, k in PROJECT_KEYS.items()}
-
-
 
 
 def _bad_int(value: Any) -> bool:

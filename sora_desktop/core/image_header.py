@@ -13,6 +13,7 @@ import os
 import struct
 from dataclasses import dataclass
 
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.safe_paths import read_regular_file
 
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
@@ -160,5 +161,5 @@ def read_image_file(
         check_image_size(info, max_side, max_pixels)
     except ValueError as exc:
         name = os.path.basename(os.fspath(path))
-        raise ValueError(f"{what}: {name} cannot be used: {exc}") from exc
+        raise FieldError(what, f"{name} cannot be used: {exc}") from exc
     return data, info

@@ -282,20 +282,6 @@ class JobQueue:
             self._by_id = {j.id: j for j in self._jobs}
         return gone
 
-    def move(self, job_id: str, index: int) -> None:
-        """Reorder a queued job among the queued jobs (0 = next to run)."""
-        with self._lock:
-            job = self.get(job_id)
-            self._require(job, "queued", "move")
-            waiting = [j for j in self._jobs if j.status == "queued"]
-            if not 0 <= index < len(waiting):
-                raise JobError(f"index: {index} is out of range; allowed 0 to {len(waiting) - 1}")
-            waiting.remove(job)
-            waiting.insert(index, job)
-            it = iter(waiting)
-            self._jobs = [next(it) if j.status == "queued" else j for j in self._jobs]
-        self._notify(job)
-
     # ------------------------------------------------------------------ estimates
     def eta_seconds(self, job: Job | str, now: float | None = None) -> float | None:
         """Seconds until ``job`` finishes, or ``None`` while there is nothing to measure.

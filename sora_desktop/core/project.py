@@ -69,6 +69,7 @@ from sora_desktop.core.atomic import (
     check_regular_target,
     write_target,
 )
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.export_settings import (  # noqa: F401 - names kept for importers
     DEFAULT_PROJECT_SETTINGS,
     EXPORT_FORMATS,
@@ -446,13 +447,6 @@ class Project:
         self.dirty = True
         self.modified_at = now_iso()
 
-    def find_take(self, take_id: str) -> tuple[Shot, Take]:
-        for shot in self.shots:
-            for take in shot.takes:
-                if take.id == take_id:
-                    return shot, take
-        raise KeyError(f"there is no take with id {take_id!r} in project {self.name!r}")
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": PROJECT_FORMAT,
@@ -543,9 +537,9 @@ def _check_depth(data: Any) -> None:
 
 def _check_text(name: str, value: Any, limit: int) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{name}: expected text, got {type(value).__name__}")
+        raise FieldError(name, f"expected text, got {type(value).__name__}")
     if len(value) > limit:
-        raise ValueError(f"{name}: {len(value)} characters is too long; the limit is {limit}")
+        raise FieldError(name, f"{len(value)} characters is too long; the limit is {limit}")
     return value
 
 
@@ -859,9 +853,7 @@ def read_project_file(path: str | os.PathLike) -> Project:
     try:  # a NUL or unpaired surrogate (a damaged recent-files list): a message, not ValueError
         p = check_path_text(path, "project")
     except UnsafePathError as exc:
-        raise ProjectError(
-            f"This project cannot be opened: {str(exc).split(': ', 1)[-1]}."
-        ) from exc
+        raise ProjectError(f"This project cannot be opened: {exc.message}.") from exc
     name = p.name
     try:
         # O_NONBLOCK + fstat: a FIFO or device is refused without blocking on it
@@ -874,7 +866,7 @@ def read_project_file(path: str | os.PathLike) -> Project:
                 )
             raw = fh.read(MAX_PROJECT_BYTES + 1)
     except UnsafePathError as exc:
-        what = str(exc).split(": ", 1)[-1]
+        what = exc.message
         raise ProjectError(f"{what}; only project files can be opened.") from exc
     except FileNotFoundError as exc:
         raise ProjectError(f"{name} was not found ({p}).") from exc

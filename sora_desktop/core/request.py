@@ -16,6 +16,7 @@ from sora_desktop.core.capabilities import (  # noqa: F401 - MAX_* and the id ar
     MAX_FRAMES,
     SIZE_MULTIPLE,
 )
+from sora_desktop.core.errors import FieldError
 
 MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**32 - 1
@@ -57,16 +58,18 @@ class GenerationRequest:
         _check_text("prompt", self.prompt)
         _check_text("negative_prompt", self.negative_prompt)
         if not self.prompt.strip():
-            raise ValueError("prompt: must not be empty; describe the scene you want to see")
+            raise FieldError("prompt", "must not be empty; describe the scene you want to see")
         if len(self.prompt) > MAX_PROMPT_CHARS:
-            raise ValueError(
-                f"prompt: {len(self.prompt)} characters is too long; "
-                f"the limit is {MAX_PROMPT_CHARS} characters"
+            raise FieldError(
+                "prompt",
+                f"{len(self.prompt)} characters is too long; "
+                f"the limit is {MAX_PROMPT_CHARS} characters",
             )
         if len(self.negative_prompt) > MAX_PROMPT_CHARS:
-            raise ValueError(
-                f"negative_prompt: {len(self.negative_prompt)} characters is too long; "
-                f"the limit is {MAX_PROMPT_CHARS} characters"
+            raise FieldError(
+                "negative_prompt",
+                f"{len(self.negative_prompt)} characters is too long; "
+                f"the limit is {MAX_PROMPT_CHARS} characters",
             )
         _check_int_range("seed", self.seed, 0, MAX_SEED)
         _check_int_range("steps", self.steps, 1, 200)
@@ -76,8 +79,8 @@ class GenerationRequest:
         except OverflowError:  # an int too large for a float
             guidance = math.inf
         if not 0.0 <= guidance <= 30.0:  # also false for NaN
-            raise ValueError(
-                f"guidance: {_show(self.guidance)} is out of range; allowed 0.0 to 30.0"
+            raise FieldError(
+                "guidance", f"{_show(self.guidance)} is out of range; allowed 0.0 to 30.0"
             )
         _check_int_range("num_frames", self.num_frames, 1, MAX_FRAMES)
         _check_int_range("fps", self.fps, 1, MAX_FPS)
@@ -86,16 +89,16 @@ class GenerationRequest:
             _check_int_range(name, value, SIZE_MULTIPLE, 4096)
             if value % SIZE_MULTIPLE:
                 m = SIZE_MULTIPLE
-                raise ValueError(
-                    f"{name}: {value} is not a multiple of {m}; use e.g. {value // m * m or m}"
+                raise FieldError(
+                    name, f"{value} is not a multiple of {m}; use e.g. {value // m * m or m}"
                 )
         _check_text("model_id", self.model_id, MAX_PATH_CHARS)
         if not self.model_id:
-            raise ValueError("model_id: must name a model")
+            raise FieldError("model_id", "must name a model")
         if self.start_image is not None:
             _check_text("start_image", self.start_image, MAX_PATH_CHARS)
             if not self.start_image or "\0" in self.start_image:
-                raise ValueError("start_image: must be a file path or None")
+                raise FieldError("start_image", "must be a file path or None")
         if self.original_prompt is not None:
             _check_text("original_prompt", self.original_prompt)
         _check_extra(self.extra)
@@ -119,32 +122,33 @@ class GenerationRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
         if not isinstance(data, dict):
-            raise ValueError("request: expected a JSON object")
+            raise FieldError("request", "expected a JSON object")
         version = data.get("version", REQUEST_VERSION)
         if not isinstance(version, int) or version > REQUEST_VERSION:
-            raise ValueError(
-                f"request: version {_show(version)} is newer than this program understands "
-                f"(up to {REQUEST_VERSION}); update Sora Desktop"
+            raise FieldError(
+                "request",
+                f"version {_show(version)} is newer than this program understands "
+                f"(up to {REQUEST_VERSION}); update Sora Desktop",
             )
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         if "prompt" not in kwargs:
-            raise ValueError("request: missing field 'prompt'")
+            raise FieldError("request", "missing field 'prompt'")
         try:
             return cls(**kwargs)
         except TypeError as exc:  # wrong field types that the dataclass itself refuses
-            raise ValueError(f"request: {exc}") from exc
+            raise FieldError("request", f"{exc}") from exc
 
     @classmethod
     def from_json(cls, text: str) -> GenerationRequest:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"request: not valid JSON ({exc.msg})") from exc
+            raise FieldError("request", f"not valid JSON ({exc.msg})") from exc
         except RecursionError as exc:
-            raise ValueError("request: not usable JSON (nested too deeply)") from exc
+            raise FieldError("request", "not usable JSON (nested too deeply)") from exc
         except (ValueError, TypeError) as exc:  # e.g. a number with more than 4300 digits
-            raise ValueError(f"request: not usable JSON ({exc})") from exc
+            raise FieldError("request", f"not usable JSON ({exc})") from exc
         return cls.from_dict(data)
 
 
@@ -161,16 +165,16 @@ def frames_for_seconds(seconds: Any, fps: Any) -> int:
     except OverflowError:  # an int too large for a float
         value = math.inf
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"seconds: {_show(seconds)} must be a positive number of seconds")
+        raise FieldError("seconds", f"{_show(seconds)} must be a positive number of seconds")
     limit = MAX_FRAMES / fps
     if value > limit:
-        raise ValueError(
-            f"seconds: {value:g} s at {fps} fps is more than {MAX_FRAMES} frames; "
-            f"allowed up to {limit:g} s"
+        raise FieldError(
+            "seconds",
+            f"{value:g} s at {fps} fps is more than {MAX_FRAMES} frames; allowed up to {limit:g} s",
         )
     frames = round(value * fps)
     if frames < 1:
-        raise ValueError(f"seconds: {value:g} s at {fps} fps is less than one frame")
+        raise FieldError("seconds", f"{value:g} s at {fps} fps is less than one frame")
     return frames
 
 
@@ -179,13 +183,13 @@ def _check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:
         names = (
             types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
         )
-        raise ValueError(f"{name}: expected {names}, got {type(value).__name__}")
+        raise FieldError(name, f"expected {names}, got {type(value).__name__}")
 
 
 def _check_int_range(name: str, value: Any, lo: int, hi: int) -> None:
     _check_type(name, value, int)
     if not lo <= value <= hi:
-        raise ValueError(f"{name}: {_show(value)} is out of range; allowed {lo} to {hi}")
+        raise FieldError(name, f"{_show(value)} is out of range; allowed {lo} to {hi}")
 
 
 def _show(value: Any) -> str:
@@ -199,28 +203,28 @@ def _check_text(name: str, value: Any, limit: int | None = None) -> None:
     """Text that can be stored: a str that encodes as UTF-8 (no unpaired surrogates)."""
     _check_type(name, value, str)
     if limit is not None and len(value) > limit:
-        raise ValueError(f"{name}: {len(value)} characters is too long; the limit is {limit}")
+        raise FieldError(name, f"{len(value)} characters is too long; the limit is {limit}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"{name}: contains characters that are not valid text (at position {exc.start})"
+        raise FieldError(
+            name, f"contains characters that are not valid text (at position {exc.start})"
         ) from exc
 
 
 def _check_extra(extra: Any) -> None:
     """``extra`` is saved in project files and export metadata: plain, finite JSON only."""
     if not isinstance(extra, dict):
-        raise ValueError(f"extra: expected an object (dict), got {type(extra).__name__}")
+        raise FieldError("extra", f"expected an object (dict), got {type(extra).__name__}")
     stack: list[tuple[Any, int]] = [(extra, 1)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_EXTRA_DEPTH:
-            raise ValueError(f"extra: nested more than {MAX_EXTRA_DEPTH} levels deep")
+            raise FieldError("extra", f"nested more than {MAX_EXTRA_DEPTH} levels deep")
         if isinstance(value, dict):
             for key, item in value.items():
                 if not isinstance(key, str):
-                    raise ValueError(f"extra: keys must be text, got {type(key).__name__}")
+                    raise FieldError("extra", f"keys must be text, got {type(key).__name__}")
                 _check_text("extra", key)
                 stack.append((item, depth + 1))
         elif isinstance(value, list):
@@ -229,6 +233,6 @@ def _check_extra(extra: Any) -> None:
             _check_text("extra", value)
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise ValueError(f"extra: {value} is not allowed (only finite numbers)")
+                raise FieldError("extra", f"{value} is not allowed (only finite numbers)")
         elif value is not None and not isinstance(value, (bool, int)):
-            raise ValueError(f"extra: {type(value).__name__} values cannot be saved")
+            raise FieldError("extra", f"{type(value).__name__} values cannot be saved")

@@ -19,12 +19,15 @@ import os
 import stat
 from pathlib import Path
 
+from sora_desktop.core.errors import FieldError
+
 # Up to 4096 characters, like a request's path fields.
 MAX_PATH_CHARS = 4096
 
 
-class UnsafePathError(ValueError):
-    """A path that cannot or must not be opened; the text is the user's message."""
+class UnsafePathError(FieldError):
+    """A path that cannot or must not be opened; ``field`` says which path (``"project"``,
+    ``"model"``...), ``message`` is the user's message."""
 
 
 def _name(path: str | os.PathLike) -> str:
@@ -43,28 +46,29 @@ def check_path_text(path: str | os.PathLike, what: str = "path") -> Path:
     try:
         text = os.fspath(path)
     except TypeError as exc:
-        raise UnsafePathError(f"{what}: expected a file path, got {type(path).__name__}") from exc
+        raise UnsafePathError(what, f"expected a file path, got {type(path).__name__}") from exc
     if isinstance(text, bytes):
         try:
             text = os.fsdecode(text)
         except UnicodeDecodeError as exc:
-            raise UnsafePathError(f"{what}: the path is not valid text") from exc
+            raise UnsafePathError(what, "the path is not valid text") from exc
     if not text:
-        raise UnsafePathError(f"{what}: the path is empty")
+        raise UnsafePathError(what, "the path is empty")
     if "\0" in text:
         raise UnsafePathError(
-            f"{what}: the path contains a NUL character, which no file name can hold"
+            what, "the path contains a NUL character, which no file name can hold"
         )
     if len(text) > MAX_PATH_CHARS:
         raise UnsafePathError(
-            f"{what}: the path is {len(text)} characters long; the limit is {MAX_PATH_CHARS}"
+            what, f"the path is {len(text)} characters long; the limit is {MAX_PATH_CHARS}"
         )
     try:
         os.fsencode(text)
     except UnicodeEncodeError as exc:
         raise UnsafePathError(
-            f"{what}: the path contains characters that are not valid text "
-            f"(at position {exc.start}); no file can have this name"
+            what,
+            f"the path contains characters that are not valid text "
+            f"(at position {exc.start}); no file can have this name",
         ) from exc
     return Path(text)
 
@@ -104,10 +108,10 @@ def check_regular_file(path: str | os.PathLike, what: str = "file") -> os.stat_r
     try:
         st = os.stat(p)
     except OSError as exc:
-        raise UnsafePathError(f"{what}: {_name(p)} cannot be used: {_os_message(exc)}") from exc
+        raise UnsafePathError(what, f"{_name(p)} cannot be used: {_os_message(exc)}") from exc
     kind = _kind(st.st_mode)
     if kind is not None:
-        raise UnsafePathError(f"{what}: {_name(p)} is {kind}, not a file")
+        raise UnsafePathError(what, f"{_name(p)} is {kind}, not a file")
     return st
 
 
@@ -125,10 +129,10 @@ def open_regular_file(path: str | os.PathLike, what: str = "file", max_bytes: in
         st = os.fstat(fd)  # the file we opened, not whatever the name points to now
         kind = _kind(st.st_mode)
         if kind is not None:
-            raise UnsafePathError(f"{what}: {_name(p)} is {kind}, not a file")
+            raise UnsafePathError(what, f"{_name(p)} is {kind}, not a file")
         if max_bytes and st.st_size > max_bytes:
             raise UnsafePathError(
-                f"{what}: {_name(p)} is {_size(st.st_size)}; the limit is {_size(max_bytes)}"
+                what, f"{_name(p)} is {_size(st.st_size)}; the limit is {_size(max_bytes)}"
             )
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
@@ -149,9 +153,9 @@ def read_regular_file(path: str | os.PathLike, what: str = "file", max_bytes: in
     except UnsafePathError:
         raise
     except OSError as exc:
-        raise UnsafePathError(f"{what}: {_name(p)} cannot be read: {_os_message(exc)}") from exc
+        raise UnsafePathError(what, f"{_name(p)} cannot be read: {_os_message(exc)}") from exc
     if max_bytes and len(data) > max_bytes:
-        raise UnsafePathError(f"{what}: {_name(p)} is larger than {_size(max_bytes)}")
+        raise UnsafePathError(what, f"{_name(p)} is larger than {_size(max_bytes)}")
     return data
 
 
@@ -162,10 +166,10 @@ def safe_resolve(path: str | os.PathLike, what: str = "path") -> Path:
         return p.resolve()
     except RuntimeError as exc:  # Python 3.11: "Symlink loop from ..."
         raise UnsafePathError(
-            f"{what}: {_name(p)} is a symbolic link that points to itself (a link loop)"
+            what, f"{_name(p)} is a symbolic link that points to itself (a link loop)"
         ) from exc
     except OSError as exc:
-        raise UnsafePathError(f"{what}: {_name(p)} cannot be used: {_os_message(exc)}") from exc
+        raise UnsafePathError(what, f"{_name(p)} cannot be used: {_os_message(exc)}") from exc
 
 
 def _size(n: int) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import platformdirs
 
 from sora_desktop.core.atomic import atomic_write_with
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import MEMORY_MODES
 from sora_desktop.core.safe_paths import UnsafePathError, open_regular_file
 
@@ -137,7 +138,7 @@ class Settings:
         for name in ("output_dir", "models_dir"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{name}: must be a folder path, got {value!r}")
+                raise FieldError(name, f"must be a folder path, got {value!r}")
         _check_choice("device", self.device, DEVICES)
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("memory_mode", self.memory_mode, MEMORY_MODES)
@@ -145,22 +146,23 @@ class Settings:
         for name in ("watermark", "ai_label", "policy_enabled", "offline", "first_run_done"):
             value = getattr(self, name)
             if not isinstance(value, bool):
-                raise ValueError(f"{name}: expected true or false, got {value!r}")
+                raise FieldError(name, f"expected true or false, got {value!r}")
         value = self.autosave_seconds
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"autosave_seconds: expected whole seconds, got {value!r}")
+            raise FieldError("autosave_seconds", f"expected whole seconds, got {value!r}")
         if value != 0 and not AUTOSAVE_MIN_SECONDS <= value <= AUTOSAVE_MAX_SECONDS:
-            raise ValueError(
-                f"autosave_seconds: {value} is out of range; allowed 0 (off) or "
-                f"{AUTOSAVE_MIN_SECONDS} to {AUTOSAVE_MAX_SECONDS}"
+            raise FieldError(
+                "autosave_seconds",
+                f"{value} is out of range; allowed 0 (off) or "
+                f"{AUTOSAVE_MIN_SECONDS} to {AUTOSAVE_MAX_SECONDS}",
             )
         if not isinstance(self.recent_files, list) or not all(
             isinstance(p, str) and p for p in self.recent_files
         ):
-            raise ValueError("recent_files: expected a list of file paths")
+            raise FieldError("recent_files", "expected a list of file paths")
         if len(self.recent_files) > MAX_RECENT_FILES:
-            raise ValueError(
-                f"recent_files: {len(self.recent_files)} entries; at most {MAX_RECENT_FILES}"
+            raise FieldError(
+                "recent_files", f"{len(self.recent_files)} entries; at most {MAX_RECENT_FILES}"
             )
         if self.hf_endpoint is not None:
             if (
@@ -168,14 +170,15 @@ class Settings:
                 or not self.hf_endpoint.startswith(("http://", "https://"))
                 or not _has_host(self.hf_endpoint)
             ):
-                raise ValueError(
-                    f"hf_endpoint: {self.hf_endpoint!r} is not a web address; "
-                    "use e.g. https://hf-mirror.com, or leave it empty"
+                raise FieldError(
+                    "hf_endpoint",
+                    f"{self.hf_endpoint!r} is not a web address; "
+                    "use e.g. https://hf-mirror.com, or leave it empty",
                 )
         if self.hf_token is not None and (
             not isinstance(self.hf_token, str) or not self.hf_token.strip()
         ):
-            raise ValueError("hf_token: must be a token string, or empty for none")
+            raise FieldError("hf_token", "must be a token string, or empty for none")
 
     # ------------------------------------------------------------------ helpers
     def add_recent(self, path: str | os.PathLike) -> None:
@@ -202,7 +205,7 @@ class Settings:
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         """Strict: raise ``ValueError`` naming the first bad field (for import/tests)."""
         if not isinstance(data, dict):
-            raise ValueError("settings: expected a JSON object")
+            raise FieldError("settings", "expected a JSON object")
         known = _field_names()
         kwargs = {k: v for k, v in data.items() if k in known}
         unknown = {k: v for k, v in data.items() if k not in known and k != "version"}
@@ -228,7 +231,7 @@ def _has_host(url: str) -> bool:
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"{name}: {value!r} is not allowed; allowed {', '.join(allowed)}")
+        raise FieldError(name, f"{value!r} is not allowed; allowed {', '.join(allowed)}")
 
 
 def settings_path() -> Path:
@@ -249,7 +252,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         with open_regular_file(target, "settings", MAX_SETTINGS_BYTES) as fh:
             raw = fh.read(MAX_SETTINGS_BYTES + 1)
         if len(raw) > MAX_SETTINGS_BYTES:
-            raise UnsafePathError(f"settings: larger than {MAX_SETTINGS_BYTES} bytes")
+            raise UnsafePathError("settings", f"larger than {MAX_SETTINGS_BYTES} bytes")
     except FileNotFoundError:
         return Settings()
     except (OSError, UnsafePathError) as exc:

@@ -18,6 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from sora_desktop.core.errors import FieldError
+
 MAX_VIDEO_SIDE = 8192
 MAX_VIDEO_FRAMES = 20_000
 # What a full-size decode (export of a storyboard) may hold in memory.
@@ -34,7 +36,7 @@ def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
     data, info = read_image_file(path, what)
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if img is None or img.shape[:2] != (info.height, info.width):
-        raise ValueError(f"{what}: {Path(path).name} is damaged; it could not be decoded")
+        raise FieldError(what, f"{Path(path).name} is damaged; it could not be decoded")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 

@@ -40,6 +40,7 @@ from sora_desktop.core.catalog import (
     is_installed,
     load_catalog,
 )
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import MEMORY_MODES, mode_name, next_lighter_mode
 from sora_desktop.core.model_files import is_pickle_name
 from sora_desktop.core.request import GenerationRequest
@@ -100,16 +101,17 @@ FAMILIES: dict[str, Family] = {
 def check_model_folder(folder: Path) -> None:
     """Refuse a folder that could make diffusers run code or unpickle data."""
     if not (folder / "model_index.json").is_file():
-        raise ValueError(f"model: {folder} has no model_index.json; it is not a diffusers model")
+        raise FieldError("model", f"{folder} has no model_index.json; it is not a diffusers model")
     root = folder.resolve()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         for name in dirnames + filenames:
             entry = Path(dirpath) / name
             if entry.is_symlink() and not entry.resolve().is_relative_to(root):
-                raise ValueError(
-                    f"model: {entry.relative_to(folder).as_posix()} in {folder} is a link to "
+                raise FieldError(
+                    "model",
+                    f"{entry.relative_to(folder).as_posix()} in {folder} is a link to "
                     f"{entry.resolve()}, outside the model folder; refusing to load it. Delete "
-                    "the model and download it again."
+                    "the model and download it again.",
                 )
     bad = sorted(
         p.relative_to(folder).as_posix()
@@ -117,25 +119,27 @@ def check_model_folder(folder: Path) -> None:
         if p.is_file() and (is_pickle_name(p.name) or p.suffix == ".py")
     )
     if bad:
-        raise ValueError(
-            f"model: {folder} contains files Sora Desktop will not load ({', '.join(bad[:3])}); "
-            "only .safetensors weights are used. Delete the model and download it again."
+        raise FieldError(
+            "model",
+            f"{folder} contains files Sora Desktop will not load ({', '.join(bad[:3])}); "
+            "only .safetensors weights are used. Delete the model and download it again.",
         )
     try:
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     except (ValueError, RecursionError) as exc:
-        raise ValueError(f"model: {folder}/model_index.json is not valid JSON ({exc})") from exc
+        raise FieldError("model", f"{folder}/model_index.json is not valid JSON ({exc})") from exc
     if not isinstance(index, dict):
-        raise ValueError(f"model: {folder}/model_index.json is not a diffusers model index")
+        raise FieldError("model", f"{folder}/model_index.json is not a diffusers model index")
     for key, value in index.items():
         if key.startswith("_") or not isinstance(value, list) or len(value) != 2:
             continue
         library, cls = value
         library_ok = (library is None or isinstance(library, str)) and library in ALLOWED_LIBRARIES
         if not library_ok or (cls is not None and not str(cls).isidentifier()):
-            raise ValueError(
-                f"model: component {key!r} of {folder} names {library}.{cls}, which is not a "
-                "diffusers or transformers class; refusing to load custom code."
+            raise FieldError(
+                "model",
+                f"component {key!r} of {folder} names {library}.{cls}, which is not a "
+                "diffusers or transformers class; refusing to load custom code.",
             )
 
 

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from sora_desktop import __version__
-from sora_desktop.core.atomic import atomic_write_text, current_umask
+from sora_desktop.core.atomic import atomic_write_text, atomic_write_with, current_umask
 from sora_desktop.core.export_settings import (
     EXPORT_FORMATS,
     MAX_UPSCALE,
@@ -391,12 +391,45 @@ def _codec_args(fmt: str, quality: str, comment: str) -> list[str]:
 def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cancel) -> Path:
     comment = json.dumps(meta, sort_keys=True)
     first = _pad_even(frame_at(0)) if fmt != "gif" else frame_at(0)
-    h, w = first.shape[:2]
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    _track(tmp)
     sidecar = sidecar_path(target)
+    made: list[Path] = []  # the temp file core.atomic made, tracked until it is gone
+    encoding = encoded = False
+
+    def encode(tmp: Path) -> None:
+        nonlocal encoding, encoded
+        encoding = True
+        made.append(tmp)
+        _track(tmp)
+        _run_ffmpeg(n, frame_at, first, tmp, target, fps, fmt, quality, comment, progress, cancel)
+        if fmt == "gif":
+            _gif_add_comment(tmp, comment)
+        # sidecar first: if it cannot be written, nothing appears under the final name
+        try:
+            atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True))
+        except OSError as exc:
+            raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
+        encoded = True
+
+    try:
+        atomic_write_with(target, encode, mode=0o666 & ~current_umask())
+    except BaseException as exc:
+        # a sidecar written for this failed export would describe a file that is not there
+        if sidecar.is_file() and not target.exists():
+            sidecar.unlink(missing_ok=True)
+        # the file system refused the temp file or putting the finished file in place
+        if isinstance(exc, OSError) and (encoded or not encoding):
+            raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
+        raise
+    finally:
+        for tmp in made:
+            tmp.unlink(missing_ok=True)
+            _untrack(tmp)
+    return target
+
+
+def _run_ffmpeg(n, frame_at, first, tmp, target, fps, fmt, quality, comment, progress, cancel):
+    """Encode the frames into ``tmp``; ``ExportError`` (with ffmpeg's reason) if it fails."""
+    h, w = first.shape[:2]
     cmd = [
         _ffmpeg_exe(),
         "-y",
@@ -418,7 +451,6 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
     ]
     log_file = tempfile.TemporaryFile()
     proc: subprocess.Popen | None = None
-    renamed = False
     try:
         try:
             proc = subprocess.Popen(
@@ -451,35 +483,15 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
             log = log_file.read().decode("utf-8", "replace")
             reason = _explain_ffmpeg_failure(log, code)
             raise ExportError(f"export to {target.name} failed: {reason}")
-        if fmt == "gif":
-            _gif_add_comment(tmp, comment)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~current_umask())
-        # sidecar first: if it cannot be written, nothing appears under the final name
-        try:
-            atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True))
-            os.replace(tmp, target)
-            renamed = True
-        except OSError as exc:
-            raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
     except BaseException:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-        tmp.unlink(missing_ok=True)
-        if not renamed:
-            # a sidecar written for this failed export would describe a file that is not there
-            if sidecar.is_file() and not target.exists():
-                sidecar.unlink(missing_ok=True)
         raise
     finally:
         log_file.close()
-        tmp.unlink(missing_ok=True)
-        _untrack(tmp)
         if proc is not None:
             _untrack(proc)
-    return target
 
 
 def _export_png(n, frame_at, target: Path, meta, progress, cancel) -> Path:

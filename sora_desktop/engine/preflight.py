@@ -8,8 +8,8 @@ the report says "about". The same advice is used when a job really runs out of m
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from sora_desktop.core.catalog import MEMORY_MODES, CatalogEntry, find_entry
 from sora_desktop.core.memory_modes import MODE_NAMES
@@ -17,6 +17,8 @@ from sora_desktop.core.request import GenerationRequest
 
 FIXED_SHARE = 0.6
 GB = 1024**3
+
+log = logging.getLogger(__name__)
 
 
 class OutOfMemory(RuntimeError):
@@ -48,23 +50,20 @@ class MemoryInfo:
     ram_total_gb: float | None
 
 
-def read_meminfo(path: str = "/proc/meminfo") -> tuple[float | None, float | None]:
-    """(available, total) system RAM in GB from /proc/meminfo; (None, None) where unreadable."""
+def read_ram() -> tuple[float | None, float | None]:
+    """(available, total) system RAM in GB on every platform; (None, None) where unknown."""
     try:
-        text = Path(path).read_text()
-    except OSError:
+        import psutil
+
+        mem = psutil.virtual_memory()
+    except Exception:  # noqa: BLE001 - an unknown figure, never a failed start-up
+        log.warning("system memory could not be read", exc_info=True)
         return None, None
-    values: dict[str, float] = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        parts = rest.split()
-        if parts and parts[0].isdigit():
-            values[key] = int(parts[0]) * 1024 / GB  # kB
-    return values.get("MemAvailable", values.get("MemFree")), values.get("MemTotal")
+    return mem.available / GB, mem.total / GB
 
 
 def probe_memory() -> MemoryInfo:
-    avail, total = read_meminfo()
+    avail, total = read_ram()
     name = free = gtotal = None
     try:
         import torch

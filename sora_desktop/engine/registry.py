@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
 from sora_desktop.engine.backend import Backend, CancelToken, GenerationEvent
+
+log = logging.getLogger(__name__)
 
 BackendFactory = Callable[[str, str], Backend]  # (model_id, device) -> Backend
 
@@ -52,8 +56,11 @@ def load_backend(model_id: str = EMBEDDED_MODEL_ID, device: str = "auto") -> Bac
             return _loaded[key]
         factory = resolve_factory(model_id)
         for other in list(_loaded):
+            log.info("unloading model %s (%s)", *other)
             _loaded.pop(other).unload()
+        start = time.monotonic()
         backend = factory(model_id, device)
+        log.info("loaded model %s (%s) in %.1f s", model_id, device, time.monotonic() - start)
         _loaded[key] = backend
         return backend
 

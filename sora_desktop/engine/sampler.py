@@ -32,21 +32,6 @@ class SamplerStep:
     x0: torch.Tensor  # the model's current estimate of the clean latent
 
 
-def guided_velocity(
-    model: Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor], guidance: float
-) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Classifier-free guidance: v = v_u + g (v_c - v_u). ``model(x, t, conditional)``."""
-
-    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        v_c = model(x, t, True)
-        if guidance == 1.0:
-            return v_c
-        v_u = model(x, t, False)
-        return v_u + guidance * (v_c - v_u)
-
-    return velocity
-
-
 def euler_sample(
     velocity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     noise: torch.Tensor,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -53,8 +52,3 @@ class TextEncoder:
         ).to(self.device)
         out = self.model(**batch).last_hidden_state.float()  # (B, L, 384)
         return out, batch["attention_mask"].bool()
-
-
-@lru_cache(maxsize=2)
-def shared_text_encoder(device: str = "cpu") -> TextEncoder:
-    return TextEncoder(device=device)

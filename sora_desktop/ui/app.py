@@ -1,44 +1,94 @@
 """``sora-desktop`` with no arguments: start the studio.
 
 The window shows first; torch and the model load afterwards in the worker thread, so start-up
-stays under two seconds. Unexpected errors are reported in a dialog instead of closing the app.
+stays under two seconds. Unexpected errors are logged and reported in a dialog instead of
+closing the app.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
 import traceback
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sora_desktop import __version__
+from sora_desktop.core import logs
 
 log = logging.getLogger(__name__)
+qt_log = logging.getLogger("sora_desktop.qt")
 
 
-def _install_excepthook(app: QApplication) -> None:
-    """A bug in a slot must not close the app with the user's work in it."""
+class _CrashReporter(QObject):
+    """Shows the crash dialog in the GUI thread, whichever thread the error came from."""
 
-    def hook(exc_type, exc, tb) -> None:
-        traceback.print_exception(exc_type, exc, tb)
-        if issubclass(exc_type, KeyboardInterrupt):
-            app.quit()
-            return
-        text = f"{exc_type.__name__}: {exc}"
-        box = QMessageBox(
+    report = Signal(str, str)  # one-line summary, traceback
+
+    def __init__(self, app: QApplication) -> None:
+        super().__init__(app)
+        self.box: QMessageBox | None = None
+        self.report.connect(self.show, Qt.ConnectionType.QueuedConnection)
+
+    def show(self, summary: str, details: str) -> None:
+        if self.box is not None and self.box.isVisible():
+            return  # one dialog at a time; every error is in the log anyway
+        path = logs.current_log_file()
+        where = f"\n\nThe details are in the log file:\n{path}" if path else ""
+        self.box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Something went wrong",
             "Sora Desktop hit an unexpected problem but kept running; your work is safe.\n"
-            f"Save your project, and please report this:\n\n{text}",
+            f"Save your project, and please report this:\n\n{summary}{where}",
         )
-        box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
-        box.show()
-        app._last_error_box = box  # keep a reference while it is shown
+        self.box.setDetailedText(details)
+        self.box.show()
 
-    sys.excepthook = hook
+
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+
+
+def install_crash_handler(app: QApplication) -> _CrashReporter:
+    """The one handler for errors nothing caught: an exception in a slot (``sys.excepthook``),
+    in a Python thread (``threading.excepthook``), and Qt's own messages. Each is logged; an
+    exception also shows a plain dialog naming the log file, and the app keeps running."""
+    reporter = _CrashReporter(app)
+
+    def report(exc_type, exc, tb, where: str) -> None:
+        log.critical("unexpected error %s", where, exc_info=(exc_type, exc, tb))
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        reporter.report.emit(f"{exc_type.__name__}: {exc}", details)
+
+    def excepthook(exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            app.quit()
+            return
+        report(exc_type, exc, tb, "in the main thread")
+
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:
+        if issubclass(args.exc_type, SystemExit):
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        report(args.exc_type, args.exc_value, args.exc_traceback, f"in thread {name}")
+
+    def qt_message(mode: QtMsgType, _context, message: str) -> None:
+        qt_log.log(_QT_LEVELS.get(mode, logging.WARNING), "%s", message)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+    qInstallMessageHandler(qt_message)
+    app._crash_reporter = reporter  # kept alive with the app
+    return reporter
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -86,7 +136,10 @@ def _quit_on_sigterm(app: QApplication, window) -> None:
 def main(argv: list[str] | None = None, project: str | None = None) -> int:
     """Open the main window (with ``project`` open, when given: a double-clicked .sdproj) and
     run until it closes; returns the exit code."""
+    log_path = logs.configure("app")
+    log.info("Sora Desktop %s started (pid %d); log file %s", __version__, os.getpid(), log_path)
     app = create_app(argv)
+    install_crash_handler(app)
     from sora_desktop.core.settings import load_settings
     from sora_desktop.ui.main_window import MainWindow
     from sora_desktop.ui.style import app_icon, apply_theme
@@ -94,7 +147,6 @@ def main(argv: list[str] | None = None, project: str | None = None) -> int:
     settings = load_settings()
     apply_theme(app, settings.theme)
     app.setWindowIcon(app_icon())
-    _install_excepthook(app)
     window = MainWindow(settings)
     opener = _FileOpenFilter(window, app)  # macOS: a double-clicked .sdproj arrives as an event
     app.installEventFilter(opener)

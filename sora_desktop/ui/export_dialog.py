@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from sora_desktop.core.capabilities import embedded_capabilities
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.export_settings import (
     FORMAT_SUFFIXES,
     MAX_CROSSFADE_FRAMES,
@@ -284,10 +285,10 @@ class ExportDialog(QDialog):
     def build_job(self) -> ExportJob:
         clips = self.clips()
         if not clips:
-            raise ValueError("clips: nothing to export yet; generate a shot first")
+            raise FieldError("clips", "nothing to export yet; generate a shot first")
         text = self.path_edit.text().strip()
         if not text:
-            raise ValueError("path: choose where to save the export")
+            raise FieldError("path", "choose where to save the export")
         request = film_request(self.vm.project, self._scope_shot())
         chosen = self.chosen_settings()
         return ExportJob(
@@ -321,7 +322,7 @@ class ExportDialog(QDialog):
         try:
             job = self.build_job()
         except ValueError as exc:
-            self.error.setText(str(exc).partition(":")[2].strip() or str(exc))
+            self.error.setText(exc.message if isinstance(exc, FieldError) else str(exc))
             self.error.show()
             return None
         if not self.may_write(job):

@@ -31,11 +31,6 @@ def frame_to_qimage(frame: np.ndarray) -> QImage:
     return QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def qimage_to_frame(image: QImage) -> np.ndarray:
-    img = image.convertToFormat(QImage.Format.Format_RGB888)
-    h, w = img.height(), img.width()
-    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.bytesPerLine() * h)
-    return arr.reshape(h, img.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()
 
 
 def scaled_pixmap(path: str | Path, width: int, height: int) -> QPixmap | None:

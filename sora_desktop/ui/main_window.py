@@ -12,8 +12,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence, QShortcut
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QImage,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -26,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from sora_desktop import __version__
+from sora_desktop.core import logs, project_lock
 from sora_desktop.core import project as core_project
-from sora_desktop.core import project_lock
 from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver, RecoveryInfo
 from sora_desktop.core.project import PROJECT_SUFFIX, Project, ProjectError
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
@@ -283,6 +290,7 @@ class MainWindow(QMainWindow):
         self.act_first_run = self._act("&Getting started…", self.show_first_run)
         self.act_about = self._act("&About Sora Desktop", self.about)
         self.act_responsible = self._act("Responsible use", self.about_responsible_use)
+        self.act_log_folder = self._act("Open &log folder", self.open_log_folder)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -310,7 +318,8 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_models)
         m.menuAction().setVisible(self.act_models.isVisible())
         m = bar.addMenu("&Help")
-        m.addActions([self.act_first_run, self.act_responsible, self.act_about])
+        m.addActions([self.act_first_run, self.act_responsible, self.act_log_folder])
+        m.addAction(self.act_about)
 
     def _build_toolbar(self) -> None:
         tb = QToolBar("Main")
@@ -954,6 +963,21 @@ class MainWindow(QMainWindow):
             f"Sora Desktop {__version__}\nA local, offline text-to-video studio.\n"
             "Your prompts and clips never leave this computer.",
         )
+
+    def open_log_folder(self) -> Path | None:
+        """Help → Open log folder: the files a bug report needs (made if not there yet)."""
+        path = logs.log_dir()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify("Log folder", f"{path} cannot be created: {exc.strerror or exc}", "warning")
+            return None
+        self.open_folder(path)
+        return path
+
+    def open_folder(self, path: Path) -> None:
+        """Show a folder in the system's file manager (tests replace this)."""
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
     def about_responsible_use(self) -> None:
         self.notify(

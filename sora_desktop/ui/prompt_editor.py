@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import (
     MAX_FPS,
     MAX_PROMPT_CHARS,
@@ -417,10 +418,10 @@ class PromptEditor(QWidget):
         return shot.request if shot is not None else self.draft
 
     def build_request(self) -> GenerationRequest:
-        """The request the fields describe; raises ValueError("field: ...") if one is invalid."""
+        """The request the fields describe; raises FieldError("field", "...") if one is invalid."""
         fps = self.fps_spin.value()
         if fps < 1:
-            raise ValueError(f"fps: {fps} is out of range; allowed 1 to {MAX_FPS}")
+            raise FieldError("fps", f"{fps} is out of range; allowed 1 to {MAX_FPS}")
         frames = self.build_request_frames()
         choice = self.current_choice()
         size = self.size_combo.currentData() or choice.caps.default_size
@@ -451,13 +452,16 @@ class PromptEditor(QWidget):
                 w.style().unpolish(w)
                 w.style().polish(w)
 
+    @staticmethod
+    def error_key(exc: ValueError) -> str:
+        """The input a validation error belongs to: its field, or the prompt when unnamed."""
+        return FIELD_NAMES.get(exc.field, "prompt") if isinstance(exc, FieldError) else "prompt"
+
     def show_error(self, exc: ValueError) -> str:
         """Show a ValueError under the field it names; returns that field's key."""
-        text = str(exc)
-        field, _, message = text.partition(":")
-        key = FIELD_NAMES.get(field.strip(), "prompt")
+        key = self.error_key(exc)
         lab = self.errors[key]
-        lab.setText(message.strip() if message else text)
+        lab.setText(exc.message if isinstance(exc, FieldError) else str(exc))
         lab.show()
         w = self.inputs[key]
         w.setProperty("invalid", True)
@@ -497,13 +501,14 @@ class PromptEditor(QWidget):
         seconds = self.duration_spin.value()
         frames = round(seconds * fps)
         if frames < 1:
-            raise ValueError(f"num_frames: {seconds:g} s is too short; use at least one frame")
+            raise FieldError("num_frames", f"{seconds:g} s is too short; use at least one frame")
         choice = self.current_choice()
         if frames > choice.max_frames:
-            raise ValueError(
-                f"num_frames: {seconds:g} s is {frames} frames, too long for {choice.name}; "
+            raise FieldError(
+                "num_frames",
+                f"{seconds:g} s is {frames} frames, too long for {choice.name}; "
                 f"allowed up to {choice.max_frames} frames "
-                f"({choice.max_frames / fps:.1f} s at {fps} fps)"
+                f"({choice.max_frames / fps:.1f} s at {fps} fps)",
             )
         choice.caps.check_frame_rule(frames)  # e.g. Wan: 4k+1 frames
         return frames
@@ -514,7 +519,7 @@ class PromptEditor(QWidget):
             return self.build_request()
         except ValueError as exc:
             shown = {self.show_error(e) for e in self.field_errors()}
-            if FIELD_NAMES.get(str(exc).partition(":")[0].strip(), "prompt") not in shown:
+            if self.error_key(exc) not in shown:
                 self.show_error(exc)
             return None
 
@@ -614,14 +619,14 @@ class PromptEditor(QWidget):
     def enhance(self) -> str | None:
         words = self.prompt_edit.toPlainText()
         if not words.strip():
-            self.show_error(ValueError("prompt: write a few words first, then Enhance"))
+            self.show_error(FieldError("prompt", "write a few words first, then Enhance"))
             return None
         try:
             from sora_desktop.engine.enhance import get_enhancer
 
             better = get_enhancer().enhance(words)
         except Exception as exc:  # noqa: BLE001 - enhancement is optional; say why it failed
-            self.show_error(ValueError(f"prompt: Enhance did not work ({exc})"))
+            self.show_error(FieldError("prompt", f"Enhance did not work ({exc})"))
             return None
         if better.strip() == words.strip():
             self.enhance_note.setText("Enhance had nothing to add; your prompt is already clear.")

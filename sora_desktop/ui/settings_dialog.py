@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from sora_desktop.core import hub_token
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import mode_label
 from sora_desktop.core.settings import DEVICES, MEMORY_MODES, PRECISIONS, THEMES, Settings
 from sora_desktop.ui.style import icon
@@ -197,7 +198,7 @@ class SettingsDialog(QDialog):
             edit.setText(folder)
 
     def build(self) -> Settings:
-        """The edited settings; raises ValueError("field: ...") for a bad value."""
+        """The edited settings; raises FieldError naming a bad value's field."""
         return dataclasses.replace(
             self.original,
             output_dir=self.output_dir.text().strip(),
@@ -237,9 +238,11 @@ class SettingsDialog(QDialog):
             self.error.show()
             return
         except ValueError as exc:
-            field, _, msg = str(exc).partition(":")
-            label = {"hf_endpoint": "Mirror"}.get(field, field.replace("_", " ").capitalize())
-            self.error.setText(f"{label}: {msg.strip()}")
+            if isinstance(exc, FieldError):
+                label = {"hf_endpoint": "Mirror"}.get(exc.field) or exc.field.replace("_", " ")
+                self.error.setText(f"{label.capitalize()}: {exc.message}")
+            else:
+                self.error.setText(str(exc))
             self.error.show()
             return
         super().accept()

@@ -7,9 +7,9 @@ exactly one terminal signal: ``finished``, ``failed`` or ``cancelled``. Cancel i
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import (
@@ -31,6 +32,8 @@ from sora_desktop.studio.film import render_film
 from sora_desktop.studio.media import StartFrameError, ensure_last_frame
 from sora_desktop.studio.media import save_take_files as save_take_files  # its old home
 from sora_desktop.ui.images import frame_to_qimage
+
+log = logging.getLogger(__name__)
 
 GenerateFn = Callable[[GenerationRequest, CancelToken], Iterator[Any]]
 
@@ -50,17 +53,18 @@ def friendly_error(exc: BaseException) -> str:
             "Try: a shorter duration, fewer steps or a smaller size; choose "
             f"'{MODE_NAMES['low_vram']}' in Settings; or close other programs and try again."
         )
-    if isinstance(exc, ValueError) and text.startswith("start_image:"):
+    field = exc.field if isinstance(exc, FieldError) else None
+    if field == "start_image":
         return (
             "This shot continues from the previous shot, but that shot has no finished clip "
             "to start from.\nTry: generate the previous shot first, or turn off "
             "'Continue from previous shot'."
         )
-    if isinstance(exc, ValueError) and text.startswith("model:"):
+    if field == "model":
         # the model folder was refused (pickle weights, links leading out, a broken config):
         # no setting of the shot can fix that
         return (
-            f"The model files cannot be used ({text[len('model:') :].strip()}).\n"
+            f"The model files cannot be used ({exc.message}).\n"
             "Try: open Models and re-download or remove the model, or pick another model."
         )
     if isinstance(exc, ValueError) and ":" in text.split("\n")[0]:
@@ -181,6 +185,8 @@ class GenerationWorker(QObject):
 
             registry.load_backend(model_id, device)
         except Exception as exc:  # noqa: BLE001 - reported to the user, app keeps running
+            # the user sees the message; the traceback goes to the log file only (INFO)
+            log.info("loading model %s failed", model_id, exc_info=True)
             self.model_failed.emit(model_id, friendly_error(exc))
             return
         self.model_ready.emit(model_id)
@@ -198,6 +204,17 @@ class GenerationWorker(QObject):
         if job.token.cancelled:  # cancelled while it waited in the queue
             self.cancelled.emit(jid)
             return
+        req = job.request
+        log.info(
+            "generation job %s started: model %s, %dx%d, %d frames, %d steps, seed %d",
+            jid,
+            req.model_id,
+            req.width,
+            req.height,
+            req.num_frames,
+            req.steps,
+            req.seed,
+        )  # the prompt stays out of the log: it is the user's own text
         self.started.emit(jid)
         try:
             if job.start_from is not None:
@@ -228,11 +245,13 @@ class GenerationWorker(QObject):
         except StartFrameError as exc:  # its message says what to do
             self.failed.emit(jid, str(exc))
         except GenerationCancelled:
+            log.info("generation job %s cancelled", jid)
             self.cancelled.emit(jid)
         except Exception as exc:  # noqa: BLE001 - any job error becomes a message, never a crash
-            traceback.print_exc()
+            log.exception("generation job %s failed (model %s)", jid, job.request.model_id)
             self.failed.emit(jid, friendly_error(exc))
         else:
+            log.info("generation job %s finished: %s", jid, clip)
             self.finished.emit(jid, str(clip))
 
 
@@ -324,9 +343,10 @@ class ExportWorker(QObject):
             if job.token.cancelled:
                 self.cancelled.emit(jid)
                 return
-            traceback.print_exc()
+            log.exception("export job %s failed (%s)", jid, job.path)
             self.failed.emit(jid, f"Export failed: {exc}\nTry another format or folder.")
         else:
+            log.info("export job %s finished: %s", jid, out)
             self.progress.emit(jid, 1.0)
             self.finished.emit(jid, str(out))
 

@@ -6,7 +6,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from sora_desktop.core.atomic import atomic_write_with
 from sora_desktop.core.capabilities import EMBEDDED_FPS, EMBEDDED_SIZE, EMBEDDED_WINDOW
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.model_files import is_pickle_name
 from sora_desktop.engine.embedded.dit import DiTConfig, VideoDiT
 from sora_desktop.engine.embedded.vae import VAEConfig, VideoVAE
@@ -23,19 +24,6 @@ CONFIG_NAME = "config.json"
 VAE_NAME = "vae.safetensors"
 DIT_NAME = "dit.safetensors"
 FORMAT_VERSION = 1
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(
@@ -54,8 +42,8 @@ def save_checkpoint(
     vae_sd = {
         k: v.detach().to(torch.float16).contiguous().cpu() for k, v in vae.state_dict().items()
     }
-    _atomic_write_bytes(out / VAE_NAME, lambda p: save_file(vae_sd, p))
-    _atomic_write_bytes(out / DIT_NAME, lambda p: save_file(half, p))
+    atomic_write_with(out / VAE_NAME, lambda p: save_file(vae_sd, str(p)), mode=0o644)
+    atomic_write_with(out / DIT_NAME, lambda p: save_file(half, str(p)), mode=0o644)
     config = {
         "format_version": FORMAT_VERSION,
         "vae": vae.cfg.to_dict(),
@@ -72,7 +60,7 @@ def save_checkpoint(
         "training": training,
     }
     text = json.dumps(config, indent=2)
-    _atomic_write_bytes(out / CONFIG_NAME, lambda p: Path(p).write_text(text))
+    atomic_write_with(out / CONFIG_NAME, lambda p: p.write_text(text), mode=0o644)
 
 
 def _check_inside(folder: Path, file: Path) -> None:
@@ -81,9 +69,10 @@ def _check_inside(folder: Path, file: Path) -> None:
 
     root, real = safe_resolve(folder, "model"), safe_resolve(file, "model")
     if not real.is_relative_to(root):
-        raise ValueError(
-            f"model: {file.name} in {folder} is a link to {real}, outside the model folder; "
-            "refusing to load it (copy the real file into the folder)"
+        raise FieldError(
+            "model",
+            f"{file.name} in {folder} is a link to {real}, outside the model folder; "
+            "refusing to load it (copy the real file into the folder)",
         )
 
 
@@ -102,7 +91,7 @@ _LIMITS = {"width": 2048, "depth": 48, "heads": 64, "latent_channels": 64, "chan
 def _check_sizes(vae_cfg: VAEConfig, dit_cfg: DiTConfig) -> None:
     def within(field: str, value: object, hi: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
-            raise ValueError(f"{field}: {value!r} is out of range; allowed 1 to {hi}")
+            raise FieldError(field, f"{value!r} is out of range; allowed 1 to {hi}")
 
     for i, c in enumerate(vae_cfg.channels):
         within(f"vae.channels[{i}]", c, _LIMITS["channel"])
@@ -129,7 +118,7 @@ _DTYPE_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
 
 def _finite_list(name: str, value: object, length: int, positive: bool = False) -> None:
     if not isinstance(value, list) or len(value) != length:
-        raise ValueError(f"{name}: expected a list of {length} numbers")
+        raise FieldError(name, f"expected a list of {length} numbers")
     for i, x in enumerate(value):
         if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
             raise ValueError(f"{name}[{i}]: {x!r} is not a finite number")
@@ -145,22 +134,22 @@ def _check_numbers(config: dict[str, Any], vae_cfg: VAEConfig) -> None:
     _finite_list("latent_std", config.get("latent_std"), c, positive=True)
     rgb = config.get("latent_rgb")
     if not isinstance(rgb, list) or len(rgb) != c + 1:
-        raise ValueError(f"latent_rgb: expected {c + 1} rows of 3 numbers")
+        raise FieldError("latent_rgb", f"expected {c + 1} rows of 3 numbers")
     for i, row in enumerate(rgb):
         _finite_list(f"latent_rgb[{i}]", row, 3)
     shift = config.get("sample_shift", 1.0)
     if isinstance(shift, bool) or not isinstance(shift, int | float) or not 0 < shift <= 100:
-        raise ValueError(f"sample_shift: {shift!r} is out of range; allowed (0, 100]")
+        raise FieldError("sample_shift", f"{shift!r} is out of range; allowed (0, 100]")
     for name, lo, hi in (("size", 16, 512), ("frames", 2, 64), ("fps", 1, 60)):
         value = config.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise ValueError(f"{name}: {value!r} is out of range; allowed {lo} to {hi}")
+            raise FieldError(name, f"{value!r} is out of range; allowed {lo} to {hi}")
     if config["size"] % 16:
-        raise ValueError(f"size: {config['size']} is not a multiple of 16")
+        raise FieldError("size", f"{config['size']} is not a multiple of 16")
     if config["frames"] % vae_cfg.temporal_down:
-        raise ValueError(
-            f"frames: {config['frames']} is not a multiple of vae.temporal_down "
-            f"({vae_cfg.temporal_down})"
+        raise FieldError(
+            "frames",
+            f"{config['frames']} is not a multiple of vae.temporal_down ({vae_cfg.temporal_down})",
         )
 
 
@@ -242,7 +231,9 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
         vae = VideoVAE(vae_cfg)
         dit = VideoDiT(dit_cfg)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise ValueError(f"model: {cfg_path} is not a valid embedded-model config ({exc})") from exc
+        raise FieldError(
+            "model", f"{cfg_path} is not a valid embedded-model config ({exc})"
+        ) from exc
     for module, name in ((vae, VAE_NAME), (dit, DIT_NAME)):
         file = path / name
         if not os.path.lexists(file):
@@ -252,24 +243,25 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
                 if is_pickle_name(p.name)
             )
             if pickles:
-                raise ValueError(
-                    f"model: {path} has {pickles[0]} instead of {name}; Sora Desktop loads only "
-                    ".safetensors weights, never pickle files (they can run code)"
+                raise FieldError(
+                    "model",
+                    f"{path} has {pickles[0]} instead of {name}; Sora Desktop loads only "
+                    ".safetensors weights, never pickle files (they can run code)",
                 )
             raise FileNotFoundError(f"model: missing weights file {file}")
         _check_inside(path, file)
         try:
             check_safetensors_header(file, module)
         except ValueError as exc:
-            raise ValueError(f"model: {file} cannot be used: {exc}") from exc
+            raise FieldError("model", f"{file} cannot be used: {exc}") from exc
         try:
             state = load_file(str(file))
         except Exception as exc:  # safetensors raises its own error types
-            raise ValueError(f"model: {file} is corrupt or not safetensors ({exc})") from exc
+            raise FieldError("model", f"{file} is corrupt or not safetensors ({exc})") from exc
         try:
             module.load_state_dict({k: v.float() for k, v in state.items()})
         except RuntimeError as exc:
-            raise ValueError(f"model: {file} does not match its config ({exc})") from exc
+            raise FieldError("model", f"{file} does not match its config ({exc})") from exc
     vae.eval().requires_grad_(False).to(device)
     dit.eval().requires_grad_(False).to(device)
     return EmbeddedCheckpoint(config, vae, dit)
