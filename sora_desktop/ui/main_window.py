@@ -7,46 +7,19 @@ questions through ``ask`` (a method tests replace).
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QDesktopServices,
-    QImage,
-    QKeySequence,
-    QShortcut,
-)
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QSplitter,
-    QToolBar,
-    QToolButton,
-    QWidget,
-)
+from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QImage
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
-from sora_desktop import __version__
-from sora_desktop.core import logs, project_lock
 from sora_desktop.core import project as core_project
-from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver, RecoveryInfo
-from sora_desktop.core.project import PROJECT_SUFFIX, Project, ProjectError
-from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
-from sora_desktop.core.settings import Settings, load_settings, save_settings
-from sora_desktop.ui.export_dialog import ExportDialog
-from sora_desktop.ui.first_run import (
-    SAMPLE_PROMPT,
-    SAMPLE_SEED,
-    FirstRunDialog,
-    FirstRunViewModel,
-    Hardware,
-)
+from sora_desktop.core import project_lock
+from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver
+from sora_desktop.core.settings import Settings, load_settings
+from sora_desktop.ui.first_run import FirstRunDialog, Hardware
 from sora_desktop.ui.geometry import (
     DEFAULT_SIZE,
     geometry_file,
@@ -54,12 +27,15 @@ from sora_desktop.ui.geometry import (
     remember_window_place,
     restore_window_place,
 )
+from sora_desktop.ui.main_actions import MainActionsMixin
+from sora_desktop.ui.main_dialogs import MainDialogsMixin
+from sora_desktop.ui.main_files import PROJECT_FILTER, MainFilesMixin
+from sora_desktop.ui.main_recovery import MainRecoveryMixin, local_time_text
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
 from sora_desktop.ui.queue_panel import QueuePanel
-from sora_desktop.ui.settings_dialog import SettingsDialog
 from sora_desktop.ui.storyboard import StoryboardWidget
-from sora_desktop.ui.style import app_icon, apply_theme, icon
+from sora_desktop.ui.style import app_icon
 from sora_desktop.ui.viewmodels import (
     PolicyBlocked,
     ProjectViewModel,
@@ -68,25 +44,16 @@ from sora_desktop.ui.viewmodels import (
 )
 from sora_desktop.ui.worker import ExportWorker, GenerationWorker, WorkerHost
 
-PROJECT_FILTER = f"Sora Desktop projects (*{PROJECT_SUFFIX})"
+__all__ = ["PROJECT_FILTER", "MainWindow", "local_time_text"]  # the last two moved; kept here
 
 
-def local_time_text(iso: str) -> str:
-    """An ISO-8601 time (the recovery copies keep UTC) in the user's own clock."""
-    from datetime import datetime
+class MainWindow(
+    MainActionsMixin, MainFilesMixin, MainRecoveryMixin, MainDialogsMixin, QMainWindow
+):
+    """The pieces live in mixins by seam: actions/menus/toolbar (``main_actions``), project
+    files (``main_files``), autosave and recovery (``main_recovery``) and dialogs
+    (``main_dialogs``); this class lays out the window and wires generation and playback."""
 
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if moment.tzinfo is None:  # a copy from an old version: it was UTC
-        from datetime import timezone
-
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-class MainWindow(QMainWindow):
     def __init__(
         self,
         settings: Settings | None = None,
@@ -196,202 +163,9 @@ class MainWindow(QMainWindow):
         if warm_up:
             QTimer.singleShot(300, self.warm_up)
 
-    # ================================================================== building
-    def _act(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = ""):
-        act = QAction(text, self)
-        if icon_name:
-            act.setIcon(icon(icon_name))
-            act.setProperty("icon_name", icon_name)
-        if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut))
-        if tip:
-            act.setToolTip(tip)
-            act.setStatusTip(tip)
-        act.triggered.connect(lambda _checked=False: slot())
-        self.addAction(act)
-        return act
-
-    def _build_actions(self) -> None:
-        K = QKeySequence.StandardKey  # noqa: N806
-        self.act_new = self._act("&New project", self.new_project, K.New, "new")
-        self.act_open = self._act("&Open…", self.open_project, K.Open, "open")
-        self.act_save = self._act("&Save", self.save, K.Save, "save")
-        self.act_save_as = self._act("Save &As…", self.save_as, K.SaveAs)
-        self.act_export = self._act(
-            "&Export…",
-            self.open_export_dialog,
-            "Ctrl+E",
-            "export",
-            "Export a shot or the storyboard",
-        )
-        self.act_from_clip = self._act("Open settings from clip…", self.open_settings_from_clip)
-        self.act_settings = self._act("Settings…", self.open_settings, K.Preferences, "settings")
-        self.act_quit = self._act("&Quit", self.close, K.Quit)
-
-        stack = self.project_vm.undo_stack
-        self.act_undo = stack.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcut(QKeySequence(K.Undo))
-        self.act_undo.setIcon(icon("undo"))
-        self.act_undo.setProperty("icon_name", "undo")
-        self.act_undo.setToolTip("Undo (Ctrl+Z)")
-        self.act_redo = stack.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([QKeySequence(K.Redo), QKeySequence("Ctrl+Y")])
-        self.act_redo.setIcon(icon("redo"))
-        self.act_redo.setProperty("icon_name", "redo")
-        self.act_redo.setToolTip("Redo (Ctrl+Shift+Z)")
-        self.addAction(self.act_undo)
-        self.addAction(self.act_redo)
-        self.act_add = self._act("&Add shot", self.add_shot, "Ctrl+T", "add", "Add a shot (Ctrl+T)")
-        self.act_dup = self._act("&Duplicate shot", self.duplicate_shot, "Ctrl+D", "duplicate")
-        self.act_del = self._act("De&lete shot", self.delete_shot, None, "delete")
-        self.act_del.setShortcuts([QKeySequence("Ctrl+Backspace"), QKeySequence("Ctrl+Delete")])
-        # plain Delete removes a shot only while the storyboard has focus (not while typing)
-        self._del_key = QShortcut(QKeySequence(Qt.Key.Key_Delete), self.storyboard)
-        self._del_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self._del_key.activated.connect(self.delete_shot)
-
-        self.act_generate = self._act(
-            "&Generate shot",
-            self.generate_selected,
-            "Ctrl+Return",
-            "generate",
-            "Generate the selected shot (Ctrl+Enter)",
-        )
-        self.act_generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.act_variations = self._act(
-            "Generate &variations",
-            lambda: self.generate_selected(variations=True),
-            "Ctrl+Shift+Return",
-            "variations",
-            "Three takes with new seeds; pick the best",
-        )
-        self.act_generate_all = self._act(
-            "Generate &all shots",
-            self.generate_all,
-            "Ctrl+Alt+Return",
-            "generate_all",
-            "Queue every shot in order",
-        )
-        self.act_cancel = self._act(
-            "&Cancel running job",
-            self.cancel_running,
-            "Esc",
-            "cancel",
-            "Stop the running job (Esc)",
-        )
-        self.act_play = self._act("&Play / pause", self.player.vm.toggle, "Space", "play")
-        self.act_play_all = self._act("Play whole &storyboard", self.play_storyboard)
-        self.act_prev = self._act("Previous frame", lambda: self.player.vm.step(-1), ",")
-        self.act_next = self._act("Next frame", lambda: self.player.vm.step(1), ".")
-        self.act_models = self._act("&Model manager…", self.open_model_manager, None, "models")
-        self.act_models.setVisible(
-            importlib.util.find_spec("sora_desktop.ui.model_manager") is not None
-        )
-        self.act_first_run = self._act("&Getting started…", self.show_first_run)
-        self.act_about = self._act("&About Sora Desktop", self.about)
-        self.act_responsible = self._act("Responsible use", self.about_responsible_use)
-        self.act_log_folder = self._act("Open &log folder", self.open_log_folder)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        m = bar.addMenu("&File")
-        m.addActions([self.act_new, self.act_open])
-        self.recent_menu = m.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
-        m.addSeparator()
-        m.addActions([self.act_save, self.act_save_as])
-        m.addSeparator()
-        m.addActions([self.act_export, self.act_from_clip])
-        m.addSeparator()
-        m.addActions([self.act_settings, self.act_quit])
-        m = bar.addMenu("&Edit")
-        m.addActions([self.act_undo, self.act_redo])
-        m.addSeparator()
-        m.addActions([self.act_add, self.act_dup, self.act_del])
-        m = bar.addMenu("&Generate")
-        m.addActions([self.act_generate, self.act_variations, self.act_generate_all])
-        m.addSeparator()
-        m.addAction(self.act_cancel)
-        m = bar.addMenu("&Playback")
-        m.addActions([self.act_play, self.act_play_all, self.act_prev, self.act_next])
-        m = bar.addMenu("&Models")
-        m.addAction(self.act_models)
-        m.menuAction().setVisible(self.act_models.isVisible())
-        m = bar.addMenu("&Help")
-        m.addActions([self.act_first_run, self.act_responsible, self.act_log_folder])
-        m.addAction(self.act_about)
-
-    def _build_toolbar(self) -> None:
-        tb = QToolBar("Main")
-        tb.setObjectName("MainToolbar")
-        tb.setMovable(False)
-        tb.setIconSize(QSize(18, 18))
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.addToolBar(tb)
-        icon_only = [self.act_new, self.act_open, self.act_save, self.act_undo, self.act_redo]
-        icon_only += [self.act_dup, self.act_del, self.act_settings]
-        tb.addActions([self.act_new, self.act_open, self.act_save])
-        tb.addSeparator()
-        tb.addActions([self.act_undo, self.act_redo])
-        tb.addSeparator()
-        tb.addActions([self.act_add, self.act_dup, self.act_del])
-        tb.addSeparator()
-        tb.addAction(self.act_generate)
-        tb.addActions([self.act_generate_all, self.act_cancel])
-        spacer = QWidget()
-        spacer.setSizePolicy(
-            spacer.sizePolicy().horizontalPolicy().Expanding, spacer.sizePolicy().verticalPolicy()
-        )
-        tb.addWidget(spacer)
-        tb.addAction(self.act_export)
-        if self.act_models.isVisible():
-            tb.addAction(self.act_models)
-        tb.addAction(self.act_settings)
-        for act in icon_only:
-            btn = tb.widgetForAction(act)
-            if isinstance(btn, QToolButton):
-                btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        btn = tb.widgetForAction(self.act_generate)
-        if isinstance(btn, QToolButton):
-            btn.setObjectName("GenerateToolButton")
-        self.toolbar = tb
-        # Buttons that show words while there is room; in a narrow window they show only their
-        # icon (the words stay in the tooltip), so Export, Model manager and Settings at the
-        # right end stay on screen. Qt's » overflow menu remains the last resort.
-        labelled = [self.act_add, self.act_generate_all, self.act_cancel, self.act_export]
-        labelled += [self.act_models, self.act_generate]
-        self._labelled_buttons = [
-            b for b in (tb.widgetForAction(a) for a in labelled) if isinstance(b, QToolButton)
-        ]
-        self._toolbar_full_width = tb.sizeHint().width()
-        self.toolbar_compact = False
-
-    def _fit_toolbar(self) -> None:
-        if not self.toolbar_compact:  # measured with the words shown (and the current theme)
-            width = self.toolbar.sizeHint().width()
-            self._toolbar_full_width = max(self._toolbar_full_width, width)
-        compact = self.width() < self._toolbar_full_width + 16
-        if compact == self.toolbar_compact:
-            return
-        self.toolbar_compact = compact
-        style = (
-            Qt.ToolButtonStyle.ToolButtonIconOnly
-            if compact
-            else (Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        )
-        for btn in self._labelled_buttons:
-            btn.setToolButtonStyle(style)
-
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self._fit_toolbar()
         super().resizeEvent(event)
-
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.model_status = QLabel("Model not loaded yet")
-        self.project_status = QLabel()
-        sb.addPermanentWidget(self.project_status)
-        sb.addPermanentWidget(self.model_status)
 
     # ================================================================== window place
     def restore_place(self) -> QRect:
@@ -636,358 +410,6 @@ class MainWindow(QMainWindow):
             return
         if start:
             self.player.vm.play()
-
-    # ================================================================== files
-    def _set_project(self, project: Project, dirty: bool = False) -> None:
-        old = self.project_vm.project
-        if self.autosaver is not None and old is not project:
-            try:
-                self.autosaver.clear(old)
-            except OSError:
-                pass
-        if old is not project:
-            project_lock.let_go(old)
-        # the window holds the file's lock; another window's project opens read-only
-        read_only = project_lock.hold(project)
-        self.project_vm.set_project(project, dirty=dirty)
-        self.player.vm.clear()
-        self.show_selected_clip()
-        self._last_autosave_mark = None
-        if read_only:
-            self.notify("Opened read-only", read_only, "warning")
-
-    def maybe_save(self) -> bool:
-        """Ask to save unsaved changes; False means the user chose to stay."""
-        if not self.project_vm.dirty or not self.project_vm.shots:
-            return True
-        read_only = self.project_vm.project.read_only
-        note = " It is open read-only (another window has it): Save As keeps them."
-        note = note if read_only else ""
-        choice = self.ask(
-            "Save changes?",
-            f"“{self.project_vm.project.name}” has changes that are not saved.{note}",
-            ["Save As…" if read_only else "Save", "Don't save", "Cancel"],
-        )
-        if choice == "Save":
-            return self.save()
-        if choice == "Save As…":
-            return self.save_as()
-        return choice == "Don't save"
-
-    def new_project(self) -> None:
-        if self.maybe_save():
-            self._set_project(core_project.new_project())
-
-    def open_project(self, path: str | Path | None = None) -> bool:
-        if not self.maybe_save():
-            return False
-        if path is None:
-            start = self.settings.recent_files[0] if self.settings.recent_files else ""
-            path, _ = QFileDialog.getOpenFileName(self, "Open project", start, PROJECT_FILTER)
-            if not path:
-                return False
-        try:
-            project = core_project.load_project(path)
-        except ProjectError as exc:
-            self.notify("Cannot open this project", str(exc), "error")
-            if not Path(path).exists() and str(Path(path)) in self.settings.recent_files:
-                self.settings.remove_recent(path)  # a moved or deleted file leaves the list
-                self._save_settings()
-            return False
-        self._set_project(project)
-        self._remember(project.path)
-        for warning in project.warnings:
-            self.notify("Project opened with notes", warning, "warning")
-        self.status(f"Opened {Path(path).name}")
-        return True
-
-    def save(self) -> bool:
-        if self.project_vm.project.path is None:
-            return self.save_as()
-        return self._save_to(None)
-
-    def save_as(self, path: str | Path | None = None) -> bool:
-        if path is None:
-            project = self.project_vm.project
-            start = str(Path(self.settings.output_dir) / f"{project.name}{PROJECT_SUFFIX}")
-            if project.path is not None:
-                start = str(project.path)
-            path, _ = QFileDialog.getSaveFileName(self, "Save project as", start, PROJECT_FILTER)
-            if not path:
-                return False
-        return self._save_to(Path(path))
-
-    def _save_to(self, path: Path | None) -> bool:
-        self.editor.flush()
-        project = self.project_vm.project
-        if path is not None and project.name == "Untitled":
-            stem = Path(path).stem
-            project.name = stem[: -len(PROJECT_SUFFIX)] if stem.endswith(PROJECT_SUFFIX) else stem
-        project.hold_lock = True  # the saved file stays locked while this window shows it
-        try:
-            written = core_project.save_project(project, path)
-        except (ProjectError, OSError) as exc:
-            self.notify("Could not save", str(exc), "error")
-            return False
-        self.project_vm.mark_saved()
-        if self.autosaver is not None:
-            try:
-                self.autosaver.clear(project)
-            except OSError:
-                pass
-        self._remember(written)
-        self.status(f"Saved {written}")
-        return True
-
-    def _remember(self, path) -> None:
-        if path is None:
-            return
-        self.settings.add_recent(path)
-        self._save_settings()
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for p in self.settings.recent_files:
-            self.recent_menu.addAction(Path(p).name, lambda p=p: self.open_project(p)).setToolTip(p)
-        if not self.settings.recent_files:
-            self.recent_menu.addAction("No recent projects").setEnabled(False)
-
-    def _save_settings(self) -> None:
-        try:
-            save_settings(self.settings)
-        except (OSError, ValueError) as exc:
-            self.status(f"Settings could not be saved: {exc}")
-
-    # ================================================================== autosave / recovery
-    def _make_autosaver(self) -> Autosaver | None:
-        try:
-            return Autosaver()
-        except OSError as exc:
-            self.status(f"Autosave is off: {exc}")
-            return None
-
-    def _edits_made(self) -> None:
-        """Restart the short recovery-copy countdown (debounced: typing keeps postponing it)."""
-        if self.autosaver is not None and not self._closing and self.project_vm.dirty:
-            self.recovery_timer.start()
-
-    def _apply_autosave_interval(self) -> None:
-        seconds = self.settings.autosave_seconds
-        if seconds and self.autosaver is not None:
-            self.autosave_timer.start(seconds * 1000)
-        else:
-            self.autosave_timer.stop()
-
-    def autosave_now(self) -> Path | None:
-        """Write a recovery copy if something changed since the last one."""
-        if self.autosaver is None or not self.project_vm.dirty:
-            return None
-        project = self.project_vm.project
-        mark = (id(project), self.project_vm.revision)
-        if mark == self._last_autosave_mark:
-            return None
-        try:
-            path = self.autosaver.write(project)
-        except (OSError, ValueError) as exc:
-            self.status(f"Autosave failed: {exc}")
-            return None
-        self._last_autosave_mark = mark
-        return path
-
-    def offer_recovery(self) -> bool:
-        """After a crash: offer the newest unsaved work. True if a project was restored."""
-        if self.autosaver is None:
-            return False
-        try:
-            pending = self.autosaver.pending()
-        except OSError:
-            return False
-        for info in pending:
-            when = local_time_text(info.saved_at)
-            extra = ""
-            if info.original_is_newer:
-                extra = "\n\nNote: the project file was saved after this copy."
-            choice = self.ask(
-                "Restore unsaved work?",
-                f"Sora Desktop closed unexpectedly. Unsaved work on “{info.project_name}” "
-                f"from {when} can be restored.{extra}",
-                ["Restore", "Discard", "Later"],
-            )
-            if choice == "Restore":
-                return self.restore_recovery(info)
-            if choice == "Discard":
-                self.autosaver.discard(info)
-        return False
-
-    def restore_recovery(self, info: RecoveryInfo) -> bool:
-        try:
-            project = self.autosaver.restore(info)
-        except (ProjectError, OSError) as exc:
-            self.notify("Could not restore", str(exc), "error")
-            return False
-        self._set_project(project, dirty=True)
-        self.status("Restored your unsaved work. Save it to keep it.")
-        return True
-
-    # ================================================================== dialogs
-    def make_export_dialog(self) -> ExportDialog:
-        return ExportDialog(
-            self.project_vm,
-            self.export_worker,
-            self.settings.output_dir,
-            watermark_default=self.settings.watermark,
-            shot_id=self.project_vm.selected_id or None,
-            parent=self,
-        )
-
-    def open_export_dialog(self) -> ExportDialog:
-        self.export_dialog = self.make_export_dialog()
-        self.export_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.export_dialog.open()
-        return self.export_dialog
-
-    def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self)
-        if dialog.exec() and dialog.result_settings is not None:
-            self.apply_settings(dialog.result_settings)
-
-    def apply_settings(self, settings: Settings) -> None:
-        old = self.settings
-        engine = ("device", "precision", "memory_mode", "models_dir")
-        if any(getattr(old, k) != getattr(settings, k) for k in engine):
-            self.gen_worker.unload_models()
-            self.model_status.setText("Model will reload with the new settings")
-        self.settings = settings
-        self.queue_vm.settings = settings
-        if old.models_dir != settings.models_dir:
-            self.editor.models_dir = settings.models_dir
-            self.editor.refresh_models()
-        from PySide6.QtWidgets import QApplication
-
-        app = QApplication.instance()
-        if app is not None:
-            apply_theme(app, settings.theme)  # live: palette, style sheet and icon tints
-        self._apply_autosave_interval()
-        self._save_settings()
-
-    def open_settings_from_clip(self, path: str | Path | None = None) -> bool:
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self,
-                "Open settings from clip",
-                self.settings.output_dir,
-                "Clips (*.mp4 *.webm *.gif *.json);;All files (*)",
-            )
-            if not path:
-                return False
-        try:
-            from sora_desktop.engine.export import request_from_file
-
-            request = request_from_file(path)
-        except (ValueError, OSError) as exc:
-            self.notify("No settings in this file", str(exc), "warning")
-            return False
-        request = request.with_changes(start_image=None)
-        shot = self.project_vm.selected
-        if shot is not None:
-            self.project_vm.set_request(shot.id, request, "Settings from clip")
-        else:
-            self.project_vm.add_shot(request)
-        self.editor.load_selected()
-        self.status(f"Prompt and settings restored from {Path(path).name}")
-        return True
-
-    def open_model_manager(self) -> None:
-        try:
-            from sora_desktop.ui.model_manager import ModelManagerWindow
-        except ImportError as exc:
-            self.notify("Model manager unavailable", str(exc), "warning")
-            return
-        current = getattr(self, "model_manager", None)
-        if current is not None and (current.isVisible() or current.busy_id):
-            current.show()  # one manager: two could download the same model at once
-            current.raise_()
-            return
-        self.model_manager = ModelManagerWindow(self.settings, self)
-        self.model_manager.models_changed.connect(self.editor.refresh_models)
-        if self.first_run_dialog is not None:  # opened from the guide: its list follows too
-            self.model_manager.models_changed.connect(self.first_run_dialog.vm.refresh_installed)
-        self.model_manager.show()
-
-    # ================================================================== first run
-    def maybe_show_first_run(self) -> FirstRunDialog | None:
-        """The getting-started guide, on the first start only (until it is dismissed)."""
-        if self.settings.first_run_done or self._closing:
-            return None
-        return self.show_first_run()
-
-    def show_first_run(self) -> FirstRunDialog:
-        """Open the guide (Help → Getting started); the hardware check runs in the background."""
-        if self.first_run_dialog is not None and self.first_run_dialog.isVisible():
-            self.first_run_dialog.raise_()
-            return self.first_run_dialog
-        kwargs = {"detect": self.detect_hardware} if self.detect_hardware is not None else {}
-        recovery = self.autosaver.recovery_dir if self.autosaver is not None else None
-        vm = FirstRunViewModel(self.settings, recovery, parent=self, **kwargs)
-        dialog = FirstRunDialog(vm, can_open_models=self.act_models.isVisible(), parent=self)
-        vm.done.connect(self._first_run_done)
-        vm.first_video_requested.connect(self.make_first_video)
-        vm.models_requested.connect(self.open_model_manager)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.destroyed.connect(vm.deleteLater)
-        dialog.finished.connect(lambda _r: setattr(self, "first_run_dialog", None))  # deleted next
-        self.first_run_dialog = dialog
-        dialog.show()
-        vm.start_detection()
-        return dialog
-
-    def _first_run_done(self) -> None:
-        if not self.settings.first_run_done:
-            self.settings.first_run_done = True
-            self._save_settings()
-
-    def make_first_video(self, prompt: str = SAMPLE_PROMPT) -> list:
-        """A new shot with the built-in model and a prompt it knows, queued at once."""
-        self.editor.flush()
-        request = GenerationRequest(prompt=prompt, seed=SAMPLE_SEED, model_id=EMBEDDED_MODEL_ID)
-        sel = self.project_vm.selected
-        index = self.project_vm.project.index_of(sel.id) + 1 if sel is not None else None
-        shot = self.project_vm.add_shot(request, index)
-        self.project_vm.select(shot.id)
-        self.editor.load_selected()
-        return self._generate_shot(shot.id)
-
-    def about(self) -> None:
-        self.notify(
-            "About Sora Desktop",
-            f"Sora Desktop {__version__}\nA local, offline text-to-video studio.\n"
-            "Your prompts and clips never leave this computer.",
-        )
-
-    def open_log_folder(self) -> Path | None:
-        """Help → Open log folder: the files a bug report needs (made if not there yet)."""
-        path = logs.log_dir()
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            self.notify("Log folder", f"{path} cannot be created: {exc.strerror or exc}", "warning")
-            return None
-        self.open_folder(path)
-        return path
-
-    def open_folder(self, path: Path) -> None:
-        """Show a folder in the system's file manager (tests replace this)."""
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
-
-    def about_responsible_use(self) -> None:
-        self.notify(
-            "Responsible use",
-            "Every export is labelled “AI-generated” in its metadata together with the prompt "
-            "and settings, and carries a visible watermark unless you turn it off in Settings.\n\n"
-            "Prompts asking for disallowed content (for example sexual content involving minors, "
-            "or realistic depictions of real people in harmful situations) are refused before "
-            "anything is generated, with an explanation.",
-        )
 
     # ================================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
