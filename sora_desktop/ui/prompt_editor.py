@@ -28,46 +28,17 @@ from PySide6.QtWidgets import (
 )
 
 from sora_desktop.core.errors import FieldError
-from sora_desktop.core.request import (
-    MAX_FPS,
-    MAX_PROMPT_CHARS,
-    MAX_SEED,
-    GenerationRequest,
-)
+from sora_desktop.core.request import MAX_PROMPT_CHARS, MAX_SEED, GenerationRequest
+from sora_desktop.ui import prompt_editor_vm as logic
 from sora_desktop.ui.model_choices import (  # noqa: F401 - the model list lives there now
     ModelChoice,
     model_choices,
     sizes_for,
     unknown_choice,
 )
+from sora_desktop.ui.prompt_editor_vm import FIELD_NAMES, PRESETS  # noqa: F401 - moved there
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
-
-# Presets change settings only; the prompt stays the user's.
-PRESETS: dict[str, dict] = {
-    "Quick draft": {"steps": 10, "guidance": 3.0},
-    "Balanced": {"steps": 25, "guidance": 4.0},
-    "Best quality": {"steps": 50, "guidance": 5.0},
-    "Short loop (2 s)": {"seconds": 2.0},
-    "Long take (8 s)": {"seconds": 8.0},
-    "Slow motion": {"fps": 4},
-    "Strong prompt adherence": {"guidance": 7.5},
-}
-
-FIELD_NAMES = {
-    "prompt": "prompt",
-    "negative_prompt": "negative",
-    "seed": "seed",
-    "steps": "steps",
-    "guidance": "guidance",
-    "num_frames": "duration",
-    "fps": "fps",
-    "width": "size",
-    "height": "size",
-    "width/height": "size",
-    "model_id": "model",
-    "start_image": "prompt",
-}
 
 
 def _error_label() -> QLabel:
@@ -340,8 +311,7 @@ class PromptEditor(QWidget):
 
     # ------------------------------------------------------------------ loading
     def current_choice(self) -> ModelChoice:
-        mid = self.model_combo.currentData()
-        return next((c for c in self.choices if c.id == mid), self.choices[0])
+        return logic.choice_for(self.choices, self.model_combo.currentData())
 
     def load_selected(self) -> None:
         shot = self.vm.selected
@@ -417,30 +387,23 @@ class PromptEditor(QWidget):
         shot = self.vm.selected
         return shot.request if shot is not None else self.draft
 
-    def build_request(self) -> GenerationRequest:
-        """The request the fields describe; raises FieldError("field", "...") if one is invalid."""
-        fps = self.fps_spin.value()
-        if fps < 1:
-            raise FieldError("fps", f"{fps} is out of range; allowed 1 to {MAX_FPS}")
-        frames = self.build_request_frames()
-        choice = self.current_choice()
-        size = self.size_combo.currentData() or choice.caps.default_size
-        prompt = self.prompt_edit.toPlainText()
-        original = self._user_words if self._user_words and self._user_words != prompt else None
-        request = self.base_request().with_changes(
-            prompt=prompt,
+    def fields(self) -> logic.EditorFields:
+        """What the inputs hold now, for the checks in ``prompt_editor_vm``."""
+        return logic.EditorFields(
+            prompt=self.prompt_edit.toPlainText(),
             negative_prompt=self.negative_edit.toPlainText(),
             seed=self.seed_spin.value(),
             steps=self.steps_spin.value(),
-            guidance=round(self.guidance_spin.value(), 2),
-            num_frames=frames,
-            fps=fps,
-            width=size[0],
-            height=size[1],
-            model_id=choice.id,
-            original_prompt=original,
+            guidance=self.guidance_spin.value(),
+            fps=self.fps_spin.value(),
+            seconds=self.duration_spin.value(),
+            size=self.size_combo.currentData(),
+            choice=self.current_choice(),
         )
-        return request
+
+    def build_request(self) -> GenerationRequest:
+        """The request the fields describe; raises FieldError("field", "...") if one is invalid."""
+        return logic.request_from_fields(self.base_request(), self.fields(), self._user_words)
 
     def _clear_errors(self) -> None:
         for name, lab in self.errors.items():
@@ -452,16 +415,13 @@ class PromptEditor(QWidget):
                 w.style().unpolish(w)
                 w.style().polish(w)
 
-    @staticmethod
-    def error_key(exc: ValueError) -> str:
-        """The input a validation error belongs to: its field, or the prompt when unnamed."""
-        return FIELD_NAMES.get(exc.field, "prompt") if isinstance(exc, FieldError) else "prompt"
+    error_key = staticmethod(logic.error_key)
 
     def show_error(self, exc: ValueError) -> str:
         """Show a ValueError under the field it names; returns that field's key."""
         key = self.error_key(exc)
         lab = self.errors[key]
-        lab.setText(exc.message if isinstance(exc, FieldError) else str(exc))
+        lab.setText(logic.error_text(exc))
         lab.show()
         w = self.inputs[key]
         w.setProperty("invalid", True)
@@ -470,48 +430,12 @@ class PromptEditor(QWidget):
         return key
 
     def field_errors(self) -> list[ValueError]:
-        """Every invalid field, each checked alone against the shot's valid settings, so the
-        user sees all problems at once rather than one after another."""
-        base = self.base_request()
-        size = self.size_combo.currentData() or (base.width, base.height)
-        singles = [
-            {"prompt": self.prompt_edit.toPlainText()},
-            {"negative_prompt": self.negative_edit.toPlainText()},
-            {"seed": self.seed_spin.value()},
-            {"steps": self.steps_spin.value()},
-            {"guidance": round(self.guidance_spin.value(), 2)},
-            {"fps": self.fps_spin.value()},
-            {"width": size[0], "height": size[1]},
-        ]
-        errors: list[ValueError] = []
-        for changes in singles:
-            try:
-                base.with_changes(**changes)
-            except ValueError as exc:
-                errors.append(exc)
-        if self.fps_spin.value() >= 1:
-            try:
-                self.build_request_frames()
-            except ValueError as exc:
-                errors.append(exc)
-        return errors
+        """Every invalid field, each checked alone (all problems shown at once)."""
+        return logic.field_errors(self.base_request(), self.fields())
 
     def build_request_frames(self) -> int:
         fps = self.fps_spin.value()
-        seconds = self.duration_spin.value()
-        frames = round(seconds * fps)
-        if frames < 1:
-            raise FieldError("num_frames", f"{seconds:g} s is too short; use at least one frame")
-        choice = self.current_choice()
-        if frames > choice.max_frames:
-            raise FieldError(
-                "num_frames",
-                f"{seconds:g} s is {frames} frames, too long for {choice.name}; "
-                f"allowed up to {choice.max_frames} frames "
-                f"({choice.max_frames / fps:.1f} s at {fps} fps)",
-            )
-        choice.caps.check_frame_rule(frames)  # e.g. Wan: 4k+1 frames
-        return frames
+        return logic.frames_for(self.duration_spin.value(), fps, self.current_choice())
 
     def validate(self) -> GenerationRequest | None:
         self._clear_errors()
@@ -541,10 +465,7 @@ class PromptEditor(QWidget):
             return
         self._committing = True
         try:
-            label = {"prompt": "Edit prompt", "negative_prompt": "Edit negative prompt"}.get(
-                key, f"Change {key}"
-            )
-            self.vm.set_request(shot.id, request, label, key)
+            self.vm.set_request(shot.id, request, logic.commit_label(key), key)
         finally:
             self._committing = False
 
@@ -566,19 +487,15 @@ class PromptEditor(QWidget):
         if self._loading:
             return
         choice = self.current_choice()
-        d = choice.defaults
+        size, numbers = logic.model_defaults(choice)
         self._loading = True
         try:
             seconds = self.duration_spin.value()
             self.model_note.setText(choice.note)
-            w, h = choice.caps.default_size
-            self._fill_sizes(int(d.get("width", w)), int(d.get("height", h)))
-            if "fps" in d:
-                self.fps_spin.setValue(int(d["fps"]))
-            if "steps" in d:
-                self.steps_spin.setValue(int(d["steps"]))
-            if "guidance" in d:
-                self.guidance_spin.setValue(float(d["guidance"]))
+            self._fill_sizes(*size)
+            spins = {"fps": self.fps_spin, "steps": self.steps_spin, "guidance": self.guidance_spin}
+            for name, value in numbers.items():  # fps, steps, guidance: as before
+                spins[name].setValue(value)
             self.duration_spin.setValue(seconds)
         finally:
             self._loading = False
@@ -618,15 +535,10 @@ class PromptEditor(QWidget):
 
     def enhance(self) -> str | None:
         words = self.prompt_edit.toPlainText()
-        if not words.strip():
-            self.show_error(FieldError("prompt", "write a few words first, then Enhance"))
-            return None
         try:
-            from sora_desktop.engine.enhance import get_enhancer
-
-            better = get_enhancer().enhance(words)
-        except Exception as exc:  # noqa: BLE001 - enhancement is optional; say why it failed
-            self.show_error(FieldError("prompt", f"Enhance did not work ({exc})"))
+            better = logic.enhanced(words)
+        except FieldError as exc:
+            self.show_error(exc)
             return None
         if better.strip() == words.strip():
             self.enhance_note.setText("Enhance had nothing to add; your prompt is already clear.")
@@ -657,10 +569,10 @@ class PromptEditor(QWidget):
         self._show_enhance_note()
 
     def _show_enhance_note(self) -> None:
-        on = bool(self._user_words) and self._user_words != self.prompt_edit.toPlainText()
-        if on:
-            short = self._user_words if len(self._user_words) < 80 else self._user_words[:77] + "…"
-            self.enhance_note.setText(f"Enhanced — edit freely. Your words: “{short}”")
+        note = logic.enhance_note(self._user_words, self.prompt_edit.toPlainText())
+        if note is not None:
+            self.enhance_note.setText(note)
+        on = note is not None
         self.enhance_note.setVisible(on)
         self.revert_btn.setVisible(on)
 
