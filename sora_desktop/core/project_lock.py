@@ -11,8 +11,8 @@ overwrite each other, and a shot ends up in neither the file nor its ``.bak``. S
   folder.
 - The OS drops the lock when the holding process ends, however it ends (crash, kill, power
   cut on the next boot): a stale lock never blocks. Taking it never waits.
-- ``save_project`` (core/project.py) also refuses to write over a file another window holds,
-  and moves a window's lock to the new file after Save As.
+- ``save_project`` (core/project/storage.py) also refuses to write over a file another window
+  holds, and moves a window's lock to the new file after Save As.
 """
 
 from __future__ import annotations

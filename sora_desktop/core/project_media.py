@@ -3,7 +3,7 @@
 The saved project gets its own media folder, named after the new file, so it is complete on
 its own: deleting or moving the old project (or its ``_media`` folder) cannot empty it. Clips
 are hard-linked where the file system allows (no extra space; a link survives deletion of the
-other name), else copied atomically. Kept apart from core/project.py (the file format).
+other name), else copied atomically. Kept apart from core/project/ (the file format).
 """
 
 from __future__ import annotations

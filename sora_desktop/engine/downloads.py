@@ -1,10 +1,11 @@
 """Verified, resumable model downloads from the Hugging Face Hub (or a mirror), import and delete.
 
 How a download works, and why:
-- ``plan``: one ``HfApi.model_info(files_metadata=True)`` call pins the revision to a commit and
-  gives every file's size, git blob id and (for LFS files) SHA-256. Files are picked by the
-  catalog entry's patterns; pickle formats (.bin/.pt/.ckpt/.pkl/...) and names that would leave
-  the model folder are refused, so nothing executable can ever be loaded from a download.
+- ``plan`` (``download_plan.py``): one ``HfApi.model_info(files_metadata=True)`` call pins the
+  revision to a commit and gives every file's size, git blob id and (for LFS files) SHA-256.
+  Files are picked by the catalog entry's patterns; pickle formats (.bin/.pt/.ckpt/.pkl/...) and
+  names that would leave the model folder are refused, so nothing executable can ever be loaded
+  from a download.
 - The disk-space check runs before the first byte, against what is still missing.
 - Every string of the hub's answer that reaches a path is checked first (``hub_listing``): file
   names as strictly as a project's media paths, hashes as hex of the right length, sizes as
@@ -24,7 +25,6 @@ How a download works, and why:
 from __future__ import annotations
 
 import errno
-import fnmatch
 import hashlib
 import json
 import os
@@ -35,7 +35,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from sora_desktop.core.atomic import atomic_write_text
 from sora_desktop.core.catalog import (
@@ -56,13 +55,19 @@ from sora_desktop.engine.download_errors import (
     NotEnoughSpace,
     VerificationFailed,
 )
-from sora_desktop.engine.hub_listing import (
-    RemoteFile,
-    check_commit,
-    check_file_name,
-    check_no_clash,
-    checked_file,
+from sora_desktop.engine.download_plan import (  # noqa: F401 - kept importable from here
+    CALL_POLL_S,
+    LISTING_TIMEOUT_S,
+    DownloadPlan,
+    HubConfig,
+    T,
+    call_cancellable,
+    check_online,
+    explain_hub_error,
+    matches,
+    plan_download,
 )
+from sora_desktop.engine.hub_listing import RemoteFile, check_file_name
 
 PARTIAL_DIR = ".partial"
 SPACE_MARGIN_BYTES = 64 * 1024 * 1024  # keep a little room so the disk is never filled to 0
@@ -77,24 +82,9 @@ __all__ = [
     "RemoteFile",
     "VerificationFailed",
 ]
-T = TypeVar("T")
-CALL_POLL_S = 0.1
-LISTING_TIMEOUT_S = 30.0  # the file list: a hub that never answers is reported, not waited on
 
 
 # ---------------------------------------------------------------------------- data
-@dataclass(frozen=True)
-class DownloadPlan:
-    entry: CatalogEntry
-    commit: str
-    files: tuple[RemoteFile, ...]
-    skipped: tuple[str, ...] = ()  # matched but refused (pickle formats)
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
-
 @dataclass
 class DownloadProgress:
     model_id: str
@@ -115,33 +105,6 @@ class DownloadProgress:
 ProgressCallback = Callable[[DownloadProgress], None]
 
 
-@dataclass
-class HubConfig:
-    """Where and how to reach the hub: endpoint (mirror), token (gated repos), offline switch."""
-
-    endpoint: str | None = None
-    token: str | None = None
-    offline: bool = False
-
-    @classmethod
-    def from_settings(cls, settings: Any, endpoint: str | None = None) -> HubConfig:
-        """Settings → Models: mirror, offline; the token from the keyring (an old settings.json
-        token held in memory wins for this session). ``endpoint`` overrides the mirror."""
-        from sora_desktop.core.hub_token import load_token
-
-        return cls(
-            endpoint=endpoint or getattr(settings, "hf_endpoint", None) or None,
-            token=getattr(settings, "hf_token", None) or load_token() or None,
-            offline=bool(getattr(settings, "offline", False)),
-        )
-
-    @property
-    def endpoint_or_default(self) -> str:
-        from huggingface_hub import constants
-
-        return (self.endpoint or constants.ENDPOINT).rstrip("/")
-
-
 # ---------------------------------------------------------------------------- helpers
 def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -149,10 +112,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
-
-
-def matches(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(path, p) for p in patterns)
 
 
 def sha256_file(path: Path, cancel: threading.Event | None = None) -> str:
@@ -180,28 +139,6 @@ def inside(folder: Path, path: Path) -> bool:
     root = os.path.realpath(folder)
     target = os.path.realpath(path)
     return target != root and target.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def call_cancellable(fn: Callable[[], T], cancel: threading.Event) -> T:
-    """Run a blocking hub call in a helper thread; a cancel returns at once (the call is left to
-    time out on its own: it only talks to the network, it writes nothing)."""
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-            box["error"] = exc
-        done.set()
-
-    threading.Thread(target=run, name="sora-hub-call", daemon=True).start()
-    while not done.wait(CALL_POLL_S):
-        if cancel.is_set():
-            raise DownloadCancelled("cancelled")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def folder_bytes(folder: Path) -> int:
@@ -258,116 +195,18 @@ class ModelDownloader:
         self.verify_retries = verify_retries
 
     # ------------------------------------------------------------------ hub access
+    # (the plan step lives in download_plan.py; these keep the methods callers know)
     def _check_online(self, what: str) -> None:
-        from huggingface_hub import constants
-
-        if self.hub.offline:
-            raise DownloadError(
-                f"Offline mode is on, so {what} is not possible. Turn it off in Settings → "
-                "Models, or import a model folder copied from another computer."
-            )
-        if constants.is_offline_mode():
-            raise DownloadError(
-                f"The HF_HUB_OFFLINE environment variable is set, so {what} is not possible. "
-                "Unset it and start Sora Desktop again, or import a model folder."
-            )
+        check_online(self.hub, what)
 
     def _explain(self, exc: BaseException, entry: CatalogEntry, file: str | None = None) -> str:
-        """Turn a huggingface_hub / network exception into one plain sentence or two."""
-        import httpx2
-        from huggingface_hub import errors
-
-        repo = entry.repo_id
-        where = self.hub.endpoint_or_default
-        if isinstance(exc, errors.OfflineModeIsEnabled):
-            return (
-                "Offline mode is on (the HF_HUB_OFFLINE environment variable), so nothing can be "
-                "downloaded. Unset it, or import a model folder instead."
-            )
-        if isinstance(exc, errors.GatedRepoError):
-            return (
-                f"{repo} is a gated model: accept its licence on its page at {where} with your "
-                "account, then add an access token in Settings → Models → Access token."
-                + (" The token that was sent was not accepted." if self.hub.token else "")
-            )
-        if isinstance(exc, errors.RepositoryNotFoundError):
-            return (
-                f"{repo} was not found at {where}. Check the mirror address in Settings → "
-                "Models; if the model is private, add an access token."
-            )
-        if isinstance(exc, errors.RevisionNotFoundError):
-            return f"Revision {entry.revision!r} of {repo} does not exist at {where}."
-        if isinstance(exc, errors.RemoteEntryNotFoundError):
-            return f"The file {file or '?'} is missing from {repo} at {where}."
-        if isinstance(exc, errors.HfHubHTTPError):
-            status = exc.response.status_code if exc.response is not None else "?"
-            if status == 401:
-                return f"The access token was refused by {where}; check it in Settings → Models."
-            return f"The server {where} answered HTTP {status} for {repo}: {exc}".split("\n")[0]
-        if isinstance(exc, (KeyError, TypeError, AttributeError, ValueError)):
-            return (
-                f"The server {where} sent a malformed file list for {repo} "
-                f"({type(exc).__name__}); refusing to download from it."
-            )
-        if isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError)):
-            return (
-                f"Could not reach {where} ({type(exc).__name__}). Check the internet connection "
-                "or the mirror address in Settings → Models; the download resumes where it "
-                "stopped."
-            )
-        return f"{type(exc).__name__}: {exc}"
+        return explain_hub_error(self.hub, exc, entry, file)
 
     def plan(self, entry: CatalogEntry, cancel: threading.Event | None = None) -> DownloadPlan:
         """Ask the hub which files to fetch, with sizes and hashes; no data is downloaded.
 
         Everything the hub says that will reach a path is checked (``hub_listing``)."""
-        if not entry.needs_download:
-            raise DownloadError(f"{entry.name} is built in and needs no download.")
-        self._check_online(f"downloading {entry.name}")
-        from huggingface_hub import HfApi
-
-        api = HfApi(endpoint=self.hub.endpoint, token=self.hub.token, library_name="sora-desktop")
-        try:
-            info = call_cancellable(
-                lambda: api.model_info(
-                    entry.repo_id,
-                    revision=entry.revision,
-                    files_metadata=True,
-                    timeout=LISTING_TIMEOUT_S,
-                ),
-                cancel or threading.Event(),
-            )
-        except DownloadCancelled:
-            raise
-        except Exception as exc:
-            raise DownloadError(self._explain(exc, entry)) from exc
-        where = f"{self.hub.endpoint_or_default} ({entry.repo_id})"
-        files: list[RemoteFile] = []
-        skipped: list[str] = []
-        siblings = getattr(info, "siblings", None) or []
-        if not isinstance(siblings, list):
-            raise DownloadError(f"{where} sent a malformed file list; refusing to download.")
-        for sib in siblings:
-            name = check_file_name(getattr(sib, "rfilename", None), where)
-            if not matches(name, entry.files):
-                continue
-            if is_pickle_name(name):
-                skipped.append(name)  # pickles can run code when loaded: never fetched
-                continue
-            files.append(checked_file(sib, where))
-        check_no_clash([f.path for f in files], where)
-        if not files:
-            raise DownloadError(
-                f"No files of {entry.repo_id} match the catalog entry; the repository layout "
-                "may have changed. Update Sora Desktop."
-            )
-        required = {"diffusers": "model_index.json", "transformers": "config.json"}.get(
-            entry.backend
-        )
-        if required and required not in {f.path for f in files}:
-            raise DownloadError(f"{entry.repo_id} has no {required}; it is not a usable model.")
-        commit = check_commit(getattr(info, "sha", None), where)
-        return DownloadPlan(entry, commit, tuple(files), tuple(skipped))
+        return plan_download(self.hub, entry, cancel)
 
     # ------------------------------------------------------------------ download
     def partial_bytes(self, entry: CatalogEntry) -> int:
