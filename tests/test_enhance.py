@@ -144,3 +144,26 @@ def test_factory():
         get_enhancer("nope")
     with pytest.raises(ValueError, match="prompt"):
         RuleEnhancer().enhance(None)  # type: ignore[arg-type]
+
+
+def test_the_name_table_resolves_every_enhancer_lazily():
+    """Enhancers are found through a name -> "module:Class" table, not by importing a module
+    that registers itself: the LLM code is imported only when "llm" is asked for."""
+    import subprocess
+    import sys
+
+    from sora_desktop.engine.enhance import ENHANCERS, enhancer_class
+
+    for name in ENHANCERS:
+        cls = enhancer_class(name)
+        assert issubclass(cls, PromptEnhancer) and cls.name == name
+    code = (
+        "import sys\n"
+        "from sora_desktop.engine.enhance import enhancer_class, get_enhancer\n"
+        "assert 'sora_desktop.engine.enhance.llm' not in sys.modules\n"
+        "assert get_enhancer().name == 'rule'\n"
+        "assert 'sora_desktop.engine.enhance.llm' not in sys.modules\n"
+        "assert enhancer_class('llm').__module__ == 'sora_desktop.engine.enhance.llm'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr

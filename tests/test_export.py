@@ -238,7 +238,7 @@ def test_ffmpeg_failure_leaves_no_file_and_says_why(tmp_path: Path, monkeypatch,
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     fake = _fake_ffmpeg(tmp_path, "av_interleaved_write_frame(): No space left on device\n")
-    monkeypatch.setattr(export, "_ffmpeg_exe", lambda: fake)
+    monkeypatch.setattr(export.ffmpeg, "_ffmpeg_exe", lambda: fake)
     with pytest.raises(ExportError, match="disk is full"):
         export_video(synthetic(30), out_dir / f"clip.{fmt}", 8, request=request())
     assert list(out_dir.iterdir()) == []  # no clip, no temp file, no sidecar
@@ -250,7 +250,7 @@ def test_ffmpeg_failure_keeps_the_previous_export(tmp_path: Path, monkeypatch):
     good = export_video(synthetic(4), out_dir / "clip.mp4", 8, request=request())
     before, meta_before = good.read_bytes(), read_metadata(good)
     fake = _fake_ffmpeg(tmp_path, "Conversion failed!\n")
-    monkeypatch.setattr(export, "_ffmpeg_exe", lambda: fake)
+    monkeypatch.setattr(export.ffmpeg, "_ffmpeg_exe", lambda: fake)
     with pytest.raises(ExportError, match="Conversion failed"):
         export_video(synthetic(4), out_dir / "clip.mp4", 8)
     assert good.read_bytes() == before
