@@ -7,6 +7,8 @@ working) and ``str()`` stays ``"field: message"`` for logs, the CLI and older ca
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FieldError(ValueError):
     """A bad value for one named field (a request setting, a setting, a project option)."""
@@ -18,3 +20,15 @@ class FieldError(ValueError):
 
     def __reduce__(self):  # picklable across a process boundary (a later worker process)
         return (type(self), (self.field, self.message))
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """A value for a message, cut short: a hostile file's 40 MB string must not be echoed."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too large to print
+        return "a huge number"
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters"
+    return f"{text[:limit]}... ({size})"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sora_desktop.core.errors import FieldError
+from sora_desktop.core.errors import short_repr as _short
 
 # format -> the suffix an export of it gets ("" for PNG frames: a folder)
 FORMAT_SUFFIXES: dict[str, str] = {"mp4": ".mp4", "webm": ".webm", "gif": ".gif", "png": ""}
@@ -103,16 +104,6 @@ def _bad_int(value: Any) -> bool:
     return isinstance(value, bool) or not isinstance(value, int)
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    """A value for a message, cut short: a hostile file's 40 MB string must not be echoed."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int too large to print
-        return "a huge number"
-    if len(text) <= limit:
-        return text
-    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters"
-    return f"{text[:limit]}... ({size})"
 
 
 # what a new project remembers

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
 from sora_desktop.core.errors import FieldError
+from sora_desktop.core.errors import short_repr as _short
 from sora_desktop.core.export_settings import DEFAULT_PROJECT_SETTINGS, ExportSettings
 from sora_desktop.core.request import GenerationRequest
 
@@ -397,16 +398,6 @@ class Project:
 
 
 # ====================================================================== checks
-def _short(value: Any, limit: int = 80) -> str:
-    """A value for a message, cut short: a hostile file's 40 MB string must not be echoed."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int too large to print
-        return "a huge number"
-    if len(text) <= limit:
-        return text
-    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters"
-    return f"{text[:limit]}... ({size})"
 
 
 def _check_text(name: str, value: Any, limit: int) -> str:
