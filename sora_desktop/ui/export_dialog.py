@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -34,6 +33,7 @@ from sora_desktop.core.export_settings import (
     ExportSettings,
 )
 from sora_desktop.studio.film import film_clips, film_request
+from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
 from sora_desktop.ui.worker import ExportJob, ExportWorker
@@ -248,14 +248,7 @@ class ExportDialog(QDialog):
 
     def ask(self, title: str, text: str, buttons: list[str], default: int = 0) -> str:
         """A question with named buttons; returns the chosen name. Tests replace this method."""
-        box = QMessageBox(
-            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self
-        )
-        made = [box.addButton(b, QMessageBox.ButtonRole.ActionRole) for b in buttons]
-        box.setDefaultButton(made[default])
-        box.exec()
-        clicked = box.clickedButton()
-        return buttons[made.index(clicked)] if clicked in made else buttons[-1]
+        return ask_question(self, title, text, buttons, default)
 
     def may_write(self, job: ExportJob) -> bool:
         """Ask before an export replaces a file that is already there (not asked twice when the

@@ -33,6 +33,7 @@ from sora_desktop.ui.main_files import PROJECT_FILTER, MainFilesMixin
 from sora_desktop.ui.main_recovery import MainRecoveryMixin, local_time_text
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
+from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.queue_panel import QueuePanel
 from sora_desktop.ui.storyboard import StoryboardWidget
 from sora_desktop.ui.style import app_icon
@@ -202,14 +203,7 @@ class MainWindow(
 
     def ask(self, title: str, text: str, buttons: list[str], default: int = 0) -> str:
         """A question with named buttons; returns the chosen name. Tests replace this method."""
-        box = QMessageBox(
-            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self
-        )
-        made = [box.addButton(b, QMessageBox.ButtonRole.ActionRole) for b in buttons]
-        box.setDefaultButton(made[default])
-        box.exec()
-        clicked = box.clickedButton()
-        return buttons[made.index(clicked)] if clicked in made else buttons[-1]
+        return ask_question(self, title, text, buttons, default)
 
     def status(self, text: str, ms: int = 5000) -> None:
         self.statusBar().showMessage(text, ms)
