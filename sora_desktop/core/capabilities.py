@@ -47,22 +47,71 @@ SIZE_MULTIPLE = 16  # every request's width and height; a model may need a large
 
 @dataclass(frozen=True)
 class PipelineRules:
-    """What one diffusers pipeline family accepts (from the diffusers docs and model cards)."""
+    """What one diffusers pipeline family accepts (from the diffusers source, docs and model
+    cards). Keyed by the catalog entry's ``pipeline`` (or its ``rules`` key when one pipeline
+    class serves models with different rules, e.g. Wan 2.2 TI2V-5B's 32-pixel grid).
+
+    ``window``: frames one pass makes well; a longer shot is made in overlapping windows
+    (0 = ``max_frames`` in one pass). ``text_to_video`` False: the family needs a start image
+    (FramePack). ``condition_pipeline``: takes keyframes / video context at frame positions.
+    """
 
     frame_multiple: int  # num_frames must be k * frame_multiple + 1
     size_multiple: int  # width and height must be multiples of it
     max_frames: int = 257
     negative_prompt: bool = True
     start_image_pipeline: str | None = None
+    end_image: bool = False  # takes a last-frame keyframe
+    audio: bool = False  # makes a soundtrack with the video
+    window: int = 0
+    condition_pipeline: str | None = None
+    text_to_video: bool = True
 
 
 PIPELINE_RULES: dict[str, PipelineRules] = {
-    "WanPipeline": PipelineRules(4, 16),
-    "LTXPipeline": PipelineRules(8, 32, start_image_pipeline="LTXImageToVideoPipeline"),
+    "WanPipeline": PipelineRules(
+        4, 16, window=81, start_image_pipeline="WanImageToVideoPipeline", end_image=True
+    ),
+    # Wan 2.2 TI2V-5B: one checkpoint for text and image to video, 16x VAE (32-pixel grid)
+    "Wan2.2-TI2V": PipelineRules(4, 32, window=121, start_image_pipeline="WanImageToVideoPipeline"),
+    "LTXPipeline": PipelineRules(
+        8,
+        32,
+        window=161,
+        start_image_pipeline="LTXImageToVideoPipeline",
+        condition_pipeline="LTXConditionPipeline",
+        end_image=True,
+    ),
+    "LTX2Pipeline": PipelineRules(
+        8,
+        32,
+        window=121,
+        start_image_pipeline="LTX2ImageToVideoPipeline",
+        condition_pipeline="LTX2ConditionPipeline",
+        end_image=True,
+        audio=True,
+    ),
     "CogVideoXPipeline": PipelineRules(
         4, 16, max_frames=81, start_image_pipeline="CogVideoXImageToVideoPipeline"
     ),
     "HunyuanVideoPipeline": PipelineRules(4, 16, max_frames=129, negative_prompt=False),
+    "HunyuanVideo15Pipeline": PipelineRules(
+        4, 16, window=121, start_image_pipeline="HunyuanVideo15ImageToVideoPipeline"
+    ),
+    "Kandinsky5T2VPipeline": PipelineRules(
+        4, 16, window=121, start_image_pipeline="Kandinsky5I2VPipeline"
+    ),
+    "SanaVideoPipeline": PipelineRules(
+        4, 32, window=81, start_image_pipeline="SanaImageToVideoPipeline"
+    ),
+    "HunyuanVideoFramepackPipeline": PipelineRules(
+        4,
+        16,
+        max_frames=1024,
+        start_image_pipeline="HunyuanVideoFramepackPipeline",
+        end_image=True,
+        text_to_video=False,
+    ),
 }
 
 
@@ -229,13 +278,19 @@ def _int(config: Mapping[str, Any], key: str, default: int) -> int:
     return value
 
 
+def rules_for(entry: CatalogEntry) -> PipelineRules | None:
+    """The pipeline rules of a catalog entry (its ``rules`` key, else its pipeline's)."""
+    key = entry.extra.get("rules") or entry.pipeline
+    return PIPELINE_RULES.get(key) if isinstance(key, str) else None
+
+
 def capabilities_from_entry(entry: CatalogEntry) -> ModelCapabilities:
     """A catalog entry's record: the embedded model's from its config; a diffusers model's from
     the entry (defaults, start image) and the rules of its pipeline."""
     if entry.backend == "embedded":
         return replace(embedded_capabilities(), name=entry.name)
     d = entry.defaults
-    rules = PIPELINE_RULES.get(entry.pipeline)
+    rules = rules_for(entry)
     size = (_int(d, "width", EMBEDDED_SIZE), _int(d, "height", EMBEDDED_SIZE))
     base = ModelCapabilities(
         model_id=entry.id,

@@ -31,7 +31,8 @@ class GenerationRequest:
 
     ``num_frames`` and ``fps`` fix the duration; ``width``/``height`` are the size the model
     generates at (upscaling for display is an export option, not part of the request).
-    ``start_image`` is a path to an image the clip must start from (storyboard continuity).
+    ``start_image`` is a path to an image the clip must start from (storyboard continuity);
+    ``end_image`` one it must end on (a keyframe, e.g. the next shot's first frame).
     """
 
     prompt: str
@@ -49,6 +50,7 @@ class GenerationRequest:
     # The user's words before prompt enhancement, kept so the edit history is reproducible.
     original_prompt: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    end_image: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -95,10 +97,12 @@ class GenerationRequest:
         _check_text("model_id", self.model_id, MAX_PATH_CHARS)
         if not self.model_id:
             raise FieldError("model_id", "must name a model")
-        if self.start_image is not None:
-            _check_text("start_image", self.start_image, MAX_PATH_CHARS)
-            if not self.start_image or "\0" in self.start_image:
-                raise FieldError("start_image", "must be a file path or None")
+        for name in ("start_image", "end_image"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_text(name, value, MAX_PATH_CHARS)
+                if not value or "\0" in value:
+                    raise FieldError(name, "must be a file path or None")
         if self.original_prompt is not None:
             _check_text("original_prompt", self.original_prompt)
         _check_extra(self.extra)

@@ -1,7 +1,10 @@
 """The backend interface every model sits behind, and the events a generation yields.
 
-``Backend.generate`` is a plain generator: it yields ``StepEvent`` once per denoising step and
-finally one ``GenerationResult``. The CLI, the Qt worker and the tests all drive the same loop.
+``Backend.generate`` is a plain generator: it yields ``StepEvent`` once per denoising step, a
+``LatentsReady`` with the denoised latents *before* the VAE decode (so the caller can save them
+with the take: a decode that runs out of memory then costs no denoising), and finally one
+``GenerationResult``. A decode that fails raises ``DecodeFailed``; ``Backend.decode_latents``
+decodes saved latents again without denoising ("Retry in low memory"). The CLI, the Qt worker and the tests all drive the same loop.
 Cancel is cooperative: the caller passes a ``CancelToken`` and the backend checks it every step.
 """
 
@@ -21,6 +24,11 @@ from sora_desktop.core.request import GenerationRequest
 
 class GenerationCancelled(Exception):
     """Raised inside a generation when its CancelToken was set."""
+
+
+class DecodeFailed(Exception):
+    """The VAE decode failed (usually out of memory) after the latents were handed out in a
+    ``LatentsReady``; ``Backend.decode_latents`` can decode them again later."""
 
 
 class CancelToken:
@@ -53,16 +61,34 @@ class StepEvent:
 
 
 @dataclass
+class LatentsReady:
+    """Denoising finished; these are the latents the VAE decode starts from.
+
+    ``latents``: named float arrays (e.g. ``{"video": ..., "audio": ...}``; a windowed clip
+    uses ``"w0.video"``, ``"w1.video"``, ...) that ``Backend.decode_latents`` accepts back
+    together with ``info`` (plain JSON: what the decode needs beyond the request).
+    """
+
+    latents: dict[str, np.ndarray]
+    info: dict[str, Any] = field(default_factory=dict)
+    segment: int = 0
+    segments: int = 1
+
+
+@dataclass
 class GenerationResult:
-    """The finished clip: ``frames`` is (T, H, W, 3) uint8 RGB."""
+    """The finished clip: ``frames`` is (T, H, W, 3) uint8 RGB; ``audio`` (samples, channels)
+    float32 in -1..1 at ``sample_rate`` when the model makes sound (LTX-2), else None."""
 
     frames: np.ndarray
     fps: int
     request: GenerationRequest
     info: dict[str, Any] = field(default_factory=dict)
+    audio: np.ndarray | None = None
+    sample_rate: int = 0
 
 
-GenerationEvent = StepEvent | GenerationResult
+GenerationEvent = StepEvent | LatentsReady | GenerationResult
 
 
 # What a loaded model accepts: the one record (core/capabilities.py) the editor, the ETA and
@@ -89,6 +115,18 @@ class Backend(ABC):
     def generate(
         self, request: GenerationRequest, cancel: CancelToken | None = None
     ) -> Iterator[GenerationEvent]: ...
+
+    def decode_latents(
+        self,
+        request: GenerationRequest,
+        latents: dict[str, np.ndarray],
+        info: dict[str, Any],
+        low_memory: bool = True,
+    ) -> GenerationResult:
+        """Decode latents saved from a ``LatentsReady`` of ``request`` without denoising again;
+        ``low_memory`` decodes in the lightest way the model has (tiled, sliced, offloaded).
+        Raises ``DecodeFailed`` when it still fails."""
+        raise NotImplementedError(f"{self.model_id} cannot decode saved latents")
 
     def unload(self) -> None:  # noqa: B027 - optional hook
         """Free memory held by the model."""
