@@ -5,7 +5,8 @@
 with the take: a decode that runs out of memory then costs no denoising), and finally one
 ``GenerationResult``. A decode that fails raises ``DecodeFailed``; ``Backend.decode_latents``
 decodes saved latents again without denoising ("Retry in low memory"). The CLI, the Qt worker
-and the tests all drive the same loop. Cancel is cooperative: the caller passes a ``CancelToken`` and the backend checks it every step.
+and the tests all drive the same loop. Cancel is cooperative: the caller passes a
+``CancelToken`` and the backend checks it every step.
 """
 
 from __future__ import annotations
