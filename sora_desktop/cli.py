@@ -71,16 +71,30 @@ def build_parser() -> argparse.ArgumentParser:
         "already holds files gets a new subfolder, never touching them); default sora-<seed>.mp4",
     )
     gen.add_argument("--seed", type=int, help="random seed (default: random, printed)")
-    gen.add_argument("--steps", type=int, help="denoising steps (default 25)")
-    gen.add_argument("--guidance", type=float, help="classifier-free guidance (default 4.0)")
-    gen.add_argument("--seconds", type=float, help="clip length in seconds (frames = seconds*fps)")
+    gen.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
+    gen.add_argument("--guidance", type=float, help="classifier-free guidance (default: model's)")
     gen.add_argument(
-        "--frames", type=int, help=f"clip length in frames (default {EMBEDDED_WINDOW})"
+        "--seconds",
+        type=float,
+        help="clip length in seconds (frames = seconds*fps, to the nearest count the model takes)",
     )
-    gen.add_argument("--fps", type=int, help=f"frames per second (default {EMBEDDED_FPS})")
+    gen.add_argument(
+        "--frames",
+        type=int,
+        help=f"clip length in frames (default: the model's; built-in {EMBEDDED_WINDOW})",
+    )
+    gen.add_argument(
+        "--fps", type=int, help=f"frames per second (default: the model's; built-in {EMBEDDED_FPS})"
+    )
     gen.add_argument(
         "--size",
-        help=f"WxH the model generates at (default {EMBEDDED_SIZE}x{EMBEDDED_SIZE})",
+        help=f"WxH the model generates at (default: the model's; built-in "
+        f"{EMBEDDED_SIZE}x{EMBEDDED_SIZE})",
+    )
+    gen.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the memory check says the model will not fit this computer",
     )
     gen.add_argument("--negative", default="", help="what the clip should not show")
     gen.add_argument(
@@ -155,6 +169,10 @@ def _frames_from(args: argparse.Namespace, fps: int) -> int | None:
     return args.frames
 
 
+def _default(name: str) -> Any:
+    return GenerationRequest.__dataclass_fields__[name].default
+
+
 def _shown_int(value: int) -> str:
     return str(value) if abs(value) < 10**18 else "a number too large to use"
 
@@ -183,18 +201,23 @@ def _check_path_args(args: argparse.Namespace) -> None:
 
 
 def build_request(args: argparse.Namespace) -> tuple[GenerationRequest, str | None]:
-    """The request the flags describe (validated), and the enhanced prompt if any."""
+    """The request the flags describe (validated), and the enhanced prompt if any. What the
+    flags leave out comes from the chosen model's defaults (``cli_generate.model_defaults``)."""
+    from sora_desktop.cli_generate import model_defaults, snap_seconds
+
     fields: dict[str, Any] = {
         "prompt": args.prompt,
         "negative_prompt": args.negative,
         "model_id": args.model,
     }
-    fps = (
-        args.fps if args.fps is not None else GenerationRequest.__dataclass_fields__["fps"].default
-    )
+    defaults, caps = model_defaults(args.model)
+    fields.update(defaults)
+    fps = args.fps if args.fps is not None else fields.get("fps", _default("fps"))
     if args.fps is not None:
         fields["fps"] = args.fps
     frames = _frames_from(args, fps)
+    if frames is not None and args.seconds is not None:
+        frames = snap_seconds(caps, args.seconds, fps, frames)
     if frames is not None:
         fields["num_frames"] = frames
     if args.steps is not None:
@@ -329,9 +352,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     pick_device(args.device)  # a clear error for an unknown or missing device
     if args.model_dir is None:  # what the model accepts, before minutes of loading it
+        from sora_desktop.cli_generate import check_fit
         from sora_desktop.core.capabilities import capabilities_for
 
         capabilities_for(request.model_id).check(request)
+        check_fit(request, force=args.force)  # the same memory check as the app; --force
     backend = _load_backend(request.model_id, args.device, args.model_dir)
     backend.check_request(request)
 
@@ -449,6 +474,9 @@ def cmd_info() -> int:
         print(f"ffmpeg: {imageio_ffmpeg.get_ffmpeg_exe()}")
     except Exception as exc:  # info must not crash on a broken optional part
         print(f"ffmpeg: unavailable ({exc})")
+    from sora_desktop.cli_generate import print_installed
+
+    print_installed()  # installed models, their size on disk and how they fit
     return 0
 
 

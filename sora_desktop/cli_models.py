@@ -79,7 +79,7 @@ def _entry(model_id: str) -> Any:
     for entry in _entries():
         if entry.id == model_id:
             return entry
-    raise ValueError(f"{model_id!r} is not a model id; 'sora-desktop models list' shows them")
+    raise ValueError(unknown_model_message(model_id, None) + "; 'sora-desktop models list'")
 
 
 def _downloader(settings: Any, endpoint: str | None = None) -> Any:
@@ -93,10 +93,12 @@ def _downloader(settings: Any, endpoint: str | None = None) -> Any:
     return ModelDownloader(settings.models_dir, HubConfig.from_settings(settings, endpoint))
 
 
-def describe(entry: Any, models_dir: str | Path) -> dict[str, Any]:
-    """One model as plain data (``models list --json``)."""
+def describe(entry: Any, models_dir: str | Path, machine: Any = None) -> dict[str, Any]:
+    """One model as plain data (``models list --json``): what it can do (``capabilities``,
+    null for a prompt enhancer) and how it fits ``machine`` in each memory mode (``fit``)."""
     from sora_desktop.core.catalog import installed_size, is_installed
 
+    machine = machine if machine is not None else probe_machine()
     return {
         "id": entry.id,
         "name": entry.name,
@@ -113,7 +115,87 @@ def describe(entry: Any, models_dir: str | Path) -> dict[str, Any]:
         "supports_start_image": entry.supports_start_image,
         "min_vram_gb": dict(entry.min_vram_gb),
         "folder": str(entry.folder(models_dir)) if entry.needs_download else None,
+        "capabilities": capabilities_dict(entry),
+        "fit": {mode: v.to_dict() for mode, v in fit_verdicts(entry, machine).items()},
+        "best_mode": _best(entry, machine),
     }
+
+
+def capabilities_dict(entry: Any) -> dict[str, Any] | None:
+    """The capability record of a video model as plain data; None for a prompt enhancer."""
+    if entry.kind != "video":
+        return None
+    from sora_desktop.core.capabilities import capabilities_from_entry
+
+    c = capabilities_from_entry(entry)
+    return {
+        "t2v": c.text_to_video,
+        "start_image": c.supports_start_image,
+        "end_image": c.supports_end_image,
+        "audio": c.supports_audio,
+        "max_frames": c.max_frames,
+        "window_frames": c.frames_per_pass,
+        "fps": c.default_fps,
+        "sizes": [[w, h] for w, h, _ in c.size_options()],
+        "frame_rule": c.frame_rule,
+        "size_multiple": c.size_multiple,
+        "default_frames": c.default_frames,
+    }
+
+
+def probe_machine() -> Any:
+    """This computer for the fit method: the GPU's total memory and the system RAM."""
+    from sora_desktop.engine.preflight import probe_machine as probe
+
+    return probe(now=False)
+
+
+def fit_verdicts(entry: Any, machine: Any) -> dict[str, Any]:
+    from sora_desktop.core.fit import fit_for
+
+    return fit_for(entry, machine)
+
+
+def _best(entry: Any, machine: Any) -> str | None:
+    from sora_desktop.core.fit import best_mode
+
+    return best_mode(entry, machine)
+
+
+def fit_summary(entry: Any, machine: Any) -> str:
+    """A few words on how ``entry`` fits ``machine``: "fits in Low memory mode (~6 min a clip,
+    estimate)", "too big for this computer", "needs an NVIDIA GPU"."""
+    from sora_desktop.core.memory_modes import mode_name
+
+    verdicts = fit_verdicts(entry, machine)
+    if not entry.needs_download:
+        return "runs on any computer"
+    mode = _best(entry, machine)
+    if mode is None:
+        if all(v.verdict == "no_gpu" for v in verdicts.values()):
+            return "needs an NVIDIA GPU" if entry.kind == "video" else "runs on the processor"
+        return "too big for this computer"
+    v = verdicts[mode]
+    word = "fits" if v.verdict == "fits" else "tight"
+    secs = v.seconds
+    when = ""
+    if secs is not None:
+        when = f", ~{secs:.0f} s a clip" if secs < 120 else f", ~{secs / 60:.0f} min a clip"
+        when += " (estimate)"
+    return f"{word} in {mode_name(mode)} mode{when}"
+
+
+def unknown_model_message(model_id: str, models_dir: str | Path | None) -> str:
+    """``model_id`` is not a model: say which are (catalog and installed)."""
+    from sora_desktop.core.catalog import installed_models
+
+    entries = _entries()
+    installed = [e.id for e in installed_models(models_dir, entries)] if models_dir else []
+    catalog = ", ".join(e.id for e in entries if e.kind == "video")
+    return (
+        f"model_id: {model_id!r} is not a model Sora Desktop knows; catalog: {catalog}; "
+        f"installed: {', '.join(installed) or 'none'}"
+    )
 
 
 @contextmanager
@@ -170,12 +252,14 @@ class _Bar:
 def cmd_list(settings: Any, as_json: bool) -> int:
     from sora_desktop.engine.downloads import human_bytes
 
-    rows = [describe(e, settings.models_dir) for e in _entries()]
+    machine = probe_machine()
+    entries = _entries()
+    rows = [describe(e, settings.models_dir, machine) for e in entries]
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
     width = max(len(r["id"]) for r in rows)
-    for r in rows:
+    for entry, r in zip(entries, rows, strict=True):
         if r["backend"] == "embedded":
             state = "built in"
         elif r["installed"]:
@@ -183,7 +267,8 @@ def cmd_list(settings: Any, as_json: bool) -> int:
         else:
             approx = "~" if r["download_bytes_estimated"] else ""
             state = f"not installed ({approx}{human_bytes(r['download_bytes'])} download)"
-        print(f"{r['id']:<{width}}  {r['kind']:<8}  {state}  {r['license']}")
+        fit = fit_summary(entry, machine)
+        print(f"{r['id']:<{width}}  {r['kind']:<8}  {state}  {fit}  {r['license']}")
     print(f"\nmodels folder: {settings.models_dir}")
     return 0
 
