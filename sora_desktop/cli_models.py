@@ -75,11 +75,11 @@ def _entries() -> list[Any]:
     return load_catalog()
 
 
-def _entry(model_id: str) -> Any:
+def _entry(model_id: str, models_dir: str | Path | None = None) -> Any:
     for entry in _entries():
         if entry.id == model_id:
             return entry
-    raise ValueError(unknown_model_message(model_id, None) + "; 'sora-desktop models list'")
+    raise ValueError(unknown_model_message(model_id, models_dir))
 
 
 def _downloader(settings: Any, endpoint: str | None = None) -> Any:
@@ -295,7 +295,7 @@ def cmd_download(settings: Any, model_id: str, endpoint: str | None) -> int:
     from sora_desktop.core.catalog import is_installed
     from sora_desktop.engine.downloads import human_bytes
 
-    entry = _entry(model_id)
+    entry = _entry(model_id, settings.models_dir)
     if not entry.needs_download:
         print(f"{entry.name} is built in; nothing to download.")
         return 0
@@ -319,7 +319,7 @@ def cmd_download(settings: Any, model_id: str, endpoint: str | None) -> int:
 def cmd_delete(settings: Any, model_id: str) -> int:
     from sora_desktop.engine.downloads import human_bytes
 
-    entry = _entry(model_id)
+    entry = _entry(model_id, settings.models_dir)
     downloader = _downloader(settings)
     if entry.needs_download and not entry.folder(downloader.models_dir).exists():
         print(f"error: {entry.name} is not installed; nothing was deleted", file=sys.stderr)
@@ -380,7 +380,7 @@ def cmd_import(settings: Any, folder_arg: str, model_id: str | None) -> int:
     folder = Path(folder_arg)
     if not folder.is_dir():
         raise ValueError(f"{folder_arg}: is not a folder")
-    entry = _entry(model_id) if model_id else _identify(folder)
+    entry = _entry(model_id, settings.models_dir) if model_id else _identify(folder)
     downloader = _downloader(settings)
     print(f"importing {entry.name} from {folder}", file=sys.stderr)
     code, installed = _run_job(

@@ -121,7 +121,7 @@ def test_endpoint_flag_overrides_and_bad_input_is_one_line(tmp_path, hub, wan):
     run = cli(tmp_path, "download", WAN, "--endpoint", hub.endpoint)
     assert run.returncode == 0, run.stderr
     for args, needle in (
-        (("download", "no-such-model"), "is not a model id"),
+        (("download", "no-such-model"), "installed: sora-desktop/embedded-tiny, wan2.1-t2v-1.3b"),
         (("download", WAN, "--endpoint", "hf-mirror.com"), "--endpoint"),
         ((), "list|download|delete|import"),
     ):
