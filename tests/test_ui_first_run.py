@@ -365,7 +365,7 @@ def test_preflight_advice_for_a_small_gpu(qtbot, tmp_path, home):
         shot = w.project_vm.add_shot(_wan_request())
         assert w._generate_shot(shot.id) == []
         text = w.messages[-1][1]
-        assert "Will not fit" in text and "Choose Balanced mode" in text
+        assert "Will not fit" in text and "Choose Low memory mode" in text  # Balanced: tight
     finally:
         close_window(w)
 
