@@ -67,7 +67,10 @@ def _start_image(tmp_path, size=(W, H)):
     return str(path), img
 
 
-def _run(model, req, keys=Keyframes(), on_step=None):
+NO_KEYS = Keyframes()
+
+
+def _run(model, req, keys=NO_KEYS, on_step=None):
     """(adapter, pipe, named latents as numpy, steps seen)"""
     entry, _folder, pipes = model
     fam = adapter_for(entry)
@@ -82,7 +85,8 @@ def _run(model, req, keys=Keyframes(), on_step=None):
 
     kwargs = fam.call_kwargs(pipe, req, keys, _common(req))
     out = pipe(**kwargs, **fam.step_callback_kwargs(pipe, record))
-    named = {k: v.detach().cpu().float().numpy() for k, v in fam.latents_from_output(pipe, out).items()}
+    latents = fam.latents_from_output(pipe, out)
+    named = {k: v.detach().cpu().float().numpy() for k, v in latents.items()}
     return fam, pipe, named, steps
 
 

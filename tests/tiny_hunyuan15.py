@@ -150,7 +150,9 @@ def save_tiny_hunyuan15(folder: Path, variant: bool = True) -> dict:
     if variant:
         save_i2v_variant(folder / "i2v")
     entry = tiny_hunyuan15_entry()
-    main = [p for p in folder.rglob("*") if p.is_file() and "i2v" not in p.relative_to(folder).parts]
+    main = [
+        p for p in folder.rglob("*") if p.is_file() and "i2v" not in p.relative_to(folder).parts
+    ]
     entry["download_bytes"] = sum(p.stat().st_size for p in main)
     if variant:
         entry["variants"]["i2v"]["download_bytes"] = sum(
