@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_hunyuan15 import I2V_PIPELINE, PIPELINE, SIZE, load_pipelines, save_tiny_hunyuan15
 
 from sora_desktop.core.catalog import CatalogEntry
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.families import Keyframes, adapter_for
 from sora_desktop.engine.families.base import to_uint8
-from tests.tiny_hunyuan15 import I2V_PIPELINE, PIPELINE, SIZE, load_pipelines, save_tiny_hunyuan15
 
 W, H, FRAMES = SIZE
 

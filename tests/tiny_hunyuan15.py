@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.tiny_models import word_tokenizer
+from tiny_models import word_tokenizer
 
 SIZE = (32, 32, 9)  # width, height, frames: 32 is the square bucket of target_size 32
 PIPELINE = "HunyuanVideo15Pipeline"
