@@ -262,6 +262,7 @@ def test_delete_removes_the_variant_too(tmp_path, online, hub, entry):
     repos(hub)
     downloader = dl.ModelDownloader(tmp_path, dl.HubConfig(endpoint=hub.endpoint))
     folder = downloader.download(entry)
+    assert (folder / "i2v" / I2V_WEIGHTS).is_file()
     on_disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert downloader.delete(entry) == on_disk
     assert not folder.exists() and not is_installed(entry, tmp_path)
