@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 I2V_PIPELINE = "HunyuanVideo15ImageToVideoPipeline"
 # the call arguments the image-to-video pipeline does not take (it sizes from the image)
 _I2V_DROPS = ("height", "width")
+# neither pipeline takes it: the text lengths are fixed (1000 Qwen tokens, 256 ByT5 bytes)
+_DROPS = ("max_sequence_length",)
 
 
 class HunyuanVideo15Adapter(FamilyAdapter):
@@ -37,7 +39,7 @@ class HunyuanVideo15Adapter(FamilyAdapter):
     def call_kwargs(
         self, pipe: Any, request: GenerationRequest, keys: Keyframes, common: dict[str, Any]
     ) -> dict[str, Any]:
-        kwargs = dict(common)
+        kwargs = {k: v for k, v in common.items() if k not in _DROPS}
         guidance = kwargs.pop("guidance_scale", None)
         if guidance is not None:
             set_guidance(pipe, float(guidance))
