@@ -262,6 +262,11 @@ class DiffusersBackend(Backend):
         cls = _pipeline_class(name, self.adapter)
         params = inspect.signature(cls.__init__).parameters
         shared = {k: v for k, v in self.pipe.components.items() if k in params}
+        # config values both classes take (Wan 2.2 TI2V: expand_timesteps, boundary_ratio)
+        for key, value in self.pipe.config.items():
+            if key in params and key not in shared and not key.startswith("_"):
+                if not (isinstance(value, (list, tuple)) and len(value) == 2):  # a component
+                    shared[key] = value
         variant = self.folder / VARIANT_I2V if self.folder is not None else None
         if variant is not None and (variant / "model_index.json").is_file():
             check_model_folder(variant)
