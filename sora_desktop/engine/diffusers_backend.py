@@ -582,6 +582,8 @@ def factory_for(
     models_dir = Path(cfg.models_dir)
     memory_mode = getattr(cfg, "memory_mode", "balanced")
     precision = getattr(cfg, "precision", "auto")
+    speed_of = getattr(cfg, "speed_options", None)
+    speed = speed_of() if callable(speed_of) else SpeedOptions()
 
     def factory(mid: str, device: str) -> Backend:
         if not is_installed(entry, models_dir):
@@ -589,6 +591,8 @@ def factory_for(
                 f"model_id: {entry.name} is not installed (or its download is incomplete); "
                 "download it in Models → Model Manager"
             )
-        return DiffusersBackend(entry, entry.folder(models_dir), device, memory_mode, precision)
+        return DiffusersBackend(
+            entry, entry.folder(models_dir), device, memory_mode, precision, speed=speed
+        )
 
     return factory
