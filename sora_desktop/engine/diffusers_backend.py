@@ -262,6 +262,11 @@ class DiffusersBackend(Backend):
         cls = _pipeline_class(name, self.adapter)
         params = inspect.signature(cls.__init__).parameters
         shared = {k: v for k, v in self.pipe.components.items() if k in params}
+        # config values both classes take (Wan 2.2 TI2V: expand_timesteps, boundary_ratio)
+        for key, value in self.pipe.config.items():
+            if key in params and key not in shared and not key.startswith("_"):
+                if not (isinstance(value, (list, tuple)) and len(value) == 2):  # a component
+                    shared[key] = value
         variant = self.folder / VARIANT_I2V if self.folder is not None else None
         if variant is not None and (variant / "model_index.json").is_file():
             check_model_folder(variant)
@@ -577,6 +582,8 @@ def factory_for(
     models_dir = Path(cfg.models_dir)
     memory_mode = getattr(cfg, "memory_mode", "balanced")
     precision = getattr(cfg, "precision", "auto")
+    speed_of = getattr(cfg, "speed_options", None)
+    speed = speed_of() if callable(speed_of) else SpeedOptions()
 
     def factory(mid: str, device: str) -> Backend:
         if not is_installed(entry, models_dir):
@@ -584,6 +591,8 @@ def factory_for(
                 f"model_id: {entry.name} is not installed (or its download is incomplete); "
                 "download it in Models → Model Manager"
             )
-        return DiffusersBackend(entry, entry.folder(models_dir), device, memory_mode, precision)
+        return DiffusersBackend(
+            entry, entry.folder(models_dir), device, memory_mode, precision, speed=speed
+        )
 
     return factory

@@ -68,7 +68,7 @@ class FamilyAdapter:
     def pipeline_names(self) -> tuple[str, ...]:
         """Every diffusers class this family may load (the backend allows only these)."""
         names = [self.entry.pipeline, self.i2v, self.condition]
-        return tuple(n for n in names if n)
+        return tuple(dict.fromkeys(n for n in names if n))
 
     def pipeline_for(self, request: GenerationRequest) -> str:
         """The class that serves ``request``; FieldError when the family cannot."""
