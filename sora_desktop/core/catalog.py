@@ -26,7 +26,8 @@ KINDS = ("video", "enhancer")
 ENV_CATALOG = "SORA_DESKTOP_CATALOG"
 # Weights that differ for one task live in a VARIANT folder ``<model folder>/<name>/`` with its
 # own model_index.json, files and manifest (e.g. HunyuanVideo 1.5's image-to-video transformer)
-VARIANT_NAMES = ("i2v",)
+VARIANT_I2V = "i2v"
+VARIANT_NAMES = (VARIANT_I2V,)
 _VARIANT_KEYS = ("repo_id", "revision", "files", "download_bytes")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")
 
