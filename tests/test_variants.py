@@ -227,6 +227,15 @@ def test_a_hub_lying_about_a_variant_size_is_refused_before_any_byte(
     assert not is_installed(entry, tmp_path)
 
 
+def test_a_missing_variant_repo_is_named_and_nothing_is_fetched(tmp_path, online, hub, entry):
+    _main, i2v = repos(hub)
+    i2v.missing = True
+    with pytest.raises(dl.DownloadError, match="acme/hy15-i2v was not found"):
+        dl.ModelDownloader(tmp_path, dl.HubConfig(endpoint=hub.endpoint)).download(entry)
+    assert not any("/resolve/" in r["path"] for r in hub.requests)
+    assert not is_installed(entry, tmp_path)
+
+
 def test_a_variant_body_longer_than_declared_is_stopped(tmp_path, online, hub, entry):
     _main, i2v = repos(hub)
     i2v.faults[I2V_WEIGHTS] = FileFaults(extra_bytes=2_000_000)
