@@ -272,6 +272,7 @@ class ExportJob:
     watermark: bool = False
     request: GenerationRequest | None = None
     token: CancelToken = field(default_factory=CancelToken)
+    fit: str = "letterbox"  # shots of another shape: "letterbox" or "crop" (ExportSettings)
 
 
 class ExportWorker(QObject):
@@ -328,6 +329,7 @@ class ExportWorker(QObject):
                 job.path,
                 job.fps,
                 fmt=job.fmt,
+                fit=job.fit,
                 crossfade_frames=job.crossfade_frames,
                 upscale=job.upscale,
                 upscale_method=job.upscale_method,
