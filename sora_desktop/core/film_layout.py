@@ -89,9 +89,7 @@ def source_frames(shots: Sequence[tuple[int, float | int]], film_fps: int) -> li
     return out
 
 
-def fit_rect(
-    src: tuple[int, int], canvas: tuple[int, int], mode: str
-) -> tuple[int, int, int, int]:
+def fit_rect(src: tuple[int, int], canvas: tuple[int, int], mode: str) -> tuple[int, int, int, int]:
     """Where a ``src`` (w, h) picture goes in a ``canvas`` (w, h) frame, aspect ratio kept:
     ``(w, h, x, y)`` of the scaled picture. "letterbox" fits it inside (bars fill the rest);
     "crop" fills the frame (``x``/``y`` <= 0: the overflow is cut off, centred)."""

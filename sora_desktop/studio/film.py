@@ -37,9 +37,7 @@ class FilmPlan:
     def summary(self) -> str:
         """One line for the dialog, e.g. "704 × 480 px · 24 fps · 3.3 s · 3 shots"."""
         shots = f"{self.shots} shot{'s' if self.shots != 1 else ''}"
-        return (
-            f"{self.width} × {self.height} px · {self.fps} fps · {self.seconds:.1f} s · {shots}"
-        )
+        return f"{self.width} × {self.height} px · {self.fps} fps · {self.seconds:.1f} s · {shots}"
 
 
 def _film_takes(project: Project, shot_id: str | None) -> list[Take]:
@@ -47,9 +45,7 @@ def _film_takes(project: Project, shot_id: str | None) -> list[Take]:
     return [s.selected for s in shots if take_clip(project, s.selected) is not None]  # type: ignore[misc]
 
 
-def film_plan(
-    project: Project, shot_id: str | None, settings: ExportSettings
-) -> FilmPlan | None:
+def film_plan(project: Project, shot_id: str | None, settings: ExportSettings) -> FilmPlan | None:
     """The film ``settings`` make of the picked clips (None: nothing to export). Read from the
     takes' requests (no clip is decoded); the render makes the same from the files."""
     takes = _film_takes(project, shot_id)

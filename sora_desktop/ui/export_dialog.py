@@ -246,7 +246,7 @@ class ExportDialog(QDialog):
         self.size.blockSignals(False)
 
     def _fill_fps(self, preferred: int | None) -> None:
-        """"Auto (N fps)" first, then the common rates (and a stored uncommon one)."""
+        """The "Auto (N fps)" entry first, then the common rates (and a stored uncommon one)."""
         plan = self.plan(ExportSettings())
         auto = f"Auto ({plan.auto_fps} fps, the fastest shot)" if plan else "Auto"
         self.fps.blockSignals(True)
