@@ -1,7 +1,8 @@
 """The storyboard chains shots with a catalog model through the real window (issue 17, "Done
 when"): the tiny LTX-Video model, installed as a catalog entry in the models folder, makes
 shot 1; shot 2 continues from it (LTXImageToVideoPipeline); shot 2 starts on shot 1's last
-frame; the film is exported and played back.
+frame; shot 1 is made again ending on shot 2's first frame (LTXConditionPipeline); the film is
+exported and played back.
 
 How close "starts on shot 1's last frame" can be: a latent image-to-video model encodes the
 start image with its VAE, keeps that latent as the clip's first latent frame, and decodes it,
@@ -66,6 +67,7 @@ def window(qtbot, monkeypatch, tmp_path, tiny_ltx):
     from sora_desktop.engine.preflight import MemoryInfo
 
     folder, entry = tiny_ltx
+    entry = {**entry, "supports_end_image": True}  # LTX-Video's rules take an end keyframe
     monkeypatch.setenv("SORA_DESKTOP_CATALOG", str(tm.write_catalog(tmp_path / "c.json", [entry])))
     monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
     models = tmp_path / "models"  # the window's models folder (tests/ui_support.make_window)
@@ -154,6 +156,22 @@ def test_storyboard_chains_shots_with_a_catalog_model(qtbot, window, tmp_path):
     assert np.abs(first2 - other).mean() > 5  # a different start image gives another frame
     later = read_image(last_frame_path(clip2)).astype(int)
     assert np.abs(later - expected).mean() > 1  # only the first frame is pinned
+
+    # keyframes: shot 1 again, now ending on shot 2's first frame (LTXConditionPipeline)
+    menu = w.storyboard.build_menu(shot1.id)
+    end = next(a for a in menu.actions() if a.text() == "End on the next shot's first frame")
+    assert end.isEnabled(), end.toolTip()
+    end.trigger()
+    assert vm.project.shot(shot1.id).end_on_next_shot
+    vm.select(shot1.id)
+    _generate(qtbot, w)
+    take1 = vm.project.shot(shot1.id).selected
+    # The take ran with shot 2's first frame as its end keyframe. Its last frame is not
+    # compared with it: LTX's condition pipeline adds a later keyframe as extra conditioning
+    # tokens (it does not replace that latent frame as it does the first), so even a trained
+    # model lands near the keyframe, not on it, and random weights land anywhere.
+    assert take1.id != shot1.takes[0].id and take1.request.end_image == str(first_frame_path(clip2))
+    assert take1.request.start_image is None  # shot 1 continues from nothing
 
     # the film: both shots in order, played back
     dialog = w.open_export_dialog()
