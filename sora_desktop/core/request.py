@@ -294,7 +294,7 @@ def _check_timed_prompts(timed: tuple[TimedPrompt, ...], num_frames: int, fps: i
         if not 0 < at < seconds:
             raise FieldError(
                 "timed_prompts",
-                f"{where}: {_show(item.at)} s is outside the clip; use a time after 0 s and "
+                f"{where}: {at:g} s is outside the clip; use a time after 0 s and "
                 f"before its end ({seconds:g} s)",
             )
         if at <= previous and n > 1:
