@@ -196,9 +196,7 @@ def _cli(home: Path, catalog: Path, *args: str) -> subprocess.CompletedProcess:
         "HF_HOME": str(home / "hf"),
         "HF_HUB_OFFLINE": "1",
     }
-    return subprocess.run(
-        [*command, *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_cli_generates_a_long_shot_with_timed_prompts(tiny_ltx, tmp_path):
