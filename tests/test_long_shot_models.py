@@ -250,3 +250,25 @@ def test_cli_generates_a_long_shot_with_timed_prompts(tiny_ltx, tmp_path):
     assert run.stderr.strip().splitlines()[-1].startswith("error: timed_prompts: prompt 1: 4 s")
     run = _cli(home, catalog, "generate", "a fox", *common, "--prompt-at", "soon", "x")
     assert run.returncode == 2 and "--prompt-at: 'soon' is not a number" in run.stderr
+
+
+def test_the_built_in_model_chains_itself_unless_the_shot_has_timed_prompts(micro_model_dir):
+    from sora_desktop.engine.embedded.pipeline import EmbeddedBackend
+
+    embedded = EmbeddedBackend(micro_model_dir, device="cpu")
+    window = embedded.capabilities().window
+    frames = 2 * window - 1  # two windows sharing a frame
+    plain = GenerationRequest("a red circle moves right", steps=1, num_frames=frames, seed=3)
+    with Spy(embedded) as spy:
+        result = list(registry.generate(plain, backend=embedded))[-1]
+    assert [r.num_frames for r in spy.requests] == [frames]  # its own segment chaining
+    assert result.frames.shape[0] == frames
+
+    at = (window - 1) / plain.fps  # the second window's first frame
+    timed = plain.with_changes(timed_prompts=(TimedPrompt(at, "a blue square moves left"),))
+    with Spy(embedded) as spy:
+        result = list(registry.generate(timed, backend=embedded))[-1]
+    assert [r.num_frames for r in spy.requests] == [window, window]
+    assert [r.prompt for r in spy.requests] == [plain.prompt, "a blue square moves left"]
+    assert np.array_equal(spy.starts[1], result.frames[window - 1])
+    assert result.frames.shape[0] == frames
