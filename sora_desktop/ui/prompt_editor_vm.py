@@ -38,6 +38,7 @@ FIELD_NAMES = {
     "width/height": "size",
     "model_id": "model",
     "start_image": "prompt",
+    "timed_prompts": "timed",
 }
 
 
@@ -54,6 +55,7 @@ class EditorFields:
     seconds: float
     size: tuple[int, int] | None  # None: the size list has no entry chosen
     choice: ModelChoice
+    timed_prompts: tuple[dict, ...] = ()  # {"at", "prompt"} rows of "Prompts over time"
 
 
 def choice_for(choices: list[ModelChoice], model_id: object) -> ModelChoice:
@@ -109,6 +111,7 @@ def request_from_fields(
         height=size[1],
         model_id=f.choice.id,
         original_prompt=original,
+        timed_prompts=f.timed_prompts,
     )
 
 
@@ -133,9 +136,15 @@ def field_errors(base: GenerationRequest, f: EditorFields) -> list[ValueError]:
             errors.append(exc)
     if f.fps >= 1:
         try:
-            frames_for(f.seconds, f.fps, f.choice)
+            frames = frames_for(f.seconds, f.fps, f.choice)
         except ValueError as exc:
             errors.append(exc)
+        else:  # timed prompts against the clip's new length
+            try:
+                base.with_changes(timed_prompts=f.timed_prompts, num_frames=frames, fps=f.fps)
+            except FieldError as exc:
+                if exc.field == "timed_prompts":
+                    errors.append(exc)
     return errors
 
 
