@@ -144,3 +144,18 @@ def _entry_dict(entry: CatalogEntry) -> dict:
     }
     data.update(files=list(entry.files), **entry.extra)
     return data
+
+
+def test_a_timed_prompt_that_no_window_would_use_is_refused():
+    ltx = capabilities_from_entry(find_entry("ltx-video-2b", load_catalog()))
+    base = GenerationRequest("a fox", model_id="ltx-video-2b", fps=24, width=704, height=480)
+    one_pass = base.with_changes(num_frames=121, timed_prompts=(TimedPrompt(3.0, "rain"),))
+    with pytest.raises(FieldError, match="in one pass .* prompts over time would not be used"):
+        ltx.check(one_pass)
+    # windows start at 0 s and 160 / 24 = 6.67 s: a prompt from 3 s on reaches the second one
+    two = base.with_changes(num_frames=321, timed_prompts=(TimedPrompt(3.0, "rain"),))
+    ltx.check(two)
+    assert ltx.window_starts(321) == [0, 160]
+    hidden = two.with_changes(timed_prompts=(TimedPrompt(3.0, "rain"), TimedPrompt(4.0, "snow")))
+    with pytest.raises(FieldError, match=r"prompt 1 at 3 s would not be used.* 0 s, 6.66667 s"):
+        ltx.check(hidden)

@@ -71,3 +71,19 @@ def test_each_shot_shows_its_own_prompts_over_time(window):
     pvm.select(a.id)
     assert ed.timed_edit.rows == []
     assert pvm.shot(b.id).request.timed_prompts == (TimedPrompt(2.0, "the cat sleeps"),)
+
+
+def test_a_shot_made_in_one_pass_says_its_prompts_over_time_would_not_be_used(window):
+    ed = window.editor
+    pvm = window.project_vm
+    shot = pvm.add_shot(ed.base_request().with_changes(prompt="a red ball", num_frames=16, fps=8))
+    pvm.select(shot.id)
+    ed.timed_edit.add_btn.click()
+    row = ed.timed_edit.rows[0]
+    row.text_edit.setText("the ball turns blue")
+    row.text_edit.editingFinished.emit()
+    assert ed.timed_error.isVisible() and "in one pass" in ed.timed_error.text()
+    assert pvm.shot(shot.id).request.timed_prompts == ()  # nothing committed
+    ed.duration_spin.setValue(4.0)  # long enough for a second window: now it is used
+    assert not ed.timed_error.isVisible()
+    assert pvm.shot(shot.id).request.timed_prompts == (TimedPrompt(1.0, "the ball turns blue"),)

@@ -170,6 +170,38 @@ class ModelCapabilities:
             return 1
         return 1 + -(-(num_frames - window) // step)
 
+    def window_starts(self, num_frames: int) -> list[int]:
+        """The first frame of each pass of a clip (windows share WINDOW_OVERLAP frames)."""
+        step = self.frames_per_pass - WINDOW_OVERLAP
+        return [k * step for k in range(self.segments(num_frames))]
+
+    def check_timed_prompts(self, request: GenerationRequest) -> None:
+        """Raise FieldError("timed_prompts", ...) for a timed prompt no window would use: each
+        window uses the prompt in force at its first frame (``TimedPrompt``)."""
+        if not request.timed_prompts:
+            return
+        name = self.name or self.model_id or request.model_id
+        starts = self.window_starts(request.num_frames)
+        fps = request.fps
+        if len(starts) == 1:
+            longest = self.frames_per_pass / fps
+            raise FieldError(
+                "timed_prompts",
+                f"{name} makes this shot in one pass (up to {longest:.1f} s at {fps} fps), so "
+                f"prompts over time would not be used; make the shot longer than {longest:.1f} s "
+                "or remove them",
+            )
+        frames = [round(t.at * fps) for t in request.timed_prompts] + [request.num_frames]
+        for n, timed in enumerate(request.timed_prompts):
+            if not any(frames[n] <= s < frames[n + 1] for s in starts):
+                at_starts = ", ".join(f"{s / fps:g} s" for s in starts)
+                raise FieldError(
+                    "timed_prompts",
+                    f"prompt {n + 1} at {timed.at:g} s would not be used: {name} makes this shot "
+                    f"in windows starting at {at_starts}, each with the prompt in force at its "
+                    "start; move it to a window's start or remove it",
+                )
+
     def size_options(self, width: int | None = None, height: int | None = None):
         """The sizes to offer: [(w, h, shape)], shape "1:1", "landscape", "portrait", "square".
 
@@ -216,6 +248,7 @@ class ModelCapabilities:
                         f"use e.g. {max(m, value // m * m)}",
                     )
         self.check_frame_rule(request.num_frames)
+        self.check_timed_prompts(request)
         if request.negative_prompt and not self.supports_negative_prompt:
             raise FieldError("negative_prompt", f"{name} does not use a negative prompt")
         if self.fps_choices and request.fps not in self.fps_choices:

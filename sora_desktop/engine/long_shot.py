@@ -79,23 +79,20 @@ def window_seed(seed: int, index: int) -> int:
 
 
 def plan_windows(request: GenerationRequest, window: int) -> list[Window]:
-    """The windows of ``request`` for a model making ``window`` frames per pass.
+    """The windows of ``request`` for a model making ``window`` frames per pass (where they
+    start is ``ModelCapabilities.window_starts``, the rule the request checks also read).
 
     With a k*m+1 window and a k*m+1 clip every window (the last one included) is k*m+1 too."""
-    step = window - WINDOW_OVERLAP
-    if window < 2 or step < 1:
+    if window < WINDOW_OVERLAP + 1:
         raise ValueError(f"window: {window} frames cannot be chained (need at least 2)")
-    plan: list[Window] = []
-    start = 0
-    while True:
+    starts = ModelCapabilities(window=window).window_starts(request.num_frames)
+    plan = []
+    for index, start in enumerate(starts):
         frames = min(window, request.num_frames - start)
-        last = start + frames >= request.num_frames
-        seed = window_seed(request.seed, len(plan))
+        seed = window_seed(request.seed, index)
         prompt = request.prompt_for_frame(start)
-        plan.append(Window(len(plan), start, frames, seed, prompt, last))
-        if last:
-            return plan
-        start += step
+        plan.append(Window(index, start, frames, seed, prompt, index == len(starts) - 1))
+    return plan
 
 
 def chains_itself(backend: Backend) -> bool:

@@ -99,7 +99,7 @@ def request_from_fields(
     frames = frames_for(f.seconds, fps, f.choice)
     size = f.size or f.choice.caps.default_size
     original = user_words if user_words and user_words != f.prompt else None
-    return base.with_changes(
+    request = base.with_changes(
         prompt=f.prompt,
         negative_prompt=f.negative_prompt,
         seed=f.seed,
@@ -113,6 +113,8 @@ def request_from_fields(
         original_prompt=original,
         timed_prompts=f.timed_prompts,
     )
+    f.choice.caps.check_timed_prompts(request)  # each one must start some window
+    return request
 
 
 def field_errors(base: GenerationRequest, f: EditorFields) -> list[ValueError]:
@@ -141,7 +143,10 @@ def field_errors(base: GenerationRequest, f: EditorFields) -> list[ValueError]:
             errors.append(exc)
         else:  # timed prompts against the clip's new length
             try:
-                base.with_changes(timed_prompts=f.timed_prompts, num_frames=frames, fps=f.fps)
+                timed = base.with_changes(
+                    timed_prompts=f.timed_prompts, num_frames=frames, fps=f.fps
+                )
+                f.choice.caps.check_timed_prompts(timed)
             except FieldError as exc:
                 if exc.field == "timed_prompts":
                     errors.append(exc)
