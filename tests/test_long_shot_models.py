@@ -26,6 +26,7 @@ from sora_desktop.engine.backend import (
     CancelToken,
     GenerationCancelled,
     GenerationResult,
+    LatentsReady,
     StepEvent,
 )
 from sora_desktop.engine.decode import read_image
@@ -118,7 +119,14 @@ def test_long_shot_over_three_windows(ltx, tmp_path):
     assert spy.starts[0] is None
     assert np.array_equal(spy.starts[1], result.frames[8])
     assert np.array_equal(spy.starts[2], result.frames[16])
-    assert result.info["pipeline"] == "LTXImageToVideoPipeline"
+    # windows 2 and 3 continue from an image; the last one also ends on the keyframe
+    latents = [e for e in events if isinstance(e, LatentsReady)]
+    assert [e.info[f"w{e.segment}"]["pipeline"] for e in latents] == [
+        "LTXPipeline",
+        "LTXImageToVideoPipeline",
+        "LTXConditionPipeline",
+    ]
+    assert [list(e.latents) for e in latents] == [["w0.video"], ["w1.video"], ["w2.video"]]
     # the first window is the model's own; the end frame goes to the last window only
     assert np.array_equal(result.frames[:9], spy.made[0])
     assert [r.end_image for r in spy.requests] == [None, None, str(end)]
@@ -146,6 +154,25 @@ def test_windows_join_without_duplicate_frames(ltx):
     made = spy.made
     assert np.array_equal(result.frames, np.concatenate([made[0], made[1][1:], made[2][1:]]))
     assert np.array_equal(spy.starts[1], made[0][-1]) and np.array_equal(spy.starts[2], made[1][-1])
+
+
+def test_a_long_shots_saved_latents_decode_again_without_denoising(ltx):
+    """'Retry in low memory' for a long shot: the latents of every window, saved from their
+    LatentsReady events, decode and stitch to the same clip."""
+    request = _request()
+    events = list(registry.generate(request, backend=ltx))
+    latents: dict = {}
+    info: dict = {}
+    for event in events:
+        if isinstance(event, LatentsReady):
+            latents.update(event.latents)
+            info.update(event.info)
+    with Spy(ltx) as spy:
+        again = registry.decode_latents(request, latents, info, backend=ltx, low_memory=True)
+    assert spy.requests == []  # nothing denoised again
+    assert np.array_equal(again.frames, events[-1].frames)
+    with pytest.raises(ValueError, match="do not match the shot's 3 windows"):
+        registry.decode_latents(request, {"w0.video": latents["w0.video"]}, info, backend=ltx)
 
 
 def test_same_seed_same_long_shot(ltx):
