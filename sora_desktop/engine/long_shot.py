@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from sora_desktop.core.capabilities import WINDOW_OVERLAP, ModelCapabilities
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, MAX_SEED, GenerationRequest
 from sora_desktop.engine.backend import (
     Backend,
@@ -147,9 +148,10 @@ def _check_backend(backend: Backend, request: GenerationRequest) -> ModelCapabil
     backend.check_request(request)  # the whole shot: its frame rule, size, longest shot
     if not caps.supports_start_image:
         name = caps.name or getattr(backend, "model_id", "this model")
-        raise ValueError(
-            f"num_frames: {name} makes {caps.window} frames at a time and cannot continue from "
-            "an image, so it cannot make a longer shot"
+        raise FieldError(
+            "num_frames",
+            f"{name} makes {caps.window} frames at a time and cannot continue from an image, "
+            "so it cannot make a longer shot",
         )
     return caps
 
