@@ -28,10 +28,31 @@ _RGB_TO_XYZ = np.array(
         [0.0193339, 0.1191920, 0.9503041],
     ]
 )
-_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 _WHITE = _RGB_TO_XYZ.sum(axis=1)  # XYZ of RGB (1, 1, 1)
 _EPS = 216 / 24389
 _KAPPA = 24389 / 27
+# XYZ normalised by the white point, so the white is (1, 1, 1); float32 is plenty for 8-bit
+_TO_XYZ_N = (_RGB_TO_XYZ / _WHITE[:, None]).T.astype(np.float32)  # row-vector form
+_FROM_XYZ_N = np.linalg.inv(_RGB_TO_XYZ / _WHITE[:, None]).T.astype(np.float32)
+# Tables instead of powers: every 8-bit value's linear light, and linear light (in 1/65535
+# steps, finer than an 8-bit level needs anywhere on the curve) back to 8 bits. A frame of
+# 1280x704 converts in a fraction of the time the power functions take.
+_LEVELS = np.arange(256) / 255.0
+_TO_LINEAR = np.where(
+    _LEVELS <= 0.04045, _LEVELS / 12.92, ((_LEVELS + 0.055) / 1.055) ** 2.4
+).astype(np.float32)
+_STEPS = 65535
+_lin = np.arange(_STEPS + 1) / _STEPS
+_TO_SRGB8 = np.clip(
+    np.round(255 * np.where(_lin <= 0.0031308, 12.92 * _lin, 1.055 * _lin ** (1 / 2.4) - 0.055)),
+    0,
+    255,
+).astype(np.uint8)
+# CIELAB's f(t) (cube root, linear near black) of white-normalised XYZ, which lies in 0..1
+# for any sRGB colour: a table in 1/65535 steps is within 0.01 L of the exact value, and
+# np.cbrt over a whole frame was most of the conversion's time
+_F_OF_T = np.where(_lin > _EPS, np.cbrt(_lin), (_KAPPA * _lin + 16) / 116).astype(np.float32)
+del _lin
 # A window is not stretched or squeezed more than this (a flat overlap frame, e.g. a fade to
 # black, would otherwise give a huge gain).
 MIN_GAIN, MAX_GAIN = 0.5, 2.0
@@ -39,11 +60,11 @@ _FLAT = 1e-3  # a channel's std below this is "flat": keep its contrast (gain 1)
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 sRGB (..., 3) -> float64 CIELAB (..., 3): L in 0..100, a and b about -128..127."""
-    c = rgb.astype(np.float64) / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ _RGB_TO_XYZ.T / _WHITE
-    f = np.where(xyz > _EPS, np.cbrt(xyz), (_KAPPA * xyz + 16) / 116)
+    """uint8 sRGB (..., 3) -> float32 CIELAB (..., 3): L in 0..100, a and b about -128..127."""
+    xyz = _TO_LINEAR[rgb] @ _TO_XYZ_N
+    index = (xyz * _STEPS + 0.5).astype(np.int32)
+    np.clip(index, 0, _STEPS, out=index)  # float rounding can step a hair past 0..1
+    f = _F_OF_T[index]
     lab = np.empty_like(f)
     lab[..., 0] = 116 * f[..., 1] - 16
     lab[..., 1] = 500 * (f[..., 0] - f[..., 1])
@@ -53,12 +74,14 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """CIELAB (..., 3) -> uint8 sRGB (..., 3), out-of-gamut colours clipped."""
+    lab = lab.astype(np.float32, copy=False)
     fy = (lab[..., 0] + 16) / 116
     f = np.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], axis=-1)
-    xyz = np.where(f**3 > _EPS, f**3, (116 * f - 16) / _KAPPA) * _WHITE
-    linear = np.clip(xyz @ _XYZ_TO_RGB.T, 0.0, 1.0)
-    c = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return np.clip(np.round(c * 255.0), 0, 255).astype(np.uint8)
+    xyz = f * f * f
+    low = xyz <= _EPS
+    xyz[low] = (116 * f[low] - 16) / _KAPPA
+    linear = np.clip(xyz @ _FROM_XYZ_N, 0.0, 1.0)
+    return _TO_SRGB8[(linear * _STEPS + 0.5).astype(np.int32)]
 
 
 @dataclass(frozen=True)
@@ -76,7 +99,7 @@ def colour_stats(frames: np.ndarray) -> ColourStats:
     squares = np.zeros(3)
     n = 0
     for frame in video:  # one frame at a time: a window can be hundreds of MB as float64
-        lab = rgb_to_lab(frame).reshape(-1, 3)
+        lab = rgb_to_lab(frame).reshape(-1, 3).astype(np.float64)
         total += lab.sum(axis=0)
         squares += (lab**2).sum(axis=0)
         n += len(lab)
@@ -119,7 +142,10 @@ def apply_transfer(frames: np.ndarray, change: ColourTransfer) -> np.ndarray:
         return frames.copy()
     out = np.empty_like(frames)
     for i, frame in enumerate(frames):
-        out[i] = lab_to_rgb(rgb_to_lab(frame) * change.gain + change.offset)
+        lab = rgb_to_lab(frame)
+        lab *= change.gain.astype(np.float32)
+        lab += change.offset.astype(np.float32)
+        out[i] = lab_to_rgb(lab)
     return out
 
 
