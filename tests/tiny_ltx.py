@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.tiny_models import tiny_entry, word_tokenizer
+from tiny_models import tiny_entry, word_tokenizer
 
 LTX_SIZE = (32, 32, 9)  # width, height, frames (the tiny VAEs compress time 4x: 4k+1 frames)
 LTX2_SIZE = (32, 32, 9)
@@ -23,7 +23,7 @@ def build_ltx(timestep_conditioning: bool = True):
     import diffusers as D
     import torch
 
-    from tests.tiny_models import _t5
+    from tiny_models import _t5
 
     tok = word_tokenizer()
     torch.manual_seed(0)
@@ -255,6 +255,19 @@ def ltx_entry(family: str = "ltx", **defaults) -> dict:
             files=list(LTX2_FILES),
             supports_audio=True,
             description="tiny random ltx2 for tests",
+        )
+        # one transformer pass per step: no spatio-temporal / modality guidance (the tiny
+        # transformer has no block 28), the distilled LTX-2 settings
+        entry["defaults"].update(
+            guidance=1.0,
+            stg_scale=0.0,
+            modality_scale=1.0,
+            guidance_rescale=0.0,
+            audio_guidance_scale=1.0,
+            audio_stg_scale=0.0,
+            audio_modality_scale=1.0,
+            audio_guidance_rescale=0.0,
+            spatio_temporal_guidance_blocks=None,
         )
     entry["defaults"].update(defaults)
     return entry

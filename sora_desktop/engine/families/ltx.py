@@ -150,14 +150,21 @@ class LTXAdapter(FamilyAdapter):
         t, scale = self.decode_settings()
         if noise is not None and scale:
             raw = (1 - scale) * raw + scale * noise.to(raw)
-        timestep = torch.full((raw.shape[0],), t, device=raw.device, dtype=raw.dtype)
-        return vae.decode(raw, timestep, return_dict=False)[0]
+        return decode_with_timestep(vae, raw, t)
 
     def decode(self, pipe: Any, latents: dict[str, Any], request: GenerationRequest) -> Decoded:
         raw = self.raw_latents(pipe, latents["video"], request)
         noise = seeded_noise(raw.shape, request.seed, raw)
         video = self.vae_decode(pipe, raw, noise)
         return Decoded(to_uint8(pipe.video_processor.postprocess_video(video, output_type="np")))
+
+
+def decode_with_timestep(vae: Any, raw: Any, t: float) -> Any:
+    """``vae.decode(raw, timestep)`` one sample at a time: with slicing on, diffusers 0.42's LTX
+    VAEs pair a batch's latents and timesteps wrongly (``for z, t in (z.split(1), ...)``)."""
+    timestep = torch.full((1,), t, device=raw.device, dtype=raw.dtype)
+    parts = [vae.decode(z, timestep, return_dict=False)[0] for z in raw.split(1)]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 ADAPTER = LTXAdapter

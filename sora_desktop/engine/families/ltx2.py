@@ -30,7 +30,7 @@ from sora_desktop.engine.families.base import (
     module_device,
     to_uint8,
 )
-from sora_desktop.engine.families.ltx import accepts, seeded_noise
+from sora_desktop.engine.families.ltx import accepts, decode_with_timestep, seeded_noise
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,7 @@ class LTX2Adapter(FamilyAdapter):
             z = (raw - m) * k / s
             z = (1 - scale) * z + scale * noise.to(raw)
             raw = z * s / k + m
-        timestep = torch.full((raw.shape[0],), t, device=raw.device, dtype=raw.dtype)
-        return vae.decode(raw, timestep, return_dict=False)[0]
+        return decode_with_timestep(vae, raw, t)
 
     def decode(self, pipe: Any, latents: dict[str, Any], request: GenerationRequest) -> Decoded:
         raw = self.raw_latents(pipe, latents["video"], request)
