@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tiny_ltx
-import torch
 
 from sora_desktop.core.catalog import CatalogEntry
 from sora_desktop.core.request import GenerationRequest

@@ -22,7 +22,6 @@ def build_ltx(timestep_conditioning: bool = True):
     a timestep and a little noise)."""
     import diffusers as D
     import torch
-
     from tiny_models import _t5
 
     tok = word_tokenizer()

@@ -20,7 +20,6 @@ import subprocess
 from typing import Any
 
 import numpy as np
-import torch
 
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.families.base import (
