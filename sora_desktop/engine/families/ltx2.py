@@ -53,6 +53,9 @@ class LTX2Adapter(FamilyAdapter):
     name = "ltx2"
     i2v = "LTX2ImageToVideoPipeline"
     condition = "LTX2ConditionPipeline"
+    # the Hub repos' model_index.json: connectors ["ltx2", "LTX2TextConnectors"], vocoder
+    # ["ltx2", "LTX2Vocoder"] (classes of diffusers.pipelines.ltx2)
+    component_libraries = frozenset({"ltx2"})
 
     # ------------------------------------------------------------------ calling it
     def call_kwargs(
