@@ -200,12 +200,11 @@ def test_same_seed_same_clip_other_seed_other_clip(backend):
     assert not np.array_equal(a, c)
 
 
-def test_distilled_defaults_reach_the_pipeline(ltx_model):
-    """A distilled 0.9.7/0.9.8 entry's own schedule (``timesteps``), guidance_rescale and
-    image_cond_noise_scale are passed when the request keeps the schedule's step count."""
-    from sora_desktop.engine.families import Keyframes, adapter_for
-
-    _, entry = ltx_model
+def test_a_distilled_model_runs_its_own_schedule_in_the_condition_pipeline(ltx_model):
+    """A distilled 0.9.7/0.9.8 entry (``timesteps`` in its defaults, guidance 1): every request
+    runs in LTXConditionPipeline (the other two refuse ``timesteps``) with that schedule,
+    guidance_rescale and image_cond_noise_scale; another step count uses the usual schedule."""
+    folder, entry = ltx_model
     schedule = [1000, 993, 987, 981, 975, 909, 725, 0.03]
     entry = dict(
         entry,
@@ -218,14 +217,18 @@ def test_distilled_defaults_reach_the_pipeline(ltx_model):
             guidance=1.0,
         ),
     )
-    adapter = adapter_for(CatalogEntry.from_dict(entry))
-    pipe = tiny_ltx.build_ltx()
-    from diffusers import LTXConditionPipeline
-
-    cond = LTXConditionPipeline(**pipe.components)
-    req = GenerationRequest(prompt="x", steps=8, width=32, height=32, num_frames=9, fps=24)
-    kw = adapter.call_kwargs(cond, req, Keyframes(), {})
+    fast = db.DiffusersBackend(CatalogEntry.from_dict(entry), folder, "cpu", "balanced")
+    req = request(fast, steps=8, guidance=1.0)
+    pipe = fast._pipe_for(fast.adapter.pipeline_for(req))
+    kw = fast._call_kwargs(req, pipe)
+    assert type(pipe).__name__ == "LTXConditionPipeline" and "conditions" not in kw
     assert kw["timesteps"] == [float(t) for t in schedule]
     assert kw["guidance_rescale"] == 0.7 and kw["image_cond_noise_scale"] == 0.0
-    kw = adapter.call_kwargs(pipe, req.with_changes(steps=4), Keyframes(), {})
-    assert "timesteps" not in kw and "image_cond_noise_scale" not in kw  # LTXPipeline lacks it
+    steps, ready, result = events_of(fast, req)
+    assert [s.total for s in steps] == [8] * 8 and result.info["pipeline"] == "LTXConditionPipeline"
+    assert pipe.scheduler.timesteps.tolist() == pytest.approx([float(t) for t in schedule])
+    assert result.frames.shape == (9, 32, 32, 3)
+    np.testing.assert_array_equal(
+        fast.decode_latents(req, ready.latents, ready.info).frames, result.frames
+    )
+    assert "timesteps" not in fast._call_kwargs(req.with_changes(steps=4), pipe)

@@ -263,3 +263,22 @@ def test_download_through_the_fake_hub_then_generate_with_sound(ltx2_model, tmp_
     assert isinstance(result, GenerationResult)
     assert result.frames.shape == (9, 32, 32, 3)
     assert result.audio is not None and result.audio.shape[0] > 0 and result.sample_rate == 16000
+
+
+def test_a_distilled_entry_runs_its_own_sigmas(ltx2_model):
+    """LTX-2 distilled: the entry's ``sigmas`` (8 steps, guidance 1) reach the pipeline when the
+    request keeps that step count."""
+    from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+
+    folder, entry = ltx2_model
+    sigmas = list(DISTILLED_SIGMA_VALUES)
+    entry = dict(entry, defaults=dict(entry["defaults"], sigmas=sigmas, steps=8))
+    fast = db.DiffusersBackend(CatalogEntry.from_dict(entry), folder, "cpu", "balanced")
+    req = request(fast, steps=8)
+    kw = fast._call_kwargs(req, fast.pipe)
+    assert kw["sigmas"] == sigmas and kw["audio_guidance_scale"] == 1.0
+    assert kw["frame_rate"] == 24.0 and kw["spatio_temporal_guidance_blocks"] is None
+    assert "sigmas" not in fast._call_kwargs(req.with_changes(steps=4), fast.pipe)
+    steps, _, result = events_of(fast, req)
+    assert len(steps) == 8 and result.audio is not None
+    assert fast.pipe.scheduler.sigmas[0] == pytest.approx(1.0)

@@ -59,25 +59,41 @@ class LTXAdapter(FamilyAdapter):
     i2v = "LTXImageToVideoPipeline"
     condition = "LTXConditionPipeline"
 
+    def distilled_schedule(self) -> list[float] | None:
+        """A distilled model's own ``timesteps`` (entry defaults), else None."""
+        schedule = self.entry.defaults.get("timesteps")
+        return [float(t) for t in schedule] if isinstance(schedule, list) else None
+
+    def pipeline_for(self, request: GenerationRequest) -> str:
+        name = super().pipeline_for(request)
+        # LTXPipeline / LTXImageToVideoPipeline always set sigmas and refuse ``timesteps``: a
+        # distilled model runs every request (text, image, keyframes) in the condition pipeline,
+        # as diffusers' docs for 0.9.7/0.9.8 distilled do
+        if self.distilled_schedule() is not None and self.condition:
+            return self.condition
+        return name
+
     # ------------------------------------------------------------------ calling it
     def call_kwargs(
         self, pipe: Any, request: GenerationRequest, keys: Keyframes, common: dict[str, Any]
     ) -> dict[str, Any]:
         kwargs = dict(common)
         kwargs["frame_rate"] = request.fps
-        if type(pipe).__name__ == self.condition:
-            kwargs["conditions"] = self.conditions(pipe, request, keys)
+        is_condition = type(pipe).__name__ == self.condition
+        if is_condition:
+            conditions = self.conditions(pipe, request, keys)
+            if conditions:  # none (text only): the pipeline's default, not an empty list
+                kwargs["conditions"] = conditions
         elif keys.start is not None or keys.context:
             kwargs["image"] = keys.start if keys.start is not None else keys.context[-1]
         d = self.entry.defaults
         for key in PASSED_DEFAULTS:
             if key in d and accepts(pipe, key):
                 kwargs[key] = d[key]
-        schedule = d.get("timesteps")
+        schedule = self.distilled_schedule()
         # a distilled model's own schedule, unless the user changed the step count
-        if isinstance(schedule, list) and len(schedule) == request.steps:
-            if accepts(pipe, "timesteps"):
-                kwargs["timesteps"] = [float(t) for t in schedule]
+        if is_condition and schedule is not None and len(schedule) == request.steps:
+            kwargs["timesteps"] = schedule
         return kwargs
 
     def conditions(self, pipe: Any, request: GenerationRequest, keys: Keyframes) -> list[Any]:
