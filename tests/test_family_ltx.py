@@ -165,6 +165,24 @@ def test_first_and_last_keyframes_go_to_the_condition_pipeline_at_frame_0_and_th
     np.testing.assert_array_equal(again.frames, result.frames)
 
 
+def test_an_end_image_alone_pins_only_the_last_frame(backend, tmp_path, monkeypatch):
+    from diffusers import LTXConditionPipeline
+
+    seen = []
+    real = LTXConditionPipeline.prepare_latents
+
+    def spy(self, conditions=None, condition_strength=None, condition_frame_index=None, **kw):
+        seen.append(list(condition_frame_index))
+        return real(self, conditions, condition_strength, condition_frame_index, **kw)
+
+    monkeypatch.setattr(LTXConditionPipeline, "prepare_latents", spy)
+    req = request(backend, end_image=image(tmp_path / "end.png", (40, 40, 230)))
+    _, _, result = events_of(backend, req)
+    assert result.info["pipeline"] == "LTXConditionPipeline"
+    assert seen == [[req.num_frames - 1]]
+    assert result.frames.shape == (9, 32, 32, 3)
+
+
 def test_context_frames_condition_the_window_as_a_video(backend, tmp_path):
     from PIL import Image
 
@@ -232,3 +250,48 @@ def test_a_distilled_model_runs_its_own_schedule_in_the_condition_pipeline(ltx_m
         fast.decode_latents(req, ready.latents, ready.info).frames, result.frames
     )
     assert "timesteps" not in fast._call_kwargs(req.with_changes(steps=4), pipe)
+
+
+def test_download_through_the_fake_hub_then_continue_from_an_image(
+    ltx_model, tmp_path, monkeypatch
+):
+    import tiny_models as tm
+    from fakehub import FakeHub
+    from huggingface_hub import constants
+
+    from sora_desktop.core.catalog import is_installed, load_catalog
+    from sora_desktop.engine import registry
+    from sora_desktop.engine.downloads import HubConfig, ModelDownloader
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    folder, entry_dict = ltx_model
+    catalog = tm.write_catalog(tmp_path / "catalog.json", [entry_dict])
+    monkeypatch.setenv("SORA_DESKTOP_CATALOG", str(catalog))
+    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
+    from sora_desktop.core.settings import load_settings
+
+    models_dir = load_settings().models_dir
+    entry = next(e for e in load_catalog() if e.id == entry_dict["id"])
+    with FakeHub() as hub:
+        hub.add_folder(entry.repo_id, folder)
+        ModelDownloader(models_dir, HubConfig(endpoint=hub.endpoint)).download(entry)
+    assert is_installed(entry, models_dir)
+    req = GenerationRequest(
+        prompt="a red car drives",
+        steps=2,
+        num_frames=9,
+        width=32,
+        height=32,
+        fps=24,
+        model_id=entry.id,
+        seed=1,
+        start_image=image(tmp_path / "start.png", (200, 200, 40)),
+    )
+    try:
+        events = list(registry.generate(req, device="cpu"))
+    finally:
+        registry.unload_all()
+    result = events[-1]
+    assert isinstance(result, GenerationResult)
+    assert result.info["pipeline"] == "LTXImageToVideoPipeline"
+    assert result.frames.shape == (9, 32, 32, 3)
