@@ -282,3 +282,26 @@ def test_a_distilled_entry_runs_its_own_sigmas(ltx2_model):
     steps, _, result = events_of(fast, req)
     assert len(steps) == 8 and result.audio is not None
     assert fast.pipe.scheduler.sigmas[0] == pytest.approx(1.0)
+
+
+def test_a_decode_that_runs_out_of_memory_keeps_the_latents_for_a_retry(backend, monkeypatch):
+    import torch
+
+    from sora_desktop.engine.backend import DecodeFailed
+
+    def boom(*a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
+
+    req = request(backend, seed=11)
+    events = []
+    with monkeypatch.context() as mp:
+        mp.setattr(backend.pipe.vocoder, "forward", boom)  # the sound decode, last of all
+        with pytest.raises(DecodeFailed, match="Retry in low memory"):
+            for ev in backend.generate(req):
+                events.append(ev)
+    (ready,) = [e for e in events if isinstance(e, LatentsReady)]
+    saved = {k: v.copy() for k, v in ready.latents.items()}  # as a take keeps them on disk
+    result = backend.decode_latents(req, saved, ready.info, low_memory=True)
+    assert result.frames.shape == (9, 32, 32, 3)
+    check_sound(result, backend)
+    assert result.info["decoded_low_memory"] is True
