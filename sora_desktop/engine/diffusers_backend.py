@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from sora_desktop.core.catalog import (
+    VARIANT_I2V,
     CatalogEntry,
     find_entry,
     is_installed,
@@ -71,7 +72,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_LIBRARIES = {"diffusers", "transformers", None}
 PREVIEW_MAX_SIDE = 256
-VARIANT_I2V = "i2v"  # <model folder>/i2v/: weights that differ for image-to-video
 
 
 # ---------------------------------------------------------------------------- safety checks
@@ -262,6 +262,11 @@ class DiffusersBackend(Backend):
         cls = _pipeline_class(name, self.adapter)
         params = inspect.signature(cls.__init__).parameters
         shared = {k: v for k, v in self.pipe.components.items() if k in params}
+        # config values both classes take (Wan 2.2 TI2V: expand_timesteps, boundary_ratio)
+        for key, value in self.pipe.config.items():
+            if key in params and key not in shared and not key.startswith("_"):
+                if not (isinstance(value, (list, tuple)) and len(value) == 2):  # a component
+                    shared[key] = value
         variant = self.folder / VARIANT_I2V if self.folder is not None else None
         if variant is not None and (variant / "model_index.json").is_file():
             check_model_folder(variant)
@@ -388,11 +393,7 @@ class DiffusersBackend(Backend):
                     apply_request_speed(
                         pipe, speed, adapter, self.entry, self.device, request.steps
                     )
-                    out = pipe(
-                        **kwargs,
-                        callback_on_step_end=on_step,
-                        callback_on_step_end_tensor_inputs=["latents"],
-                    )
+                    out = pipe(**kwargs, **adapter.step_callback_kwargs(pipe, on_step))
                     events.put(("done", adapter.latents_from_output(pipe, out)))
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
                 events.put(("error", exc))
@@ -577,6 +578,8 @@ def factory_for(
     models_dir = Path(cfg.models_dir)
     memory_mode = getattr(cfg, "memory_mode", "balanced")
     precision = getattr(cfg, "precision", "auto")
+    speed_of = getattr(cfg, "speed_options", None)
+    speed = speed_of() if callable(speed_of) else SpeedOptions()
 
     def factory(mid: str, device: str) -> Backend:
         if not is_installed(entry, models_dir):
@@ -584,6 +587,8 @@ def factory_for(
                 f"model_id: {entry.name} is not installed (or its download is incomplete); "
                 "download it in Models → Model Manager"
             )
-        return DiffusersBackend(entry, entry.folder(models_dir), device, memory_mode, precision)
+        return DiffusersBackend(
+            entry, entry.folder(models_dir), device, memory_mode, precision, speed=speed
+        )
 
     return factory

@@ -57,10 +57,12 @@ def apply_request_speed(
         raise FieldError(
             "speed.attention", f"{speed.attention} attention needs a CUDA GPU; use native"
         )
-    if hasattr(model, "set_attention_backend"):
-        model.set_attention_backend(ATTENTION_BACKENDS[speed.attention])
-    elif speed.attention != "native":
+    if speed.attention == getattr(model, "_sora_attention", "native"):
+        return  # diffusers warns on every switch; switch only when it changes
+    if not hasattr(model, "set_attention_backend"):
         raise FieldError("speed.attention", f"{entry.name} cannot switch its attention backend")
+    model.set_attention_backend(ATTENTION_BACKENDS[speed.attention])
+    model._sora_attention = speed.attention
 
 
 def _set_cache(model: Any, speed: SpeedOptions, entry: CatalogEntry, steps: int) -> None:
