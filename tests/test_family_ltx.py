@@ -183,19 +183,36 @@ def test_an_end_image_alone_pins_only_the_last_frame(backend, tmp_path, monkeypa
     assert result.frames.shape == (9, 32, 32, 3)
 
 
-def test_context_frames_condition_the_window_as_a_video(backend, tmp_path):
+def test_context_frames_condition_the_window_as_a_video(backend, monkeypatch):
+    """A long shot's next window continues from the previous window's last frames: one video
+    condition at frame 0 holding the last k*t+1 of them."""
+    import torch
+    from diffusers import LTXConditionPipeline
     from PIL import Image
 
     from sora_desktop.engine.families import Keyframes
 
-    frames = [Image.new("RGB", (32, 32), (10 * i, 0, 0)) for i in range(7)]
+    seen = {}
+    real = LTXConditionPipeline.prepare_latents
+
+    def spy(self, conditions=None, condition_strength=None, condition_frame_index=None, **kw):
+        seen.update(frames=list(condition_frame_index), sizes=[c.shape[2] for c in conditions])
+        return real(self, conditions, condition_strength, condition_frame_index, **kw)
+
+    monkeypatch.setattr(LTXConditionPipeline, "prepare_latents", spy)
+    frames = tuple(Image.new("RGB", (32, 32), (10 * i, 0, 0)) for i in range(7))
     pipe = backend._pipe_for("LTXConditionPipeline")
-    kwargs = backend.adapter.call_kwargs(
-        pipe, request(backend), Keyframes(context=tuple(frames)), {}
-    )
+    req = request(backend)
+    kwargs = backend._call_kwargs(req, pipe)
+    kwargs.update(backend.adapter.call_kwargs(pipe, req, Keyframes(context=frames), kwargs))
     (cond,) = kwargs["conditions"]
     # the tiny VAE compresses time 4x: the last 4k+1 = 5 frames, at frame 0
-    assert cond.frame_index == 0 and cond.video == frames[-5:]
+    assert cond.frame_index == 0 and cond.video == list(frames[-5:])
+    with torch.inference_mode():
+        out = pipe(**kwargs)
+        decoded = backend.adapter.decode(pipe, backend.adapter.latents_from_output(pipe, out), req)
+    assert seen == {"frames": [0], "sizes": [5]}
+    assert decoded.frames.shape == (9, 32, 32, 3)
 
 
 def test_cancel_stops_before_latents(backend):

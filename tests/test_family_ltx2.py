@@ -305,3 +305,37 @@ def test_a_decode_that_runs_out_of_memory_keeps_the_latents_for_a_retry(backend,
     assert result.frames.shape == (9, 32, 32, 3)
     check_sound(result, backend)
     assert result.info["decoded_low_memory"] is True
+
+
+def test_context_frames_condition_a_window_as_a_video_from_the_first_latent(backend, monkeypatch):
+    """A long shot's next window continues from the previous window's last frames: a video
+    condition at latent index 0 (k*t+1 frames, not re-compressed), then the usual decode."""
+    import torch
+    from diffusers import LTX2ConditionPipeline
+    from PIL import Image
+
+    from sora_desktop.engine.families import Keyframes
+
+    seen = {}
+    real = LTX2ConditionPipeline.preprocess_conditions
+
+    def spy(self, *a, **kw):
+        frames, strengths, indices, pixel_frames = real(self, *a, **kw)
+        seen.update(indices=indices, pixel_frames=pixel_frames)
+        return frames, strengths, indices, pixel_frames
+
+    monkeypatch.setattr(LTX2ConditionPipeline, "preprocess_conditions", spy)
+    context = tuple(Image.new("RGB", (32, 32), (30 * i, 60, 90)) for i in range(8))
+    pipe = backend._pipe_for("LTX2ConditionPipeline")
+    req = request(backend)
+    kwargs = backend._call_kwargs(req, pipe)
+    kwargs.update(backend.adapter.call_kwargs(pipe, req, Keyframes(context=context), kwargs))
+    (cond,) = kwargs["conditions"]
+    t = pipe.vae_temporal_compression_ratio
+    n = (len(context) - 1) // t * t + 1
+    assert cond.index == 0 and list(cond.frames) == list(context[-n:])
+    with torch.inference_mode():
+        out = pipe(**kwargs)
+        decoded = backend.adapter.decode(pipe, backend.adapter.latents_from_output(pipe, out), req)
+    assert seen == {"indices": [0], "pixel_frames": [n]}
+    assert decoded.frames.shape == (9, 32, 32, 3) and decoded.audio.shape[0] > 0
