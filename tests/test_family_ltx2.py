@@ -24,18 +24,6 @@ from sora_desktop.engine.backend import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ltx2_components_allowed():
-    """The folder check lets LTX-2's own component library ("ltx2": diffusers.pipelines.ltx2)
-    through; a no-op once the backend reads ``FamilyAdapter.component_libraries`` itself."""
-    from sora_desktop.engine.families.ltx2 import LTX2Adapter
-
-    with pytest.MonkeyPatch.context() as mp:
-        allowed = set(db.ALLOWED_LIBRARIES) | LTX2Adapter.component_libraries
-        mp.setattr(db, "ALLOWED_LIBRARIES", allowed)
-        yield
-
-
 @pytest.fixture(scope="module")
 def ltx2_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_ltx2") / "ltx2"
