@@ -12,7 +12,6 @@ from sora_desktop.core.request import EMBEDDED_MODEL_ID
 # issue 17's current catalog
 REQUIRED_REPOS = {
     "Wan-AI/Wan2.2-TI2V-5B-Diffusers",
-    "Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
     "Lightricks/LTX-2",
     "Lightricks/LTX-Video-0.9.7-distilled",
     "hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-480p_t2v",
@@ -20,6 +19,7 @@ REQUIRED_REPOS = {
     "Efficient-Large-Model/SANA-Video_2B_480p_diffusers",
     "hunyuanvideo-community/HunyuanVideo",  # FramePack's text encoders and VAE
     "zai-org/CogVideoX1.5-5B",
+    "Wan-AI/Wan2.1-VACE-1.3B-diffusers",
     "Qwen/Qwen2.5-0.5B-Instruct",
     "Qwen/Qwen2.5-1.5B-Instruct",
 }
@@ -36,6 +36,7 @@ def test_shipped_catalog_lists_the_required_models_embedded_first():
     pipelines = {e.pipeline for e in entries if e.backend == "diffusers"}
     assert {
         "WanPipeline",
+        "WanVACEPipeline",
         "LTXPipeline",
         "LTX2Pipeline",
         "HunyuanVideo15Pipeline",
@@ -182,7 +183,8 @@ def test_fit_blocks_and_extra_keys_are_checked_strictly(tmp_path):
     ok = cat.load_catalog(_write(tmp_path, [embedded, _video_entry()]))[1]
     assert ok.fit is not None and ok.min_vram_gb["low_vram"] < ok.min_vram_gb["fast"]
     refused(r"min_vram_gb: comes from 'fit'", min_vram_gb={"fast": 1, "balanced": 1, "low_vram": 1})
-    refused(r"unknown key\(s\) supports_audio", supports_audio=True)
+    refused(r"unknown key\(s\) supports_sound", supports_sound=True)
+    refused(r"supports_audio: must be true or false", supports_audio="yes")
     fit = _video_entry()["fit"]
     refused(r"fit: unknown key\(s\) speed", fit={**fit, "speed": 3})
     bad_dtype = json.loads(json.dumps(fit))
@@ -199,4 +201,19 @@ def test_fit_blocks_and_extra_keys_are_checked_strictly(tmp_path):
         r"extra_repos\[0\].into",
         extra_repos=[{"repo_id": "a/b", "revision": "main", "files": ["x.json"], "into": "../up"}],
     )
-    refused(r"start_image_repo_id", start_image_repo_id="nobody")
+    refused(r"unknown key\(s\) start_image_repo_id", start_image_repo_id="a/b")
+
+
+def test_an_install_of_other_weights_under_the_same_id_is_not_installed(tmp_path):
+    entries = cat.load_catalog()
+    wan = next(e for e in entries if e.id == "wan2.1-t2v-1.3b")
+    folder = wan.folder(tmp_path)
+    _manifest(folder, wan.id, {"model_index.json": b"{}"})
+    assert cat.is_installed(wan, tmp_path)  # a manifest that names no repository
+    man = json.loads((folder / cat.MANIFEST_NAME).read_text())
+    man["repo_id"] = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"  # what this id downloaded before
+    (folder / cat.MANIFEST_NAME).write_text(json.dumps(man))
+    assert not cat.is_installed(wan, tmp_path)
+    man["repo_id"] = wan.repo_id
+    (folder / cat.MANIFEST_NAME).write_text(json.dumps(man))
+    assert cat.is_installed(wan, tmp_path)

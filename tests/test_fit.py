@@ -154,3 +154,13 @@ def test_preflight_reads_the_same_method():
         assert report.verdict == verdicts[mode].verdict
         assert report.need_vram_gb == pytest.approx(verdicts[mode].need_vram_gb)
         assert report.ok == verdicts[mode].runs
+
+
+def test_a_start_image_adds_the_i2v_variants_weights_to_ram():
+    hy = find_entry("hunyuanvideo-1.5-480p")
+    m = Machine("GPU", 24.0, 64.0)
+    text, image = fit_for(hy, m)["low_vram"], fit_for(hy, m, start_image=True)["low_vram"]
+    assert image.need_ram_gb - text.need_ram_gb == pytest.approx(
+        hy.fit.i2v_params_b * 1e9 * 2 / GIB
+    )
+    assert image.need_vram_gb == text.need_vram_gb  # one transformer on the GPU at a time

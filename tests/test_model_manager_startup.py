@@ -141,7 +141,7 @@ def test_model_manager_download_through_the_real_start_up(home_with_hub, micro_m
     run = start_app(home, micro_model_dir, "finish")
     assert "EXIT 0" in run.stdout, run.stdout + run.stderr[-3000:]
     assert "MODEL Model ready" in run.stdout, run.stdout
-    assert "STATUS Wan 2.1 T2V 1.3B is installed and verified." in run.stdout, run.stdout
+    assert "STATUS Wan 2.1 VACE 1.3B is installed and verified." in run.stdout, run.stdout
     assert "ROW Installed (" in run.stdout
     assert is_installed(entry, home / "models")
     assert (entry.folder(home / "models") / WEIGHTS).read_bytes() == files[WEIGHTS]

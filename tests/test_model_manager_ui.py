@@ -72,7 +72,7 @@ def test_lists_the_catalog_with_size_vram_licence_and_state(window):
 
 
 def test_download_shows_progress_and_ends_installed(qtbot, window, hub, online):
-    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", repo_files())
+    repo = hub.add_repo("Wan-AI/Wan2.1-VACE-1.3B-diffusers", repo_files())
     repo.faults[WEIGHTS] = FileFaults(delay_per_chunk=0.003)
     texts = []
     window.worker.progress.connect(lambda p: texts.append(progress_text(p)))
@@ -88,7 +88,7 @@ def test_download_shows_progress_and_ends_installed(qtbot, window, hub, online):
 
 
 def test_pause_keeps_data_and_resume_finishes(qtbot, window, hub, online):
-    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", repo_files())
+    repo = hub.add_repo("Wan-AI/Wan2.1-VACE-1.3B-diffusers", repo_files())
     repo.faults[WEIGHTS] = FileFaults(delay_per_chunk=0.01)
     window.select(WAN)
     window.btn_download.click()
@@ -106,7 +106,7 @@ def test_pause_keeps_data_and_resume_finishes(qtbot, window, hub, online):
 
 
 def test_cancel_deletes_the_partial_download(qtbot, window, hub, online):
-    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", repo_files())
+    repo = hub.add_repo("Wan-AI/Wan2.1-VACE-1.3B-diffusers", repo_files())
     repo.faults[WEIGHTS] = FileFaults(delay_per_chunk=0.01)
     window.select(WAN)
     window.btn_download.click()
@@ -129,7 +129,7 @@ def test_failure_is_shown_and_nothing_is_installed(qtbot, window, hub, online):
 
 
 def test_delete_frees_space_and_import_reinstalls(qtbot, window, hub, online, tmp_path):
-    hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", repo_files())
+    hub.add_repo("Wan-AI/Wan2.1-VACE-1.3B-diffusers", repo_files())
     window.select(WAN)
     with qtbot.waitSignal(window.models_changed, timeout=15_000):
         window.btn_download.click()
@@ -165,7 +165,7 @@ def test_pause_on_a_1_mbit_link_reacts_at_once_and_keeps_the_bytes(qtbot, window
     """The real chunk size: progress must move, and Pause must answer, long before 10 MB."""
     files = repo_files()
     files[WEIGHTS] = bytes(range(256)) * 12_000  # 3 MB: 24 s at 1 Mbit/s
-    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", files)
+    repo = hub.add_repo("Wan-AI/Wan2.1-VACE-1.3B-diffusers", files)
     repo.faults[WEIGHTS] = FileFaults(rate_bps=125_000)
     window.select(WAN)
     window.btn_download.click()
@@ -182,7 +182,7 @@ def test_pause_on_a_1_mbit_link_reacts_at_once_and_keeps_the_bytes(qtbot, window
 
 def test_closing_the_window_during_a_stalled_download_ends_it_cleanly(qtbot, window, hub, online):
     files = repo_files()
-    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", files)
+    repo = hub.add_repo("Wan-AI/Wan2.1-VACE-1.3B-diffusers", files)
     repo.faults[WEIGHTS] = FileFaults(stall_after=100_000)
     window.select(WAN)
     window.btn_download.click()
@@ -207,7 +207,7 @@ def test_one_manager_at_a_time_and_the_main_window_stops_its_download(
 
     files = repo_files()
     files[WEIGHTS] = bytes(range(256)) * 8_000  # 2 MB at 1 Mbit/s: 16 s
-    repo = hub.add_repo("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", files)
+    repo = hub.add_repo("Wan-AI/Wan2.1-VACE-1.3B-diffusers", files)
     repo.faults[WEIGHTS] = FileFaults(rate_bps=125_000)
     w = make_window(tmp_path)
     try:

@@ -304,7 +304,7 @@ def test_make_my_first_video_queues_the_embedded_model(qtbot, tmp_path, home):
 # ---------------------------------------------------------------------------- follow-ups
 def test_friendly_error_passes_the_out_of_memory_advice_through():
     advice = (
-        "Wan 2.1 T2V 1.3B ran out of memory in Balanced mode. Choose Low VRAM mode, or a "
+        "Wan 2.1 VACE 1.3B ran out of memory in Balanced mode. Choose Low VRAM mode, or a "
         "smaller size or fewer frames."
     )
     assert friendly_error(OutOfMemory(advice)) == advice

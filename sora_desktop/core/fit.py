@@ -18,7 +18,8 @@ by bench/fit_table.py from this module):
   with the tiled VAE decode. Each adds ``CUDA_CONTEXT_GB``.
 - **System RAM** = ``APP_RAM_GB`` (OS, Python, torch, the app) + every weight in its dtype
   (``from_pretrained`` builds the whole pipeline in RAM before it moves to the GPU, and the
-  offload modes keep what is not on the GPU there) + the decoded frames as float32.
+  offload modes keep what is not on the GPU there) + an image-to-video variant's own weights
+  (``i2v_params_b``, when the clip starts from an image) + the decoded frames as float32.
 - **Verdict**: ``fits`` with 5 % of the GPU memory to spare and the RAM need within RAM;
   ``tight`` with no GPU margin, or RAM up to 25 % short (the OS pages weights out while
   loading: slow, may fail); ``too_big`` beyond; ``no_gpu`` without an NVIDIA GPU. Advice only:
@@ -156,6 +157,9 @@ class FitSpec:
     cfg_passes: int | None = None  # denoiser passes per step; None = 2 with guidance > 1
     section_frames: int = 0  # FramePack: frames made per section (0 = the whole clip at once)
     context_latent_frames: int = 0  # FramePack: latent frames of context in each section
+    # an image-to-video variant's own weights (billions, bf16), kept in RAM beside the
+    # text-to-video ones once a shot starts from an image
+    i2v_params_b: float = 0.0
 
     def component(self, name: str) -> Component:
         return next(c for c in self.components if c.name == name)
@@ -177,6 +181,7 @@ _FIT_KEYS = {
     "cfg_passes",
     "section_frames",
     "context_latent_frames",
+    "i2v_params_b",
 }
 
 
@@ -233,6 +238,7 @@ def parse_fit(where: str, data: Any) -> FitSpec:
         context_latent_frames=_whole(
             where, "context_latent_frames", data.get("context_latent_frames", 0), low=0
         ),
+        i2v_params_b=_number(where, "i2v_params_b", data.get("i2v_params_b", 0.0), low=0.0),
     )
 
 
@@ -330,11 +336,13 @@ def need_vram_gb(spec: FitSpec, mode: str, shape: Shape, ref: Shape) -> float:
     return need + CUDA_CONTEXT_GB
 
 
-def need_ram_gb(spec: FitSpec, shape: Shape) -> float:
+def need_ram_gb(spec: FitSpec, shape: Shape, start_image: bool = False) -> float:
     """System RAM: the app, every weight (built in RAM before the GPU; offloading keeps it
-    there) and the decoded frames as float32."""
+    there), an image-to-video variant's weights when the clip starts from an image, and the
+    decoded frames as float32."""
     frames = shape.width * shape.height * shape.num_frames * 3 * 4 / GIB
-    return APP_RAM_GB + spec.weights_gb + frames
+    i2v = spec.i2v_params_b * 1e9 * DTYPE_BYTES["bf16"] / GIB if start_image else 0.0
+    return APP_RAM_GB + spec.weights_gb + i2v + frames
 
 
 def gpu_tflops(gpu_name: str | None) -> tuple[float, bool]:
@@ -449,16 +457,16 @@ def _legacy(entry: CatalogEntry, machine: Machine) -> dict[str, FitVerdict]:
 
 
 def fit_for(
-    entry: CatalogEntry, machine: Machine, shape: Shape | None = None
+    entry: CatalogEntry, machine: Machine, shape: Shape | None = None, start_image: bool = False
 ) -> dict[str, FitVerdict]:
     """One verdict per memory mode for ``entry`` on ``machine`` (at ``shape``, default: the
-    entry's default clip)."""
+    entry's default clip; ``start_image``: the clip continues from an image)."""
     spec: FitSpec | None = getattr(entry, "fit", None)
     if spec is None:
         return _legacy(entry, machine)
     ref = default_shape(entry)
     shape = shape or ref
-    ram = need_ram_gb(spec, shape)
+    ram = need_ram_gb(spec, shape, start_image)
     out = {}
     for mode in MEMORY_MODES:
         vram = need_vram_gb(spec, mode, shape, ref)

@@ -105,7 +105,7 @@ def _smaller_size(
         w = max(32, int(request.width * s) // 32 * 32)
         h = max(32, int(request.height * s) // 32 * 32)
         smaller = Shape(w, h, shape.num_frames, shape.steps, shape.guidance)
-        if fit_for(entry, machine, smaller)[mode].runs:
+        if fit_for(entry, machine, smaller, request.start_image is not None)[mode].runs:
             return f"Try {w}x{h} at {request.num_frames} frames, or about half the frames."
     return ""
 
@@ -129,7 +129,9 @@ def preflight(
         )
     mem = memory or probe_memory()  # after the embedded case: probing imports torch
     machine = machine_from_memory(mem, now=True)
-    verdicts = fit_for(entry, machine, request_shape(request))
+    verdicts = fit_for(
+        entry, machine, request_shape(request), start_image=request.start_image is not None
+    )
     v = verdicts[memory_mode]
     common = dict(
         need_vram_gb=v.need_vram_gb,
