@@ -221,3 +221,13 @@ def test_prompt_editor_reads_the_models_record(qtbot):
     editor.duration_spin.setValue(45.0)  # 720 frames: more than Wan's longest long shot
     assert editor.validate() is None
     assert f"allowed up to {wan.max_frames} frames" in editor.duration_error.text()
+
+
+def test_a_start_image_only_family_asks_for_one():
+    fp = capabilities_for("framepack-i2v")
+    ok = GenerationRequest(
+        "x", model_id="framepack-i2v", num_frames=33, width=832, height=480, start_image="/x.png"
+    )
+    fp.check(ok)
+    with pytest.raises(ValueError, match="start_image: FramePack .* from a start image only"):
+        fp.check(ok.with_changes(start_image=None))

@@ -31,7 +31,7 @@ def entry():
 def repo_files(seed: int = 0) -> dict[str, bytes]:
     rnd = __import__("random").Random(seed)
     return {
-        "model_index.json": b'{"_class_name": "WanPipeline"}',
+        "model_index.json": b'{"_class_name": "WanVACEPipeline"}',
         "scheduler/scheduler_config.json": b'{"shift": 3.0}',
         "vae/config.json": b'{"z_dim": 16}',
         "vae/diffusion_pytorch_model.safetensors": rnd.randbytes(50_000),

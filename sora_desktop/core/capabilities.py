@@ -238,6 +238,8 @@ class ModelCapabilities:
             )
         if request.start_image is not None and not self.supports_start_image:
             raise FieldError("start_image", f"{who} cannot start from an image")
+        if request.start_image is None and not self.text_to_video:
+            raise FieldError("start_image", f"{name} makes clips from a start image only; give one")
         m = self.size_multiple
         if m > SIZE_MULTIPLE:  # the request's own rule is checked by the request
             for field in ("width", "height"):
