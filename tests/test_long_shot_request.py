@@ -4,6 +4,7 @@ capabilities of a windowed model allow several windows."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -14,11 +15,18 @@ from sora_desktop.core.capabilities import (
     capabilities_from_entry,
     long_shot_max_frames,
 )
-from sora_desktop.core.catalog import CatalogEntry, find_entry, load_catalog
+from sora_desktop.core.catalog import (
+    CatalogEntry,
+    default_catalog_path,
+    find_entry,
+    load_catalog,
+)
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.project import Shot, Take
 from sora_desktop.core.request import MAX_PROMPT_CHARS, GenerationRequest, TimedPrompt
 from sora_desktop.studio.takes import changed_settings
+
+LTX = "ltx-video-0.9.7-distilled"  # an LTX-Video catalog model (161-frame windows, 8k+1)
 
 
 def _request(**kw) -> GenerationRequest:
@@ -110,14 +118,14 @@ def test_changed_timed_prompts_mark_a_finished_clip_out_of_date():
 
 
 def test_a_windowed_model_that_starts_from_an_image_allows_several_windows():
-    ltx = capabilities_from_entry(find_entry("ltx-video-2b", load_catalog()))
+    ltx = capabilities_from_entry(find_entry(LTX, load_catalog()))
     assert ltx.window == 161 and ltx.supports_start_image
     assert ltx.max_frames == long_shot_max_frames(161, 8) <= MAX_FRAMES
     assert (ltx.max_frames - 1) % 8 == 0  # still on LTX's 8k+1 rule
     assert ltx.segments(161) == 1 and ltx.segments(161 + 160) == 2 and ltx.segments(169) == 2
     assert WINDOW_OVERLAP == 1
     # a model that cannot start from an image cannot chain windows: one pass, as before
-    entry = find_entry("ltx-video-2b", load_catalog())
+    entry = find_entry(LTX, load_catalog())
     no_image = capabilities_from_entry(
         CatalogEntry.from_dict({**_entry_dict(entry), "supports_start_image": False})
     )
@@ -125,7 +133,7 @@ def test_a_windowed_model_that_starts_from_an_image_allows_several_windows():
 
 
 def test_window_frames_in_the_catalog_entry_is_checked_against_the_frame_rule(caplog):
-    entry = find_entry("ltx-video-2b", load_catalog())
+    entry = find_entry(LTX, load_catalog())
     small = capabilities_from_entry(
         CatalogEntry.from_dict({**_entry_dict(entry), "window_frames": 9})
     )
@@ -137,18 +145,14 @@ def test_window_frames_in_the_catalog_entry_is_checked_against_the_frame_rule(ca
 
 
 def _entry_dict(entry: CatalogEntry) -> dict:
-    data = {
-        k: getattr(entry, k)
-        for k in CatalogEntry.__dataclass_fields__
-        if k not in ("extra", "files", "estimated", "sources")
-    }
-    data.update(files=list(entry.files), **entry.extra)
-    return data
+    """The entry as the catalog file states it."""
+    models = json.loads(default_catalog_path().read_text(encoding="utf-8"))["models"]
+    return copy.deepcopy(next(m for m in models if m["id"] == entry.id))
 
 
 def test_a_timed_prompt_that_no_window_would_use_is_refused():
-    ltx = capabilities_from_entry(find_entry("ltx-video-2b", load_catalog()))
-    base = GenerationRequest("a fox", model_id="ltx-video-2b", fps=24, width=704, height=480)
+    ltx = capabilities_from_entry(find_entry(LTX, load_catalog()))
+    base = GenerationRequest("a fox", model_id=LTX, fps=24, width=704, height=480)
     one_pass = base.with_changes(num_frames=121, timed_prompts=(TimedPrompt(3.0, "rain"),))
     with pytest.raises(FieldError, match="in one pass .* prompts over time would not be used"):
         ltx.check(one_pass)
