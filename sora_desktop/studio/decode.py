@@ -157,8 +157,10 @@ def load_latents(path: str | Path) -> SavedLatents:
         with fh, zipfile.ZipFile(fh) as zf:
             members = zf.infolist()
             if len(members) > MAX_LATENT_ARRAYS + 1:
-                raise _bad(path, f"{len(members)} entries; a latents file has at most "
-                           f"{MAX_LATENT_ARRAYS + 1}")
+                raise _bad(
+                    path,
+                    f"{len(members)} entries; a latents file has at most {MAX_LATENT_ARRAYS + 1}",
+                )
             total = 0
             headers: dict[str, tuple[zipfile.ZipInfo, tuple[int, ...], Any]] = {}
             for m in members:
@@ -170,11 +172,14 @@ def load_latents(path: str | Path) -> SavedLatents:
                 with zf.open(m) as member:
                     shape, dtype, header = _array_header(member)
                 if dtype.hasobject or dtype.kind not in ("f", "u") or len(shape) > MAX_DIMS:
-                    raise _bad(path, f"{key} holds {dtype} {shape[:MAX_DIMS + 1]}, not numbers")
+                    raise _bad(path, f"{key} holds {dtype} {shape[: MAX_DIMS + 1]}, not numbers")
                 size = int(np.prod(shape, dtype=object)) * dtype.itemsize
                 if size != m.file_size - header or size > MAX_LATENTS_BYTES:
-                    raise _bad(path, f"{key} declares {size} bytes but holds "
-                               f"{m.file_size - header} (damaged, cut off or not ours)")
+                    raise _bad(
+                        path,
+                        f"{key} declares {size} bytes but holds "
+                        f"{m.file_size - header} (damaged, cut off or not ours)",
+                    )
                 total += size
                 if total > MAX_LATENTS_BYTES:
                     raise _bad(path, f"more than {MAX_LATENTS_BYTES // 1024**3} GiB of latents")
@@ -328,3 +333,52 @@ def cli_message(exc: DecodeKept, output: Path | None = None) -> str:
         f"{exc.reason}; the denoising is kept in {exc.latents}. Make the clip from it "
         f"(no denoising again) with: sora-desktop decode {exc.latents}{out}"
     )
+
+
+# ---------------------------------------------------------------------------------- takes
+def retry_source(project: Any, take: Any) -> Path:
+    """The saved latents "Retry in low memory" decodes for ``take``; ``QueueError`` with a
+    message for the user when there are none to decode."""
+    from sora_desktop.core import project as core_project
+    from sora_desktop.studio.shots import QueueError
+
+    if take.status != "decode_failed":
+        raise QueueError("Only a take whose decode failed can be decoded again.")
+    if not take.latents:
+        raise QueueError("This take's denoising was not saved. Generate the shot again.")
+    try:
+        path = Path(core_project.resolve_media(project, take.latents))
+    except core_project.ProjectError as exc:
+        raise QueueError(f"{exc}. Generate the shot again.") from exc
+    if not path.is_file():
+        raise QueueError(
+            f"The saved denoising of this take ({path.name}) is missing; it may have been "
+            "moved or deleted. Generate the shot again."
+        )
+    return path
+
+
+def adopt_latents(project: Any, shot_id: str, take_id: str, path: Path) -> str | None:
+    """The latents file's path relative to the project, copied into its media folder first
+    when the project moved while the job ran (Save As); ``None`` if that failed."""
+    import shutil
+
+    from sora_desktop.core import project as core_project
+
+    if project is None:
+        return None
+    try:
+        rel = core_project.relative_media(project, path)
+        if rel.split("/")[0] == core_project.media_dir(project).name:
+            return rel
+    except ValueError:
+        pass
+    rel = core_project.clip_relpath(project, shot_id, take_id)
+    rel = rel[: -len(".mp4")] + LATENTS_SUFFIX
+    try:
+        target = core_project.resolve_media(project, rel)
+        atomic_write_with(target, lambda tmp: shutil.copyfile(path, tmp))
+    except (OSError, ValueError) as exc:
+        log.warning("could not copy %s into the project's media folder: %s", path, exc)
+        return None
+    return rel
