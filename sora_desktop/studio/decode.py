@@ -288,11 +288,13 @@ def decode_saved(
     latents_file: str | Path,
     request: GenerationRequest | None = None,
     low_memory: bool = True,
+    saved: SavedLatents | None = None,
 ) -> Any:
     """Decode a saved latents file into a ``GenerationResult`` without denoising again.
-    ``request``: the take's own (the project's copy wins over the file's). Raises
-    ``LatentsFileError`` for a bad file and ``DecodeKept`` when the decode fails again."""
-    saved = load_latents(latents_file)
+    ``request``: the take's own (the project's copy wins over the file's); ``saved``: the
+    file already read. Raises ``LatentsFileError`` for a bad file and ``DecodeKept`` when the
+    decode fails again."""
+    saved = saved or load_latents(latents_file)
     request = request or saved.request
     try:
         return backend.decode_latents(request, saved.latents, saved.info, low_memory=low_memory)
