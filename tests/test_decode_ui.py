@@ -98,8 +98,9 @@ def test_decode_oom_keeps_the_denoising_and_retry_makes_the_clip(qtbot, window, 
     assert _retry_action(w, shot.id) is None
 
 
-def test_retry_after_save_close_and_reopen(qtbot, monkeypatch, micro_model_dir, tmp_path,
-                                           denoise_calls):
+def test_retry_after_save_close_and_reopen(
+    qtbot, monkeypatch, micro_model_dir, tmp_path, denoise_calls
+):
     use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
     w = make_window(tmp_path)
     try:
@@ -133,8 +134,9 @@ def test_retry_after_save_close_and_reopen(qtbot, monkeypatch, micro_model_dir, 
         close_window(w2)
 
 
-def test_cancel_during_the_retry_keeps_the_take_decode_failed(qtbot, window, denoise_calls,
-                                                             monkeypatch):
+def test_cancel_during_the_retry_keeps_the_take_decode_failed(
+    qtbot, window, denoise_calls, monkeypatch
+):
     from sora_desktop.engine.embedded.pipeline import EmbeddedBackend
 
     w = window
