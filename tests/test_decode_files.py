@@ -184,3 +184,20 @@ def test_project_keeps_a_decode_failed_take_and_older_readers_see_it_failed(tmp_
     # done: the clip exists, no latents are kept
     project.update_take(shot.id, take.id, status="done", clip=f"untitled_media/{shot.id}/x.mp4")
     assert take.latents is None and "latents" not in project.to_dict()["shots"][0]["takes"][0]
+
+
+def test_a_take_interrupted_during_its_decode_reopens_as_decode_failed(tmp_path):
+    from sora_desktop.core import project as core_project
+    from sora_desktop.core.project import Take
+
+    project = core_project.new_project("film")
+    shot = project.add_shot(REQ)
+    during = project.add_take(shot.id, Take.create(REQ))
+    before = project.add_take(shot.id, Take.create(REQ))
+    rel = f"film_media/{shot.id}/{during.id}.latents.npz"
+    project.update_take(shot.id, during.id, status="generating", latents=rel)
+    project.update_take(shot.id, before.id, status="generating")
+    path = core_project.save_project(project, tmp_path / "film.sdproj")
+    back = core_project.load_project(path)
+    statuses = [t.status for t in back.shots[0].takes]
+    assert statuses == ["decode_failed", "failed"]
