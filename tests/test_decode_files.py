@@ -201,3 +201,16 @@ def test_a_take_interrupted_during_its_decode_reopens_as_decode_failed(tmp_path)
     back = core_project.load_project(path)
     statuses = [t.status for t in back.shots[0].takes]
     assert statuses == ["decode_failed", "failed"]
+
+
+def test_latents_that_cannot_be_saved_do_not_cost_the_clip(tmp_path):
+    from sora_desktop.engine.backend import GenerationResult, LatentsReady, StepEvent
+    from sora_desktop.studio.decode import run_generation
+
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")  # the latents would go inside a file: the save fails
+    result = GenerationResult(np.zeros((2, 8, 8, 3), np.uint8), 8, REQ)
+    events = [StepEvent(1, 1), LatentsReady(_latents(), {}), result]
+    steps = []
+    got = run_generation(events, blocker / "t.latents.npz", REQ, on_step=steps.append)
+    assert got is result and len(steps) == 1

@@ -96,6 +96,7 @@ def test_decode_oom_keeps_the_denoising_and_retry_makes_the_clip(qtbot, window, 
     assert video.shape == (16, 64, 64, 3)
     assert w.storyboard.card(shot.id).chip.text() == "Done"
     assert _retry_action(w, shot.id) is None
+    assert w.queue_panel.rows[job_id].retry_btn.isHidden()  # nothing left to retry
 
 
 def test_retry_after_save_close_and_reopen(

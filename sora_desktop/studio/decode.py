@@ -253,7 +253,11 @@ def run_generation(
                 if on_step is not None:
                     on_step(event)
             elif isinstance(event, LatentsReady):
-                saved = save_latents(latents_file, event.latents, event.info, request)
+                try:
+                    saved = save_latents(latents_file, event.latents, event.info, request)
+                except OSError as exc:  # a full disk must not cost the clip: decode anyway
+                    log.warning("could not save the latents to %s: %s", latents_file, exc)
+                    continue
                 log.info("latents saved before the decode: %s", saved)
                 if on_latents is not None:
                     on_latents(saved)

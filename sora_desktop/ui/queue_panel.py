@@ -187,6 +187,11 @@ class QueuePanel(QWidget):
         row, job = self.rows.get(job_id), self.queue.job(job_id)
         if row is not None and job is not None:
             row.update_from(self.queue, job)
+        for other in self.rows.values():  # a retry's progress also changes the failed row
+            other_job = self.queue.job(other.job_id)
+            if other is not row and job is not None and other_job is not None:
+                if other_job.take_id == job.take_id:
+                    other.update_from(self.queue, other_job)
         self._summary()
 
     def _summary(self) -> None:
