@@ -256,7 +256,13 @@ class GenerationWorker(QObject):
                 self.failed.emit(jid, take_decode.kept_message(exc))
         except Exception as exc:  # noqa: BLE001 - any job error becomes a message, never a crash
             log.exception("generation job %s failed (model %s)", jid, job.request.model_id)
-            self.failed.emit(jid, friendly_error(exc))
+            message = friendly_error(exc)
+            if job.decode_from is None and latents.is_file():  # e.g. writing the clip failed
+                message += (
+                    "\nThe denoising is kept with the take: “Retry in low memory” makes the "
+                    "clip without denoising again."
+                )
+            self.failed.emit(jid, message)
         else:
             log.info("generation job %s finished: %s", jid, clip)
             self.finished.emit(jid, str(clip))
