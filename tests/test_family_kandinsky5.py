@@ -35,17 +35,6 @@ def image(color: str) -> Image.Image:
     return Image.new("RGB", (32, 32), color)
 
 
-def latents_np(adapter, pipe, out) -> dict[str, np.ndarray]:
-    """What the backend saves with the take before the decode."""
-    return {k: v.detach().cpu().numpy() for k, v in adapter.latents_from_output(pipe, out).items()}
-
-
-def decode_saved(adapter, pipe, saved, req) -> np.ndarray:
-    latents = {k: torch.from_numpy(v) for k, v in saved.items()}
-    with torch.no_grad():  # as the backend decodes
-        return adapter.decode(pipe, latents, req).frames
-
-
 def test_variant_folder_holds_only_the_i2v_transformer(model):
     variant = model["folder"] / "i2v"
     assert sorted(p.name for p in variant.iterdir() if p.is_dir()) == ["transformer"]
@@ -58,9 +47,9 @@ def test_text_to_video_decodes_saved_latents_to_the_pipelines_own_frames(model):
     adapter, pipe, entry = model["adapter"], model["t2v"], model["entry"]
     req = tiny.request(entry)
     assert adapter.pipeline_for(req) == "Kandinsky5T2VPipeline"
-    saved = latents_np(adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes()))
+    saved = tiny.latents_np(adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes()))
     assert saved["video"].shape == (1, 5, 4, 4, 4)  # (B, F, h, w, C) as the pipeline gives
-    frames = decode_saved(adapter, pipe, saved, req)
+    frames = tiny.decode_saved(adapter, pipe, saved, req)
     assert frames.shape == (17, 32, 32, 3) and frames.dtype == np.uint8
     own = tiny.drive(adapter, pipe, req, Keyframes(), output_type="np").frames[0]
     own = (np.clip(own, 0, 1) * 255).round().astype(np.uint8)
@@ -74,13 +63,17 @@ def test_image_to_video_uses_the_variant_pipeline_and_the_image(model):
     assert adapter.pipeline_for(req) == "Kandinsky5I2VPipeline"
     kwargs = adapter.call_kwargs(pipe, req, Keyframes(start=image("red")), {"prompt": "x"})
     assert kwargs["image"].getpixel((0, 0)) == (255, 0, 0) and "last_image" not in kwargs
-    red = latents_np(adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes(start=image("red"))))
-    blue = latents_np(adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes(start=image("blue"))))
+    red = tiny.latents_np(
+        adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes(start=image("red")))
+    )
+    blue = tiny.latents_np(
+        adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes(start=image("blue")))
+    )
     assert np.isfinite(red["video"]).all()
     assert not np.allclose(red["video"], blue["video"])  # the image steers the clip
     own = tiny.drive(adapter, pipe, req, Keyframes(start=image("red")), output_type="np")
     own = (np.clip(own.frames[0], 0, 1) * 255).round().astype(np.uint8)
-    frames = decode_saved(adapter, pipe, red, req)
+    frames = tiny.decode_saved(adapter, pipe, red, req)
     assert np.abs(frames.astype(int) - own.astype(int)).max() <= 1
 
 
@@ -116,9 +109,9 @@ def test_cancel_stops_denoising_and_preview_latents_map_to_the_vae(model):
 def test_same_seed_same_clip_other_seed_other_clip(model):
     adapter, pipe, entry = model["adapter"], model["t2v"], model["entry"]
     req = tiny.request(entry)
-    a = latents_np(adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes()))["video"]
-    b = latents_np(adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes()))["video"]
+    a = tiny.latents_np(adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes()))["video"]
+    b = tiny.latents_np(adapter, pipe, tiny.drive(adapter, pipe, req, Keyframes()))["video"]
     other = tiny.request(entry, seed=8)
-    c = latents_np(adapter, pipe, tiny.drive(adapter, pipe, other, Keyframes()))["video"]
+    c = tiny.latents_np(adapter, pipe, tiny.drive(adapter, pipe, other, Keyframes()))["video"]
     assert np.array_equal(a, b)
     assert not np.allclose(a, c)

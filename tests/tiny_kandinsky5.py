@@ -257,3 +257,23 @@ def drive(adapter, pipe, req, keys, callback=None, output_type="latent"):
     if callback is not None:
         kwargs["callback_on_step_end"] = callback
     return pipe(**kwargs)
+
+
+def latents_np(adapter, pipe, out) -> dict:
+    """What the backend saves with the take before the decode."""
+    return {k: v.detach().cpu().numpy() for k, v in adapter.latents_from_output(pipe, out).items()}
+
+
+def decode_saved(adapter, pipe, saved, req):
+    import torch
+
+    latents = {k: torch.from_numpy(v) for k, v in saved.items()}
+    with torch.no_grad():  # as the backend decodes
+        return adapter.decode(pipe, latents, req).frames
+
+
+def as_uint8(frames):
+    """A pipeline's own ``output_type="np"`` frames (1, T, H, W, 3) → (T, H, W, 3) uint8."""
+    import numpy as np
+
+    return (np.clip(np.asarray(frames)[0], 0, 1) * 255).round().astype(np.uint8)
