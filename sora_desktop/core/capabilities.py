@@ -72,6 +72,10 @@ PIPELINE_RULES: dict[str, PipelineRules] = {
     "WanPipeline": PipelineRules(
         4, 16, window=81, start_image_pipeline="WanImageToVideoPipeline", end_image=True
     ),
+    # Wan 2.1 VACE: text-to-video and frames pinned anywhere (start, end, context) in one model
+    "WanVACEPipeline": PipelineRules(
+        4, 16, window=81, start_image_pipeline="WanVACEPipeline", end_image=True
+    ),
     # Wan 2.2 TI2V-5B: one checkpoint for text and image to video, 16x VAE (32-pixel grid)
     "Wan2.2-TI2V": PipelineRules(4, 32, window=121, start_image_pipeline="WanImageToVideoPipeline"),
     "LTXPipeline": PipelineRules(

@@ -29,6 +29,7 @@ from sora_desktop.studio.shots import (
     continuation,
     take_request,
 )
+from sora_desktop.studio.speed import record_speed
 from sora_desktop.studio.takes import adopt_clip, has_done_selection, is_current
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class ShotQueue:
         memory = self.memory_probe() if self.memory_probe is not None else None
         check_fits(checked, self.settings, memory)
         start = continuation(project, shot_id, self._pending_take)
-        request = take_request(project, shot_id, seed, start)
+        request = record_speed(take_request(project, shot_id, seed, start), self.settings)
         parent_job = self.job_for_shot(start.previous_shot) if start is not None else None
 
         take = Take.create(request)

@@ -17,6 +17,7 @@ __all__ = ["Decoded", "FamilyAdapter", "Keyframes", "MODULES", "adapter_for"]
 MODULES: dict[str, str] = {
     "WanPipeline": "wan",
     "Wan2.2-TI2V": "wan",
+    "WanVACEPipeline": "wan_vace",
     "LTXPipeline": "ltx",
     "LTX2Pipeline": "ltx2",
     "CogVideoXPipeline": "cogvideox",

@@ -68,7 +68,7 @@ class FamilyAdapter:
     def pipeline_names(self) -> tuple[str, ...]:
         """Every diffusers class this family may load (the backend allows only these)."""
         names = [self.entry.pipeline, self.i2v, self.condition]
-        return tuple(n for n in names if n)
+        return tuple(dict.fromkeys(n for n in names if n))
 
     def pipeline_for(self, request: GenerationRequest) -> str:
         """The class that serves ``request``; FieldError when the family cannot."""
@@ -99,6 +99,13 @@ class FamilyAdapter:
         if keys.end is not None:
             kwargs["last_image"] = keys.end
         return kwargs
+
+    def step_callback_kwargs(self, pipe: Any, on_step: Any) -> dict[str, Any]:
+        """Call arguments that make ``pipe`` call ``on_step(pipe, i, t, {"latents": ...})``
+        after every denoising step (cancel raises from it; the preview reads the latents).
+        Default: diffusers' ``callback_on_step_end``; a pipeline without one (HunyuanVideo
+        1.5) installs its own hook and returns {}."""
+        return {"callback_on_step_end": on_step, "callback_on_step_end_tensor_inputs": ["latents"]}
 
     def latents_from_output(self, pipe: Any, output: Any) -> dict[str, Any]:
         """The pipeline's ``output_type="latent"`` output → named tensors (saved to disk)."""
