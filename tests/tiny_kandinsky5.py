@@ -277,3 +277,63 @@ def as_uint8(frames):
     import numpy as np
 
     return (np.clip(np.asarray(frames)[0], 0, 1) * 255).round().astype(np.uint8)
+
+
+# ---------------------------------------------------------------- through the hub and backend
+def install_through_hub(built: Path, data: dict, models: Path) -> Path:
+    """Serve the saved tiny model (and its ``i2v`` variant folder, as its own repo) from the
+    fake hub on 127.0.0.1 and install it with the real downloader; returns the model folder."""
+    import shutil
+
+    import pytest
+    from fakehub import FakeHub
+    from huggingface_hub import constants
+
+    from sora_desktop.core.catalog import CatalogEntry
+    from sora_desktop.engine import downloads as dl
+
+    entry = CatalogEntry.from_dict(data)
+    with pytest.MonkeyPatch.context() as mp, FakeHub() as hub:
+        mp.setattr(constants, "HF_HUB_OFFLINE", False)
+        hub.add_folder(entry.repo_id, built)
+        if (built / "i2v").is_dir():
+            variant = built.parent / (built.name + "-i2v")
+            shutil.move(str(built / "i2v"), variant)
+            hub.add_folder(entry.variants["i2v"].repo_id, variant)
+        return dl.ModelDownloader(models, dl.HubConfig(endpoint=hub.endpoint)).download(entry)
+
+
+def events(backend, req, cancel=None) -> tuple[list, list[str]]:
+    got = list(backend.generate(req, cancel))
+    return got, [type(e).__name__ for e in got]
+
+
+def check_job(backend, req, pipeline: str, frames: tuple[int, ...], sections: int = 1):
+    """One job: StepEvents, LatentsReady before the decode, the frames; ``decode_latents`` of
+    the saved latents gives the same frames (also after a copy, as read back from disk)."""
+    import numpy as np
+
+    got, kinds = events(backend, req)
+    steps = req.steps * sections
+    assert kinds == ["StepEvent"] * steps + ["LatentsReady", "GenerationResult"], kinds
+    ready, result = got[-2], got[-1]
+    assert ready.info["pipeline"] == pipeline
+    assert result.frames.shape == frames and result.frames.std() > 0
+    saved = {k: np.array(v, copy=True) for k, v in ready.latents.items()}
+    again = backend.decode_latents(req, saved, ready.info, low_memory=False)
+    assert np.abs(again.frames.astype(int) - result.frames.astype(int)).max() <= 1
+    return ready, result
+
+
+def check_cancel(backend, req) -> None:
+    import pytest
+
+    from sora_desktop.engine.backend import CancelToken, GenerationCancelled
+
+    cancel = CancelToken()
+    seen = []
+    with pytest.raises(GenerationCancelled):
+        for event in backend.generate(req, cancel):
+            seen.append(type(event).__name__)
+            cancel.cancel()
+    assert seen == ["StepEvent"]  # no latents, no decode after a cancel

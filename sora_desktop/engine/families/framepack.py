@@ -90,6 +90,9 @@ class FramepackAdapter(FamilyAdapter):
             kwargs.setdefault("prompt_template", self.entry.defaults["prompt_template"])
         return kwargs
 
+    def total_steps(self, request: GenerationRequest) -> int:
+        return request.steps * self.sections(request.num_frames)
+
     def latents_from_output(self, pipe: Any, output: Any) -> dict[str, Any]:
         history = output.frames
         if isinstance(history, (list, tuple)):  # one entry per section, the last one whole
