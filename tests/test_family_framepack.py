@@ -132,3 +132,21 @@ def test_same_seed_same_clip_other_seed_other_clip(model):
     c = drive.latents_np(adapter, pipe, drive.drive(adapter, pipe, req(model, seed=8), keys))
     assert np.array_equal(a, b)
     assert not np.allclose(a, c["video"])
+
+
+def test_f1_vanilla_sampling_decodes_as_the_pipeline_and_refuses_an_end_image(model):
+    """FramePack F1 checkpoints sample forwards ("vanilla"): the history grows at the end."""
+    data = dict(model["entry"], defaults={**model["entry"]["defaults"], "sampling_type": "vanilla"})
+    adapter, pipe = adapter_for(CatalogEntry.from_dict(data)), model["pipe"]
+    r = req(model, num_frames=73, width=16, height=16)
+    keys = Keyframes(start=image("red", 16))
+    assert adapter.call_kwargs(pipe, r, keys, {})["sampling_type"] == "vanilla"
+    saved = drive.latents_np(adapter, pipe, drive.drive(adapter, pipe, r, keys))
+    assert saved["video"].shape == (1, 4, 19, 2, 2)
+    frames = drive.decode_saved(adapter, pipe, saved, r)
+    own = drive.as_uint8(drive.drive(adapter, pipe, r, keys, output_type="np").frames)
+    assert frames.shape == own.shape == (73, 16, 16, 3)
+    assert np.abs(frames.astype(int) - own.astype(int)).max() <= 1
+    with pytest.raises(FieldError) as end:
+        adapter.pipeline_for(req(model, end_image="end.png"))
+    assert end.value.field == "end_image"
