@@ -82,6 +82,11 @@ def test_refusals_are_one_clear_line(model):
     with pytest.raises(FieldError) as short:
         adapter.pipeline_for(tiny.request(entry, start_image="s.png", num_frames=13))
     assert short.value.field == "num_frames" and "at least 17 frames" in str(short.value)
+    no_variant = adapter_for(CatalogEntry.from_dict({**entry, "variants": {}}))
+    with pytest.raises(FieldError) as lacking:
+        no_variant.pipeline_for(tiny.request(entry, start_image="s.png"))
+    assert lacking.value.field == "start_image" and "separate download" in str(lacking.value)
+    assert no_variant.pipeline_for(tiny.request(entry)) == "Kandinsky5T2VPipeline"
     with pytest.raises(FieldError) as end:
         adapter.pipeline_for(tiny.request(entry, start_image="s.png", end_image="e.png"))
     assert end.value.field == "end_image"

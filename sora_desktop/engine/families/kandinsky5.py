@@ -19,6 +19,7 @@ from sora_desktop.engine.families.base import FamilyAdapter
 # ones after them: with fewer than 5 latent frames it divides by an empty reference (NaN
 # frames) or, with 1, returns a tuple instead of latents. So image-to-video needs >= 17 frames.
 I2V_MIN_LATENT_FRAMES = 5
+VARIANT = "i2v"  # the catalog entry's variant holding the I2V transformer
 
 
 class Kandinsky5Adapter(FamilyAdapter):
@@ -27,6 +28,13 @@ class Kandinsky5Adapter(FamilyAdapter):
 
     def pipeline_for(self, request: GenerationRequest) -> str:
         name = super().pipeline_for(request)
+        if name == self.i2v and VARIANT not in self.entry.variants:
+            # the T2V transformer is not trained to start from a frame: refuse, don't guess
+            raise FieldError(
+                "start_image",
+                f"{self.entry.name} cannot start from an image: its image-to-video weights "
+                "are a separate download that this model does not include",
+            )
         if name == self.i2v:
             least = (I2V_MIN_LATENT_FRAMES - 1) * self.rules.frame_multiple + 1
             if request.num_frames < least:
