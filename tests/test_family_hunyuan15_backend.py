@@ -5,8 +5,6 @@ cancel and seed reproducibility."""
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -25,16 +23,6 @@ from sora_desktop.engine.backend import (
 )
 
 W, H, FRAMES = SIZE
-
-# HunyuanVideo 1.5's pipelines have no callback_on_step_end: the backend must ask the adapter
-# how to see each step (FamilyAdapter.step_callback_kwargs). Until it does, these are expected
-# to fail; strict, so they turn into plain tests the moment the backend uses the hook.
-needs_hook = pytest.mark.xfail(
-    "step_callback_kwargs" not in inspect.getsource(db.DiffusersBackend.generate),
-    reason="engine/diffusers_backend.py does not call FamilyAdapter.step_callback_kwargs yet",
-    strict=True,
-)
-
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
@@ -72,7 +60,6 @@ def _events(backend, req, cancel=None):
     return events, kinds
 
 
-@needs_hook
 def test_text_to_video_steps_latents_before_decode_then_frames(backend):
     events, kinds = _events(backend, _req())
     assert kinds == ["StepEvent", "StepEvent", "LatentsReady", "GenerationResult"]
@@ -86,7 +73,6 @@ def test_text_to_video_steps_latents_before_decode_then_frames(backend):
     assert result.frames.shape == (FRAMES, H, W, 3) and result.frames.std() > 0
 
 
-@needs_hook
 def test_image_to_video_runs_the_variant_pipeline(backend, start):
     events, kinds = _events(backend, _req(start_image=start))
     assert kinds[-2:] == ["LatentsReady", "GenerationResult"]
@@ -104,7 +90,6 @@ def test_image_to_video_at_another_size_is_refused_before_running(backend, tmp_p
         _events(backend, _req(start_image=str(path), height=H - 16))
 
 
-@needs_hook
 def test_decode_latents_of_the_saved_latents_gives_the_same_frames(backend, start):
     for req in (_req(), _req(start_image=start)):
         events, _ = _events(backend, req)
@@ -116,7 +101,6 @@ def test_decode_latents_of_the_saved_latents_gives_the_same_frames(backend, star
         assert tiled.frames.shape == result.frames.shape
 
 
-@needs_hook
 def test_cancel_stops_before_the_decode(backend):
     cancel = CancelToken()
     seen = []
@@ -127,7 +111,6 @@ def test_cancel_stops_before_the_decode(backend):
     assert seen == ["StepEvent"]
 
 
-@needs_hook
 def test_same_seed_same_clip_other_seed_other_clip(backend):
     a = _events(backend, _req(seed=21))[0][-1].frames
     b = _events(backend, _req(seed=21))[0][-1].frames

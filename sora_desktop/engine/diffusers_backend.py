@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from sora_desktop.core.catalog import (
+    VARIANT_I2V,
     CatalogEntry,
     find_entry,
     is_installed,
@@ -71,7 +72,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_LIBRARIES = {"diffusers", "transformers", None}
 PREVIEW_MAX_SIDE = 256
-VARIANT_I2V = "i2v"  # <model folder>/i2v/: weights that differ for image-to-video
 
 
 # ---------------------------------------------------------------------------- safety checks
@@ -393,11 +393,7 @@ class DiffusersBackend(Backend):
                     apply_request_speed(
                         pipe, speed, adapter, self.entry, self.device, request.steps
                     )
-                    out = pipe(
-                        **kwargs,
-                        callback_on_step_end=on_step,
-                        callback_on_step_end_tensor_inputs=["latents"],
-                    )
+                    out = pipe(**kwargs, **adapter.step_callback_kwargs(pipe, on_step))
                     events.put(("done", adapter.latents_from_output(pipe, out)))
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
                 events.put(("error", exc))
