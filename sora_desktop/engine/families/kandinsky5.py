@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sora_desktop.core.catalog import VARIANT_I2V
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.families.base import FamilyAdapter
@@ -19,7 +20,6 @@ from sora_desktop.engine.families.base import FamilyAdapter
 # ones after them: with fewer than 5 latent frames it divides by an empty reference (NaN
 # frames) or, with 1, returns a tuple instead of latents. So image-to-video needs >= 17 frames.
 I2V_MIN_LATENT_FRAMES = 5
-VARIANT = "i2v"  # the catalog entry's variant holding the I2V transformer
 
 
 class Kandinsky5Adapter(FamilyAdapter):
@@ -28,7 +28,7 @@ class Kandinsky5Adapter(FamilyAdapter):
 
     def pipeline_for(self, request: GenerationRequest) -> str:
         name = super().pipeline_for(request)
-        if name == self.i2v and VARIANT not in self.entry.variants:
+        if name == self.i2v and VARIANT_I2V not in self.entry.variants:
             # the T2V transformer is not trained to start from a frame: refuse, don't guess
             raise FieldError(
                 "start_image",
