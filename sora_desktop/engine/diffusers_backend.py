@@ -75,7 +75,7 @@ PREVIEW_MAX_SIDE = 256
 
 
 # ---------------------------------------------------------------------------- safety checks
-def check_model_folder(folder: Path) -> None:
+def check_model_folder(folder: Path, libraries: frozenset[str] = frozenset()) -> None:
     """Refuse a folder that could make diffusers run code or unpickle data."""
     if not (folder / "model_index.json").is_file():
         raise FieldError("model", f"{folder} has no model_index.json; it is not a diffusers model")
@@ -111,7 +111,9 @@ def check_model_folder(folder: Path) -> None:
         if key.startswith("_") or not isinstance(value, list) or len(value) != 2:
             continue
         library, cls = value
-        library_ok = (library is None or isinstance(library, str)) and library in ALLOWED_LIBRARIES
+        library_ok = (library is None or isinstance(library, str)) and (
+            library in ALLOWED_LIBRARIES or library in libraries
+        )
         if not library_ok or (cls is not None and not str(cls).isidentifier()):
             raise FieldError(
                 "model",
@@ -214,7 +216,7 @@ class DiffusersBackend(Backend):
             if folder is None:
                 raise ValueError("folder: a model folder is needed")
             self.folder = Path(folder)
-            check_model_folder(self.folder)
+            check_model_folder(self.folder, self.adapter.component_libraries)
             self.pipe = self._from_pretrained(entry.pipeline, self.folder)
         self.pipe.set_progress_bar_config(disable=True)
         self._pipes: dict[str, Any] = {type(self.pipe).__name__: self.pipe}
@@ -269,7 +271,7 @@ class DiffusersBackend(Backend):
                     shared[key] = value
         variant = self.folder / VARIANT_I2V if self.folder is not None else None
         if variant is not None and (variant / "model_index.json").is_file():
-            check_model_folder(variant)
+            check_model_folder(variant, self.adapter.component_libraries)
             own = {p.name for p in variant.iterdir() if p.is_dir()}
             pipe = self._from_pretrained(
                 name, variant, **{k: v for k, v in shared.items() if k not in own}

@@ -59,6 +59,9 @@ class FamilyAdapter:
     # the catalog's ``pipeline`` is the text-to-video class; these are the others
     i2v: ClassVar[str | None] = None
     condition: ClassVar[str | None] = None
+    # diffusers pipeline modules (``diffusers.pipelines.<name>``, diffusers' own code) that this
+    # family's model_index.json names as a component library: LTX-2's ["ltx2", "LTX2Vocoder"]
+    component_libraries: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, entry: CatalogEntry, rules: PipelineRules) -> None:
         self.entry = entry
