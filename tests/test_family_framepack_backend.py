@@ -5,8 +5,6 @@ request and a clip length off the 36k+1 rule are refused before anything runs.""
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 
@@ -51,12 +49,6 @@ def test_long_clip_and_end_keyframe_save_latents_before_the_decode(setup):
     tiny.check_job(backend, end, PIPE, (37, S, S, 3))
 
 
-@pytest.mark.xfail(
-    "total_steps" not in inspect.getsource(DiffusersBackend.generate),
-    reason="engine/diffusers_backend.py numbers steps by the callback's index, which restarts "
-    "per FramePack section; FamilyAdapter.total_steps gives the job's total",
-    strict=False,
-)
 def test_progress_counts_every_section_once(setup):
     backend, data, images = setup
     steps = [e for e in backend.generate(req(data, images, num_frames=73)) if hasattr(e, "step")]
