@@ -228,6 +228,7 @@ def run_case(backend, request, repeats: int) -> dict[str, Any]:
     backend.preview_factors()
     calib = time.perf_counter() - t
     kwargs = backend._call_kwargs(request, pipe)
+    kwargs["output_type"] = "np"  # the direct call decodes too (the app decodes after latents)
     direct, app, step_times, peaks_direct, peaks_app = [], [], [], [], []
     for _ in range(repeats):
         kwargs["generator"] = kwargs["generator"].manual_seed(request.seed)
@@ -243,7 +244,7 @@ def run_case(backend, request, repeats: int) -> dict[str, Any]:
         _sync()
         t = time.perf_counter()
         stamps = []
-        for ev in backend.generate(request):
+        for ev in backend.generate(request):  # steps, LatentsReady, then the result
             if isinstance(ev, StepEvent):
                 stamps.append(time.perf_counter())
             elif isinstance(ev, GenerationResult):

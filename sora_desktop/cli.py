@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--negative", default="", help="what the clip should not show")
     gen.add_argument(
+        "--prompt-at",
+        nargs=2,
+        action="append",
+        metavar=("SECONDS", "TEXT"),
+        help="a prompt that takes over at SECONDS into a long shot (repeat, times in order); "
+        "each window of the shot uses the prompt in force at its start",
+    )
+    gen.add_argument(
         "--enhance", action="store_true", help="rewrite the prompt into a detailed caption first"
     )
     gen.add_argument("--enhancer", default="rule", help="which enhancer (default: rule)")
@@ -163,6 +171,17 @@ def _shown_int(value: int) -> str:
     return str(value) if abs(value) < 10**18 else "a number too large to use"
 
 
+def _timed_prompt(seconds: str, text: str) -> dict[str, Any]:
+    """One ``--prompt-at SECONDS TEXT``; the request checks the times and the text."""
+    try:
+        at = float(seconds)
+    except ValueError:
+        raise UsageError(
+            f"--prompt-at: {seconds!r} is not a number of seconds (use --prompt-at 4.5 \"text\")"
+        ) from None
+    return {"at": at, "prompt": text}
+
+
 def _checked_start_image(path: str) -> str:
     """Refuse a start image that is not a file, not an image, cut off or huge (from its header,
     before minutes of model loading); the image is decoded later by the backend."""
@@ -209,6 +228,8 @@ def build_request(args: argparse.Namespace) -> tuple[GenerationRequest, str | No
         fields["width"], fields["height"] = _parse_size(args.size)
     if args.start_image is not None:
         fields["start_image"] = _checked_start_image(args.start_image)
+    if args.prompt_at:
+        fields["timed_prompts"] = [_timed_prompt(at, text) for at, text in args.prompt_at]
     if args.seed is not None:
         if not 0 <= args.seed <= MAX_SEED:
             raise UsageError(f"--seed: {args.seed} is out of range; allowed 0 to {MAX_SEED}")
@@ -296,6 +317,7 @@ def _load_backend(model_id: str, device: str, model_dir: str | None) -> Any:
 def cmd_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from sora_desktop.engine import registry
     from sora_desktop.engine.backend import CancelToken, GenerationCancelled
     from sora_desktop.engine.export import (
         SUFFIX_FORMATS,
@@ -361,7 +383,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     with _ctrl_c_cancels(cancel):
         try:
-            events = backend.generate(request, cancel)
+            # registry.generate: a shot longer than the model's window is made in windows
+            events = registry.generate(request, cancel, backend=backend)
             result = take_decode.run_generation(events, latents, request, on_step=on_step)
             if bar is not None:
                 bar.close()

@@ -214,3 +214,26 @@ def test_latents_that_cannot_be_saved_do_not_cost_the_clip(tmp_path):
     steps = []
     got = run_generation(events, blocker / "t.latents.npz", REQ, on_step=steps.append)
     assert got is result and len(steps) == 1
+
+
+def test_a_long_shots_latents_accumulate_window_by_window(tmp_path):
+    from sora_desktop.engine.backend import GenerationResult, LatentsReady
+    from sora_desktop.studio.decode import DecodeKept, run_generation
+
+    w0 = np.zeros((1, 2, 2, 4, 4), np.float32)
+
+    def events():  # engine/long_shot.py: one LatentsReady per window, then window 1 fails
+        yield LatentsReady({"w0.video": w0}, {"w0": {"a": 1}, "long_shot": {"windows": 2}}, 0, 2)
+        yield LatentsReady(
+            {"w1.video": w0 + 1}, {"w1": {"b": 2}, "long_shot": {"windows": 2}}, 1, 2
+        )
+        raise MemoryError("out of memory")
+        yield GenerationResult(np.zeros((2, 8, 8, 3), np.uint8), 8, REQ)
+
+    path = tmp_path / "long.latents.npz"
+    with pytest.raises(DecodeKept, match="ran out of memory") as info:
+        run_generation(events(), path, REQ)
+    assert info.value.latents == path
+    saved = load_latents(path)
+    assert sorted(saved.latents) == ["w0.video", "w1.video"]
+    assert saved.info == {"w0": {"a": 1}, "w1": {"b": 2}, "long_shot": {"windows": 2}}

@@ -30,8 +30,10 @@ class FakeBackend(Backend):
         self.fail_decode = fail_decode
         self.denoised = 0
 
-    def capabilities(self):  # not used by these tests
-        raise NotImplementedError
+    def capabilities(self):
+        from sora_desktop.core.capabilities import embedded_capabilities
+
+        return embedded_capabilities({})  # any window: these clips are short
 
     def generate(self, request, cancel=None):
         self.denoised += 1

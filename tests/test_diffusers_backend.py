@@ -205,7 +205,11 @@ def test_preview_calibration_recovers_a_linear_decoder():
             rgb = rgb.permute(0, 4, 1, 2, 3)
             return (torch.repeat_interleave(torch.repeat_interleave(rgb, 8, 3), 8, 4),)
 
-    factors = db.calibrate_preview(SimpleNamespace(vae=LinearVae()), "wan")
+    from sora_desktop.core.capabilities import PIPELINE_RULES
+    from sora_desktop.engine.families.wan import WanAdapter
+
+    adapter = WanAdapter(SimpleNamespace(), PIPELINE_RULES["WanPipeline"])
+    factors = db.calibrate_preview(SimpleNamespace(vae=LinearVae()), adapter)
     assert np.allclose(factors, true_w, atol=1e-4)
 
 
@@ -423,9 +427,9 @@ def test_preflight_request_uses_the_settings_memory_mode():
 def test_weights_that_do_not_fit_at_load_time_give_advice(tiny_dir, monkeypatch):
     folder, entry = tiny_dir["wan"]
 
-    def boom(self):
+    def boom(self, pipe):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(db.DiffusersBackend, "_apply_memory_mode", boom)
+    monkeypatch.setattr(db.DiffusersBackend, "_activate", boom)
     with pytest.raises(OutOfMemory, match="Choose Balanced mode"):
         db.DiffusersBackend(CatalogEntry.from_dict(entry), folder, "cpu", "fast")

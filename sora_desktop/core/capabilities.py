@@ -41,6 +41,12 @@ EMBEDDED_FPS = 8
 EMBEDDED_MAX_SEGMENTS = 8
 # Requests accept any frame count and rate up to these (core/request.py); a model may allow less.
 MAX_FRAMES = 1024
+# A long shot (engine/long_shot.py): windows chained by their shared frame. Each window after
+# the first starts from the previous one's last frame, so consecutive windows overlap by that
+# one frame: it is all an image-to-video pipeline is conditioned on, and with a k*m+1 frame
+# rule, windows of k*m+1 frames that share one frame add up to a valid k'*m+1 clip.
+WINDOW_OVERLAP = 1
+LONG_SHOT_MAX_WINDOWS = 8  # a diffusers model's longest shot, in windows
 MAX_FPS = 60
 SIZE_MULTIPLE = 16  # every request's width and height; a model may need a larger multiple
 
@@ -71,6 +77,10 @@ class PipelineRules:
 PIPELINE_RULES: dict[str, PipelineRules] = {
     "WanPipeline": PipelineRules(
         4, 16, window=81, start_image_pipeline="WanImageToVideoPipeline", end_image=True
+    ),
+    # Wan 2.1 VACE: text-to-video and frames pinned anywhere (start, end, context) in one model
+    "WanVACEPipeline": PipelineRules(
+        4, 16, window=81, start_image_pipeline="WanVACEPipeline", end_image=True
     ),
     # Wan 2.2 TI2V-5B: one checkpoint for text and image to video, 16x VAE (32-pixel grid)
     "Wan2.2-TI2V": PipelineRules(4, 32, window=121, start_image_pipeline="WanImageToVideoPipeline"),
@@ -104,10 +114,12 @@ PIPELINE_RULES: dict[str, PipelineRules] = {
     "SanaVideoPipeline": PipelineRules(
         4, 32, window=81, start_image_pipeline="SanaImageToVideoPipeline"
     ),
+    # FramePack: sections of 9 latent frames; clips are 36k+1 frames (engine/families/framepack)
     "HunyuanVideoFramepackPipeline": PipelineRules(
-        4,
+        36,
         16,
-        max_frames=1024,
+        max_frames=36 * 28 + 1,
+        negative_prompt=False,
         start_image_pipeline="HunyuanVideoFramepackPipeline",
         end_image=True,
         text_to_video=False,
@@ -122,7 +134,8 @@ class ModelCapabilities:
     ``sizes``: the allowed (width, height) pairs; empty = any multiple of ``size_multiple``.
     ``frame_multiple``: num_frames must be ``k * frame_multiple + 1`` (1 = any count).
     ``window``: frames made in one pass; longer clips are chained segments of that many frames
-    overlapping by one (0 = the whole clip in one pass). ``fps_choices`` empty = any 1..MAX_FPS.
+    overlapping by WINDOW_OVERLAP (0 = the whole clip in one pass). ``fps_choices`` empty = any
+    1..MAX_FPS.
     """
 
     sizes: tuple[tuple[int, int], ...] = ()
@@ -154,9 +167,42 @@ class ModelCapabilities:
     def segments(self, num_frames: int) -> int:
         """How many chained passes a clip of ``num_frames`` takes (1 for one-pass models)."""
         window = self.frames_per_pass
-        if num_frames <= window or window < 2:
+        step = window - WINDOW_OVERLAP
+        if num_frames <= window or step < 1:
             return 1
-        return 1 + -(-(num_frames - window) // (window - 1))
+        return 1 + -(-(num_frames - window) // step)
+
+    def window_starts(self, num_frames: int) -> list[int]:
+        """The first frame of each pass of a clip (windows share WINDOW_OVERLAP frames)."""
+        step = self.frames_per_pass - WINDOW_OVERLAP
+        return [k * step for k in range(self.segments(num_frames))]
+
+    def check_timed_prompts(self, request: GenerationRequest) -> None:
+        """Raise FieldError("timed_prompts", ...) for a timed prompt no window would use: each
+        window uses the prompt in force at its first frame (``TimedPrompt``)."""
+        if not request.timed_prompts:
+            return
+        name = self.name or self.model_id or request.model_id
+        starts = self.window_starts(request.num_frames)
+        fps = request.fps
+        if len(starts) == 1:
+            longest = self.frames_per_pass / fps
+            raise FieldError(
+                "timed_prompts",
+                f"{name} makes this shot in one pass (up to {longest:.1f} s at {fps} fps), so "
+                f"prompts over time would not be used; make the shot longer than {longest:.1f} s "
+                "or remove them",
+            )
+        frames = [round(t.at * fps) for t in request.timed_prompts] + [request.num_frames]
+        for n, timed in enumerate(request.timed_prompts):
+            if not any(frames[n] <= s < frames[n + 1] for s in starts):
+                at_starts = ", ".join(f"{s / fps:g} s" for s in starts)
+                raise FieldError(
+                    "timed_prompts",
+                    f"prompt {n + 1} at {timed.at:g} s would not be used: {name} makes this shot "
+                    f"in windows starting at {at_starts}, each with the prompt in force at its "
+                    "start; move it to a window's start or remove it",
+                )
 
     def size_options(self, width: int | None = None, height: int | None = None):
         """The sizes to offer: [(w, h, shape)], shape "1:1", "landscape", "portrait", "square".
@@ -204,6 +250,7 @@ class ModelCapabilities:
                         f"use e.g. {max(m, value // m * m)}",
                     )
         self.check_frame_rule(request.num_frames)
+        self.check_timed_prompts(request)
         if request.negative_prompt and not self.supports_negative_prompt:
             raise FieldError("negative_prompt", f"{name} does not use a negative prompt")
         if self.fps_choices and request.fps not in self.fps_choices:
@@ -303,14 +350,56 @@ def capabilities_from_entry(entry: CatalogEntry) -> ModelCapabilities:
     )
     if rules is None:  # a pipeline this version cannot run: the backend refuses it on load
         return replace(base, supports_start_image=entry.supports_start_image)
+    start_image = entry.supports_start_image and rules.start_image_pipeline is not None
+    window = _window(entry, rules) if start_image else 0
+    longest = long_shot_max_frames(window, rules.frame_multiple) if window else rules.max_frames
     return replace(
         base,
-        max_frames=rules.max_frames,
-        supports_start_image=entry.supports_start_image and rules.start_image_pipeline is not None,
+        max_frames=longest,
+        supports_start_image=start_image,
         supports_negative_prompt=rules.negative_prompt,
         size_multiple=rules.size_multiple,
         frame_multiple=rules.frame_multiple,
+        window=window,
     )
+
+
+def long_shot_max_frames(window: int, frame_multiple: int) -> int:
+    """The longest shot of a windowed model: LONG_SHOT_MAX_WINDOWS windows sharing one frame
+    each, at most MAX_FRAMES, and still on the model's k*m+1 frame rule."""
+    frames = window + (LONG_SHOT_MAX_WINDOWS - 1) * (window - WINDOW_OVERLAP)
+    if frames <= MAX_FRAMES:
+        return frames
+    m = max(1, frame_multiple)
+    return (MAX_FRAMES - 1) // m * m + 1
+
+
+def _window(entry: CatalogEntry, rules: PipelineRules) -> int:
+    """Frames per window of a model that can chain windows (it starts from an image): the
+    entry's ``window_frames`` (a distilled or tiny model may differ from its family), else its
+    pipeline's. 0: no long shots, the clip is one pass up to ``rules.max_frames``."""
+    value = entry.extra.get("window_frames")
+    if value is None:
+        return rules.window
+    m = max(1, rules.frame_multiple)
+    usable = (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 2 <= value <= rules.max_frames
+        and (value - 1) % m == 0
+    )
+    if not usable:
+        log.warning(
+            "catalog[%s].window_frames: %r is not a %dk+1 frame count from 2 to %d; using the "
+            "pipeline's window (%d)",
+            entry.id,
+            value,
+            m,
+            rules.max_frames,
+            rules.window,
+        )
+        return rules.window
+    return value
 
 
 def capabilities_for(model_id: str, entries: list[CatalogEntry] | None = None) -> ModelCapabilities:

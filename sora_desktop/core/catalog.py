@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,23 @@ MANIFEST_VERSION = 1
 BACKENDS = ("embedded", "diffusers", "transformers")
 KINDS = ("video", "enhancer")
 ENV_CATALOG = "SORA_DESKTOP_CATALOG"
+# Weights that differ for one task live in a VARIANT folder ``<model folder>/<name>/`` with its
+# own model_index.json, files and manifest (e.g. HunyuanVideo 1.5's image-to-video transformer)
+VARIANT_I2V = "i2v"
+VARIANT_NAMES = (VARIANT_I2V,)
+_VARIANT_KEYS = ("repo_id", "revision", "files", "download_bytes")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A second repository installed into ``<model folder>/<name>/`` with the entry."""
+
+    name: str
+    repo_id: str
+    revision: str
+    files: tuple[str, ...]
+    download_bytes: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,8 @@ class CatalogEntry:
     estimated: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    variants: dict[str, Variant] = field(default_factory=dict)
+    variant: str | None = None  # set on the entry ``variant_entry`` makes for one variant
 
     @property
     def needs_download(self) -> bool:
@@ -61,7 +79,31 @@ class CatalogEntry:
         return self.id.replace("/", "--")
 
     def folder(self, models_dir: str | os.PathLike) -> Path:
-        return Path(models_dir) / self.folder_name
+        base = Path(models_dir) / self.folder_name
+        return base / self.variant if self.variant else base
+
+    def variant_entry(self, name: str) -> CatalogEntry:
+        """This entry as the download of one variant: same id and name, the variant's repo and
+        files, and ``folder`` ``<model folder>/<name>``."""
+        v = self.variants[name]
+        return replace(
+            self,
+            repo_id=v.repo_id,
+            revision=v.revision,
+            files=v.files,
+            download_bytes=v.download_bytes,
+            variants={},
+            variant=name,
+        )
+
+    def units(self) -> list[CatalogEntry]:
+        """What installing this entry downloads: the entry, then each variant."""
+        return [self, *(self.variant_entry(n) for n in self.variants)]
+
+    @property
+    def install_bytes(self) -> int:
+        """The download of the entry and all its variants."""
+        return self.download_bytes + sum(v.download_bytes for v in self.variants.values())
 
     def is_estimate(self, name: str) -> bool:
         """Whether a figure (e.g. 'download_bytes', 'min_vram_gb.fast') is an estimate."""
@@ -85,18 +127,12 @@ class CatalogEntry:
                 f"{where}.id: must be 'name' or 'owner/name' of letters, digits, '.', '_' and "
                 "'-', each part starting with a letter or digit"
             )
-        files = data.get("files", [])
-        if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
-            raise ValueError(f"{where}.files: must be a list of file names or patterns")
+        files = _files(where, data.get("files", []))
         repo_id = data.get("repo_id")
         if data["backend"] != "embedded":
-            if not isinstance(repo_id, str) or repo_id.count("/") != 1:
-                raise ValueError(f"{where}.repo_id: must be 'owner/name' for a downloadable model")
-            if not files:
-                raise ValueError(f"{where}.files: a downloadable model must list its files")
-        size = data.get("download_bytes", 0)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise ValueError(f"{where}.download_bytes: must be a whole number of bytes >= 0")
+            _repo(where, repo_id, files)
+        size = _size(where, data.get("download_bytes", 0))
+        variants = _variants(where, data.get("variants"), data["backend"])
         vram = _mode_table(where, "min_vram_gb", data.get("min_vram_gb"))
         ram = _mode_table(where, "min_ram_gb", data.get("min_ram_gb"))
         defaults = data.get("defaults", {})
@@ -124,7 +160,54 @@ class CatalogEntry:
             estimated=tuple(data.get("estimated", ())),
             sources=tuple(data.get("sources", ())),
             extra=extra,
+            variants=variants,
         )
+
+
+def _files(where: str, files: Any) -> list[str]:
+    if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+        raise ValueError(f"{where}.files: must be a list of file names or patterns")
+    return files
+
+
+def _repo(where: str, repo_id: Any, files: list[str]) -> None:
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+        raise ValueError(f"{where}.repo_id: must be 'owner/name' for a downloadable model")
+    if not files:
+        raise ValueError(f"{where}.files: a downloadable model must list its files")
+
+
+def _size(where: str, size: Any) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"{where}.download_bytes: must be a whole number of bytes >= 0")
+    return size
+
+
+def _variants(where: str, value: Any, backend: str) -> dict[str, Variant]:
+    """``"variants": {"i2v": {"repo_id", "revision", "files", "download_bytes"}}``, checked
+    like the entry's own repo, files and size; nothing else is accepted."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or backend == "embedded":
+        raise ValueError(f"{where}.variants: must be an object of a downloadable model")
+    out: dict[str, Variant] = {}
+    for name, data in value.items():
+        at = f"{where}.variants.{name}"
+        if name not in VARIANT_NAMES:
+            raise ValueError(f"{at}: unknown variant; allowed {', '.join(VARIANT_NAMES)}")
+        if not isinstance(data, dict):
+            raise ValueError(f"{at}: must be an object")
+        unknown = sorted(set(data) - set(_VARIANT_KEYS))
+        if unknown:
+            raise ValueError(f"{at}.{unknown[0]}: unknown key; allowed {', '.join(_VARIANT_KEYS)}")
+        files = _files(at, data.get("files", []))
+        _repo(at, data.get("repo_id"), files)
+        revision = data.get("revision", "main")
+        if not isinstance(revision, str) or not revision:
+            raise ValueError(f"{at}.revision: must be a non-empty string")
+        size = _size(at, data.get("download_bytes", 0))
+        out[name] = Variant(name, data["repo_id"], revision, tuple(files), size)
+    return out
 
 
 def _mode_table(where: str, name: str, value: Any) -> dict[str, float]:
@@ -224,20 +307,26 @@ def is_safe_relative_path(name: str) -> bool:
 
 
 def is_installed(entry: CatalogEntry, models_dir: str | os.PathLike) -> bool:
+    """Complete manifests for the entry and every variant (each in its own folder)."""
     if not entry.needs_download:
         return True
     manifest = read_manifest(entry.folder(models_dir))
-    return manifest is not None and manifest.get("model_id") == entry.id
+    if manifest is None or manifest.get("model_id") != entry.id:
+        return False
+    if manifest.get("variant") != entry.variant:  # None in the main folder's manifest
+        return False
+    return all(is_installed(entry.variant_entry(n), models_dir) for n in entry.variants)
 
 
 def installed_size(entry: CatalogEntry, models_dir: str | os.PathLike) -> int:
     """Bytes the installed model takes on disk (0 when not installed or embedded)."""
-    if not entry.needs_download:
+    if not entry.needs_download or not is_installed(entry, models_dir):
         return 0
-    manifest = read_manifest(entry.folder(models_dir))
-    if manifest is None:
-        return 0
-    return sum(int(f["size"]) for f in manifest["files"])
+    total = 0
+    for unit in entry.units():
+        manifest = read_manifest(unit.folder(models_dir)) or {"files": []}
+        total += sum(int(f["size"]) for f in manifest["files"])
+    return total
 
 
 def installed_models(

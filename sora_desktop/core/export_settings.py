@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sora_desktop.core.capabilities import MAX_FPS
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.errors import short_repr as _short
 
@@ -33,6 +34,11 @@ UPSCALE_CHOICES: tuple[int, ...] = tuple(
 )
 QUALITIES: tuple[str, ...] = ("high", "medium", "low")
 MAX_CROSSFADE_FRAMES = 120
+# how a shot whose shape differs from the film's frame is placed: the whole picture with bars,
+# or the frame filled and the overflow cut off (core/film_layout.fit_rect does the arithmetic)
+FIT_MODES: tuple[str, ...] = ("letterbox", "crop")
+# the film's frame rate: None = "Auto" (the fastest shot's, core/film_layout.default_film_fps)
+MAX_EXPORT_FPS = MAX_FPS
 
 # field -> its key in a project file's "settings" object (what a project remembers between
 # exports; quality and the watermark are chosen per export and not stored)
@@ -41,6 +47,8 @@ PROJECT_KEYS: dict[str, str] = {
     "format": "export_format",
     "upscale": "upscale",
     "upscale_method": "upscale_method",
+    "fps": "export_fps",
+    "fit": "export_fit",
 }
 
 
@@ -54,6 +62,8 @@ class ExportSettings:
     quality: str = "high"
     crossfade_frames: int = 0
     watermark: bool = False
+    fps: int | None = None  # the film's frame rate; None = the fastest shot's
+    fit: str = "letterbox"
 
     def __post_init__(self) -> None:
         cf = self.crossfade_frames
@@ -77,6 +87,17 @@ class ExportSettings:
         if not isinstance(self.quality, str) or self.quality not in QUALITIES:
             raise FieldError(
                 "quality", f"{_short(self.quality)} is not allowed; allowed {QUALITIES}"
+            )
+        fps = self.fps
+        if fps is not None and (_bad_int(fps) or not 1 <= fps <= MAX_EXPORT_FPS):
+            raise FieldError(
+                "export_fps",
+                f"{_short(fps)} is not allowed; allowed 1 to {MAX_EXPORT_FPS} frames per "
+                "second, or Auto",
+            )
+        if not isinstance(self.fit, str) or self.fit not in FIT_MODES:
+            raise FieldError(
+                "export_fit", f"{_short(self.fit)} is not allowed; allowed {FIT_MODES}"
             )
         if not isinstance(self.watermark, bool):
             raise FieldError("watermark", f"expected true or false, got {_short(self.watermark)}")
@@ -102,8 +123,6 @@ class ExportSettings:
 
 def _bad_int(value: Any) -> bool:
     return isinstance(value, bool) or not isinstance(value, int)
-
-
 
 
 # what a new project remembers

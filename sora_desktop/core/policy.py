@@ -323,11 +323,13 @@ def check_prompt(prompt: str, policy: Policy | None = None) -> PolicyResult:
 
 
 def check_request(request: Any, policy: Policy | None = None) -> PolicyResult:
-    """Check a request's prompt and, if prompt enhancement rewrote it, the user's own words."""
+    """Check a request's prompt, its timed prompts and, if prompt enhancement rewrote it, the
+    user's own words."""
     policy = policy or load_policy()
     texts = [request.prompt]
     if getattr(request, "original_prompt", None):
         texts.append(request.original_prompt)
+    texts.extend(t.prompt for t in getattr(request, "timed_prompts", ()))  # a long shot's
     for text in texts:
         result = policy.check(text)
         if not result.allowed:

@@ -16,13 +16,28 @@ from sora_desktop.core.capabilities import (  # noqa: F401 - MAX_* and the id ar
     MAX_FRAMES,
     SIZE_MULTIPLE,
 )
-from sora_desktop.core.errors import FieldError
+from sora_desktop.core.errors import FieldError, short_repr
 
 MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**32 - 1
 REQUEST_VERSION = 1
 MAX_EXTRA_DEPTH = 32
 MAX_PATH_CHARS = 4096
+MAX_TIMED_PROMPTS = 64
+
+
+@dataclass(frozen=True)
+class TimedPrompt:
+    """A prompt that takes over ``at`` seconds into the shot (issue 17, long shots).
+
+    The rule, read everywhere through ``GenerationRequest.prompt_for_frame``: the main
+    ``prompt`` holds from 0 s; a timed prompt takes over at the frame nearest its time
+    (``round(at * fps)``); a long shot's window uses the prompt in force at its first frame, so
+    a time that falls inside a window takes effect from the next window on.
+    """
+
+    at: float
+    prompt: str
 
 
 @dataclass(frozen=True)
@@ -51,8 +66,12 @@ class GenerationRequest:
     original_prompt: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     end_image: str | None = None
+    # [{"at": seconds, "prompt": text}, ...], times ascending inside the clip (TimedPrompt)
+    timed_prompts: tuple[TimedPrompt, ...] = ()
 
     def __post_init__(self) -> None:
+        # saved JSON gives a list of {"at", "prompt"} objects: the same values as TimedPrompts
+        object.__setattr__(self, "timed_prompts", _as_timed_prompts(self.timed_prompts))
         self.validate()
 
     # ------------------------------------------------------------------ validation
@@ -106,6 +125,7 @@ class GenerationRequest:
         if self.original_prompt is not None:
             _check_text("original_prompt", self.original_prompt)
         _check_extra(self.extra)
+        _check_timed_prompts(self.timed_prompts, self.num_frames, self.fps)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -115,8 +135,19 @@ class GenerationRequest:
     def with_changes(self, **changes: Any) -> GenerationRequest:
         return replace(self, **changes)
 
+    def prompt_for_frame(self, frame: int) -> str:
+        """The prompt in force at ``frame`` (0-based): the last timed prompt that has taken
+        over by then, else the main prompt (the rule is on ``TimedPrompt``)."""
+        text = self.prompt
+        for timed in self.timed_prompts:
+            if round(timed.at * self.fps) > frame:
+                break
+            text = timed.prompt
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["timed_prompts"] = [asdict(t) for t in self.timed_prompts]
         data["version"] = REQUEST_VERSION
         return data
 
@@ -214,6 +245,74 @@ def _check_text(name: str, value: Any, limit: int | None = None) -> None:
         raise FieldError(
             name, f"contains characters that are not valid text (at position {exc.start})"
         ) from exc
+
+
+def _as_timed_prompts(value: Any) -> tuple[TimedPrompt, ...]:
+    """TimedPrompts from TimedPrompts or {"at", "prompt"} objects; anything else is refused."""
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
+        raise FieldError(
+            "timed_prompts",
+            f"expected a list of {{'at': seconds, 'prompt': text}}, got {type(value).__name__}",
+        )
+    if len(value) > MAX_TIMED_PROMPTS:
+        raise FieldError(
+            "timed_prompts", f"{len(value)} prompts is too many; the limit is {MAX_TIMED_PROMPTS}"
+        )
+    items = []
+    for n, item in enumerate(value, 1):
+        if isinstance(item, TimedPrompt):
+            items.append(item)
+            continue
+        if not isinstance(item, dict) or set(item) != {"at", "prompt"}:
+            raise FieldError(
+                "timed_prompts",
+                f"prompt {n}: expected {{'at': seconds, 'prompt': text}}, got {short_repr(item)}",
+            )
+        items.append(TimedPrompt(item["at"], item["prompt"]))
+    return tuple(items)
+
+
+def _check_timed_prompts(timed: tuple[TimedPrompt, ...], num_frames: int, fps: int) -> None:
+    """Times ascending and inside the clip (after 0 s, where the main prompt holds, and before
+    its end); each text follows the prompt's rules."""
+    seconds = num_frames / fps
+    previous = 0.0
+    for n, item in enumerate(timed, 1):
+        where = f"prompt {n}"
+        if isinstance(item.at, bool) or not isinstance(item.at, (int, float)):
+            raise FieldError(
+                "timed_prompts", f"{where}: time must be a number of seconds, got {_show(item.at)}"
+            )
+        try:
+            at = float(item.at)
+        except OverflowError:
+            at = math.inf
+        if not math.isfinite(at):
+            raise FieldError(
+                "timed_prompts", f"{where}: {_show(item.at)} is not a usable time in seconds"
+            )
+        if not 0 < at < seconds:
+            raise FieldError(
+                "timed_prompts",
+                f"{where}: {at:g} s is outside the clip; use a time after 0 s and "
+                f"before its end ({seconds:g} s)",
+            )
+        if at <= previous and n > 1:
+            raise FieldError(
+                "timed_prompts",
+                f"{where}: {at:g} s is not after the prompt before it ({previous:g} s); "
+                "list the times in order",
+            )
+        previous = at
+        _check_text("timed_prompts", item.prompt)
+        if not item.prompt.strip():
+            raise FieldError("timed_prompts", f"{where} at {at:g} s: the text must not be empty")
+        if len(item.prompt) > MAX_PROMPT_CHARS:
+            raise FieldError(
+                "timed_prompts",
+                f"{where} at {at:g} s: {len(item.prompt)} characters is too long; "
+                f"the limit is {MAX_PROMPT_CHARS} characters",
+            )
 
 
 def _check_extra(extra: Any) -> None:

@@ -25,6 +25,7 @@ from sora_desktop.core.atomic import atomic_write_with
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import MEMORY_MODES
 from sora_desktop.core.safe_paths import UnsafePathError, open_regular_file
+from sora_desktop.core.speed import SPEED_KEY, SpeedOptions
 
 APP_NAME = "sora-desktop"
 ENV_HOME = "SORA_DESKTOP_HOME"
@@ -108,6 +109,9 @@ class Settings:
     device: str = "auto"
     precision: str = "auto"
     memory_mode: str = "balanced"
+    # "Faster": the speed switches for downloaded models (core/speed.py), recorded in each
+    # clip's request; empty = all off
+    speed: dict[str, Any] = field(default_factory=dict)
     theme: str = "system"
     # Visible watermark on exported videos; on by default so shared clips are recognisable.
     watermark: bool = True
@@ -132,6 +136,9 @@ class Settings:
     def __post_init__(self) -> None:
         self.validate()
 
+    def speed_options(self) -> SpeedOptions:
+        return SpeedOptions.from_extra({SPEED_KEY: self.speed})
+
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
         """Raise ``ValueError("<field>: ...")`` for the first invalid value."""
@@ -143,6 +150,9 @@ class Settings:
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("memory_mode", self.memory_mode, MEMORY_MODES)
         _check_choice("theme", self.theme, THEMES)
+        if not isinstance(self.speed, dict):
+            raise FieldError("speed", f"expected an object, got {type(self.speed).__name__}")
+        self.speed_options()  # FieldError naming the option
         for name in ("watermark", "ai_label", "policy_enabled", "offline", "first_run_done"):
             value = getattr(self, name)
             if not isinstance(value, bool):

@@ -1,40 +1,48 @@
-"""Open-weight text-to-video models (Wan, LTX-Video, CogVideoX, HunyuanVideo) through diffusers.
+"""Open-weight video models (Wan, LTX-Video, LTX-2, HunyuanVideo 1.5, Kandinsky 5, Sana-Video,
+FramePack, CogVideoX) through diffusers.
 
-``DiffusersBackend`` sits behind the engine's ``Backend`` interface: ``generate`` is a generator
-of ``StepEvent`` then one ``GenerationResult``. The diffusers pipeline runs in a worker thread;
-its ``callback_on_step_end`` hands each step to the caller through a queue, with a cheap preview
-frame, and raises ``GenerationCancelled`` when the job is cancelled, which stops the pipeline
-before the (expensive) VAE decode.
+``DiffusersBackend`` sits behind the engine's ``Backend`` interface: ``generate`` yields a
+``StepEvent`` per step, a ``LatentsReady`` with the denoised latents *before* the VAE decode
+(the caller saves them with the take), then one ``GenerationResult``. The pipeline runs with
+``output_type="latent"`` in a worker thread; its ``callback_on_step_end`` hands each step to the
+caller through a queue with a cheap preview frame, and raises ``GenerationCancelled`` when the
+job is cancelled. The decode runs after the latents were handed out, through the family's
+adapter (engine/families/); when it fails (usually out of memory) ``DecodeFailed`` says the
+denoising is kept, and ``decode_latents`` decodes the saved latents again in low memory.
 
-Safety: only the pipeline class named by the catalog entry is used (from a fixed list), the
-model folder must be a complete verified install, ``model_index.json`` may only name diffusers /
-transformers classes, weights load with ``use_safetensors=True`` and nothing from the folder is
-ever executed (no ``trust_remote_code``, no custom pipelines).
+What differs per family (which pipeline serves a start image or keyframes, call arguments,
+latent layouts, decode, sound) lives in the family adapters; this module does what they share:
+loading a verified folder, memory modes, speed switches, the step loop, previews, errors.
 
-Previews: a linear map from latent channels to RGB, per model family. The family table below
-says how to turn the pipeline's latents into the VAE's raw latent space (layout and
-normalisation); the 3 x C factors themselves are *measured* from the loaded VAE once per load by
-decoding a few random latents and fitting a least-squares line (``calibrate_preview``). That is
-an approximation (the VAE is not linear) and is only meant as a live thumbnail.
+Safety: only the pipeline classes a family adapter names are used, the model folder must be a
+complete verified install, ``model_index.json`` may only name diffusers / transformers classes,
+weights load with ``use_safetensors=True`` and nothing from the folder is ever executed (no
+``trust_remote_code``, no custom pipelines).
+
+Previews: a linear map from latent channels to RGB. The adapter turns the pipeline's latents
+into the VAE's raw latent space; the 3 x C factors themselves are *measured* from the loaded VAE
+once per load by decoding a few random latents and fitting a least-squares line
+(``calibrate_preview``) — an approximation (the VAE is not linear), only a live thumbnail.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import logging
 import math
 import os
 import queue
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sora_desktop.core.capabilities import PIPELINE_RULES, capabilities_from_entry
 from sora_desktop.core.catalog import (
+    VARIANT_I2V,
     CatalogEntry,
     find_entry,
     is_installed,
@@ -44,61 +52,30 @@ from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import MEMORY_MODES, mode_name, next_lighter_mode
 from sora_desktop.core.model_files import is_pickle_name
 from sora_desktop.core.request import GenerationRequest
+from sora_desktop.core.speed import SpeedOptions
 from sora_desktop.engine.backend import (
     Backend,
     BackendCapabilities,
     CancelToken,
+    DecodeFailed,
     GenerationCancelled,
     GenerationEvent,
     GenerationResult,
+    LatentsReady,
     StepEvent,
 )
+from sora_desktop.engine.families import FamilyAdapter, Keyframes, adapter_for
 from sora_desktop.engine.preflight import OutOfMemory, oom_advice
+from sora_desktop.engine.speed import apply_load_speed, apply_request_speed
+
+log = logging.getLogger(__name__)
 
 ALLOWED_LIBRARIES = {"diffusers", "transformers", None}
 PREVIEW_MAX_SIDE = 256
 
 
-@dataclass(frozen=True)
-class Family:
-    """How one model family lays out latents and what it accepts.
-
-    ``frame_multiple``/``frame_offset``: num_frames must be ``k * multiple + offset``.
-    ``size_multiple``: width and height must be multiples of it.
-    """
-
-    name: str
-    pipeline: str
-    start_image_pipeline: str | None
-    frame_multiple: int
-    size_multiple: int
-    negative_prompt: bool = True
-    max_frames: int = 257
-
-
-def _family(name: str, pipeline: str) -> Family:
-    rules = PIPELINE_RULES[pipeline]  # what it accepts: core/capabilities.py
-    return Family(
-        name,
-        pipeline,
-        rules.start_image_pipeline,
-        rules.frame_multiple,
-        rules.size_multiple,
-        rules.negative_prompt,
-        rules.max_frames,
-    )
-
-
-FAMILIES: dict[str, Family] = {
-    "WanPipeline": _family("wan", "WanPipeline"),
-    "LTXPipeline": _family("ltx", "LTXPipeline"),
-    "CogVideoXPipeline": _family("cogvideox", "CogVideoXPipeline"),
-    "HunyuanVideoPipeline": _family("hunyuan", "HunyuanVideoPipeline"),
-}
-
-
 # ---------------------------------------------------------------------------- safety checks
-def check_model_folder(folder: Path) -> None:
+def check_model_folder(folder: Path, libraries: frozenset[str] = frozenset()) -> None:
     """Refuse a folder that could make diffusers run code or unpickle data."""
     if not (folder / "model_index.json").is_file():
         raise FieldError("model", f"{folder} has no model_index.json; it is not a diffusers model")
@@ -134,7 +111,9 @@ def check_model_folder(folder: Path) -> None:
         if key.startswith("_") or not isinstance(value, list) or len(value) != 2:
             continue
         library, cls = value
-        library_ok = (library is None or isinstance(library, str)) and library in ALLOWED_LIBRARIES
+        library_ok = (library is None or isinstance(library, str)) and (
+            library in ALLOWED_LIBRARIES or library in libraries
+        )
         if not library_ok or (cls is not None and not str(cls).isidentifier()):
             raise FieldError(
                 "model",
@@ -143,76 +122,17 @@ def check_model_folder(folder: Path) -> None:
             )
 
 
-def _pipeline_class(name: str):
+def _pipeline_class(name: str, adapter: FamilyAdapter):
     import diffusers
 
-    allowed = {f.pipeline for f in FAMILIES.values()} | {
-        f.start_image_pipeline for f in FAMILIES.values() if f.start_image_pipeline
-    }
+    allowed = adapter.pipeline_names()
     if name not in allowed:
-        raise ValueError(
-            f"pipeline: {name!r} is not supported; allowed {', '.join(sorted(allowed))}"
-        )
+        raise ValueError(f"pipeline: {name!r} is not supported; allowed {', '.join(allowed)}")
     return getattr(diffusers, name)
 
 
 # ---------------------------------------------------------------------------- previews
-def to_raw_latents(pipe: Any, family: str, latents, geometry: tuple[int, int, int]):
-    """The pipeline's latents → the VAE's raw latent space, shape (B, C, F, h, w)."""
-    import torch
-
-    if family == "wan":
-        cfg = pipe.vae.config
-        mean = torch.tensor(cfg.latents_mean).view(1, -1, 1, 1, 1).to(latents)
-        std = torch.tensor(cfg.latents_std).view(1, -1, 1, 1, 1).to(latents)
-        return latents * std + mean
-    if family == "ltx":
-        f, h, w = geometry
-        if latents.ndim == 3:  # packed (B, S, D)
-            latents = pipe._unpack_latents(
-                latents,
-                f,
-                h,
-                w,
-                pipe.transformer_spatial_patch_size,
-                pipe.transformer_temporal_patch_size,
-            )
-        return pipe._denormalize_latents(
-            latents, pipe.vae.latents_mean, pipe.vae.latents_std, pipe.vae.config.scaling_factor
-        )
-    if family == "cogvideox":
-        return latents.permute(0, 2, 1, 3, 4) / pipe.vae.config.scaling_factor
-    if family == "hunyuan":
-        return latents / pipe.vae.config.scaling_factor
-    raise ValueError(f"family: {family!r} unknown")
-
-
-def normalised_to_raw(pipe: Any, family: str, z):
-    """Unit-normal latents in (B, C, F, h, w) → raw VAE latents (for calibration)."""
-    if family == "cogvideox":
-        return to_raw_latents(pipe, family, z.permute(0, 2, 1, 3, 4), (0, 0, 0))
-    return to_raw_latents(pipe, family, z, (0, 0, 0))
-
-
-def _vae_decode(pipe: Any, family: str, raw):
-    import torch
-
-    vae = pipe.vae
-    raw = raw.to(device=_module_device(vae, raw.device), dtype=vae.dtype)
-    if family == "ltx" and getattr(vae.config, "timestep_conditioning", False):
-        t = torch.zeros(raw.shape[0], device=raw.device, dtype=raw.dtype)
-        return vae.decode(raw, t, return_dict=False)[0]
-    return vae.decode(raw, return_dict=False)[0]
-
-
-def _module_device(module: Any, fallback):
-    try:
-        return next(module.parameters()).device
-    except StopIteration:
-        return fallback
-
-
-def calibrate_preview(pipe: Any, family: str, seed: int = 0) -> np.ndarray:
+def calibrate_preview(pipe: Any, adapter: FamilyAdapter, seed: int = 0) -> np.ndarray:
     """Fit RGB ≈ [latent, 1] @ W for this model's VAE; returns W with shape (C + 1, 3).
 
     Decodes one small batch of random latents (1 latent frame, 8 x 8) and pools the decoded
@@ -220,13 +140,13 @@ def calibrate_preview(pipe: Any, family: str, seed: int = 0) -> np.ndarray:
     """
     import torch
 
-    channels = _latent_channels(pipe, family)
+    channels = adapter.latent_channels(pipe)
     batch = max(2, math.ceil((channels + 1) * 2 / 64))
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn((batch, channels, 1, 8, 8), generator=gen)
     with torch.no_grad():
-        raw = normalised_to_raw(pipe, family, z)
-        video = _vae_decode(pipe, family, raw).float().cpu()  # (B, 3, F', H, W)
+        raw = adapter.normalised_to_raw(pipe, z)
+        video = adapter.vae_decode(pipe, raw).float().cpu()  # (B, 3, F', H, W)
     img = video[:, :, 0]  # first decoded frame, (B, 3, H, W)
     pooled = torch.nn.functional.adaptive_avg_pool2d(img, (8, 8))  # (B, 3, 8, 8)
     x = raw.float().cpu()[:, :, 0].permute(0, 2, 3, 1).reshape(-1, channels)
@@ -234,11 +154,6 @@ def calibrate_preview(pipe: Any, family: str, seed: int = 0) -> np.ndarray:
     x1 = torch.cat([x, torch.ones(len(x), 1)], 1)
     sol = torch.linalg.lstsq(x1, y).solution  # (C + 1, 3)
     return sol.numpy()
-
-
-def _latent_channels(pipe: Any, family: str) -> int:
-    cfg = pipe.vae.config
-    return int(getattr(cfg, "z_dim", None) or cfg.latent_channels)
 
 
 def preview_frame(raw, factors: np.ndarray, target_side: int = PREVIEW_MAX_SIDE) -> np.ndarray:
@@ -269,28 +184,29 @@ class DiffusersBackend(Backend):
         memory_mode: str = "balanced",
         dtype: str = "auto",
         pipeline: Any = None,
+        speed: SpeedOptions | None = None,
     ) -> None:
         """Load ``entry`` from its verified ``folder``.
 
         ``pipeline`` (with ``folder=None``) wraps an already built diffusers pipeline instead;
         the benchmark uses it for random-weight full-size models that are never saved.
+        ``speed``: the load-time speed switches (fp8 weights, torch.compile); a request must
+        ask for the same ones (they are recorded in it), the per-request ones (cache,
+        attention) are applied per job.
         """
         import torch
 
         from sora_desktop.engine.device import pick_device
 
-        if entry.pipeline not in FAMILIES:
-            raise ValueError(f"pipeline: {entry.pipeline!r} has no diffusers backend")
+        self.adapter = adapter_for(entry)  # ValueError for a pipeline this version can't run
         if memory_mode not in MEMORY_MODES:
-            raise ValueError(
-                f"memory_mode: {memory_mode!r}; allowed {', '.join(MEMORY_MODES)}"
-            )
+            raise ValueError(f"memory_mode: {memory_mode!r}; allowed {', '.join(MEMORY_MODES)}")
         self.entry = entry
         self.model_id = entry.id
-        self.family = FAMILIES[entry.pipeline]
         self.memory_mode = memory_mode
         self.device = pick_device(device)
         self.dtype = _pick_dtype(dtype, self.device, entry)
+        self.speed = speed or SpeedOptions()
         if pipeline is not None:
             if folder is not None:
                 raise ValueError("folder: give either a model folder or a pipeline, not both")
@@ -300,25 +216,20 @@ class DiffusersBackend(Backend):
             if folder is None:
                 raise ValueError("folder: a model folder is needed")
             self.folder = Path(folder)
-            check_model_folder(self.folder)
-            cls = _pipeline_class(entry.pipeline)
-            with warnings.catch_warnings():
-                # newer diffusers renames torch_dtype to dtype; the old name works everywhere
-                warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
-                self.pipe = cls.from_pretrained(
-                    str(self.folder),
-                    torch_dtype=self.dtype,
-                    use_safetensors=True,
-                    local_files_only=True,
-                )
+            check_model_folder(self.folder, self.adapter.component_libraries)
+            self.pipe = self._from_pretrained(entry.pipeline, self.folder)
         self.pipe.set_progress_bar_config(disable=True)
-        self._i2v = None
+        self._pipes: dict[str, Any] = {type(self.pipe).__name__: self.pipe}
+        self._active: Any = None
+        self._torch = torch
         try:
-            self._apply_memory_mode()
+            apply_load_speed(self.pipe, self.speed, self.device, self.dtype)
+            self._activate(self.pipe)
         except Exception as exc:  # e.g. the weights alone do not fit the GPU in Fast mode
             if "out of memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
                 raise
             self.pipe = None
+            self._pipes.clear()
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             later = next_lighter_mode(memory_mode)
@@ -330,40 +241,74 @@ class DiffusersBackend(Backend):
             ) from exc
         self._factors: np.ndarray | None = None
         self._lock = threading.Lock()  # one job at a time per loaded pipeline
-        self._torch = torch
 
     # ------------------------------------------------------------------ setup
-    def _apply_memory_mode(self) -> None:
-        pipe, dev = self.pipe, self.device
-        on_gpu = dev.type == "cuda"
-        if self.memory_mode == "fast" or not on_gpu:
+    def _from_pretrained(self, name: str, folder: Path, **components: Any) -> Any:
+        cls = _pipeline_class(name, self.adapter)
+        with warnings.catch_warnings():
+            # newer diffusers renames torch_dtype to dtype; the old name works everywhere
+            warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+            return cls.from_pretrained(
+                str(folder),
+                torch_dtype=self.dtype,
+                use_safetensors=True,
+                local_files_only=True,
+                **components,
+            )
+
+    def _pipe_for(self, name: str) -> Any:
+        """The pipeline of class ``name``, built once from the loaded components (and the
+        image-to-video variant folder's own weights, when the model has one)."""
+        if name in self._pipes:
+            return self._pipes[name]
+        cls = _pipeline_class(name, self.adapter)
+        params = inspect.signature(cls.__init__).parameters
+        shared = {k: v for k, v in self.pipe.components.items() if k in params}
+        # config values both classes take (Wan 2.2 TI2V: expand_timesteps, boundary_ratio)
+        for key, value in self.pipe.config.items():
+            if key in params and key not in shared and not key.startswith("_"):
+                if not (isinstance(value, (list, tuple)) and len(value) == 2):  # a component
+                    shared[key] = value
+        variant = self.folder / VARIANT_I2V if self.folder is not None else None
+        if variant is not None and (variant / "model_index.json").is_file():
+            check_model_folder(variant, self.adapter.component_libraries)
+            own = {p.name for p in variant.iterdir() if p.is_dir()}
+            pipe = self._from_pretrained(
+                name, variant, **{k: v for k, v in shared.items() if k not in own}
+            )
+            apply_load_speed(pipe, self.speed, self.device, self.dtype)
+        else:
+            pipe = cls(**shared)
+        pipe.set_progress_bar_config(disable=True)
+        self._pipes[name] = pipe
+        return pipe
+
+    def _activate(self, pipe: Any) -> None:
+        """Place ``pipe`` for the memory mode (offload hooks are per pipeline: re-applied when
+        the job switches between text and image pipelines that share components)."""
+        if pipe is self._active:
+            return
+        dev = self.device
+        if self.memory_mode == "fast" or dev.type != "cuda":
             pipe.to(dev)  # offloading only makes sense with a GPU to offload from
         elif self.memory_mode == "balanced":
             pipe.enable_model_cpu_offload(device=dev)
         else:
-            pipe.enable_sequential_cpu_offload(device=dev)
-        if self.memory_mode == "low_vram":
-            vae = pipe.vae
-            if hasattr(vae, "enable_tiling"):
-                vae.enable_tiling()
-            if hasattr(vae, "enable_slicing"):
-                vae.enable_slicing()
+            _group_offload(pipe, dev)
+        if self.memory_mode != "fast":
+            self.adapter.low_memory_decode(pipe)  # tiled / sliced decode
+        self._active = pipe
 
     def capabilities(self) -> BackendCapabilities:
         # the same record the editor and the ETA read (catalog entry + pipeline rules)
+        from sora_desktop.core.capabilities import capabilities_from_entry
+
         return capabilities_from_entry(self.entry)
 
     def preview_factors(self) -> np.ndarray:
         if self._factors is None:
-            self._factors = calibrate_preview(self.pipe, self.family.name)
+            self._factors = calibrate_preview(self.pipe, self.adapter)
         return self._factors
-
-    def _start_image_pipe(self):
-        if self._i2v is None:
-            cls = _pipeline_class(self.family.start_image_pipeline or "")
-            self._i2v = cls(**self.pipe.components)
-            self._i2v.set_progress_bar_config(disable=True)
-        return self._i2v
 
     def _apply_shift(self, pipe: Any, shift: float | None) -> None:
         if shift is None:
@@ -377,12 +322,19 @@ class DiffusersBackend(Backend):
             if float(cfg["shift"]) != shift:
                 pipe.scheduler = type(sched).from_config(cfg, shift=shift)
 
+    def _keyframes(self, request: GenerationRequest) -> Keyframes:
+        def load(path: str | None, field: str):
+            return None if path is None else _load_image(path, request, field)
+
+        return Keyframes(
+            start=load(request.start_image, "start_image"), end=load(request.end_image, "end_image")
+        )
+
     def _call_kwargs(self, request: GenerationRequest, pipe: Any) -> dict[str, Any]:
         torch = self._torch
-        fam = self.family
         exec_device = getattr(pipe, "_execution_device", self.device)
         gen_device = "cpu" if torch.device(exec_device).type == "mps" else exec_device
-        kwargs: dict[str, Any] = dict(
+        common: dict[str, Any] = dict(
             prompt=request.prompt,
             height=request.height,
             width=request.width,
@@ -390,23 +342,14 @@ class DiffusersBackend(Backend):
             num_inference_steps=request.steps,
             guidance_scale=float(request.guidance),
             generator=torch.Generator(device=gen_device).manual_seed(request.seed),
-            output_type="np",
+            output_type="latent",
         )
-        if fam.negative_prompt:
-            kwargs["negative_prompt"] = request.negative_prompt or None
-        if fam.name == "ltx":
-            kwargs["frame_rate"] = request.fps
+        if self.adapter.rules.negative_prompt:
+            common["negative_prompt"] = request.negative_prompt or None
         msl = self.entry.defaults.get("max_sequence_length")
         if msl:
-            kwargs["max_sequence_length"] = int(msl)
-        if fam.name == "hunyuan" and "prompt_template" in self.entry.defaults:
-            kwargs["prompt_template"] = self.entry.defaults["prompt_template"]
-        for key in ("decode_timestep", "decode_noise_scale"):
-            if key in self.entry.defaults and fam.name == "ltx":
-                kwargs[key] = self.entry.defaults[key]
-        if request.start_image is not None:
-            kwargs["image"] = _load_image(request.start_image, request.width, request.height)
-        return kwargs
+            common["max_sequence_length"] = int(msl)
+        return self.adapter.call_kwargs(pipe, request, self._keyframes(request), common)
 
     # ------------------------------------------------------------------ generation
     def generate(
@@ -414,18 +357,25 @@ class DiffusersBackend(Backend):
     ) -> Iterator[GenerationEvent]:
         self.check_request(request)
         cancel = cancel or CancelToken()
-        pipe = self._start_image_pipe() if request.start_image is not None else self.pipe
+        speed = SpeedOptions.from_extra(request.extra)
+        self._check_load_speed(speed)
+        name = self.adapter.pipeline_for(request)
+        pipe = self._pipe_for(name)
         shift = request.extra.get("shift", self.entry.defaults.get("shift"))
         self._apply_shift(pipe, float(shift) if shift is not None else None)
         kwargs = self._call_kwargs(request, pipe)
-        geometry = self._latent_geometry(pipe, request)
         try:
             factors = self.preview_factors()
-        except Exception:  # a preview must never stop a job
+        except Exception:  # noqa: BLE001 - a preview must never stop a job
+            log.debug("preview calibration failed for %s", self.model_id, exc_info=True)
             factors = None
         events: queue.Queue = queue.Queue()
         stop = threading.Event()  # set when the consumer goes away
-        total = request.steps
+        adapter = self.adapter
+        # a pipeline that restarts its step index per section (FramePack) reports sections
+        per_section = request.steps
+        sections = max(1, adapter.total_steps(request) // per_section)
+        done = [0]
 
         def on_step(p, i, t, tensors):
             if cancel.cancelled or stop.is_set():
@@ -434,23 +384,26 @@ class DiffusersBackend(Backend):
             preview = None
             if factors is not None:
                 try:
-                    raw = to_raw_latents(p, self.family.name, tensors["latents"], geometry)
+                    raw = adapter.raw_latents(p, tensors["latents"], request)
                     preview = preview_frame(raw, factors, max(request.width, request.height))
-                except Exception:
+                except Exception:  # noqa: BLE001 - a preview must never stop a job
                     preview = None
-            events.put(StepEvent(i + 1, total, preview))
+            done[0] += 1
+            section = min(sections - 1, (done[0] - 1) // per_section)
+            step = done[0] - section * per_section
+            events.put(StepEvent(step, per_section, preview, section, sections))
             return tensors
 
         def run() -> None:
             try:
                 with self._lock:
-                    out = pipe(
-                        **kwargs,
-                        callback_on_step_end=on_step,
-                        callback_on_step_end_tensor_inputs=["latents"],
+                    self._activate(pipe)
+                    apply_request_speed(
+                        pipe, speed, adapter, self.entry, self.device, request.steps
                     )
-                events.put(("done", out.frames))
-            except BaseException as exc:  # handed to the consumer thread
+                    out = pipe(**kwargs, **adapter.step_callback_kwargs(pipe, on_step))
+                    events.put(("done", adapter.latents_from_output(pipe, out)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
                 events.put(("error", exc))
 
         worker = threading.Thread(target=run, name=f"diffusers-{self.model_id}", daemon=True)
@@ -467,42 +420,83 @@ class DiffusersBackend(Backend):
                 kind, payload = item
                 if kind == "error":
                     raise self._translate(payload, request)
-                frames = _to_uint8(payload)
-                if cancel.cancelled:
-                    raise GenerationCancelled("generation cancelled")
-                yield GenerationResult(
-                    frames,
-                    request.fps,
-                    request,
-                    {
-                        "model": self.model_id,
-                        "pipeline": type(pipe).__name__,
-                        "memory_mode": self.memory_mode,
-                        "dtype": str(self.dtype).replace("torch.", ""),
-                        "device": str(self.device),
-                    },
-                )
-                return
+                latents = payload
+                break
         finally:
             stop.set()
             worker.join()
+        if cancel.cancelled:
+            raise GenerationCancelled("generation cancelled")
+        info = self._info(pipe, speed)
+        yield LatentsReady(_to_numpy(latents), info)
+        if cancel.cancelled:
+            raise GenerationCancelled("generation cancelled")
+        yield self._decode(pipe, request, latents, info)
 
-    def _latent_geometry(self, pipe: Any, request: GenerationRequest) -> tuple[int, int, int]:
-        if self.family.name != "ltx":
-            return (0, 0, 0)
-        t = pipe.vae_temporal_compression_ratio
-        s = pipe.vae_spatial_compression_ratio
-        return ((request.num_frames - 1) // t + 1, request.height // s, request.width // s)
+    def decode_latents(
+        self,
+        request: GenerationRequest,
+        latents: dict[str, np.ndarray],
+        info: dict[str, Any],
+        low_memory: bool = True,
+    ) -> GenerationResult:
+        torch = self._torch
+        name = info.get("pipeline") or self.adapter.pipeline_for(request)
+        pipe = self._pipe_for(str(name))
+        with self._lock:
+            self._activate(pipe)
+            if low_memory:
+                self.adapter.low_memory_decode(pipe)
+            tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in latents.items()}
+        return self._decode(pipe, request, tensors, {**info, "decoded_low_memory": low_memory})
+
+    def _decode(
+        self, pipe: Any, request: GenerationRequest, latents: dict[str, Any], info: dict[str, Any]
+    ) -> GenerationResult:
+        torch = self._torch
+        try:
+            with self._lock, torch.inference_mode():
+                self._activate(pipe)
+                decoded = self.adapter.decode(pipe, latents, request)
+        except Exception as exc:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            oom = _is_oom(exc, torch)
+            log.warning("decoding %s failed (out of memory: %s)", self.model_id, oom, exc_info=True)
+            what = "ran out of memory" if oom else f"failed ({exc})"
+            raise DecodeFailed(
+                f"Decoding the video {what}. The denoised result is kept: use "
+                "\u201cRetry in low memory\u201d to decode it without generating again."
+            ) from exc
+        return GenerationResult(
+            decoded.frames, request.fps, request, info, decoded.audio, decoded.sample_rate
+        )
+
+    def _info(self, pipe: Any, speed: SpeedOptions) -> dict[str, Any]:
+        return {
+            "model": self.model_id,
+            "pipeline": type(pipe).__name__,
+            "memory_mode": self.memory_mode,
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "device": str(self.device),
+            "speed": speed.to_dict(),
+        }
+
+    def _check_load_speed(self, speed: SpeedOptions) -> None:
+        for key in ("fp8", "compile"):
+            if getattr(speed, key) != getattr(self.speed, key):
+                raise FieldError(
+                    f"speed.{key}",
+                    f"{self.entry.name} is loaded with {key} "
+                    f"{'on' if getattr(self.speed, key) else 'off'}; the request asks for "
+                    f"{'on' if getattr(speed, key) else 'off'} (reload the model to change it)",
+                )
 
     def _translate(self, exc: BaseException, request: GenerationRequest) -> BaseException:
         torch = self._torch
         if isinstance(exc, GenerationCancelled):
             return exc
-        oom_types: tuple[type, ...] = (MemoryError,)
-        if hasattr(torch, "OutOfMemoryError"):
-            oom_types += (torch.OutOfMemoryError,)
-        is_oom = isinstance(exc, oom_types) or "out of memory" in str(exc).lower()
-        if is_oom:
+        if _is_oom(exc, torch):
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             err = OutOfMemory(oom_advice(self.entry, request, self.memory_mode))
@@ -512,9 +506,37 @@ class DiffusersBackend(Backend):
 
     def unload(self) -> None:
         self.pipe = None
-        self._i2v = None
+        self._pipes.clear()
+        self._active = None
         if self.device.type == "cuda":
             self._torch.cuda.empty_cache()
+
+
+def _is_oom(exc: BaseException, torch: Any) -> bool:
+    oom_types: tuple[type, ...] = (MemoryError,)
+    if hasattr(torch, "OutOfMemoryError"):
+        oom_types += (torch.OutOfMemoryError,)
+    return isinstance(exc, oom_types) or "out of memory" in str(exc).lower()
+
+
+def _group_offload(pipe: Any, device: Any) -> None:
+    """Low memory: stream the transformer's blocks to the GPU in groups (diffusers group
+    offload, faster than sequential offload at a similar peak); the rest is offloaded per
+    model. Falls back to sequential offload where the pipeline has no group offload."""
+    if hasattr(pipe, "enable_group_offload"):
+        pipe.enable_group_offload(
+            onload_device=device,
+            offload_device="cpu",
+            offload_type="block_level",
+            num_blocks_per_group=1,
+            use_stream=True,
+        )
+    else:
+        pipe.enable_sequential_cpu_offload(device=device)
+
+
+def _to_numpy(latents: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: v.detach().float().cpu().numpy() for k, v in latents.items()}
 
 
 def _pick_dtype(name: str, device, entry: CatalogEntry):
@@ -530,22 +552,13 @@ def _pick_dtype(name: str, device, entry: CatalogEntry):
     return table.get(str(entry.defaults.get("dtype", "bf16")), torch.bfloat16)
 
 
-def _load_image(path: str, width: int, height: int):
+def _load_image(path: str, request: GenerationRequest, field: str):
     from PIL import Image
 
     from sora_desktop.engine.decode import read_image
 
-    img = Image.fromarray(read_image(path, "start_image"))  # header checked before decoding
-    return img.resize((width, height), Image.LANCZOS)
-
-
-def _to_uint8(frames) -> np.ndarray:
-    video = np.asarray(frames)
-    if video.ndim == 5:
-        video = video[0]
-    if video.dtype != np.uint8:
-        video = (np.clip(video, 0.0, 1.0) * 255.0).round().astype(np.uint8)
-    return video
+    img = Image.fromarray(read_image(path, field))  # header checked before decoding
+    return img.resize((request.width, request.height), Image.LANCZOS)
 
 
 # ---------------------------------------------------------------------------- registry hook
@@ -573,6 +586,8 @@ def factory_for(
     models_dir = Path(cfg.models_dir)
     memory_mode = getattr(cfg, "memory_mode", "balanced")
     precision = getattr(cfg, "precision", "auto")
+    speed_of = getattr(cfg, "speed_options", None)
+    speed = speed_of() if callable(speed_of) else SpeedOptions()
 
     def factory(mid: str, device: str) -> Backend:
         if not is_installed(entry, models_dir):
@@ -580,6 +595,8 @@ def factory_for(
                 f"model_id: {entry.name} is not installed (or its download is incomplete); "
                 "download it in Models → Model Manager"
             )
-        return DiffusersBackend(entry, entry.folder(models_dir), device, memory_mode, precision)
+        return DiffusersBackend(
+            entry, entry.folder(models_dir), device, memory_mode, precision, speed=speed
+        )
 
     return factory

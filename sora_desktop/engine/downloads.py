@@ -233,54 +233,68 @@ class ModelDownloader:
             return folder
         report = progress or (lambda p: None)
         report(DownloadProgress(entry.id, "plan"))
-        plan = self.plan(entry, cancel)
-        self._check_folder(folder)
-        (folder / MANIFEST_NAME).unlink(missing_ok=True)  # a stale manifest must never survive
-        partial = folder / PARTIAL_DIR
-        state = _Tracker(entry.id, plan, report)
+        # The entry, then each variant (<folder>/<variant>): every listing is checked before
+        # the first byte, and progress, space and resume count all of them together.
+        units = [(unit, self.plan(unit, cancel)) for unit in entry.units()]
+        for unit, _plan in units:
+            self._check_folder(unit.folder(self.models_dir))
+        for unit, _plan in units:  # a stale manifest must never survive
+            if unit.folder(self.models_dir).is_dir():
+                (unit.folder(self.models_dir) / MANIFEST_NAME).unlink(missing_ok=True)
+        every = tuple(f for _unit, plan in units for f in plan.files)
+        state = _Tracker(entry.id, DownloadPlan(entry, "", every), report)
 
         # What is already there: complete files (hash checked again below) and part files.
-        todo: list[RemoteFile] = []
-        for f in plan.files:
-            final = self._target(folder, f.path)
-            if final.is_file() and final.stat().st_size == f.size:
-                state.done += f.size
-            else:
-                part = self._target(folder, f"{PARTIAL_DIR}/{f.key}.part")
-                have = part.stat().st_size if part.is_file() else 0
-                state.done += min(have, f.size)
-                todo.append(f)
-        missing = sum(f.size for f in plan.files) - state.done
+        todo: set[tuple[str | None, str]] = set()  # (variant, path) still to fetch
+        for unit, plan in units:
+            ufolder = unit.folder(self.models_dir)
+            for f in plan.files:
+                final = self._target(ufolder, f.path)
+                if final.is_file() and final.stat().st_size == f.size:
+                    state.done += f.size
+                else:
+                    part = self._target(ufolder, f"{PARTIAL_DIR}/{f.key}.part")
+                    have = part.stat().st_size if part.is_file() else 0
+                    state.done += min(have, f.size)
+                    todo.add((unit.variant, f.path))
+        missing = sum(f.size for f in every) - state.done
         self._check_space(entry, folder, missing)
 
         self.models_dir.mkdir(parents=True, exist_ok=True)
-        partial.mkdir(parents=True, exist_ok=True)
-        self._target(folder, PARTIAL_DIR)  # a .partial that is a link out is refused here
-        for index, f in enumerate(plan.files, 1):
-            if cancel.is_set():
-                raise DownloadCancelled(f"download of {entry.name} cancelled")
-            state.file, state.index = f.path, index
-            final = self._target(folder, f.path)
-            if f not in todo:
-                state.emit("verify", force=True)
-                if self._hash_ok(final, f, cancel):
-                    continue
-                final.unlink()  # complete-looking but wrong: fetch again
-                state.done -= f.size
-            self._fetch_verified(entry, plan, f, final, partial, state, cancel)
+        index = 0
+        for unit, plan in units:
+            ufolder = unit.folder(self.models_dir)
+            partial = ufolder / PARTIAL_DIR
+            partial.mkdir(parents=True, exist_ok=True)
+            self._target(ufolder, PARTIAL_DIR)  # a .partial that is a link out is refused here
+            for f in plan.files:
+                index += 1
+                if cancel.is_set():
+                    raise DownloadCancelled(f"download of {entry.name} cancelled")
+                state.file = f"{unit.variant}/{f.path}" if unit.variant else f.path
+                state.index = index
+                final = self._target(ufolder, f.path)
+                if (unit.variant, f.path) not in todo:
+                    state.emit("verify", force=True)
+                    if self._hash_ok(final, f, cancel):
+                        continue
+                    final.unlink()  # complete-looking but wrong: fetch again
+                    state.done -= f.size
+                self._fetch_verified(unit, plan, f, final, partial, state, cancel)
+            # each folder's manifest is written last, once all its files are verified
+            self._write_manifest(unit, ufolder, plan.commit, plan.files, source="download")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.rmtree(ufolder / ".cache", ignore_errors=True)
 
         report(
             DownloadProgress(
                 entry.id,
                 "verify",
-                total_bytes=plan.total_bytes,
-                done_bytes=plan.total_bytes,
-                file_count=len(plan.files),
+                total_bytes=state.total,
+                done_bytes=state.total,
+                file_count=len(every),
             )
         )
-        self._write_manifest(entry, folder, plan.commit, plan.files, source="download")
-        shutil.rmtree(partial, ignore_errors=True)
-        shutil.rmtree(folder / ".cache", ignore_errors=True)
         state.emit("done", force=True)
         return folder
 
@@ -385,6 +399,7 @@ class ModelDownloader:
             "repo_id": entry.repo_id,
             "revision": entry.revision,
             "commit": commit,
+            **({"variant": entry.variant} if entry.variant else {}),
             "source": source,
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "complete": True,
@@ -428,13 +443,14 @@ class ModelDownloader:
 
     def verify_installed(self, entry: CatalogEntry, cancel: threading.Event | None = None) -> bool:
         """Re-hash an installed model against its manifest (slow: reads every byte)."""
-        folder = entry.folder(self.models_dir)
-        manifest = read_manifest(folder)
-        if manifest is None:
+        if not is_installed(entry, self.models_dir):
             return False
-        for item in manifest["files"]:
-            if sha256_file(folder / item["path"], cancel) != item.get("sha256"):
-                return False
+        for unit in entry.units():
+            folder = unit.folder(self.models_dir)
+            manifest = read_manifest(folder) or {"files": []}
+            for item in manifest["files"]:
+                if sha256_file(folder / item["path"], cancel) != item.get("sha256"):
+                    return False
         return True
 
 

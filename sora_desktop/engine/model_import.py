@@ -44,12 +44,15 @@ def import_folder(
     source: str | os.PathLike,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    _into: Path | None = None,
 ) -> Path:
     """Install ``entry`` from a folder copied from elsewhere (e.g. a USB stick), verified.
 
     The files are checked against the folder's own ``.sora-installed.json`` (written by
     another Sora Desktop) or, when online, against the hub's metadata. Pickle files, links
     and names leaving the folder are refused. Nothing is installed unless every file passes.
+    Each variant of the entry comes from the subfolder of its name (``<source>/i2v``),
+    verified the same way into the staging folder (``_into``) before anything is installed.
     """
     cancel = cancel or threading.Event()
     src = Path(source)
@@ -57,6 +60,12 @@ def import_folder(
         raise DownloadError(f"{src} is not a folder.")
     if not entry.needs_download:
         raise DownloadError(f"{entry.name} is built in and cannot be imported.")
+    for name, variant in entry.variants.items():
+        if not (src / name).is_dir():
+            raise DownloadError(
+                f"{src} has no {name}/ folder: {entry.name} needs the weights of "
+                f"{variant.repo_id} there too. Copy them in and import again."
+            )
     present = _scan_source(src)
     bad = sorted(p for p in present if is_pickle_name(p))
     if bad:
@@ -108,11 +117,13 @@ def import_folder(
     if extra and manifest is None:
         pass  # files the hub does not list are simply not copied
     total = sum(f.size for f in files)
-    folder = entry.folder(downloader.models_dir)
+    folder = _into or entry.folder(downloader.models_dir)
     if folder.exists() and folder.resolve() == src.resolve():
         raise DownloadError("The folder to import is already the model's folder.")
     downloader._check_space(entry, folder, total)
     staging = downloader.models_dir / f".import-{entry.folder_name}"
+    if _into is not None:  # a variant, staged inside the entry's staging folder
+        staging = _into.with_name(f".import-{_into.name}")
     shutil.rmtree(staging, ignore_errors=True)
     plan = DownloadPlan(entry, commit, tuple(files))
     state = _Tracker(entry.id, plan, progress or (lambda p: None))
@@ -134,6 +145,9 @@ def import_folder(
                     "damaged. Nothing was installed."
                 )
         downloader._write_manifest(entry, staging, commit, files, source="import")
+        for name in entry.variants:
+            unit = entry.variant_entry(name)
+            import_folder(downloader, unit, src / name, progress, cancel, _into=staging / name)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)

@@ -6,9 +6,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
 
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
-from sora_desktop.engine.backend import Backend, CancelToken, GenerationEvent
+from sora_desktop.engine.backend import Backend, CancelToken, GenerationEvent, GenerationResult
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,32 @@ def generate(
     backend: Backend | None = None,
     device: str = "auto",
 ) -> Iterator[GenerationEvent]:
-    """Step events, then one GenerationResult. Raises GenerationCancelled on cancel."""
+    """Step events, then one GenerationResult. Raises GenerationCancelled on cancel.
+
+    A clip longer than the model's window is a long shot, made in overlapping windows
+    (engine/long_shot.py); the embedded model chains its own segments."""
     backend = backend or load_backend(request.model_id, device)
-    yield from backend.generate(request, cancel)
+    from sora_desktop.engine import long_shot
+
+    if long_shot.is_long_shot(backend, request):
+        yield from long_shot.generate_long_shot(backend, request, cancel)
+    else:
+        yield from backend.generate(request, cancel)
+
+
+def decode_latents(
+    request: GenerationRequest,
+    latents: dict[str, np.ndarray],
+    info: dict[str, Any],
+    backend: Backend | None = None,
+    low_memory: bool = True,
+    device: str = "auto",
+) -> GenerationResult:
+    """Decode latents saved from ``generate``'s ``LatentsReady`` events again ("Retry in low
+    memory"); a long shot's (``w<k>.<name>``) window by window."""
+    backend = backend or load_backend(request.model_id, device)
+    from sora_desktop.engine import long_shot
+
+    if long_shot.is_long_shot(backend, request):
+        return long_shot.decode_long_shot(backend, request, latents, info, low_memory)
+    return backend.decode_latents(request, latents, info, low_memory)

@@ -234,9 +234,10 @@ def run_generation(
     on_latents: Callable[[Path], None] | None = None,
 ) -> Any:
     """Drive a backend's events to its ``GenerationResult``. ``LatentsReady`` is written to
-    ``latents_file`` before the backend goes on to decode (``on_latents`` is told); a failure
-    after that raises ``DecodeKept`` (the file stays). Step events go to ``on_step``.
-    ``GenerationCancelled`` passes through (the caller discards the file)."""
+    ``latents_file`` before the backend goes on to decode (``on_latents`` is told); a long
+    shot's one-per-window events (``w<k>.<name>``, engine/long_shot.py) accumulate in the file.
+    A failure after that raises ``DecodeKept`` (the file stays). Step events go to
+    ``on_step``. ``GenerationCancelled`` passes through (the caller discards the file)."""
     from sora_desktop.engine.backend import (  # lazy: keeps studio torch-free at import
         GenerationCancelled,
         GenerationResult,
@@ -246,6 +247,8 @@ def run_generation(
 
     saved: Path | None = None
     result = None
+    latents: dict[str, Any] = {}
+    info: dict[str, Any] = {}
     iterator: Iterator[Any] = iter(events)
     try:
         for event in iterator:
@@ -253,8 +256,10 @@ def run_generation(
                 if on_step is not None:
                     on_step(event)
             elif isinstance(event, LatentsReady):
+                latents.update(event.latents)
+                info.update(event.info)
                 try:
-                    saved = save_latents(latents_file, event.latents, event.info, request)
+                    saved = save_latents(latents_file, latents, info, request)
                 except OSError as exc:  # a full disk must not cost the clip: decode anyway
                     log.warning("could not save the latents to %s: %s", latents_file, exc)
                     continue
@@ -298,10 +303,14 @@ def decode_saved(
     ``request``: the take's own (the project's copy wins over the file's); ``saved``: the
     file already read. Raises ``LatentsFileError`` for a bad file and ``DecodeKept`` when the
     decode fails again."""
+    from sora_desktop.engine import registry  # lazy: torch
+
     saved = saved or load_latents(latents_file)
     request = request or saved.request
-    try:
-        return backend.decode_latents(request, saved.latents, saved.info, low_memory=low_memory)
+    try:  # through the registry: a long shot's latents are decoded window by window
+        return registry.decode_latents(
+            request, saved.latents, saved.info, backend=backend, low_memory=low_memory
+        )
     except NotImplementedError as exc:
         raise RuntimeError(
             f"The model {request.model_id} cannot decode saved latents; generate the shot again."

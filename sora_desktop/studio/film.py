@@ -1,16 +1,64 @@
 """Exporting the film: which clips go in (one shot, or every shot's picked clip in order),
-the settings written into the file's metadata, and the render itself (decode, join with
-cross-fades, encode). The engine is imported when a render runs."""
+the film's frame rate, size and length (``film_plan``, what the export dialog shows), the
+settings written into the file's metadata, and the render itself (decode, retime each shot to
+the film's rate, fit it to the film's frame, join with cross-fades, encode). The engine is
+imported when a render runs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sora_desktop.core.project import Project
+from sora_desktop.core.export_settings import ExportSettings
+from sora_desktop.core.film_layout import canvas_size, default_film_fps, shot_spans
+from sora_desktop.core.project import Project, Take
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.studio.takes import take_clip
+
+
+@dataclass(frozen=True)
+class FilmPlan:
+    """What an export will be: the film's frame (after upscaling), rate and length."""
+
+    width: int
+    height: int
+    fps: int
+    frames: int
+    shots: int
+    auto_fps: int  # the rate "Auto" picks: the fastest shot's
+    fit: str
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+    def summary(self) -> str:
+        """One line for the dialog, e.g. "704 × 480 px · 24 fps · 3.3 s · 3 shots"."""
+        shots = f"{self.shots} shot{'s' if self.shots != 1 else ''}"
+        return f"{self.width} × {self.height} px · {self.fps} fps · {self.seconds:.1f} s · {shots}"
+
+
+def _film_takes(project: Project, shot_id: str | None) -> list[Take]:
+    shots = [project.shot(shot_id)] if shot_id is not None else project.shots
+    return [s.selected for s in shots if take_clip(project, s.selected) is not None]  # type: ignore[misc]
+
+
+def film_plan(project: Project, shot_id: str | None, settings: ExportSettings) -> FilmPlan | None:
+    """The film ``settings`` make of the picked clips (None: nothing to export). Read from the
+    takes' requests (no clip is decoded); the render makes the same from the files."""
+    takes = _film_takes(project, shot_id)
+    if not takes:
+        return None
+    requests = [t.request for t in takes]
+    auto = default_film_fps([r.fps for r in requests])
+    fps = settings.fps if settings.fps is not None else auto
+    w, h = canvas_size([(r.width, r.height) for r in requests])
+    spans = shot_spans([(r.num_frames, r.fps) for r in requests], fps)
+    frames = spans[-1][1] - settings.crossfade_frames * (len(requests) - 1)
+    up = settings.upscale
+    return FilmPlan(w * up, h * up, fps, max(0, frames), len(requests), auto, settings.fit)
 
 
 def film_clips(project: Project, shot_id: str | None = None) -> list[Path]:
@@ -46,6 +94,7 @@ def render_film(
     fps: int,
     *,
     fmt: str,
+    fit: str = "letterbox",
     crossfade_frames: int = 0,
     upscale: int = 1,
     upscale_method: str = "nearest",
@@ -55,10 +104,13 @@ def render_film(
     progress: Callable[[float], None] | None = None,
     cancel: Any = None,
 ) -> Path:
-    """Decode the clips, join them (cross-fading ``crossfade_frames``), and write the export.
-    ``progress`` gets a fraction 0..1 (decoding is the first fifth); ``cancel`` is a
+    """Decode the clips, retime each to the film's ``fps`` from its own rate (each shot keeps
+    its duration), fit each to the film's frame (the largest clip's) with ``fit`` ("letterbox"
+    or "crop"), join them (cross-fading ``crossfade_frames`` film frames), and write the
+    export. ``progress`` gets a fraction 0..1 (decoding is the first fifth); ``cancel`` is a
     ``CancelToken`` checked between clips and during encoding."""
-    from sora_desktop.engine.export import concat_clips, export_video, read_video  # lazy
+    from sora_desktop.engine.export import export_video, read_video  # lazy
+    from sora_desktop.engine.export.film import assemble_film
 
     def report(fraction: float) -> None:
         if progress is not None:
@@ -68,10 +120,13 @@ def render_film(
     for i, clip in enumerate(clips):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        frames, _fps = read_video(clip)
-        decoded.append(frames)
+        frames, clip_fps = read_video(clip)
+        decoded.append((frames, clip_fps if clip_fps > 0 else fps))
         report(0.2 * (i + 1) / len(clips))
-    frames = decoded[0] if len(decoded) == 1 else concat_clips(decoded, crossfade_frames)
+    frames = assemble_film(
+        decoded, fps, fit=fit, method=upscale_method, crossfade_frames=crossfade_frames
+    )
+    del decoded
 
     def on_progress(*args: Any) -> None:
         if len(args) >= 2 and args[1]:

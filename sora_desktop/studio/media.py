@@ -1,4 +1,5 @@
-"""A take's files: the clip, its thumbnail (middle frame) and its last frame (for continuity).
+"""A take's files: the clip, its thumbnail (middle frame), its last frame (a shot that
+continues from it starts there) and its first frame (the shot before it may end there).
 
 The names are defined here once; the UI shows the thumbnails, the worker writes the files and
 a shot that continues from the previous one starts from the last frame. Qt-free: cv2 and the
@@ -23,6 +24,11 @@ class StartFrameError(RuntimeError):
     """The previous shot's clip could not give a last frame to continue from (for the user)."""
 
 
+class EndFrameError(StartFrameError):
+    """The next shot's clip could not give a first frame to end on (for the user). A kind of
+    ``StartFrameError``: whoever reports one reports both (a keyframe file could not be made)."""
+
+
 def thumbnail_path(clip: str | Path) -> Path:
     clip = Path(clip)
     return clip.with_name(f"{clip.stem}_thumb.png")
@@ -31,6 +37,11 @@ def thumbnail_path(clip: str | Path) -> Path:
 def last_frame_path(clip: str | Path) -> Path:
     clip = Path(clip)
     return clip.with_name(f"{clip.stem}_last.png")
+
+
+def first_frame_path(clip: str | Path) -> Path:
+    clip = Path(clip)
+    return clip.with_name(f"{clip.stem}_first.png")
 
 
 def save_png(frame: Any, path: str | Path) -> Path:
@@ -86,9 +97,41 @@ def ensure_last_frame(clip: str | Path) -> Path:
     return last
 
 
+def ensure_first_frame(clip: str | Path) -> Path:
+    """The clip's first-frame file (the keyframe the shot before it ends on), made from the
+    clip's first frame when missing (clips made before first frames were kept). Decodes one
+    frame: call it off the GUI thread, like ``ensure_last_frame``."""
+    first = first_frame_path(clip)
+    if first.is_file():
+        return first
+    from sora_desktop.engine.decode import MAX_VIDEO_FRAMES, MAX_VIDEO_SIDE, iter_video  # lazy
+
+    try:
+        # full size (the keyframe must be the next shot's picture, not a thumbnail); one frame
+        # is decoded, so the whole-clip budget is the header's own limits
+        budget = MAX_VIDEO_FRAMES * MAX_VIDEO_SIDE * MAX_VIDEO_SIDE * 3
+        _info, frames = iter_video(clip, None, budget)
+        frame = next(frames, None)
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()  # releases the decoder now
+        if frame is None:
+            raise ValueError(f"path: {Path(clip).name} has no decodable frames")
+        save_png(frame, first)
+    except (ValueError, OSError) as exc:
+        log.warning("no first frame from %s: %s", clip, exc)
+        raise EndFrameError(
+            f"This shot ends on the next shot's first frame, but the first frame of its clip "
+            f"“{Path(clip).name}” could not be read ({exc}).\n"
+            "Try: generate the next shot again, or turn off 'End on the next shot's first frame'."
+        ) from exc
+    return first
+
+
 def save_take_files(result: Any, out_dir: Path, stem: str) -> Path:
-    """The clip as MP4 plus its thumbnail (middle frame), last frame (for continuity) and,
-    when the model made sound, its audio (studio/audio.py)."""
+    """The clip as MP4 plus its thumbnail (middle frame), last frame (a next shot continues
+    from it), first frame (a previous shot may end on it) and, when the model made sound, its
+    audio (studio/audio.py)."""
     from sora_desktop.engine.export import export_video  # lazy: cv2, ffmpeg
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +141,7 @@ def save_take_files(result: Any, out_dir: Path, stem: str) -> Path:
     frames = result.frames
     save_png(frames[len(frames) // 2], thumbnail_path(clip))
     save_png(frames[-1], last_frame_path(clip))
+    save_png(frames[0], first_frame_path(clip))
     if getattr(result, "audio", None) is not None:
         from sora_desktop.studio.audio import audio_path, write_wav
 

@@ -28,8 +28,10 @@ from sora_desktop.studio.shots import (
     check_fits,
     check_policy,
     continuation,
+    end_keyframe,
     take_request,
 )
+from sora_desktop.studio.speed import record_speed
 from sora_desktop.studio.takes import adopt_clip, has_done_selection, is_current
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class TakeRun:
     device: str = "auto"
     # Make the start frame from this finished clip first (its last-frame file is missing).
     start_from: Path | None = None
+    # Make the end keyframe from this finished clip first (its first-frame file is missing).
+    end_from: Path | None = None
     # "Retry in low memory": decode these saved latents instead of generating (studio/decode).
     decode_from: Path | None = None
 
@@ -142,7 +146,8 @@ class ShotQueue:
         memory = self.memory_probe() if self.memory_probe is not None else None
         check_fits(checked, self.settings, memory)
         start = continuation(project, shot_id, self._pending_take)
-        request = take_request(project, shot_id, seed, start)
+        end = end_keyframe(project, shot_id)
+        request = record_speed(take_request(project, shot_id, seed, start, end), self.settings)
         parent_job = self.job_for_shot(start.previous_shot) if start is not None else None
 
         take = Take.create(request)
@@ -163,7 +168,10 @@ class ShotQueue:
         self.queue.submit(job)
         device = getattr(self.settings, "device", "auto") if self.settings is not None else "auto"
         source = start.source_clip if start is not None else None
-        self.runner.submit(TakeRun(job.id, request, clip.parent, take.id, device, source))
+        end_from = end.source_clip if end is not None else None
+        self.runner.submit(
+            TakeRun(job.id, request, clip.parent, take.id, device, source, end_from)
+        )
         self.listener.project_edited()
         self.listener.queue_changed()
         self.listener.shot_changed(shot_id)

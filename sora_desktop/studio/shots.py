@@ -1,5 +1,6 @@
-"""The rules a shot passes before it is queued: the prompt policy, the memory pre-flight and
-continuation from the previous shot. Each raises an exception whose message is for the user."""
+"""The rules a shot passes before it is queued: the prompt policy, the memory pre-flight,
+continuation from the previous shot and ending on the next shot's first frame. Each raises an
+exception whose message is for the user."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sora_desktop.core import project as core_project
 from sora_desktop.core.project import Project
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo, preflight_request  # no torch at import
-from sora_desktop.studio.media import last_frame_path
+from sora_desktop.studio.media import first_frame_path, last_frame_path
 from sora_desktop.studio.takes import take_clip
 
 
@@ -96,14 +97,70 @@ def continuation(
     return Continuation(last, previous.id, None if last.is_file() else clip)
 
 
+@dataclass(frozen=True)
+class EndKeyframe:
+    """Where a shot ends: the next shot's first frame (``GenerationRequest.end_image``)."""
+
+    end_image: Path
+    next_shot: str
+    # The next shot's clip when its first-frame file is missing: the worker makes it (as for
+    # ``Continuation.source_clip``, decoding stays off the GUI thread).
+    source_clip: Path | None = None
+
+
+END_ON_NEXT_LABEL = "End on the next shot's first frame"
+
+
+def end_on_next_blocker(project: Project, shot_id: str) -> str | None:
+    """Why the shot cannot end on the next shot's first frame now (None: it can). The words
+    the storyboard shows beside the disabled option, and the queue's refusal."""
+    from sora_desktop.core.capabilities import capabilities_for  # lazy: reads the catalog
+
+    shot = project.shot(shot_id)
+    number = project.index_of(shot_id) + 1
+    caps = capabilities_for(shot.request.model_id)
+    if not caps.supports_end_image:
+        return f"{caps.name or shot.request.model_id} cannot end a clip on a chosen frame."
+    following = project.next_shot(shot_id)
+    if following is None:
+        return f"Shot {number} is the last shot: there is no next shot to end on."
+    if take_clip(project, following.selected) is None:
+        return f"Shot {number + 1} has no finished clip yet: generate it first."
+    return None
+
+
+def end_keyframe(project: Project, shot_id: str) -> EndKeyframe | None:
+    """The frame a shot ends on, or ``None`` when it does not use the option. ``QueueError``
+    (with the reason) when the option is on but cannot be honoured."""
+    shot = project.shot(shot_id)
+    if not shot.end_on_next_shot:
+        return None
+    why = end_on_next_blocker(project, shot_id)
+    if why is not None:
+        raise QueueError(f"{why}\nOr turn off '{END_ON_NEXT_LABEL}'.")
+    following = project.next_shot(shot_id)
+    clip = take_clip(project, following.selected)  # type: ignore[union-attr]
+    first = first_frame_path(clip)  # type: ignore[arg-type]
+    return EndKeyframe(first, following.id, None if first.is_file() else clip)  # type: ignore[union-attr]
+
+
 def take_request(
-    project: Project, shot_id: str, seed: int | None, start: Continuation | None
+    project: Project,
+    shot_id: str,
+    seed: int | None,
+    start: Continuation | None,
+    end: EndKeyframe | None = None,
 ) -> GenerationRequest:
     """The request a new take of the shot runs: the shot's settings, a new seed for a
-    variation, and the start image continuity chose (a stale start image is dropped)."""
+    variation, the start image continuity chose and the end keyframe (stale images a request
+    carries are dropped)."""
     request = project.shot(shot_id).request
     if seed is not None:
         request = request.with_changes(seed=seed)
+    if end is not None:
+        request = request.with_changes(end_image=str(end.end_image))
+    elif request.end_image is not None and not Path(request.end_image).is_file():
+        request = request.with_changes(end_image=None)
     if start is not None:
         return request.with_changes(start_image=str(start.start_image))
     if request.start_image is not None and not Path(request.start_image).is_file():

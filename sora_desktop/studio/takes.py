@@ -29,6 +29,7 @@ CLIP_FIELDS = (
     "width",
     "height",
     "model_id",
+    "timed_prompts",  # a long shot's prompts over time
 )
 
 

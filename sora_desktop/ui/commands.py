@@ -141,7 +141,11 @@ class SelectTakeCommand(_Cmd):
 class SetShotFieldCommand(_Cmd):
     """Plain attributes of a shot (title, continue_from_previous) via their Project setters."""
 
-    SETTERS = {"title": "set_shot_title", "continue_from_previous": "set_continue_from_previous"}
+    SETTERS = {
+        "title": "set_shot_title",
+        "continue_from_previous": "set_continue_from_previous",
+        "end_on_next_shot": "set_end_on_next_shot",
+    }
 
     def __init__(self, vm, shot_id: str, name: str, value, text: str) -> None:
         super().__init__(vm, text)

@@ -26,13 +26,15 @@ from PySide6.QtWidgets import (
 from sora_desktop.core.capabilities import embedded_capabilities
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.export_settings import (
+    FIT_MODES,
     FORMAT_SUFFIXES,
     MAX_CROSSFADE_FRAMES,
     QUALITIES,
     UPSCALE_CHOICES,
     ExportSettings,
 )
-from sora_desktop.studio.film import film_clips, film_request
+from sora_desktop.core.film_layout import COMMON_FPS
+from sora_desktop.studio.film import FilmPlan, film_clips, film_plan, film_request
 from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
@@ -48,6 +50,11 @@ FORMAT_LABELS = {
 FORMATS = [(key, FORMAT_LABELS[key], suffix) for key, suffix in FORMAT_SUFFIXES.items()]
 UPSCALES = UPSCALE_CHOICES
 METHOD_LABELS = {"nearest": "Pixel-sharp (nearest)", "lanczos": "Smooth (Lanczos)"}
+FIT_LABELS = {
+    "letterbox": "Letterbox — whole picture, black bars",
+    "crop": "Crop — fill the frame, trim the edges",
+}
+assert set(FIT_LABELS) == set(FIT_MODES)
 
 
 def safe_name(text: str) -> str:
@@ -103,6 +110,18 @@ class ExportDialog(QDialog):
         self.crossfade.setRange(0, MAX_CROSSFADE_FRAMES)
         self.crossfade.setSuffix(" frames")
         self.crossfade.setToolTip("Blend the end of each shot into the start of the next")
+        self.fps = QComboBox()
+        self.fps.setToolTip(
+            "The film's frame rate. Each shot keeps its length: frames are repeated or "
+            "dropped, never blended."
+        )
+        self.fit = QComboBox()
+        for key in FIT_MODES:
+            self.fit.addItem(FIT_LABELS[key], key)
+        self.fit.setToolTip("How a shot of another shape than the film's frame is shown")
+        self.output = QLabel(" ")
+        self.output.setObjectName("OutputSummary")
+        self.output.setWordWrap(True)
         self.watermark = QCheckBox("Visible “AI-generated” watermark")
         self.watermark.setChecked(watermark_default)
         label_note = QLabel(
@@ -137,6 +156,9 @@ class ExportDialog(QDialog):
         form.addRow("What", self.scope)
         form.addRow("Format", self.format)
         form.addRow("Size", self.size)
+        form.addRow("Frame rate", self.fps)
+        form.addRow("Other shapes", self.fit)
+        form.addRow("Output", self.output)
         form.addRow("Enlarge with", self.method)
         form.addRow("Quality", self.quality)
         form.addRow("Cross-fade", self.crossfade)
@@ -160,11 +182,16 @@ class ExportDialog(QDialog):
         self.crossfade.setValue(settings.crossfade_frames)
         self.format.setCurrentIndex(max(0, self.format.findData(settings.format)))
         self.method.setCurrentIndex(max(0, self.method.findData(settings.upscale_method)))
+        self.fit.setCurrentIndex(max(0, self.fit.findData(settings.fit)))
         if not self.shot_id or vm.selected_clip(self.shot_id) is None:
             self.scope.setCurrentIndex(1)
+        self._fill_fps(settings.fps)
         self._fill_sizes(settings.upscale)
 
         self.scope.currentIndexChanged.connect(self._on_scope)
+        for box in (self.size, self.fps, self.fit):
+            box.currentIndexChanged.connect(lambda _i: self._show_output())
+        self.crossfade.valueChanged.connect(lambda _v: self._show_output())
         self.format.currentIndexChanged.connect(lambda _i: self._suggest_path())
         self.export_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self._cancel_or_close)
@@ -184,27 +211,64 @@ class ExportDialog(QDialog):
             return []
         return film_clips(self.vm.project, self._scope_shot())
 
+    def plan(self, settings: ExportSettings | None = None) -> FilmPlan | None:
+        """The film the current choices make (frame size, rate, length), or None."""
+        if self.scope.currentData() == "shot" and self.vm.shot(self.shot_id or "") is None:
+            return None
+        try:
+            settings = settings or self.chosen_settings()
+        except ValueError:
+            return None
+        try:
+            return film_plan(self.vm.project, self._scope_shot(), settings)
+        except ValueError:
+            return None
+
     def _source_size(self) -> tuple[int, int]:
-        shots = self.vm.shots
-        shot = self.vm.shot(self.shot_id) if self.shot_id else (shots[0] if shots else None)
-        if shot is None:
-            return embedded_capabilities().default_size
-        take = shot.selected
-        req = take.request if take is not None else shot.request
-        return req.width, req.height
+        """The film's frame before upscaling: the largest picked clip's (see film_plan)."""
+        plan = self.plan(ExportSettings())
+        if plan is None:
+            shot = self.vm.shot(self.shot_id) if self.shot_id else None
+            if shot is None:
+                return embedded_capabilities().default_size
+            return shot.request.width, shot.request.height
+        return plan.width, plan.height
 
     def _fill_sizes(self, preferred: int = 4) -> None:
         w, h = self._source_size()
+        self.size.blockSignals(True)
         self.size.clear()
         factors = UPSCALES if preferred in UPSCALES else sorted({*UPSCALES, preferred})
         for f in factors:
             label = f"{w * f} × {h * f}" + ("  (as generated)" if f == 1 else f"  ({f}×)")
             self.size.addItem(label, f)
         self.size.setCurrentIndex(max(0, self.size.findData(preferred)))
+        self.size.blockSignals(False)
+
+    def _fill_fps(self, preferred: int | None) -> None:
+        """The "Auto (N fps)" entry first, then the common rates (and a stored uncommon one)."""
+        plan = self.plan(ExportSettings())
+        auto = f"Auto ({plan.auto_fps} fps, the fastest shot)" if plan else "Auto"
+        self.fps.blockSignals(True)
+        self.fps.clear()
+        self.fps.addItem(auto, None)
+        for rate in sorted({*COMMON_FPS, *([preferred] if preferred else [])}):
+            self.fps.addItem(f"{rate} fps", rate)
+        index = 0 if preferred is None else self.fps.findData(preferred)
+        self.fps.setCurrentIndex(max(0, index))
+        self.fps.blockSignals(False)
+
+    def _show_output(self) -> None:
+        plan = self.plan()
+        self.output.setText(plan.summary() if plan is not None else "—")
 
     def _on_scope(self) -> None:
         storyboard = self.scope.currentData() == "storyboard"
         self.crossfade.setEnabled(storyboard)
+        # the film's frame and the "Auto" rate depend on which clips go in
+        self._fill_sizes(int(self.size.currentData() or 1))
+        self._fill_fps(self.fps.currentData())
+        self._show_output()
         self._suggest_path()
         n = len(self.clips())
         if n == 0:
@@ -284,11 +348,13 @@ class ExportDialog(QDialog):
             raise FieldError("path", "choose where to save the export")
         request = film_request(self.vm.project, self._scope_shot())
         chosen = self.chosen_settings()
+        plan = film_plan(self.vm.project, self._scope_shot(), chosen)
         return ExportJob(
             job_id=uuid.uuid4().hex,
             clips=clips,
             path=Path(text),
-            fps=int(request.fps),
+            fps=plan.fps if plan is not None else int(request.fps),
+            fit=chosen.fit,
             fmt=chosen.format,
             crossfade_frames=chosen.crossfade_frames if len(clips) > 1 else 0,
             upscale=chosen.upscale,
@@ -308,6 +374,8 @@ class ExportDialog(QDialog):
             quality=self.quality.currentData(),
             crossfade_frames=self.crossfade.value(),
             watermark=self.watermark.isChecked(),
+            fps=self.fps.currentData(),
+            fit=self.fit.currentData(),
         )
 
     def start(self) -> str | None:

@@ -38,6 +38,7 @@ from sora_desktop.ui.model_choices import (  # noqa: F401 - the model list lives
 )
 from sora_desktop.ui.prompt_editor_vm import FIELD_NAMES, PRESETS  # noqa: F401 - moved there
 from sora_desktop.ui.style import icon
+from sora_desktop.ui.timed_prompts import TimedPromptsEditor
 from sora_desktop.ui.viewmodels import ProjectViewModel
 
 
@@ -192,6 +193,11 @@ class PromptEditor(QWidget):
         lay.addWidget(_section("Negative prompt"))
         lay.addWidget(self.negative_edit)
         lay.addWidget(self.negative_error)
+        self.timed_edit = TimedPromptsEditor()  # a long shot's prompts over time
+        self.timed_error = _error_label()
+        lay.addWidget(_section("Prompts over time"))
+        lay.addWidget(self.timed_edit)
+        lay.addWidget(self.timed_error)
 
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
@@ -250,6 +256,7 @@ class PromptEditor(QWidget):
             "steps": self.steps_error,
             "guidance": self.guidance_error,
             "model": self.model_error,
+            "timed": self.timed_error,
         }
         self.inputs = {
             "prompt": self.prompt_edit,
@@ -261,6 +268,7 @@ class PromptEditor(QWidget):
             "steps": self.steps_spin,
             "guidance": self.guidance_spin,
             "model": self.model_combo,
+            "timed": self.timed_edit,
         }
 
         # Numbers commit when the user finishes (Enter, Tab, leaving the field, the arrows),
@@ -283,6 +291,7 @@ class PromptEditor(QWidget):
         self.steps_spin.valueChanged.connect(lambda _v: self._changed("steps"))
         self.guidance_spin.valueChanged.connect(lambda _v: self._changed("guidance"))
         self.size_combo.currentIndexChanged.connect(lambda _i: self._changed("size"))
+        self.timed_edit.changed.connect(lambda: self._changed("timed_prompts"))
         self.model_combo.currentIndexChanged.connect(self._on_model)
         self.preset_combo.activated.connect(self._on_preset)
         self.seed_dice.clicked.connect(self.randomize_seed)
@@ -347,6 +356,7 @@ class PromptEditor(QWidget):
             self.duration_spin.setValue(req.num_frames / req.fps)
             self.steps_spin.setValue(req.steps)
             self.guidance_spin.setValue(float(req.guidance))
+            self.timed_edit.set_values(req.timed_prompts)
             self.continue_check.setChecked(continue_from)
             self.continue_check.setEnabled(can_continue)
             self._user_words = req.original_prompt if req.original_prompt != req.prompt else None
@@ -399,6 +409,7 @@ class PromptEditor(QWidget):
             seconds=self.duration_spin.value(),
             size=self.size_combo.currentData(),
             choice=self.current_choice(),
+            timed_prompts=self.timed_edit.values(),
         )
 
     def build_request(self) -> GenerationRequest:

@@ -38,6 +38,7 @@ FIELD_NAMES = {
     "width/height": "size",
     "model_id": "model",
     "start_image": "prompt",
+    "timed_prompts": "timed",
 }
 
 
@@ -54,6 +55,7 @@ class EditorFields:
     seconds: float
     size: tuple[int, int] | None  # None: the size list has no entry chosen
     choice: ModelChoice
+    timed_prompts: tuple[dict, ...] = ()  # {"at", "prompt"} rows of "Prompts over time"
 
 
 def choice_for(choices: list[ModelChoice], model_id: object) -> ModelChoice:
@@ -97,7 +99,7 @@ def request_from_fields(
     frames = frames_for(f.seconds, fps, f.choice)
     size = f.size or f.choice.caps.default_size
     original = user_words if user_words and user_words != f.prompt else None
-    return base.with_changes(
+    request = base.with_changes(
         prompt=f.prompt,
         negative_prompt=f.negative_prompt,
         seed=f.seed,
@@ -109,7 +111,10 @@ def request_from_fields(
         height=size[1],
         model_id=f.choice.id,
         original_prompt=original,
+        timed_prompts=f.timed_prompts,
     )
+    f.choice.caps.check_timed_prompts(request)  # each one must start some window
+    return request
 
 
 def field_errors(base: GenerationRequest, f: EditorFields) -> list[ValueError]:
@@ -133,9 +138,18 @@ def field_errors(base: GenerationRequest, f: EditorFields) -> list[ValueError]:
             errors.append(exc)
     if f.fps >= 1:
         try:
-            frames_for(f.seconds, f.fps, f.choice)
+            frames = frames_for(f.seconds, f.fps, f.choice)
         except ValueError as exc:
             errors.append(exc)
+        else:  # timed prompts against the clip's new length
+            try:
+                timed = base.with_changes(
+                    timed_prompts=f.timed_prompts, num_frames=frames, fps=f.fps
+                )
+                f.choice.caps.check_timed_prompts(timed)
+            except FieldError as exc:
+                if exc.field == "timed_prompts":
+                    errors.append(exc)
     return errors
 
 

@@ -27,6 +27,7 @@ from sora_desktop.core import hub_token
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import mode_label
 from sora_desktop.core.settings import DEVICES, MEMORY_MODES, PRECISIONS, THEMES, Settings
+from sora_desktop.core.speed import ATTENTION_BACKENDS, SpeedOptions
 from sora_desktop.ui.style import icon
 
 SHORTCUTS = [
@@ -78,6 +79,23 @@ class SettingsDialog(QDialog):
         self.precision = _combo(PRECISIONS, settings.precision)
         self.memory = _combo(MEMORY_MODES, settings.memory_mode)
         self.theme = _combo(THEMES, settings.theme)
+        speed = settings.speed_options()
+        self.faster = QCheckBox("Faster: skip work on steps that change little (first-block cache)")
+        self.faster.setChecked(speed.cache == "first_block")
+        self.faster.setToolTip(
+            "Downloaded models only. Slightly changes the result; each clip records it so it "
+            "can be made again exactly."
+        )
+        self.attention = QComboBox()
+        for name in ATTENTION_BACKENDS:
+            self.attention.addItem(name, name)
+        self.attention.setCurrentIndex(max(0, self.attention.findData(speed.attention)))
+        self.attention.setToolTip("Anything but native needs a CUDA GPU and its kernels")
+        self.fp8 = QCheckBox("Store model weights in fp8 (less GPU memory, slightly lower quality)")
+        self.fp8.setChecked(speed.fp8)
+        self.compile = QCheckBox("Compile the model with torch.compile (CUDA GPU; slow first clip)")
+        self.compile.setChecked(speed.compile)
+        self._speed_mag = speed.cache == "mag"
         self.watermark = QCheckBox("Add a visible “AI-generated” watermark to exports")
         self.watermark.setChecked(settings.watermark)
         self.autosave = QSpinBox()
@@ -119,6 +137,10 @@ class SettingsDialog(QDialog):
         rf.addRow("Device", self.device)
         rf.addRow("Precision", self.precision)
         rf.addRow("Memory", self.memory)
+        rf.addRow(self.faster)
+        rf.addRow("Attention", self.attention)
+        rf.addRow(self.fp8)
+        rf.addRow(self.compile)
 
         look = QGroupBox("Appearance and responsible use")
         lv = QVBoxLayout(look)
@@ -206,11 +228,23 @@ class SettingsDialog(QDialog):
             device=self.device.currentData(),
             precision=self.precision.currentData(),
             memory_mode=self.memory.currentData(),
+            speed=self._speed().to_dict(),
             theme=self.theme.currentData(),
             watermark=self.watermark.isChecked(),
             autosave_seconds=self.autosave.value(),
             offline=self.offline.isChecked(),
             hf_endpoint=self.mirror.text().strip() or None,
+        )
+
+    def _speed(self) -> SpeedOptions:
+        cache = "first_block" if self.faster.isChecked() else None
+        if cache is None and self._speed_mag:  # MagCache comes from settings.json, kept as is
+            cache = "mag"
+        return SpeedOptions(
+            cache=cache,
+            attention=self.attention.currentData(),
+            fp8=self.fp8.isChecked(),
+            compile=self.compile.isChecked(),
         )
 
     def _remove_token(self) -> None:

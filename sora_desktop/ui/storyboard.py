@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.studio.shots import END_ON_NEXT_LABEL, end_on_next_blocker
 from sora_desktop.ui.images import (
     ensure_side_files,
     scaled_pixmap,
@@ -529,6 +530,7 @@ class StoryboardWidget(QWidget):
         cont.setEnabled(idx > 0)
         cont.toggled.connect(lambda on: self.vm.set_continue(shot_id, on))
         menu.addAction(cont)
+        menu.addAction(self._end_on_next_action(shot, menu))
         done = [t for t in shot.takes if t.status == "done"]
         if done:
             takes = menu.addMenu("Use take")
@@ -540,3 +542,17 @@ class StoryboardWidget(QWidget):
                 act.setChecked(take.id == shot.selected_take)
                 act.triggered.connect(lambda _c=False, t=take.id: self.vm.select_take(shot_id, t))
         return menu
+
+    def _end_on_next_action(self, shot, menu: QMenu) -> QAction:
+        """The keyframe option; disabled with the reason (studio.shots) when it cannot apply,
+        but always switchable off once on."""
+        act = QAction(END_ON_NEXT_LABEL, menu)
+        act.setCheckable(True)
+        act.setChecked(bool(shot.end_on_next_shot))
+        why = end_on_next_blocker(self.vm.project, shot.id)
+        act.setEnabled(why is None or shot.end_on_next_shot)
+        act.setToolTip(why or "End this shot on the first frame of the next shot's clip")
+        act.setStatusTip(act.toolTip())
+        menu.setToolTipsVisible(True)
+        act.toggled.connect(lambda on, sid=shot.id: self.vm.set_end_on_next(sid, on))
+        return act

@@ -162,6 +162,13 @@ class ProjectViewModel(QObject):
                 cmd.SetShotFieldCommand(self, shot_id, "continue_from_previous", value, text)
             )
 
+    def set_end_on_next(self, shot_id: str, value: bool) -> None:
+        if self.project.shot(shot_id).end_on_next_shot != value:
+            text = "End on the next shot" if value else "Stop ending on the next shot"
+            self.undo_stack.push(
+                cmd.SetShotFieldCommand(self, shot_id, "end_on_next_shot", value, text)
+            )
+
     def set_title(self, shot_id: str, title: str) -> None:
         if self.project.shot(shot_id).title != title:
             self.undo_stack.push(
@@ -217,6 +224,7 @@ class _WorkerRunner:
                 device=run.device,
                 start_from=run.start_from,
                 decode_from=run.decode_from,
+                end_from=run.end_from,
             )
         )
 

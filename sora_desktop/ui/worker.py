@@ -30,7 +30,7 @@ from sora_desktop.engine.backend import (
 from sora_desktop.engine.preflight import OutOfMemory  # no torch at import
 from sora_desktop.studio import decode as take_decode
 from sora_desktop.studio.film import render_film
-from sora_desktop.studio.media import StartFrameError, ensure_last_frame
+from sora_desktop.studio.media import StartFrameError, ensure_first_frame, ensure_last_frame
 from sora_desktop.studio.media import save_take_files as save_take_files  # its old home
 from sora_desktop.ui.images import frame_to_qimage
 
@@ -102,6 +102,8 @@ class GenerationJob:
     # The finished clip whose last frame this take starts from, when that frame's file is
     # missing: it is made here, in the worker thread, not on the GUI thread.
     start_from: Path | None = None
+    # The same for the next shot's clip whose first frame this take ends on.
+    end_from: Path | None = None
     # "Retry in low memory": decode this saved latents file instead of generating.
     decode_from: Path | None = None
 
@@ -271,6 +273,8 @@ class GenerationWorker(QObject):
         jid = job.job_id
         if job.start_from is not None:
             ensure_last_frame(job.start_from)
+        if job.end_from is not None:
+            ensure_first_frame(job.end_from)
         last_preview = 0.0
 
         def on_step(event: StepEvent) -> None:
@@ -329,6 +333,7 @@ class ExportJob:
     watermark: bool = False
     request: GenerationRequest | None = None
     token: CancelToken = field(default_factory=CancelToken)
+    fit: str = "letterbox"  # shots of another shape: "letterbox" or "crop" (ExportSettings)
 
 
 class ExportWorker(QObject):
@@ -385,6 +390,7 @@ class ExportWorker(QObject):
                 job.path,
                 job.fps,
                 fmt=job.fmt,
+                fit=job.fit,
                 crossfade_frames=job.crossfade_frames,
                 upscale=job.upscale,
                 upscale_method=job.upscale_method,

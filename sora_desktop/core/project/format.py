@@ -13,6 +13,7 @@ File format, version 1 (``PROJECT_VERSION``)::
      "settings": {"crossfade_frames": 0, "export_format": "mp4", "upscale": 1,
                   "upscale_method": "nearest", ...},
      "shots": [{"id": "<hex>", "title": "", "continue_from_previous": false,
+                "end_on_next_shot": false,
                 "request": {GenerationRequest.to_dict()},
                 "selected_take": "<take id>" | null,
                 "takes": [{"id": "<hex>", "request": {...}, "status": "done",
@@ -35,6 +36,10 @@ v0 had one flat list of clips and no takes. Migration: ``title`` → ``name``; `
 ``settings.crossfade_frames``; each clip becomes a shot whose request is built from the flat
 fields, and a clip with a ``file`` also gets one selected ``done`` take pointing at that file.
 Saving a migrated project writes version 1; the v0 file is kept as ``.bak``.
+
+``end_on_next_shot`` (and the settings' ``export_fps``/``export_fit``) were added to version 1
+as optional keys: a file without them reads as before (false; Auto rate, letterbox), so no
+migration is needed and older version-1 files open unchanged.
 """
 
 from __future__ import annotations
@@ -228,11 +233,16 @@ def _parse_shot(data: Any, where: str) -> tuple[Shot, list[str]]:
             "ignored; use 'Continue from previous shot' to start from the previous clip."
         )
         request = request.with_changes(start_image=None)
+    if request.end_image is not None:  # likewise: set per take from the next shot's clip
+        request = request.with_changes(end_image=None)
     cont = data.get("continue_from_previous", False)
     if not isinstance(cont, bool):
         raise _damaged(where, "continue_from_previous must be true or false")
+    end_on_next = data.get("end_on_next_shot", False)
+    if not isinstance(end_on_next, bool):
+        raise _damaged(where, "end_on_next_shot must be true or false")
     title = _parse_text(data, "title", where, "", 500)
-    return Shot(shot_id, request, takes, selected, cont, title), warnings
+    return Shot(shot_id, request, takes, selected, cont, title, end_on_next), warnings
 
 
 def _parse_v1(data: dict[str, Any]) -> Project:

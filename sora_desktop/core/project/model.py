@@ -116,6 +116,8 @@ class Shot:
     # Start from the last frame of the previous shot's selected take (visual continuity).
     continue_from_previous: bool = False
     title: str = ""
+    # End on the first frame of the next shot's selected clip (a keyframe; studio/shots.py).
+    end_on_next_shot: bool = False
 
     @classmethod
     def create(cls, request: GenerationRequest, title: str = "") -> Shot:
@@ -173,6 +175,7 @@ class Shot:
             "id": self.id,
             "title": self.title,
             "continue_from_previous": self.continue_from_previous,
+            "end_on_next_shot": self.end_on_next_shot,
             "request": self.request.to_dict(),
             "selected_take": self.selected_take,
             "takes": [t.to_dict() for t in self.takes],
@@ -248,6 +251,7 @@ class Project:
             selected_take=mapping.get(original.selected_take or ""),
             continue_from_previous=original.continue_from_previous,
             title=original.title,
+            end_on_next_shot=original.end_on_next_shot,
         )
         self.insert_shot(self.index_of(shot_id) + 1, copy_)
         return copy_
@@ -289,6 +293,17 @@ class Project:
         shot.continue_from_previous = bool(value)
         self.touch()
         return old
+
+    def set_end_on_next_shot(self, shot_id: str, value: bool) -> bool:
+        shot = self.shot(shot_id)
+        old = shot.end_on_next_shot
+        shot.end_on_next_shot = bool(value)
+        self.touch()
+        return old
+
+    def next_shot(self, shot_id: str) -> Shot | None:
+        index = self.index_of(shot_id)
+        return self.shots[index + 1] if index + 1 < len(self.shots) else None
 
     def previous_shot(self, shot_id: str) -> Shot | None:
         index = self.index_of(shot_id)

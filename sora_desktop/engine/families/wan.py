@@ -1,0 +1,35 @@
+"""Wan 2.1 / 2.2: ``WanPipeline`` for text, ``WanImageToVideoPipeline`` for a start image and
+(Wan 2.1) a last-frame keyframe; Wan 2.2 TI2V-5B runs image-to-video with the same weights
+(``expand_timesteps``: the first latent frame is the image, the rest denoised)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sora_desktop.core.request import GenerationRequest
+from sora_desktop.engine.families.base import FamilyAdapter, Keyframes
+
+
+class WanAdapter(FamilyAdapter):
+    name = "wan"
+    i2v = "WanImageToVideoPipeline"
+
+    def call_kwargs(
+        self, pipe: Any, request: GenerationRequest, keys: Keyframes, common: dict[str, Any]
+    ) -> dict[str, Any]:
+        kwargs = super().call_kwargs(pipe, request, keys, common)
+        if keys.end is not None and keys.start is None:
+            raise ValueError("end_image: Wan needs a start image to end on a given frame")
+        return kwargs
+
+    def raw_latents(self, pipe: Any, latents: Any, request: GenerationRequest | None) -> Any:
+        # WanPipeline: raw = latents * std + mean (it divides by 1 / std)
+        cfg = pipe.vae.config
+        mean = torch.tensor(cfg.latents_mean).view(1, -1, 1, 1, 1).to(latents)
+        std = torch.tensor(cfg.latents_std).view(1, -1, 1, 1, 1).to(latents)
+        return latents * std + mean
+
+
+ADAPTER = WanAdapter
