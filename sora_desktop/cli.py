@@ -4,6 +4,7 @@
     sora-desktop generate "a red circle moves right on a blue background" -o clip.mp4
     sora-desktop eval --n 200 --out report.json
     sora-desktop info
+    sora-desktop decode clip.latents.npz   (a clip whose decode failed; see cli_decode.py)
 
 Exit codes: 0 done, 1 something failed (model missing, disk full), 2 invalid input (one line
 ``error: <message>``, no traceback), 130 cancelled with Ctrl-C (no half file is left).
@@ -144,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sora_desktop import cli_models
 
     cli_models.add_parser(sub)  # sora-desktop models list|download|delete|import
+    from sora_desktop import cli_decode
+
+    cli_decode.add_parser(sub)  # sora-desktop decode LATENTS [-o OUT]
     return parser
 
 
@@ -337,12 +341,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sora_desktop.engine import registry
-    from sora_desktop.engine.backend import (
-        CancelToken,
-        GenerationCancelled,
-        GenerationResult,
-        StepEvent,
-    )
+    from sora_desktop.engine.backend import CancelToken, GenerationCancelled
     from sora_desktop.engine.export import (
         SUFFIX_FORMATS,
         check_writable_folder,
@@ -351,6 +350,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         output_path_for,
         upscale_frames,
     )
+    from sora_desktop.studio import decode as take_decode
 
     _check_path_args(args)
     request, enhanced = build_request(args)
@@ -388,33 +388,32 @@ def cmd_generate(args: argparse.Namespace) -> int:
     backend.check_request(request)
 
     cancel = CancelToken()
-    result = None
     bar = None
+    # saved before the decode; kept when it fails, so `sora-desktop decode` can finish the clip
+    latents = take_decode.latents_path(target)
+
+    def on_step(event: Any) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(
+                total=event.total * event.segments,
+                file=sys.stderr,
+                unit="step",
+                dynamic_ncols=True,
+                leave=False,
+            )
+        if event.segments > 1:
+            bar.set_description(f"segment {event.segment + 1}/{event.segments}")
+        bar.update(1)
+
     with _ctrl_c_cancels(cancel):
         try:
             # registry.generate: a shot longer than the model's window is made in windows
-            for event in registry.generate(request, cancel, backend=backend):
-                if isinstance(event, GenerationResult):
-                    result = event
-                    continue
-                if not isinstance(event, StepEvent):  # e.g. LatentsReady
-                    continue
-                if bar is None:
-                    bar = tqdm(
-                        total=event.total * event.segments,
-                        file=sys.stderr,
-                        unit="step",
-                        dynamic_ncols=True,
-                        leave=False,
-                    )
-                if event.segments > 1:
-                    bar.set_description(f"segment {event.segment + 1}/{event.segments}")
-                bar.update(1)
+            events = registry.generate(request, cancel, backend=backend)
+            result = take_decode.run_generation(events, latents, request, on_step=on_step)
             if bar is not None:
                 bar.close()
                 bar = None
-            if result is None:
-                raise RuntimeError("the model finished without a clip")
             print(f"exporting {fmt.upper()}...", file=sys.stderr)
             path = export_video(
                 result.frames,
@@ -428,12 +427,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 watermark=args.watermark,
                 cancel=cancel,
             )
+        except take_decode.DecodeKept as exc:
+            print(f"\nerror: {take_decode.cli_message(exc, args.output)}", file=sys.stderr)
+            return EXIT_FAILED
         except (GenerationCancelled, KeyboardInterrupt):
+            take_decode.discard_latents(latents)
             print("\ncancelled; no file was written", file=sys.stderr)
             return EXIT_CANCELLED
+        except Exception:
+            if latents.is_file():  # e.g. the export failed: the denoising is not lost
+                print(f"\nthe denoising is kept: sora-desktop decode {latents}", file=sys.stderr)
+            raise
         finally:
             if bar is not None:  # leave the terminal clean whatever happened
                 bar.close()
+    take_decode.discard_latents(latents)  # the clip exists
     print(f"saved: {path}")
     print(f"seed: {request.seed}")
     return 0
@@ -598,6 +606,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sora_desktop import cli_models
 
             return cli_models.run(args)
+        if args.command == "decode":
+            from sora_desktop import cli_decode
+
+            return cli_decode.run(args)
         return cmd_info()
     except (UsageError, ValueError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)

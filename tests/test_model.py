@@ -9,6 +9,7 @@ from sora_desktop.engine.backend import (
     CancelToken,
     GenerationCancelled,
     GenerationResult,
+    LatentsReady,
     StepEvent,
 )
 from sora_desktop.engine.embedded import world
@@ -104,7 +105,12 @@ def micro_backend(micro_model_dir):
 
 def test_generate_yields_steps_then_frames(micro_backend):
     req = GenerationRequest("a red circle moves right on a blue background", steps=3, seed=5)
-    steps, result = _run(micro_backend, req)
+    events, result = _run(micro_backend, req)
+    # the latents come once, after the last step and before the decode (issue 17)
+    assert isinstance(events[-1], LatentsReady) and not any(
+        isinstance(e, LatentsReady) for e in events[:-1]
+    )
+    steps = events[:-1]
     assert [e.step for e in steps] == [1, 2, 3] and all(isinstance(e, StepEvent) for e in steps)
     assert steps[0].preview.shape == (64, 64, 3) and steps[0].preview.dtype == np.uint8
     assert isinstance(result, GenerationResult)

@@ -38,6 +38,7 @@ class StubWorker(QObject):
     finished = Signal(str, str)
     failed = Signal(str, str)
     cancelled = Signal(str)
+    latents_saved = Signal(str, str)
 
     def __init__(self) -> None:
         super().__init__()

@@ -114,10 +114,12 @@ PIPELINE_RULES: dict[str, PipelineRules] = {
     "SanaVideoPipeline": PipelineRules(
         4, 32, window=81, start_image_pipeline="SanaImageToVideoPipeline"
     ),
+    # FramePack: sections of 9 latent frames; clips are 36k+1 frames (engine/families/framepack)
     "HunyuanVideoFramepackPipeline": PipelineRules(
-        4,
+        36,
         16,
-        max_frames=1024,
+        max_frames=36 * 28 + 1,
+        negative_prompt=False,
         start_image_pipeline="HunyuanVideoFramepackPipeline",
         end_image=True,
         text_to_video=False,

@@ -28,33 +28,47 @@ def copy_media(
     copied: dict[str, str] = {}
     for shot in project.shots:
         for take in shot.takes:
-            if not take.clip:
-                continue
-            rel = take.clip
-            if rel in copied:
-                take.clip = copied[rel]
-                continue
-            parts = re.split(r"[\\/]+", rel)
-            renamed = parts[0] == old_media
-            if renamed:
-                parts[0] = new_media
-            new_rel = "/".join(parts)
-            src = old_folder / Path(*re.split(r"[\\/]+", rel))
-            dst = new_folder / Path(*parts)
-            # A symbolic link that leads out of the old folder is not followed.
-            inside = src.resolve().is_relative_to(old_folder.resolve())
-            if inside and src.is_file() and src.absolute() != dst.absolute():
-                side = [src]
-                if renamed:
-                    side += [
-                        f
-                        for f in src.parent.glob(f"{glob.escape(src.stem)}_*")
-                        if f.is_file() and not f.is_symlink()
-                    ]
-                for f in side:
-                    link_or_copy(f, dst.with_name(f.name))
-            copied[rel] = new_rel
-            take.clip = new_rel
+            if take.clip:
+                take.clip = _carry(take.clip, copied, old_folder, old_media, new_folder, new_media)
+            if take.latents:  # a take waiting for "Retry in low memory" keeps its denoising
+                take.latents = _carry(
+                    take.latents, copied, old_folder, old_media, new_folder, new_media, False
+                )
+
+
+def _carry(
+    rel: str,
+    copied: dict[str, str],
+    old_folder: Path,
+    old_media: str,
+    new_folder: Path,
+    new_media: str,
+    side_files: bool = True,
+) -> str:
+    """One media file's new relative path, linked or copied there (with its side files)."""
+    if rel in copied:
+        return copied[rel]
+    parts = re.split(r"[\\/]+", rel)
+    renamed = parts[0] == old_media
+    if renamed:
+        parts[0] = new_media
+    new_rel = "/".join(parts)
+    src = old_folder / Path(*re.split(r"[\\/]+", rel))
+    dst = new_folder / Path(*parts)
+    # A symbolic link that leads out of the old folder is not followed.
+    inside = src.resolve().is_relative_to(old_folder.resolve())
+    if inside and src.is_file() and src.absolute() != dst.absolute():
+        side = [src]
+        if renamed and side_files:
+            side += [
+                f
+                for f in src.parent.glob(f"{glob.escape(src.stem)}_*")
+                if f.is_file() and not f.is_symlink()
+            ]
+        for f in side:
+            link_or_copy(f, dst.with_name(f.name))
+    copied[rel] = new_rel
+    return new_rel
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

@@ -371,8 +371,11 @@ class DiffusersBackend(Backend):
             factors = None
         events: queue.Queue = queue.Queue()
         stop = threading.Event()  # set when the consumer goes away
-        total = request.steps
         adapter = self.adapter
+        # a pipeline that restarts its step index per section (FramePack) reports sections
+        per_section = request.steps
+        sections = max(1, adapter.total_steps(request) // per_section)
+        done = [0]
 
         def on_step(p, i, t, tensors):
             if cancel.cancelled or stop.is_set():
@@ -385,7 +388,10 @@ class DiffusersBackend(Backend):
                     preview = preview_frame(raw, factors, max(request.width, request.height))
                 except Exception:  # noqa: BLE001 - a preview must never stop a job
                     preview = None
-            events.put(StepEvent(i + 1, total, preview))
+            done[0] += 1
+            section = min(sections - 1, (done[0] - 1) // per_section)
+            step = done[0] - section * per_section
+            events.put(StepEvent(step, per_section, preview, section, sections))
             return tensors
 
         def run() -> None:

@@ -9,6 +9,8 @@ functions that run a job). Layers: core <- engine <- studio <- ui and cli.
 - ``studio.takes``: the picked-take rules and where a finished clip goes in the project.
 - ``studio.media``: a take's files (clip, thumbnail, last frame).
 - ``studio.film``: exporting one shot or the whole storyboard.
+- ``studio.decode``: latents saved before the VAE decode, "Retry in low memory", the latents
+  file (read as hostile); ``studio.audio``: a take's sound as a WAV side file.
 """
 
 from sora_desktop.studio.shots import PolicyBlocked, QueueError, check_fits, check_policy

@@ -130,7 +130,8 @@ def ensure_first_frame(clip: str | Path) -> Path:
 
 def save_take_files(result: Any, out_dir: Path, stem: str) -> Path:
     """The clip as MP4 plus its thumbnail (middle frame), last frame (a next shot continues
-    from it) and first frame (a previous shot may end on it)."""
+    from it), first frame (a previous shot may end on it) and, when the model made sound, its
+    audio (studio/audio.py)."""
     from sora_desktop.engine.export import export_video  # lazy: cv2, ffmpeg
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -141,4 +142,8 @@ def save_take_files(result: Any, out_dir: Path, stem: str) -> Path:
     save_png(frames[len(frames) // 2], thumbnail_path(clip))
     save_png(frames[-1], last_frame_path(clip))
     save_png(frames[0], first_frame_path(clip))
+    if getattr(result, "audio", None) is not None:
+        from sora_desktop.studio.audio import audio_path, write_wav
+
+        write_wav(audio_path(clip), result.audio, result.sample_rate)
     return clip

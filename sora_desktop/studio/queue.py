@@ -24,6 +24,7 @@ from sora_desktop.core.project import Project, Take
 from sora_desktop.core.request import MAX_SEED, GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo
 from sora_desktop.studio.shots import (
+    QueueError,
     check_fits,
     check_policy,
     continuation,
@@ -49,6 +50,8 @@ class TakeRun:
     start_from: Path | None = None
     # Make the end keyframe from this finished clip first (its first-frame file is missing).
     end_from: Path | None = None
+    # "Retry in low memory": decode these saved latents instead of generating (studio/decode).
+    decode_from: Path | None = None
 
 
 class Runner(Protocol):
@@ -101,6 +104,8 @@ class ShotQueue:
         self._keep_pick: dict[str, bool] = {}  # variations keep the user's chosen take
         self._project_of: dict[str, Project] = {}
         self._take_of: dict[str, Take] = {}
+        self._latents: dict[str, Path] = {}  # job id -> its saved latents (denoising done)
+        self.decode_jobs: set[str] = set()  # "Retry in low memory" jobs (no denoising)
         # What the machine has (a MemoryInfo); None probes it. Tests put a fake machine here.
         self.memory_probe: Callable[[], MemoryInfo] | None = None
 
@@ -173,6 +178,50 @@ class ShotQueue:
         self.listener.busy_changed(True)
         return job
 
+    def retry_decode(self, shot_id: str, take_id: str) -> Job:
+        """Queue "Retry in low memory" for a take whose decode failed: its saved latents are
+        decoded again, without denoising. ``QueueError`` (for the user) when it cannot be."""
+        from sora_desktop.studio.decode import retry_source
+
+        project = self.project
+        take = project.shot(shot_id).take(take_id)
+        latents = retry_source(project, take)
+        if any(j.take_id == take_id and j.active for j in self.queue.jobs):
+            raise QueueError("This take is already being made.")
+        job = Job(f"{take_id}-decode-{core_project.new_id()[:8]}", shot_id, take_id, take.request)
+        rel = core_project.clip_relpath(project, shot_id, take_id)
+        clip = core_project.resolve_media(project, rel)
+        self.decode_jobs.add(job.id)
+        self._project_of[job.id] = project
+        self._take_of[job.id] = take
+        self._latents[job.id] = latents
+        self.titles[job.id] = self._title(job) + "  ·  decode"
+        self.queue.submit(job)
+        device = getattr(self.settings, "device", "auto") if self.settings is not None else "auto"
+        run = TakeRun(job.id, take.request, clip.parent, take_id, device, decode_from=latents)
+        self.runner.submit(run)
+        self.listener.queue_changed()
+        self.listener.shot_changed(shot_id)
+        self.listener.busy_changed(True)
+        return job
+
+    def latents_saved(self, job_id: str, path: str) -> None:
+        """The runner saved the take's latents before its decode: remember them with the take
+        (a decode that fails, or an app closed meanwhile, then costs no denoising)."""
+        job = self.job(job_id)
+        project = self._project_of.get(job_id)
+        if job is None or project is None:
+            return
+        self._latents[job_id] = Path(path)
+        if project is not self.project:
+            return
+        try:
+            rel = core_project.relative_media(project, path)
+            project.update_take(job.shot_id, job.take_id, latents=rel)
+        except (KeyError, ValueError):
+            return  # a Save As moved the project meanwhile: failed() adopts the file
+        self.listener.project_edited()
+
     def generate_variations(self, shot_id: str, count: int = 3) -> list[Job]:
         return [self.generate_shot(shot_id, new_seed=True) for _ in range(count)]
 
@@ -217,8 +266,9 @@ class ShotQueue:
     def clear_finished(self) -> None:
         for job in self.queue.clear_finished():
             tables = (self.titles, self._keep_pick, self._project_of, self._take_of)
-            for table in (*tables, self.notes, self._variation, self._chained_from):
+            for table in (*tables, self.notes, self._variation, self._chained_from, self._latents):
                 table.pop(job.id, None)
+            self.decode_jobs.discard(job.id)
 
     def refresh_titles(self) -> None:
         for job in self.queue.jobs:
@@ -268,7 +318,14 @@ class ShotQueue:
             return
         if job.active:
             self.queue.mark_failed(job_id, message)
-        self._finish_take(job, "failed", error=message)
+        latents = self._latents.get(job_id)
+        if latents is not None and latents.is_file():  # denoised: "Retry in low memory"
+            from sora_desktop.studio.decode import adopt_latents
+
+            rel = adopt_latents(self._project_of.get(job_id), job.shot_id, job.take_id, latents)
+            self._finish_take(job, "decode_failed", error=message, latents=rel)
+        else:
+            self._finish_take(job, "failed", error=message)
         self._after_terminal(job_id)
         self.listener.job_failed(job_id, message)
         self._skip_dependents(job, "could not be generated")
@@ -279,7 +336,8 @@ class ShotQueue:
             return
         if job.active:
             self.queue.mark_cancelled(job_id)
-        self._finish_take(job, "cancelled")
+        # a cancelled retry leaves the take as it was: decode failed, latents kept
+        self._finish_take(job, "decode_failed" if job_id in self.decode_jobs else "cancelled")
         self._after_terminal(job_id)
 
     # ------------------------------------------------------------------ helpers
@@ -319,7 +377,12 @@ class ShotQueue:
             self.listener.job_skipped(other_id, note)
 
     def _finish_take(
-        self, job: Job, status: str, clip: str | None = None, error: str | None = None
+        self,
+        job: Job,
+        status: str,
+        clip: str | None = None,
+        error: str | None = None,
+        latents: str | None = None,
     ) -> None:
         """Record the take's new state; a finished variation keeps the user's pick."""
         project = self._project_of.get(job.id)
@@ -334,6 +397,9 @@ class ShotQueue:
                 take.status = status  # type: ignore[assignment]
                 take.clip = clip if clip is not None else take.clip
                 take.error = error if error is not None else take.error
+                take.latents = latents if latents is not None else take.latents
+                if status in ("done", "cancelled", "failed"):
+                    take.latents = None
             return
         previous_pick = shot.selected_take
         try:
@@ -343,9 +409,12 @@ class ShotQueue:
                 status=status,  # type: ignore[arg-type]
                 clip=clip,
                 error=error,
+                latents=latents,
             )
         except (KeyError, ValueError):
             return
+        if status in ("cancelled", "failed"):  # its latents were deleted (or never saved)
+            shot.take(job.take_id).latents = None
         if status == "done" and self._keep_pick.get(job.id) and previous_pick is not None:
             project.select_take(job.shot_id, previous_pick)
         self.listener.project_edited()

@@ -10,6 +10,7 @@ from pathlib import Path
 from sora_desktop.core import project as core_project
 from sora_desktop.core.atomic import atomic_write_with
 from sora_desktop.core.project import Project, Shot, Take
+from sora_desktop.studio.audio import audio_path
 from sora_desktop.studio.media import last_frame_path, thumbnail_path
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def take_clip(project: Project, take: Take | None) -> Path | None:
 def adopt_clip(project: Project, shot_id: str, take_id: str, path: Path) -> str | None:
     """The clip's path relative to the project. If the project moved while the job ran
     (Save As, also under a new name in the same folder), the clip and its side files are
-    copied into the new media folder first; ``None`` if that copy failed."""
+    copied into the new media folder first (thumbnail, last frame, sound); ``None`` if that
+    copy failed."""
     try:
         rel = core_project.relative_media(project, path)
         if rel.split("/")[0] == core_project.media_dir(project).name:
@@ -84,6 +86,7 @@ def adopt_clip(project: Project, shot_id: str, take_id: str, path: Path) -> str 
             (path, target),
             (thumbnail_path(path), thumbnail_path(target)),
             (last_frame_path(path), last_frame_path(target)),
+            (audio_path(path), audio_path(target)),
         ):
             if src.is_file():
                 atomic_write_with(dst, lambda tmp, s=src: shutil.copyfile(s, tmp))

@@ -109,6 +109,22 @@ class MainActionsMixin:
         self.act_responsible = self._act("Responsible use", self.about_responsible_use)
         self.act_log_folder = self._act("Open &log folder", self.open_log_folder)
 
+        # "Retry in low memory" for a take whose decode failed (shot menu and queue row)
+        self.storyboard.retry_decode_requested.connect(self.retry_decode)
+        self.queue_panel.retry_decode_requested.connect(self.retry_decode)
+
+    def retry_decode(self, shot_id: str, take_id: str) -> list:
+        """Decode the take's saved latents again in low memory, without denoising."""
+        from sora_desktop.studio.shots import QueueError
+
+        try:
+            job = self.queue_vm.retry_decode(shot_id, take_id)
+        except (QueueError, KeyError, ValueError) as exc:
+            self.notify("Cannot retry this take", str(exc), "warning")
+            return []
+        self.status("Decoding the saved denoising again, in low memory…")
+        return [job]
+
     def _build_menus(self) -> None:
         bar = self.menuBar()
         m = bar.addMenu("&File")

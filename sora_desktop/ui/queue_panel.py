@@ -35,6 +35,8 @@ def describe(queue: QueueViewModel, job: Job) -> str:
     if job.status == "running":
         if job.cancel_requested:
             return "Stopping…"
+        if job.id in queue.decode_jobs:
+            return "Decoding in low memory (no denoising)…"
         if job.step == 0:
             return "Loading the model…"
         return f"Step {job.step} / {job.total}  ·  {format_eta(queue.eta_seconds(job.id))}"
@@ -48,6 +50,7 @@ def describe(queue: QueueViewModel, job: Job) -> str:
 
 class JobRow(QFrame):
     clicked = Signal(str)
+    retry_requested = Signal(str, str)  # shot id, take id: "Retry in low memory"
 
     def __init__(self, job_id: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +80,12 @@ class JobRow(QFrame):
         lay.addLayout(top)
         lay.addWidget(self.bar)
         lay.addWidget(self.detail)
+        self.retry_btn = QPushButton("Retry in low memory")
+        self.retry_btn.setToolTip("Decode the saved denoising again, a few frames at a time")
+        self.retry_btn.setVisible(False)
+        lay.addWidget(self.retry_btn)
+        self._take: tuple[str, str] = ("", "")
+        self.retry_btn.clicked.connect(lambda: self.retry_requested.emit(*self._take))
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.clicked.emit(self.job_id)
@@ -89,6 +98,8 @@ class JobRow(QFrame):
         self.bar.setValue(int(job.fraction * 1000))
         self.bar.setVisible(job.active)
         self.cancel_btn.setVisible(job.active and not job.cancel_requested)
+        self._take = (job.shot_id, job.take_id)
+        self.retry_btn.setVisible(job.status == "failed" and queue.decode_failed(job))
         state = queue.state(job)
         if self.property("state") != state:
             self.setProperty("state", state)
@@ -98,6 +109,7 @@ class JobRow(QFrame):
 
 class QueuePanel(QWidget):
     job_activated = Signal(str)
+    retry_decode_requested = Signal(str, str)  # shot id, take id
 
     def __init__(self, queue: QueueViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -162,6 +174,7 @@ class QueuePanel(QWidget):
             row = JobRow(job.id)
             row.cancel_btn.clicked.connect(lambda _c=False, j=job.id: self.queue.cancel(j))
             row.clicked.connect(self.job_activated)
+            row.retry_requested.connect(self.retry_decode_requested)
             self.rows[job.id] = row
             self.rows_layout.addWidget(row)
             row.update_from(self.queue, job)
@@ -174,6 +187,11 @@ class QueuePanel(QWidget):
         row, job = self.rows.get(job_id), self.queue.job(job_id)
         if row is not None and job is not None:
             row.update_from(self.queue, job)
+        for other in self.rows.values():  # a retry's progress also changes the failed row
+            other_job = self.queue.job(other.job_id)
+            if other is not row and job is not None and other_job is not None:
+                if other_job.take_id == job.take_id:
+                    other.update_from(self.queue, other_job)
         self._summary()
 
     def _summary(self) -> None:

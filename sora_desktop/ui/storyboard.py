@@ -174,6 +174,7 @@ class ShotCard(QFrame):
             "outdated": "Out of date",
             "failed": "Failed",
             "cancelled": "Cancelled",
+            "decode_failed": "Decode failed",
         }.get(status, status)
         self.chip.setText(label)
         self.chip.setProperty("status", status)
@@ -215,7 +216,8 @@ class ShotCard(QFrame):
             self.thumb.setText("")
         else:
             self.thumb.setPixmap(QIcon_empty())
-            self.thumb.setText({"failed": "No clip", "generating": "Generating…"}.get(status, ""))
+            no_clip = {"failed": "No clip", "decode_failed": "No clip", "generating": "Generating…"}
+            self.thumb.setText(no_clip.get(status, ""))
 
     # ------------------------------------------------------------------ mouse
     def _on_trim_edge(self, pos: QPoint) -> bool:
@@ -331,6 +333,7 @@ class StoryboardWidget(QWidget):
 
     generate_requested = Signal(str)
     variations_requested = Signal(str)
+    retry_decode_requested = Signal(str, str)  # shot id, take id: "Retry in low memory"
     generate_all_requested = Signal()
     add_requested = Signal()
 
@@ -500,6 +503,12 @@ class StoryboardWidget(QWidget):
         shot = self.vm.shot(shot_id)
         menu = QMenu(self)
         menu.addAction(icon("generate"), "Generate", lambda: self.generate_requested.emit(shot_id))
+        retry = [t for t in shot.takes if t.status == "decode_failed"]
+        if retry:  # decodes the newest failed decode's saved latents: no denoising again
+            take_id = retry[-1].id
+            menu.addAction(
+                "Retry in low memory", lambda: self.retry_decode_requested.emit(shot_id, take_id)
+            )
         menu.addAction(
             icon("variations"),
             "Generate 3 variations",

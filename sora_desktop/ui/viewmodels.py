@@ -223,6 +223,7 @@ class _WorkerRunner:
                 run.stem,
                 device=run.device,
                 start_from=run.start_from,
+                decode_from=run.decode_from,
                 end_from=run.end_from,
             )
         )
@@ -299,6 +300,7 @@ class QueueViewModel(QObject):
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
+        worker.latents_saved.connect(self.studio.latents_saved)
         project_vm.project_changed.connect(self._on_project_changed)
         project_vm.shots_changed.connect(self.refresh_titles)
         project_vm.shot_changed.connect(lambda _sid: self.refresh_titles())
@@ -348,6 +350,18 @@ class QueueViewModel(QObject):
         """What the shot's card shows: its running job, else its newest waiting one."""
         return self.studio.job_for_shot(shot_id)
 
+    @property
+    def decode_jobs(self) -> set[str]:
+        return self.studio.decode_jobs
+
+    def decode_failed(self, job: Job) -> bool:
+        """The job's take waits for "Retry in low memory" (its decode failed)."""
+        try:
+            take = self.project_vm.project.shot(job.shot_id).take(job.take_id)
+        except KeyError:
+            return False
+        return take.status == "decode_failed"
+
     def running(self) -> Job | None:
         return self.studio.queue.running
 
@@ -368,6 +382,10 @@ class QueueViewModel(QObject):
 
     def generate_variations(self, shot_id: str, count: int = 3) -> list[Job]:
         return self.studio.generate_variations(shot_id, count)
+
+    def retry_decode(self, shot_id: str, take_id: str) -> Job:
+        """Retry in low memory: a take whose decode failed. Raises QueueError."""
+        return self.studio.retry_decode(shot_id, take_id)
 
     def generate_all(self, only_missing: bool = False) -> list[Job]:
         return self.studio.generate_all(only_missing)

@@ -28,6 +28,7 @@ from sora_desktop.engine.backend import (
     StepEvent,
 )
 from sora_desktop.engine.preflight import OutOfMemory  # no torch at import
+from sora_desktop.studio import decode as take_decode
 from sora_desktop.studio.film import render_film
 from sora_desktop.studio.media import StartFrameError, ensure_first_frame, ensure_last_frame
 from sora_desktop.studio.media import save_take_files as save_take_files  # its old home
@@ -103,12 +104,21 @@ class GenerationJob:
     start_from: Path | None = None
     # The same for the next shot's clip whose first frame this take ends on.
     end_from: Path | None = None
+    # "Retry in low memory": decode this saved latents file instead of generating.
+    decode_from: Path | None = None
 
 
 def _default_generate(request: GenerationRequest, cancel: CancelToken, device: str = "auto"):
     from sora_desktop.engine import registry  # lazy: pulls torch in the worker thread
 
     return registry.generate(request, cancel, device=device)
+
+
+def _default_decode(request: GenerationRequest, latents: Path, device: str = "auto"):
+    from sora_desktop.engine import registry  # lazy: pulls torch in the worker thread
+
+    backend = registry.load_backend(request.model_id, device)
+    return take_decode.decode_saved(backend, latents, request, low_memory=True)
 
 
 class GenerationWorker(QObject):
@@ -122,14 +132,20 @@ class GenerationWorker(QObject):
     cancelled = Signal(str)
     model_ready = Signal(str)
     model_failed = Signal(str, str)
+    latents_saved = Signal(str, str)  # job id, latents file (denoising done, before the decode)
 
     _submit = Signal(object)
     _warm = Signal(str, str)
     _unload = Signal()
 
-    def __init__(self, generate_fn: Callable[..., Iterator[Any]] | None = None) -> None:
+    def __init__(
+        self,
+        generate_fn: Callable[..., Iterator[Any]] | None = None,
+        decode_fn: Callable[..., Any] | None = None,
+    ) -> None:
         super().__init__()
         self._generate = generate_fn or _default_generate
+        self._decode = decode_fn or _default_decode
         self._jobs: dict[str, GenerationJob] = {}
         self._lock = threading.Lock()
         # Queued: the slot runs in this object's thread, in submission order, one at a time.
@@ -218,45 +234,86 @@ class GenerationWorker(QObject):
             req.seed,
         )  # the prompt stays out of the log: it is the user's own text
         self.started.emit(jid)
+        latents = take_decode.latents_path(job.out_dir / f"{job.stem}.mp4")
         try:
-            if job.start_from is not None:
-                ensure_last_frame(job.start_from)
-            if job.end_from is not None:
-                ensure_first_frame(job.end_from)
-            result = None
-            last_preview = 0.0
-            if self._generate is _default_generate:
-                events = _default_generate(job.request, job.token, job.device)
+            if job.decode_from is not None:
+                clip = self._decode_job(job)
             else:
-                events = self._generate(job.request, job.token)
-            for event in events:
-                if isinstance(event, StepEvent):
-                    done = event.segment * event.total + event.step
-                    self.progress.emit(jid, done, event.segments * event.total)
-                    now = time.monotonic()
-                    final = done == event.segments * event.total
-                    if event.preview is not None and (
-                        now - last_preview >= PREVIEW_INTERVAL_S or final
-                    ):
-                        last_preview = now
-                        self.preview.emit(jid, frame_to_qimage(event.preview))
-                elif isinstance(event, GenerationResult):
-                    result = event
-            job.token.raise_if_cancelled()
-            if result is None:
-                raise RuntimeError("the model finished without producing a clip")
-            clip = save_take_files(result, job.out_dir, job.stem)
+                clip = self._generate_job(job, latents)
         except StartFrameError as exc:  # its message says what to do
             self.failed.emit(jid, str(exc))
+        except take_decode.LatentsFileError as exc:
+            self.failed.emit(jid, f"{exc}\nTry: generate the shot again.")
         except GenerationCancelled:
             log.info("generation job %s cancelled", jid)
+            if job.decode_from is None:
+                take_decode.discard_latents(latents)  # the user stopped it: nothing to keep
             self.cancelled.emit(jid)
+        except take_decode.DecodeKept as exc:  # the latents file stays for a retry
+            if job.token.cancelled:
+                if job.decode_from is None:
+                    take_decode.discard_latents(latents)
+                self.cancelled.emit(jid)
+            else:
+                self.failed.emit(jid, take_decode.kept_message(exc))
         except Exception as exc:  # noqa: BLE001 - any job error becomes a message, never a crash
             log.exception("generation job %s failed (model %s)", jid, job.request.model_id)
-            self.failed.emit(jid, friendly_error(exc))
+            message = friendly_error(exc)
+            if job.decode_from is None and latents.is_file():  # e.g. writing the clip failed
+                message += (
+                    "\nThe denoising is kept with the take: “Retry in low memory” makes the "
+                    "clip without denoising again."
+                )
+            self.failed.emit(jid, message)
         else:
             log.info("generation job %s finished: %s", jid, clip)
             self.finished.emit(jid, str(clip))
+
+    def _generate_job(self, job: GenerationJob, latents: Path) -> Path:
+        jid = job.job_id
+        if job.start_from is not None:
+            ensure_last_frame(job.start_from)
+        if job.end_from is not None:
+            ensure_first_frame(job.end_from)
+        last_preview = 0.0
+
+        def on_step(event: StepEvent) -> None:
+            nonlocal last_preview
+            done = event.segment * event.total + event.step
+            self.progress.emit(jid, done, event.segments * event.total)
+            now = time.monotonic()
+            final = done == event.segments * event.total
+            if event.preview is not None and (now - last_preview >= PREVIEW_INTERVAL_S or final):
+                last_preview = now
+                self.preview.emit(jid, frame_to_qimage(event.preview))
+
+        if self._generate is _default_generate:
+            events = _default_generate(job.request, job.token, job.device)
+        else:
+            events = self._generate(job.request, job.token)
+        result = take_decode.run_generation(
+            events,
+            latents,
+            job.request,
+            on_step=on_step,
+            on_latents=lambda path: self.latents_saved.emit(jid, str(path)),
+        )
+        job.token.raise_if_cancelled()
+        if not isinstance(result, GenerationResult):
+            raise RuntimeError("the model finished without producing a clip")
+        return take_decode.finish_take(result, job.out_dir, job.stem, latents)
+
+    def _decode_job(self, job: GenerationJob) -> Path:
+        """Retry in low memory: decode the saved latents, no denoising. Cancel is honoured
+        before and after the decode (the decode itself is one call); the latents stay."""
+        assert job.decode_from is not None
+        job.token.raise_if_cancelled()
+        if self._decode is _default_decode:
+            result = _default_decode(job.request, job.decode_from, job.device)
+        else:
+            result = self._decode(job.request, job.decode_from)
+        job.token.raise_if_cancelled()
+        return take_decode.finish_take(result, job.out_dir, job.stem, job.decode_from)
 
 
 # ---------------------------------------------------------------------------- export

@@ -20,6 +20,11 @@ File format, version 1 (``PROJECT_VERSION``)::
                            "clip": "<stem>_media/<shot id>/<take id>.mp4" | null,
                            "error": null, "created_at": "<ISO-8601 UTC>"}]}]}
 
+A take whose VAE decode failed (status ``decode_failed`` in memory) is written as
+``"status": "failed"`` with ``"latents": "<stem>_media/<shot id>/<take id>.latents.npz"`` and read
+back as ``decode_failed``: an older reader (which knows no ``decode_failed`` and ignores
+unknown keys) still opens the file, so no version bump was needed.
+
 Version 0 (the 0.0.x prototype; read and migrated, never written)::
 
     {"format": "sora-desktop-project", "version": 0, "title": "My film", "crossfade": 0,
@@ -188,7 +193,17 @@ def _parse_take(data: Any, where: str) -> Take:
     if error is not None and (not isinstance(error, str) or len(error) > MAX_TEXT_CHARS):
         raise _damaged(where, "error must be text")
     created = _parse_text(data, "created_at", where, "", 64) or now_iso()
-    return Take(take_id, request, clip, status, error, created)
+    latents = data.get("latents")
+    if latents is not None:
+        try:
+            latents = _check_relpath(latents, "latents")
+        except ProjectError as exc:
+            raise _damaged(where, str(exc)) from exc
+        if status == "failed":
+            status = "decode_failed"  # see the module docstring
+        elif status == "done":
+            latents = None  # a finished take keeps no latents
+    return Take(take_id, request, clip, status, error, created, latents)
 
 
 def _parse_shot(data: Any, where: str) -> tuple[Shot, list[str]]:

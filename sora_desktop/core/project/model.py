@@ -32,9 +32,18 @@ MAX_TAKES_PER_SHOT = 1_000
 MAX_TEXT_CHARS = 10_000
 MAX_PATH_CHARS = 1_024
 
-TakeStatus = Literal["queued", "generating", "done", "failed", "cancelled"]
-ShotStatus = Literal["empty", "queued", "generating", "done", "failed"]
-TAKE_STATUSES: tuple[str, ...] = ("queued", "generating", "done", "failed", "cancelled")
+# "decode_failed": denoised, its latents saved (``Take.latents``), but the VAE decode failed;
+# "Retry in low memory" decodes the latents without denoising again (studio/decode.py).
+TakeStatus = Literal["queued", "generating", "done", "failed", "cancelled", "decode_failed"]
+ShotStatus = Literal["empty", "queued", "generating", "done", "failed", "decode_failed"]
+TAKE_STATUSES: tuple[str, ...] = (
+    "queued",
+    "generating",
+    "done",
+    "failed",
+    "cancelled",
+    "decode_failed",
+)
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -66,6 +75,9 @@ class Take:
     status: TakeStatus = "queued"
     error: str | None = None
     created_at: str = field(default_factory=now_iso)
+    # The saved latents (like ``clip``, relative to the project folder) while the take waits
+    # for a decode: set from denoising's end until the clip exists.
+    latents: str | None = None
 
     @classmethod
     def create(cls, request: GenerationRequest) -> Take:
@@ -76,7 +88,7 @@ class Take:
         return self.request.seconds
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "request": self.request.to_dict(),
             "clip": self.clip,
@@ -84,6 +96,13 @@ class Take:
             "error": self.error,
             "created_at": self.created_at,
         }
+        if self.latents is not None:
+            data["latents"] = self.latents
+        if self.status == "decode_failed":
+            # written as a failed take with its latents (format.py): an older Sora Desktop
+            # opens the project and shows it failed, instead of refusing the file
+            data["status"] = "failed"
+        return data
 
 
 @dataclass
@@ -129,7 +148,7 @@ class Shot:
         if selected is not None and selected.status == "done":
             return "done"
         for take in reversed(self.takes):
-            if take.status in ("done", "failed"):
+            if take.status in ("done", "failed", "decode_failed"):
                 return take.status  # type: ignore[return-value]
         return "empty"
 
@@ -226,7 +245,7 @@ class Project:
             id=new_id(),
             request=original.request,
             takes=[
-                Take(mapping[t.id], t.request, t.clip, t.status, t.error, t.created_at)
+                Take(mapping[t.id], t.request, t.clip, t.status, t.error, t.created_at, t.latents)
                 for t in original.takes
             ],
             selected_take=mapping.get(original.selected_take or ""),
@@ -349,9 +368,10 @@ class Project:
         status: TakeStatus | None = None,
         clip: str | None = None,
         error: str | None = None,
+        latents: str | None = None,
     ) -> Take:
         """Record a take's progress. A take that becomes ``done`` is selected: it is what the
-        user just asked for."""
+        user just asked for; it keeps no latents (its clip exists)."""
         shot = self.shot(shot_id)
         take = shot.take(take_id)
         if status is not None:
@@ -362,8 +382,11 @@ class Project:
             take.clip = _check_relpath(clip, "clip")
         if error is not None:
             take.error = _check_text("error", error, MAX_TEXT_CHARS)
+        if latents is not None:
+            take.latents = _check_relpath(latents, "latents")
         if status == "done":
             shot.selected_take = take.id
+            take.latents = None
         self.touch()
         return take
 
@@ -444,5 +467,7 @@ def _check_take_fields(take: Take) -> None:
         raise ValueError(f"status: {take.status!r} is not allowed; allowed {TAKE_STATUSES}")
     if take.clip is not None:
         _check_relpath(take.clip, "clip")
+    if take.latents is not None:
+        _check_relpath(take.latents, "latents")
     if not _ID_RE.match(take.id):
         raise ValueError(f"id: {take.id!r} is not valid (letters, digits, - and _ only)")

@@ -130,12 +130,14 @@ def relative_media(project: Project, path: str | os.PathLike) -> str:
 
 def mark_interrupted_takes(project: Project) -> int:
     """Takes saved while queued or generating cannot still be running after a reopen: mark them
-    failed with a plain reason. Returns how many changed."""
+    failed with a plain reason (``decode_failed`` when their latents were saved: the app closed
+    during the decode, so "Retry in low memory" can still make the clip). Returns how many
+    changed."""
     count = 0
     for shot in project.shots:
         for take in shot.takes:
             if take.status in ("queued", "generating"):
-                take.status = "failed"
+                take.status = "decode_failed" if take.latents else "failed"
                 take.error = INTERRUPTED_MESSAGE
                 count += 1
     if count:
@@ -309,7 +311,7 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     old_media = media_dir(project).name
     new_folder = target.parent
     new_media = f"{target.stem}_media"
-    old_clips = [(take, take.clip) for shot in project.shots for take in shot.takes]
+    old_clips = [(t, t.clip, t.latents) for shot in project.shots for t in shot.takes]
     old_modified = project.modified_at
     saved = False
     try:
@@ -325,8 +327,8 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
         atomic_write_text(target, text)
         saved = True
     except BaseException as exc:
-        for take, clip in old_clips:
-            take.clip = clip
+        for take, clip, latents in old_clips:
+            take.clip, take.latents = clip, latents
         project.modified_at = old_modified
         if isinstance(exc, OSError):
             raise ProjectError(

@@ -2,7 +2,14 @@
 
 Clips longer than the model's window (its config's ``frames``) are made of chained segments:
 each segment starts from the last frame of the one before (the same first-frame conditioning that
-storyboard continuity uses).
+storyboard continuity uses). Only that last frame is decoded between segments; the full VAE
+decode runs once, after every segment is denoised and handed out in one ``LatentsReady``:
+
+    latents = {"w0.video": (1, C, T', h, w) float32, "w1.video": ..., ...}  # one per segment
+    info = {"segments": n, "latent_shape": [C, T', h, w]}
+
+``decode_latents`` turns exactly that back into the clip (``low_memory`` decodes a few frames
+at a time); a decode that fails raises ``DecodeFailed`` with the cause chained.
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ from sora_desktop.engine.backend import (
     Backend,
     BackendCapabilities,
     CancelToken,
+    DecodeFailed,
     GenerationEvent,
     GenerationResult,
+    LatentsReady,
     StepEvent,
 )
 from sora_desktop.engine.device import pick_device
@@ -34,6 +43,13 @@ from sora_desktop.engine.sampler import euler_sample
 from sora_desktop.engine.text_encoder import TextEncoder
 
 MAX_SEGMENTS = EMBEDDED_MAX_SEGMENTS
+# Frames the low-memory decode sends through the full-resolution half of the VAE at a time.
+LOW_MEMORY_DECODE_FRAMES = 4
+
+
+def window_key(segment: int) -> str:
+    """The ``LatentsReady`` key of one segment's latents."""
+    return f"w{segment}.video"
 
 
 def load_start_image(path: str, size: int) -> np.ndarray:
@@ -87,9 +103,31 @@ class EmbeddedBackend(Backend):
         return (mean - self.mean) / self.std
 
     @torch.inference_mode()
-    def decode(self, z: torch.Tensor) -> np.ndarray:
-        """Normalised latent (1, C, T', h, w) → (T, H, W, 3) uint8."""
-        x = self.vae.decode(z * self.std + self.mean)[0]  # (3, T, H, W)
+    def decode(self, z: torch.Tensor, low_memory: bool = False) -> np.ndarray:
+        """Normalised latent (1, C, T', h, w) → (T, H, W, 3) uint8; ``low_memory`` decodes
+        ``LOW_MEMORY_DECODE_FRAMES`` frames at a time (the same frames, less memory)."""
+        z = z * self.std + self.mean
+        if not low_memory:
+            return self._to_uint8(self.vae.decode(z)[0])  # (3, T, H, W)
+        f, _, _ = self.vae.decode_time(z)  # (T, C3, h, w): cheap, at latent resolution
+        parts = []
+        for i in range(0, f.shape[0], LOW_MEMORY_DECODE_FRAMES):
+            x = self.vae.decode_space(f[i : i + LOW_MEMORY_DECODE_FRAMES])  # (n, 3, H, W)
+            parts.append(self._to_uint8(x.permute(1, 0, 2, 3)))
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+        return np.concatenate(parts)
+
+    @torch.inference_mode()
+    def last_frame(self, z: torch.Tensor) -> np.ndarray:
+        """Only the last frame of ``decode(z)``: (H, W, 3) uint8 (the next segment's start)."""
+        f, _, _ = self.vae.decode_time(z * self.std + self.mean)
+        x = self.vae.decode_space(f[-1:])  # (1, 3, H, W)
+        return self._to_uint8(x.permute(1, 0, 2, 3))[-1]
+
+    @staticmethod
+    def _to_uint8(x: torch.Tensor) -> np.ndarray:
+        """(3, T, H, W) in about [-1, 1] → (T, H, W, 3) uint8."""
         x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return x.permute(1, 2, 3, 0).cpu().numpy()
 
@@ -113,14 +151,56 @@ class EmbeddedBackend(Backend):
             start = load_start_image(request.start_image, self.size)
         with torch.inference_mode():
             emb, mask = self.text.encode([request.prompt, request.negative_prompt])
-        frames: list[np.ndarray] = []
+        windows: dict[str, np.ndarray] = {}
         for seg in range(segments):
             cancel.raise_if_cancelled()
-            clip = yield from self._segment(request, emb, mask, start, seg, segments, cancel)
-            frames.extend(clip if seg == 0 else clip[1:])
-            start = clip[-1]
+            z = yield from self._segment(request, emb, mask, start, seg, segments, cancel)
+            windows[window_key(seg)] = z.float().cpu().numpy()  # (1, C, T', h, w)
+            if seg + 1 < segments:
+                start = self.last_frame(z)
+        info = {"segments": segments, "latent_shape": list(self._latent_shape())}
+        # handed out before the decode: the caller saves them, so a failed decode costs no
+        # denoising ("Retry in low memory" decodes them again)
+        yield LatentsReady(windows, info, segments - 1, segments)
+        cancel.raise_if_cancelled()
+        yield self.decode_latents(request, windows, info, low_memory=False)
+
+    def decode_latents(
+        self,
+        request: GenerationRequest,
+        latents: dict[str, np.ndarray],
+        info: dict,
+        low_memory: bool = True,
+    ) -> GenerationResult:
+        self.check_request(request)
+        segments = self.capabilities().segments(request.num_frames)
+        shape = (1, *self._latent_shape())
+        keys = [window_key(seg) for seg in range(segments)]
+        unknown = sorted(set(latents) - set(keys) - {"audio"})
+        if unknown or any(k not in latents for k in keys):
+            raise ValueError(
+                f"latents: these latents do not belong to this clip (expected {', '.join(keys)}; "
+                f"found {', '.join(sorted(latents)) or 'nothing'})"
+            )
+        for key in keys:
+            arr = latents[key]
+            if tuple(arr.shape) != shape or arr.dtype.kind != "f":
+                raise ValueError(
+                    f"latents: {key} is {arr.dtype} {tuple(arr.shape)}; this model and clip need "
+                    f"float {shape}"
+                )
+        frames: list[np.ndarray] = []
+        try:
+            for seg, key in enumerate(keys):
+                z = torch.from_numpy(np.ascontiguousarray(latents[key], np.float32))
+                clip = self.decode(z.to(self.device), low_memory=low_memory)
+                frames.extend(clip if seg == 0 else clip[1:])
+        except Exception as exc:  # out of memory, or any other decode error: latents survive
+            raise DecodeFailed(
+                f"the VAE decode failed ({type(exc).__name__}: {str(exc).strip()[:200]})"
+            ) from exc
         video = np.stack(frames[: request.num_frames])
-        yield GenerationResult(video, request.fps, request, {"segments": segments})
+        return GenerationResult(video, request.fps, request, {"segments": segments})
 
     def _segment(self, request, emb, mask, start, seg, segments, cancel):
         shape = (1, *self._latent_shape())
@@ -146,7 +226,7 @@ class EmbeddedBackend(Backend):
                 cancel.raise_if_cancelled()
                 yield StepEvent(step.index, step.total, self.preview(step.x0), seg, segments)
                 x = step.x
-            return self.decode(x)
+            return x  # (1, C, T', h, w), normalised
 
     def unload(self) -> None:
         del self.dit, self.vae

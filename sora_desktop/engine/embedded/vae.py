@@ -137,6 +137,13 @@ class VideoVAE(nn.Module):
 
     def decode(self, z):
         """z: (B, Cz, T', h, w) → (B, 3, T'*k, 4h, 4w) in roughly [-1, 1]."""
+        f, b, t = self.decode_time(z)
+        return _video(self.decode_space(f), b, t)  # (B, 3, T, H, W)
+
+    def decode_time(self, z):
+        """The decoder's cheap half, at latent resolution: (B, Cz, T', h, w) → per-frame
+        features (B*T'*k, C3, h, w) plus (B, T'*k). Frames go through ``decode_space``
+        independently, so they can be decoded a few at a time (low memory) or only the last."""
         k = self.cfg.temporal_down
         f, b, t = _frames(z)  # (B*T', Cz, h, w)
         h = self.dec_mix(_video(self.dec_in(f), b, t))  # (B, C3, T', h, w)
@@ -145,8 +152,12 @@ class VideoVAE(nn.Module):
         c = f.shape[1] // k
         f = f.reshape(b, t, k, c, *f.shape[-2:]).reshape(b * t * k, c, *f.shape[-2:])
         h = self.dec_mix2(_video(f, b, t * k))  # (B, C3, T'*k, h, w)
-        f, b, t = _frames(h)
-        return _video(self.dec(f), b, t)  # (B, 3, T, H, W)
+        return _frames(h)
+
+    def decode_space(self, f):
+        """Per-frame features (N, C3, h, w) → frames (N, 3, 4h, 4w): the full-resolution half
+        of the decoder, where its memory goes."""
+        return self.dec(f)
 
     def forward(self, x, sample: bool = True):
         mean, logvar = self.encode(x)

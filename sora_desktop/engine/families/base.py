@@ -110,6 +110,11 @@ class FamilyAdapter:
         1.5) installs its own hook and returns {}."""
         return {"callback_on_step_end": on_step, "callback_on_step_end_tensor_inputs": ["latents"]}
 
+    def total_steps(self, request: GenerationRequest) -> int:
+        """Denoising steps a job runs in all, which its progress counts to (FramePack: the
+        steps of each section times the sections; its step index restarts per section)."""
+        return request.steps
+
     def latents_from_output(self, pipe: Any, output: Any) -> dict[str, Any]:
         """The pipeline's ``output_type="latent"`` output → named tensors (saved to disk)."""
         return {"video": output.frames}

@@ -1,0 +1,50 @@
+"""Kandinsky 5 installed from the fake hub (two repos: the model and its ``i2v`` variant) by
+the real downloader, then run through ``DiffusersBackend``: text- and image-to-video jobs with
+LatentsReady before the decode, ``decode_latents`` of the saved latents, cancel, seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("diffusers")
+
+from PIL import Image  # noqa: E402
+
+from sora_desktop.core.catalog import CatalogEntry, read_manifest  # noqa: E402
+from sora_desktop.engine.diffusers_backend import DiffusersBackend  # noqa: E402
+from tests import tiny_kandinsky5 as tiny  # noqa: E402
+
+W, H, F = tiny.SIZE
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("k5b")
+    data = tiny.save_tiny_model(root / "built")
+    folder = tiny.install_through_hub(root / "built", data, root / "models")
+    assert read_manifest(folder / "i2v")["repo_id"] == "tiny/kandinsky5-i2v"
+    entry = CatalogEntry.from_dict(data)
+    start = root / "start.png"
+    Image.new("RGB", (W, H), (200, 40, 40)).save(start)
+    return DiffusersBackend(entry, folder, "cpu", "balanced"), data, str(start)
+
+
+def test_text_and_image_jobs_save_latents_before_the_decode(setup):
+    backend, data, start = setup
+    tiny.check_job(backend, tiny.request(data), "Kandinsky5T2VPipeline", (F, H, W, 3))
+    tiny.check_job(
+        backend, tiny.request(data, start_image=start), "Kandinsky5I2VPipeline", (F, H, W, 3)
+    )
+    i2v = backend._pipes["Kandinsky5I2VPipeline"]
+    assert i2v.vae is backend.pipe.vae  # shared; the transformer is the variant's own
+    assert i2v.transformer is not backend.pipe.transformer
+
+
+def test_cancel_and_seed(setup):
+    backend, data, start = setup
+    tiny.check_cancel(backend, tiny.request(data, start_image=start, steps=3))
+    a = tiny.events(backend, tiny.request(data, seed=3))[0][-1].frames
+    b = tiny.events(backend, tiny.request(data, seed=3))[0][-1].frames
+    c = tiny.events(backend, tiny.request(data, seed=4))[0][-1].frames
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
