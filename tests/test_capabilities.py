@@ -226,7 +226,7 @@ def test_prompt_editor_reads_the_models_record(qtbot):
 def test_a_start_image_only_family_asks_for_one():
     fp = capabilities_for("framepack-i2v")
     ok = GenerationRequest(
-        "x", model_id="framepack-i2v", num_frames=33, width=832, height=480, start_image="/x.png"
+        "x", model_id="framepack-i2v", num_frames=37, width=832, height=480, start_image="/x.png"
     )
     fp.check(ok)
     with pytest.raises(ValueError, match="start_image: FramePack .* from a start image only"):

@@ -290,11 +290,11 @@ def tokens(spec: FitSpec, shape: Shape) -> tuple[int, int]:
     pt, ph, pw = spec.patch
     per_frame = math.ceil(shape.height / (px * ph)) * math.ceil(shape.width / (px * pw))
     sections = 1
-    frames = shape.num_frames
-    if spec.section_frames:
-        sections = math.ceil(frames / spec.section_frames)
-        frames = min(frames, spec.section_frames)
-    latent_frames = (frames - 1) // ft + 1 + spec.context_latent_frames
+    latent_frames = (shape.num_frames - 1) // ft + 1
+    if spec.section_frames:  # FramePack: sections of section_frames frames (k * it + 1 in all)
+        sections = max(1, math.ceil((shape.num_frames - 1) / spec.section_frames))
+        latent_frames = spec.section_frames // ft
+    latent_frames += spec.context_latent_frames
     return math.ceil(latent_frames / pt) * per_frame, sections
 
 
