@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sora_desktop.core import project as core_project
-from sora_desktop.core.capabilities import segments_for
+from sora_desktop.core.capabilities import capabilities_for, segments_for
 from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Take
 from sora_desktop.core.request import MAX_SEED, GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo
+from sora_desktop.studio.fit_advice import fit_advice
+from sora_desktop.studio.model_rules import continue_block_reason, frame_rule_message
 from sora_desktop.studio.shots import (
-    check_fits,
+    QueueError,
     check_policy,
     continuation,
     take_request,
@@ -126,16 +128,21 @@ class ShotQueue:
         return self.queue.busy
 
     # ------------------------------------------------------------------ use cases
-    def generate_shot(self, shot_id: str, new_seed: bool = False) -> Job:
+    def generate_shot(self, shot_id: str, new_seed: bool = False, force: bool = False) -> Job:
         """Queue one take of a shot (``new_seed``: a variation). Raises ``PolicyBlocked`` or
-        ``QueueError`` with a message for the user; nothing is queued then."""
+        ``QueueError`` with a message for the user; nothing is queued then. A memory-fit
+        problem is advice (``FitAdvice``, a ``QueueError``): ``force`` runs it anyway."""
         project = self.project
         shot = project.shot(shot_id)
         seed = random.randint(0, MAX_SEED) if new_seed else None
         checked = shot.request if seed is None else shot.request.with_changes(seed=seed)
         check_policy(checked, self.settings)
-        memory = self.memory_probe() if self.memory_probe is not None else None
-        check_fits(checked, self.settings, memory)
+        self._check_model_rules(checked, shot.continue_from_previous)
+        if not force:
+            memory = self.memory_probe() if self.memory_probe is not None else None
+            advice = fit_advice(checked, self.settings, memory)
+            if advice is not None:
+                raise advice
         start = continuation(project, shot_id, self._pending_take)
         request = take_request(project, shot_id, seed, start)
         parent_job = self.job_for_shot(start.previous_shot) if start is not None else None
@@ -165,10 +172,10 @@ class ShotQueue:
         self.listener.busy_changed(True)
         return job
 
-    def generate_variations(self, shot_id: str, count: int = 3) -> list[Job]:
-        return [self.generate_shot(shot_id, new_seed=True) for _ in range(count)]
+    def generate_variations(self, shot_id: str, count: int = 3, force: bool = False) -> list[Job]:
+        return [self.generate_shot(shot_id, True, force) for _ in range(count)]
 
-    def generate_all(self, only_missing: bool = False) -> list[Job]:
+    def generate_all(self, only_missing: bool = False, force: bool = False) -> list[Job]:
         """Queue, in storyboard order, every shot that needs a clip (continuity chains through
         queued takes). A shot already done with its current settings is skipped, since a new
         take would be identical; ``only_missing`` also skips out-of-date finished shots."""
@@ -178,7 +185,7 @@ class ShotQueue:
                 continue
             if self.job_for_shot(shot.id) is not None:
                 continue
-            queued.append(self.generate_shot(shot.id))
+            queued.append(self.generate_shot(shot.id, force=force))
         return queued
 
     def cancel(self, job_id: str, note: str | None = None) -> None:
@@ -275,6 +282,21 @@ class ShotQueue:
         self._after_terminal(job_id)
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _check_model_rules(request: GenerationRequest, continues: bool) -> None:
+        """``QueueError`` before anything is queued when the model cannot make the shot as it
+        is (a shot trimmed on the storyboard or loaded from a file skips the editor)."""
+        caps = capabilities_for(request.model_id)
+        seconds = request.num_frames / request.fps
+        rule = frame_rule_message(seconds, request.fps, request.num_frames, caps)
+        if rule:
+            raise QueueError(f"{rule}.\nChange the duration in the shot's settings.")
+        if continues and continue_block_reason(caps):
+            raise QueueError(
+                f"{continue_block_reason(caps)}\nTurn off 'Continue from previous shot' or "
+                "choose a model that can start from an image."
+            )
+
     def _pending_take(self, shot_id: str) -> str | None:
         job = self.job_for_shot(shot_id)
         return job.take_id if job is not None else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt, QTimer
@@ -38,6 +39,7 @@ from sora_desktop.ui.queue_panel import QueuePanel
 from sora_desktop.ui.storyboard import StoryboardWidget
 from sora_desktop.ui.style import app_icon
 from sora_desktop.ui.viewmodels import (
+    FitAdvice,
     PolicyBlocked,
     ProjectViewModel,
     QueueError,
@@ -85,7 +87,9 @@ class MainWindow(
         self.queue_vm = QueueViewModel(self.project_vm, self.gen_worker, self.settings, self)
 
         # ---- widgets
-        self.editor = PromptEditor(self.project_vm, self.settings.models_dir)
+        self.editor = PromptEditor(
+            self.project_vm, self.settings.models_dir, memory_mode=self.settings.memory_mode
+        )
         self.player = PlayerWidget()
         self.queue_panel = QueuePanel(self.queue_vm)
         self.storyboard = StoryboardWidget(self.project_vm, self.queue_vm)
@@ -278,12 +282,15 @@ class MainWindow(
             self.editor.seed_for_generate()
         return self._generate_shot(self.project_vm.selected_id, variations)
 
-    def _generate_shot(self, shot_id: str, variations: bool = False) -> list:
+    def _generate_shot(self, shot_id: str, variations: bool = False, force: bool = False) -> list:
         try:
             if variations:
-                jobs = self.queue_vm.generate_variations(shot_id)
+                jobs = self.queue_vm.generate_variations(shot_id, force=force)
             else:
-                jobs = [self.queue_vm.generate_shot(shot_id)]
+                jobs = [self.queue_vm.generate_shot(shot_id, force=force)]
+        except FitAdvice as exc:
+            again = lambda f: self._generate_shot(shot_id, variations, f)  # noqa: E731
+            return self.fit_advice_answer(exc, again)
         except PolicyBlocked as exc:
             self.editor.show_policy_message(str(exc))
             self.status("This prompt cannot be generated; see the message above Generate.")
@@ -295,10 +302,12 @@ class MainWindow(
         self.status(f"Queued {len(jobs)} take{'s' if len(jobs) != 1 else ''}.")
         return jobs
 
-    def generate_all(self) -> list:
+    def generate_all(self, force: bool = False) -> list:
         self.editor.flush()
         try:
-            jobs = self.queue_vm.generate_all()
+            jobs = self.queue_vm.generate_all(force=force)
+        except FitAdvice as exc:
+            return self.fit_advice_answer(exc, lambda f: self.generate_all(f))
         except PolicyBlocked as exc:
             self.notify("A shot cannot be generated", str(exc), "warning")
             return []
@@ -310,6 +319,23 @@ class MainWindow(
         else:
             self.status(f"Queued {len(jobs)} shot{'s' if len(jobs) != 1 else ''}.")
         return jobs
+
+    def fit_advice_answer(self, advice: FitAdvice, again: Callable[[bool], list]) -> list:
+        """A shot may not fit memory: advice, never a wall. "Run anyway" queues it as it is;
+        "Switch to <mode>" changes the memory mode (as Settings would) and queues it."""
+        switch = f"Switch to {advice.better_mode_name} mode" if advice.better_mode else ""
+        buttons = ["Run anyway", *([switch] if switch else []), "Cancel"]
+        title = "This shot may not fit this computer"
+        text = f"{advice}\n\nYou can run it anyway: it may be slow or run out of memory."
+        self.messages.append((title, text))
+        answer = self.ask(title, text, buttons, default=1 if switch else 0)
+        if answer == "Run anyway":
+            return again(True)
+        if switch and answer == switch:
+            self.apply_settings(replace(self.settings, memory_mode=advice.better_mode))
+            self.status(f"Memory mode: {advice.better_mode_name} (change it in Settings).")
+            return again(False)
+        return []
 
     def cancel_running(self) -> None:
         if self.queue_vm.cancel_running():

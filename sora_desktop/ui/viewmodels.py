@@ -20,6 +20,7 @@ from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Shot, Take
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo
+from sora_desktop.studio.fit_advice import FitAdvice
 from sora_desktop.studio.queue import QueueListener, ShotQueue, TakeRun
 from sora_desktop.studio.shots import PolicyBlocked, QueueError
 from sora_desktop.studio.takes import (
@@ -354,15 +355,16 @@ class QueueViewModel(QObject):
             return None
 
     # ------------------------------------------------------------------ actions (studio)
-    def generate_shot(self, shot_id: str, new_seed: bool = False) -> Job:
-        """Queue one take of a shot. Raises PolicyBlocked or QueueError with a user message."""
-        return self.studio.generate_shot(shot_id, new_seed)
+    def generate_shot(self, shot_id: str, new_seed: bool = False, force: bool = False) -> Job:
+        """Queue one take of a shot. Raises PolicyBlocked or QueueError with a user message
+        (FitAdvice when it may not fit memory; ``force`` runs it anyway)."""
+        return self.studio.generate_shot(shot_id, new_seed, force)
 
-    def generate_variations(self, shot_id: str, count: int = 3) -> list[Job]:
-        return self.studio.generate_variations(shot_id, count)
+    def generate_variations(self, shot_id: str, count: int = 3, force: bool = False) -> list[Job]:
+        return self.studio.generate_variations(shot_id, count, force)
 
-    def generate_all(self, only_missing: bool = False) -> list[Job]:
-        return self.studio.generate_all(only_missing)
+    def generate_all(self, only_missing: bool = False, force: bool = False) -> list[Job]:
+        return self.studio.generate_all(only_missing, force)
 
     def cancel(self, job_id: str, note: str | None = None) -> None:
         self.studio.cancel(job_id, note)
@@ -409,6 +411,7 @@ class QueueViewModel(QObject):
 # The take rules' old home: the storyboard reads them from here.
 __all__ = [
     "CLIP_FIELDS",
+    "FitAdvice",
     "PolicyBlocked",
     "ProjectViewModel",
     "QueueError",
