@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sora_desktop.core.assets import model_dir
+from sora_desktop.core.fit import FitSpec, mode_figures, parse_fit
 from sora_desktop.core.memory_modes import MEMORY_MODES
 from sora_desktop.core.request import EMBEDDED_MODEL_ID
 
@@ -50,6 +51,8 @@ class CatalogEntry:
     estimated: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # per-component sizes for the fit method (core/fit.py); None: min_*_gb given by hand
+    fit: FitSpec | None = None
 
     @property
     def needs_download(self) -> bool:
@@ -97,13 +100,26 @@ class CatalogEntry:
         size = data.get("download_bytes", 0)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError(f"{where}.download_bytes: must be a whole number of bytes >= 0")
-        vram = _mode_table(where, "min_vram_gb", data.get("min_vram_gb"))
-        ram = _mode_table(where, "min_ram_gb", data.get("min_ram_gb"))
         defaults = data.get("defaults", {})
         if not isinstance(defaults, dict):
             raise ValueError(f"{where}.defaults: must be an object")
+        fit = None
+        if "fit" in data:
+            # one method: the per-mode figures follow from the fit block, never given twice
+            for key in ("min_vram_gb", "min_ram_gb"):
+                if key in data:
+                    raise ValueError(f"{where}.{key}: comes from 'fit'; remove it")
+            if data["kind"] != "video":
+                raise ValueError(f"{where}.fit: only video models have a fit block")
+            fit = parse_fit(where, data["fit"])
+            _check_shape(where, defaults)
+            vram, ram = mode_figures(fit, defaults)
+        else:
+            vram = _mode_table(where, "min_vram_gb", data.get("min_vram_gb"))
+            ram = _mode_table(where, "min_ram_gb", data.get("min_ram_gb"))
         known = {f for f in cls.__dataclass_fields__}
         extra = {k: v for k, v in data.items() if k not in known}
+        _check_extra(where, extra)
         return cls(
             id=data["id"],
             name=data["name"],
@@ -124,7 +140,59 @@ class CatalogEntry:
             estimated=tuple(data.get("estimated", ())),
             sources=tuple(data.get("sources", ())),
             extra=extra,
+            fit=fit,
         )
+
+
+# keys an entry may carry beyond the dataclass fields; anything else is a typo and refused
+OPTIONAL_KEYS = ("rules", "start_image_repo_id", "extra_repos")
+
+
+def _check_extra(where: str, extra: dict[str, Any]) -> None:
+    unknown = sorted(set(extra) - set(OPTIONAL_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed besides the standard "
+            f"fields: {', '.join(OPTIONAL_KEYS)}"
+        )
+    rules = extra.get("rules")
+    if rules is not None and (not isinstance(rules, str) or not rules):
+        raise ValueError(f"{where}.rules: must name a pipeline rule set")
+    repo = extra.get("start_image_repo_id")
+    if repo is not None and (not isinstance(repo, str) or repo.count("/") != 1):
+        raise ValueError(f"{where}.start_image_repo_id: must be 'owner/name'")
+    repos = extra.get("extra_repos")
+    if repos is None:
+        return
+    if not isinstance(repos, list) or not repos:
+        raise ValueError(f"{where}.extra_repos: must be a non-empty list")
+    for i, r in enumerate(repos):
+        w = f"{where}.extra_repos[{i}]"
+        if not isinstance(r, dict) or set(r) != {"repo_id", "revision", "files", "into"}:
+            raise ValueError(f"{w}: must give repo_id, revision, files and into")
+        if not isinstance(r["repo_id"], str) or r["repo_id"].count("/") != 1:
+            raise ValueError(f"{w}.repo_id: must be 'owner/name'")
+        if not isinstance(r["revision"], str) or not r["revision"]:
+            raise ValueError(f"{w}.revision: must be a non-empty string")
+        files = r["files"]
+        if not isinstance(files, list) or not files or not all(
+            isinstance(f, str) and f for f in files
+        ):
+            raise ValueError(f"{w}.files: must be a list of file names or patterns")
+        into = r["into"]
+        if not isinstance(into, str) or not (into == "." or is_safe_relative_path(into)):
+            raise ValueError(f"{w}.into: must be a folder inside the model's folder")
+
+
+def _check_shape(where: str, defaults: dict[str, Any]) -> None:
+    """A video entry with a fit block needs a default clip to measure it at."""
+    for key in ("width", "height", "num_frames", "steps"):
+        value = defaults.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{where}.defaults.{key}: must be a whole number >= 1")
+    g = defaults.get("guidance")
+    if isinstance(g, bool) or not isinstance(g, (int, float)) or g < 0:
+        raise ValueError(f"{where}.defaults.guidance: must be a number >= 0")
 
 
 def _mode_table(where: str, name: str, value: Any) -> dict[str, float]:
