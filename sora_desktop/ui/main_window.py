@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 from sora_desktop.core import project as core_project
 from sora_desktop.core import project_lock
 from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver
+from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.settings import Settings, load_settings
 from sora_desktop.ui.first_run import FirstRunDialog, Hardware
 from sora_desktop.ui.geometry import (
@@ -47,7 +48,12 @@ from sora_desktop.ui.viewmodels import (
 )
 from sora_desktop.ui.worker import ExportWorker, GenerationWorker, WorkerHost
 
-__all__ = ["PROJECT_FILTER", "MainWindow", "local_time_text"]  # the last two moved; kept here
+__all__ = ["PROJECT_FILTER", "MainWindow", "local_time_text"]
+
+
+def model_name(model_id: str) -> str:
+    """A model's name for the status bar (its catalog name, never a raw id when known)."""
+    return capabilities_for(model_id).name or model_id  # the last two moved; kept here
 
 
 class MainWindow(
@@ -243,7 +249,7 @@ class MainWindow(
         self.gen_worker.warm_up(request.model_id, self.settings.device)
 
     def _on_model_ready(self, model_id: str) -> None:
-        self.model_status.setText(f"Model ready: {self.editor.current_choice().name}")
+        self.model_status.setText(f"Model ready: {model_name(model_id)}")
 
     def _on_model_failed(self, model_id: str, message: str) -> None:
         self.model_status.setText("Model not available")
@@ -359,8 +365,9 @@ class MainWindow(
     def _on_job_changed(self, job_id: str) -> None:
         self._update_actions()
         job = self.queue_vm.job(job_id)
-        if job is not None and job.status == "running" and job.step > 0:
-            self.model_status.setText(f"Model ready: {self.editor.current_choice().name}")
+        running = job is not None and job.status == "running" and not job.cancel_requested
+        if running and job.step > 0:  # the job's own model (not the editor's pick)
+            self.model_status.setText(f"Model ready: {model_name(job.request.model_id)}")
         if job is not None and job.is_terminal and self.player.vm.preview is not None:
             if self.queue_vm.running() is None or job.shot_id == self.project_vm.selected_id:
                 self.player.vm.end_preview()
