@@ -72,7 +72,7 @@ def test_badges_and_fit_per_mode_on_a_12_gb_gpu_with_32_gb_ram(qtbot, tmp_path, 
         cell = mm.row_text(WAN, "On this computer")
         assert cell.startswith("✓ Fits · about ")
         can = mm.row_text(WAN, "Can do")
-        assert "Text → video" in can and "Start image" in can and "16 fps" in can
+        assert "Text→video" in can and "Start image" in can and "16 fps" in can
         mm.select(WAN)
         details = mm.details.text()
         for mode in ("fast", "balanced", "low_vram"):

@@ -40,18 +40,15 @@ class Capabilities:
     def badges(self) -> list[str]:
         out = []
         if self.text_to_video:
-            out.append("Text → video")
+            out.append("Text→video")
         if self.start_image:
             out.append("Start image")
         if self.end_image:
             out.append("End image")
         if self.audio:
             out.append("Audio")
-        out.append(
-            f"Up to {self.max_seconds:.0f} s"
-            if self.max_seconds >= 10
-            else (f"Up to {self.max_seconds:.1f} s")
-        )
+        secs = self.max_seconds
+        out.append(f"≤ {secs:.0f} s" if secs >= 10 else f"≤ {secs:.1f} s")
         out.append(f"{self.fps} fps")
         return out
 

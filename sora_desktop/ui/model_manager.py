@@ -57,9 +57,8 @@ from sora_desktop.ui.model_badges import (
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (
+COLUMNS = (  # a prompt enhancer says so under "Can do"
     "Model",
-    "Type",
     "Can do",
     "On this computer",
     "Download",
@@ -165,7 +164,7 @@ class ModelManagerWindow(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self.resize(1180, 520)
+        self.resize(1320, 560)
         self.settings = settings
         self.entries = load_catalog(catalog_path)
         self.busy_id: str | None = None
@@ -182,9 +181,10 @@ class ModelManagerWindow(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in ("Can do", "On this computer", "Status"):  # never cut "Installed (…)"
-            header.setSectionResizeMode(COLUMNS.index(col), QHeaderView.ResizeMode.ResizeToContents)
+        # names, badges, fit and "Installed (…)" are never cut off; the licence gives way
+        for col in range(len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Licence"), QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
         self.details = QLabel()
@@ -331,8 +331,7 @@ class ModelManagerWindow(QDialog):
             fit = self.fit_of(e)
             values = (
                 e.name,
-                "Prompt enhancer" if e.kind == "enhancer" else "Video",
-                " · ".join(caps.badges()) if caps is not None else "Rewrites prompts",
+                " · ".join(caps.badges()) if caps is not None else "Prompt enhancer",
                 fit.cell() if fit is not None else "checking…",
                 size,
                 vram_text,
