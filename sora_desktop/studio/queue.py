@@ -23,6 +23,7 @@ from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Take
 from sora_desktop.core.request import MAX_SEED, GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo
+from sora_desktop.studio.eta import PhaseClock, PhaseStatus
 from sora_desktop.studio.fit_advice import fit_advice
 from sora_desktop.studio.model_rules import continue_block_reason, frame_rule_message
 from sora_desktop.studio.shots import (
@@ -101,6 +102,7 @@ class ShotQueue:
         self._take_of: dict[str, Take] = {}
         # What the machine has (a MemoryInfo); None probes it. Tests put a fake machine here.
         self.memory_probe: Callable[[], MemoryInfo] | None = None
+        self.phases = PhaseClock()  # loading / denoising / decoding / writing, each its ETA
 
     # ------------------------------------------------------------------ queries
     @property
@@ -126,6 +128,10 @@ class ShotQueue:
     @property
     def busy(self) -> bool:
         return self.queue.busy
+
+    def phase_status(self, job_id: str) -> PhaseStatus | None:
+        """The running job's phase and that phase's estimate, counted from now."""
+        return self.phases.status(job_id)
 
     # ------------------------------------------------------------------ use cases
     def generate_shot(self, shot_id: str, new_seed: bool = False, force: bool = False) -> Job:
@@ -241,8 +247,17 @@ class ShotQueue:
         if job is None or job.status != "running":
             return False
         self.queue.mark_progress(job_id, min(step, total), total)
+        self.phases.step(job_id, min(step, total), total)
         self.listener.job_changed(job_id)
         return True
+
+    def phase(self, job_id: str, phase: str) -> None:
+        """The running job began ``phase`` (loading, denoising, decoding, writing)."""
+        job = self.job(job_id)
+        if job is None or job.status != "running":
+            return
+        self.phases.begin(job_id, job.request.model_id, phase)
+        self.listener.job_changed(job_id)
 
     def finished(self, job_id: str, path: str) -> None:
         job = self.job(job_id)
@@ -250,6 +265,7 @@ class ShotQueue:
             return
         if job.status == "running":
             self.queue.mark_done(job_id, path)
+        self.phases.end(job_id)
         project = self._project_of.get(job_id)
         clip = None
         if project is not None:
@@ -267,6 +283,7 @@ class ShotQueue:
             return
         if job.active:
             self.queue.mark_failed(job_id, message)
+        self.phases.end(job_id, finished=False)
         self._finish_take(job, "failed", error=message)
         self._after_terminal(job_id)
         self.listener.job_failed(job_id, message)
@@ -278,6 +295,7 @@ class ShotQueue:
             return
         if job.active:
             self.queue.mark_cancelled(job_id)
+        self.phases.end(job_id, finished=False)
         self._finish_take(job, "cancelled")
         self._after_terminal(job_id)
 

@@ -20,6 +20,7 @@ from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Shot, Take
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo
+from sora_desktop.studio.eta import PhaseStatus
 from sora_desktop.studio.fit_advice import FitAdvice
 from sora_desktop.studio.queue import QueueListener, ShotQueue, TakeRun
 from sora_desktop.studio.shots import PolicyBlocked, QueueError
@@ -288,6 +289,8 @@ class QueueViewModel(QObject):
         # would run in the worker's thread).
         worker.started.connect(self._on_started)
         worker.progress.connect(self._on_progress)
+        if hasattr(worker, "phase"):  # a worker without phases keeps the step text
+            worker.phase.connect(self._on_phase)
         worker.preview.connect(self._on_preview)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
@@ -348,6 +351,10 @@ class QueueViewModel(QObject):
     def busy(self) -> bool:
         return self.studio.busy
 
+    def phase_status(self, job_id: str) -> PhaseStatus | None:
+        """The running job's phase (loading, denoising, decoding, writing) and its estimate."""
+        return self.studio.phase_status(job_id)
+
     def eta_seconds(self, job_id: str) -> float | None:
         try:
             return self.studio.queue.eta_seconds(job_id)
@@ -388,6 +395,9 @@ class QueueViewModel(QObject):
 
     def _on_progress(self, job_id: str, step: int, total: int) -> None:
         self.studio.progress(job_id, step, total)
+
+    def _on_phase(self, job_id: str, phase: str) -> None:
+        self.studio.phase(job_id, phase)
 
     def _on_finished(self, job_id: str, path: str) -> None:
         self.studio.finished(job_id, path)

@@ -25,6 +25,7 @@ from sora_desktop.engine.backend import (
     CancelToken,
     GenerationCancelled,
     GenerationResult,
+    LatentsReady,
     StepEvent,
 )
 from sora_desktop.engine.preflight import OutOfMemory  # no torch at import
@@ -114,6 +115,7 @@ class GenerationWorker(QObject):
 
     started = Signal(str)
     progress = Signal(str, int, int)  # job id, step, total (over all chained segments)
+    phase = Signal(str, str)  # job id, "loading" | "denoising" | "decoding" | "writing"
     preview = Signal(str, QImage)
     finished = Signal(str, str)  # job id, clip path
     failed = Signal(str, str)  # job id, readable message
@@ -216,6 +218,14 @@ class GenerationWorker(QObject):
             req.seed,
         )  # the prompt stays out of the log: it is the user's own text
         self.started.emit(jid)
+        shown = [""]
+
+        def phase(name: str) -> None:  # each phase once, as it begins (studio/eta.py)
+            if shown[0] != name:
+                shown[0] = name
+                self.phase.emit(jid, name)
+
+        phase("loading")
         try:
             if job.start_from is not None:
                 ensure_last_frame(job.start_from)
@@ -227,6 +237,7 @@ class GenerationWorker(QObject):
                 events = self._generate(job.request, job.token)
             for event in events:
                 if isinstance(event, StepEvent):
+                    phase("denoising")
                     done = event.segment * event.total + event.step
                     self.progress.emit(jid, done, event.segments * event.total)
                     now = time.monotonic()
@@ -236,11 +247,16 @@ class GenerationWorker(QObject):
                     ):
                         last_preview = now
                         self.preview.emit(jid, frame_to_qimage(event.preview))
+                    if event.step == event.total:  # the backend decodes now (or after latents)
+                        phase("decoding")
+                elif isinstance(event, LatentsReady):
+                    phase("decoding")
                 elif isinstance(event, GenerationResult):
                     result = event
             job.token.raise_if_cancelled()
             if result is None:
                 raise RuntimeError("the model finished without producing a clip")
+            phase("writing")
             clip = save_take_files(result, job.out_dir, job.stem)
         except StartFrameError as exc:  # its message says what to do
             self.failed.emit(jid, str(exc))
