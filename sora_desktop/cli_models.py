@@ -245,8 +245,14 @@ def cmd_delete(settings: Any, model_id: str) -> int:
 
 
 def _identify(folder: Path) -> Any:
-    """The catalog entry a copied model folder holds: its manifest, else its folder name."""
+    """The catalog entry a copied model folder holds: its manifest, its folder name (also a
+    hub cache's ``models--owner--name``), else the pipeline its model_index.json names."""
     from sora_desktop.core.catalog import MANIFEST_NAME
+    from sora_desktop.engine.model_import import (
+        model_index_class,
+        pipeline_classes,
+        resolve_snapshot,
+    )
 
     entries = [e for e in _entries() if e.needs_download]
     manifest = folder / MANIFEST_NAME
@@ -259,12 +265,30 @@ def _identify(folder: Path) -> Any:
             for e in entries:
                 if data.get("model_id") == e.id or data.get("repo_id") == e.repo_id:
                     return e
+    snapshot, blobs = resolve_snapshot(folder)
+    names = {folder.name}
+    cache = folder.resolve() if blobs is None else blobs.parent
+    if cache.name.startswith("models--"):  # huggingface-cli's cache: models--owner--name
+        names.add(cache.name[len("models--") :].replace("--", "/", 1))
     for e in entries:
-        if folder.name in (e.folder_name, e.id, (e.repo_id or "").split("/")[-1]):
+        if names & {e.folder_name, e.id, e.repo_id or "", (e.repo_id or "").split("/")[-1]}:
             return e
-    raise ValueError(
-        f"cannot tell which model {folder} holds; add --id ID ('sora-desktop models list')"
-    )
+    cls, _ = model_index_class(snapshot)
+    if cls is None:
+        raise ValueError(
+            f"{folder} has no model_index.json or {MANIFEST_NAME}, so it is not a model folder "
+            "Sora Desktop can import"
+        )
+    candidates = [e for e in entries if cls in pipeline_classes(e)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ValueError(
+            f"{folder} holds a {cls} model, which no model in the catalog uses; "
+            "'sora-desktop models list' shows the models Sora Desktop can run"
+        )
+    ids = ", ".join(e.id for e in candidates)
+    raise ValueError(f"{folder} holds a {cls} model: one of {ids}; add --id ID to say which")
 
 
 def cmd_import(settings: Any, folder_arg: str, model_id: str | None) -> int:

@@ -280,22 +280,24 @@ def _wan_request(**kw):
 def test_preflight_says_whether_it_fits_and_what_to_change():
     wan = next(e for e in load_catalog() if e.id == "wan2.1-t2v-1.3b")
     ok = preflight(wan, _wan_request(), "fast", _mem(free=40))
-    assert ok.ok and "Fits" in ok.message
+    assert ok.ok and "Fits" in ok.message and ok.verdict == "fits"
 
     tight = preflight(wan, _wan_request(), "fast", _mem(free=12))
     assert not tight.ok and "Will not fit" in tight.message and "12.0 GB is free" in tight.message
-    assert "Balanced mode" in tight.suggestion
+    assert "Low memory mode" in tight.suggestion and tight.verdict == "too_big"
 
-    tiny_gpu = preflight(wan, _wan_request(), "low_vram", _mem(free=6.0))
+    tiny_gpu = preflight(wan, _wan_request(width=1280, height=704), "low_vram", _mem(free=3.5))
     assert not tiny_gpu.ok and "smaller size" in tiny_gpu.suggestion
     w, h = (int(v) for v in tiny_gpu.suggestion.split("Try ")[1].split(" at")[0].split("x"))
-    assert w * h < 832 * 480
+    assert w * h < 1280 * 704
 
     no_gpu = preflight(wan, _wan_request(), "balanced", _mem(free=None))
     assert not no_gpu.ok and "No NVIDIA GPU" in no_gpu.message
 
-    low_ram = preflight(wan, _wan_request(), "balanced", _mem(free=40, ram=20))
-    assert not low_ram.ok and "system RAM" in low_ram.message and "Fast mode" in low_ram.suggestion
+    # issue 23: an 11.5 GB GPU with 32 GB of RAM runs Wan in Low memory mode
+    assert preflight(wan, _wan_request(), "low_vram", _mem(free=11.5, ram=32)).ok
+    low_ram = preflight(wan, _wan_request(), "balanced", _mem(free=40, ram=8))
+    assert not low_ram.ok and "system RAM" in low_ram.message and "add RAM" in low_ram.suggestion
 
     with pytest.raises(ValueError, match="memory_mode"):
         preflight(wan, _wan_request(), "turbo", _mem(free=40))
@@ -416,6 +418,7 @@ def test_preflight_request_uses_the_settings_memory_mode():
     req = _wan_request()
     fast = preflight_request(req, SimpleNamespace(memory_mode="fast"), _mem(free=12))
     low = preflight_request(req, SimpleNamespace(memory_mode="low_vram"), _mem(free=12))
+    assert (fast.verdict, low.verdict) == ("too_big", "fits")
     assert not fast.ok and low.ok
     assert preflight_request(req.with_changes(model_id="nope/x"), SimpleNamespace()) is None
 

@@ -233,9 +233,11 @@ def test_import_without_manifest_is_checked_against_the_hub(tmp_path, online, hu
     online_target = dl.ModelDownloader(tmp_path / "m2", dl.HubConfig(endpoint=hub.endpoint))
     online_target.import_folder(entry, src)
     assert is_installed(entry, online_target.models_dir)
+    # offline (issue 23): checked as a plain snapshot against the entry's patterns and hashed
     offline_target = dl.ModelDownloader(tmp_path / "m3", dl.HubConfig(offline=True))
-    with pytest.raises(dl.DownloadError, match="no .sora-installed.json"):
-        offline_target.import_folder(entry, src)
+    offline_target.import_folder(entry, src)
+    assert is_installed(entry, offline_target.models_dir)
+    assert read_manifest(entry.folder(offline_target.models_dir))["commit"] == "imported"
 
 
 def test_delete_frees_the_space_and_installed_lists_sizes(tmp_path, online, hub, entry):

@@ -208,8 +208,7 @@ def test_detection_runs_in_the_background(qtbot, tmp_path, home):
         assert calls == ["hardware-check"]
         assert dialog.summary_label.text().startswith("Graphics card: Test GPU 8")
         assert dialog.verdict(EMBEDDED_MODEL_ID) == "Ready"
-        assert dialog.verdict("cogvideox-2b") == "Fits"  # catalog: 4 GB in low-memory mode
-        assert dialog.verdict("hunyuanvideo") == "Too big"
+        assert dialog.verdict("sana-video-2b") == "Fits"  # about 3 GB in low-memory mode
     finally:
         release.set()
         dialog.vm.wait_detection()
@@ -283,10 +282,10 @@ def test_make_my_first_video_queues_the_embedded_model(qtbot, tmp_path, home):
     w.detect_hardware = lambda: CPU
     try:
         # another model is installed and picked; the first video still uses the built-in one
-        _install(Path(w.settings.models_dir), find_entry("cogvideox-2b"))
+        _install(Path(w.settings.models_dir), find_entry("sana-video-2b"))
         w.editor.refresh_models()
-        w.editor.model_combo.setCurrentIndex(w.editor.model_combo.findData("cogvideox-2b"))
-        assert w.editor.current_choice().id == "cogvideox-2b"
+        w.editor.model_combo.setCurrentIndex(w.editor.model_combo.findData("sana-video-2b"))
+        assert w.editor.current_choice().id == "sana-video-2b"
         dialog = w.maybe_show_first_run()
         dialog.first_video_button.click()
         assert not dialog.isVisible() and w.settings.first_run_done
@@ -411,15 +410,15 @@ def test_model_picker_follows_the_model_manager(qtbot, tmp_path, home):
     try:
         w.open_model_manager()
         manager = w.model_manager
-        cog = find_entry("cogvideox-2b")
-        assert "cogvideox-2b" not in _choices(w)
+        cog = find_entry("sana-video-2b")
+        assert "sana-video-2b" not in _choices(w)
         _install(Path(w.settings.models_dir), cog)
-        assert "cogvideox-2b" not in _choices(w)  # only the manager's signal refreshes it
+        assert "sana-video-2b" not in _choices(w)  # only the manager's signal refreshes it
         manager.models_changed.emit()  # what the manager sends after an install
-        assert "cogvideox-2b" in _choices(w)
+        assert "sana-video-2b" in _choices(w)
         (cog.folder(w.settings.models_dir) / MANIFEST_NAME).unlink()  # removed
         manager.models_changed.emit()
-        assert "cogvideox-2b" not in _choices(w)
+        assert "sana-video-2b" not in _choices(w)
         assert EMBEDDED_MODEL_ID in _choices(w)
     finally:
         w.model_manager.shutdown()
@@ -433,13 +432,13 @@ def test_guide_opens_the_model_manager_and_follows_installs(qtbot, tmp_path, hom
     try:
         dialog = w.show_first_run()
         qtbot.waitUntil(lambda: dialog.vm.hardware is not None, timeout=5_000)
-        assert dialog.verdict("cogvideox-2b") == "Fits"
+        assert dialog.verdict("sana-video-2b") == "Fits"
         dialog.models_button.click()
         assert w.model_manager.isVisible()
-        _install(Path(w.settings.models_dir), find_entry("cogvideox-2b"))
+        _install(Path(w.settings.models_dir), find_entry("sana-video-2b"))
         w.model_manager.models_changed.emit()
-        assert dialog.verdict("cogvideox-2b") == "Installed · fits"
-        assert "cogvideox-2b" in _choices(w)
+        assert dialog.verdict("sana-video-2b") == "Installed · fits"
+        assert "sana-video-2b" in _choices(w)
     finally:
         w.model_manager.shutdown()
         w.model_manager.close()

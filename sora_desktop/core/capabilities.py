@@ -140,6 +140,7 @@ class ModelCapabilities:
     default_fps: int = EMBEDDED_FPS
     default_size: tuple[int, int] = (EMBEDDED_SIZE, EMBEDDED_SIZE)
     default_frames: int = EMBEDDED_WINDOW
+    text_to_video: bool = True  # False: every clip needs a start image (FramePack)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -298,18 +299,23 @@ def capabilities_from_entry(entry: CatalogEntry) -> ModelCapabilities:
         default_fps=_int(d, "fps", EMBEDDED_FPS),
         default_size=size,
         default_frames=_int(d, "num_frames", EMBEDDED_WINDOW),
-        supports_end_image=bool(entry.extra.get("supports_end_image", False)),
-        supports_audio=bool(entry.extra.get("supports_audio", False)),
     )
     if rules is None:  # a pipeline this version cannot run: the backend refuses it on load
         return replace(base, supports_start_image=entry.supports_start_image)
+    # what the family can do comes from its rules (one table); the entry may only turn the
+    # start image off (e.g. a checkpoint whose image-to-video weights are not published)
+    start = entry.supports_start_image and rules.start_image_pipeline is not None
     return replace(
         base,
         max_frames=rules.max_frames,
-        supports_start_image=entry.supports_start_image and rules.start_image_pipeline is not None,
+        supports_start_image=start,
+        supports_end_image=start and rules.end_image,
+        supports_audio=rules.audio,
         supports_negative_prompt=rules.negative_prompt,
         size_multiple=rules.size_multiple,
         frame_multiple=rules.frame_multiple,
+        window=min(rules.window, rules.max_frames),
+        text_to_video=rules.text_to_video,
     )
 
 

@@ -175,8 +175,10 @@ def _check_extra(where: str, extra: dict[str, Any]) -> None:
         if not isinstance(r["revision"], str) or not r["revision"]:
             raise ValueError(f"{w}.revision: must be a non-empty string")
         files = r["files"]
-        if not isinstance(files, list) or not files or not all(
-            isinstance(f, str) and f for f in files
+        if (
+            not isinstance(files, list)
+            or not files
+            or not all(isinstance(f, str) and f for f in files)
         ):
             raise ValueError(f"{w}.files: must be a list of file names or patterns")
         into = r["into"]

@@ -462,8 +462,10 @@ def fit_for(
     out = {}
     for mode in MEMORY_MODES:
         vram = need_vram_gb(spec, mode, shape, ref)
-        secs = None if machine.vram_gb is None else estimate_seconds(
-            spec, mode, shape, machine.gpu_name
+        secs = (
+            None
+            if machine.vram_gb is None
+            else estimate_seconds(spec, mode, shape, machine.gpu_name)
         )
         out[mode] = _verdict(entry, mode, vram, ram, machine, secs)
     return out

@@ -1,7 +1,14 @@
 """Installing a model from a folder copied from elsewhere (a USB stick, another computer).
 
 The files are checked against the folder's own ``.sora-installed.json`` (written by another Sora
-Desktop) or, when online, against the hub's listing. Pickle files, links, pipes and devices, and
+Desktop), else, when online, against the hub's listing, else as a plain Hugging Face / diffusers
+snapshot (issue 23: a folder ``huggingface-cli download`` or another tool made): its
+``model_index.json`` must name the entry's pipeline, every component the index names must be
+there with the files the catalog entry's patterns ask for, and each file is hashed while it is
+copied; the hashes go into our manifest. The ``huggingface-cli`` cache layout
+(``models--owner--name/snapshots/<commit>/`` whose files link into ``blobs/``) is accepted: links
+are followed only into that cache's ``blobs`` folder, and a blob named by its SHA-256 is checked
+against it. Pickle files, links, pipes and devices, and
 names leaving the folder are refused before anything is read; every file is opened so that a
 pipe swapped in after the check cannot block the copy. Nothing is installed unless every file
 passes: the copy goes to a staging folder that replaces the model folder at the end.
@@ -10,8 +17,11 @@ passes: the copy goes to a staging folder that replaces the model folder at the 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import stat
 import threading
@@ -37,6 +47,9 @@ from sora_desktop.engine.downloads import (
 )
 from sora_desktop.engine.hub_listing import SHA256_RE, RemoteFile
 
+log = logging.getLogger(__name__)
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+
 
 def import_folder(
     downloader: ModelDownloader,
@@ -57,7 +70,8 @@ def import_folder(
         raise DownloadError(f"{src} is not a folder.")
     if not entry.needs_download:
         raise DownloadError(f"{entry.name} is built in and cannot be imported.")
-    present = _scan_source(src)
+    src, blobs = resolve_snapshot(src)
+    present = _scan_source(src, blobs)
     bad = sorted(p for p in present if is_pickle_name(p))
     if bad:
         raise DownloadError(
@@ -91,14 +105,19 @@ def import_folder(
             files.append(RemoteFile(rel, size, sha, None))
         commit = manifest.get("commit") or "imported"
     else:
-        try:
-            plan = downloader.plan(entry, cancel)
-        except DownloadError as exc:
-            raise DownloadError(
-                f"{src} has no {MANIFEST_NAME} to check it against, and the hub could not be "
-                f"asked either: {exc}"
-            ) from exc
-        files, commit = list(plan.files), plan.commit
+        plan = None
+        if not downloader.hub.offline:
+            try:
+                plan = downloader.plan(entry, cancel)
+            except DownloadCancelled:
+                raise
+            except DownloadError as exc:  # blocked or unknown to the hub: a plain snapshot
+                log.info("hub not asked about %s (%s); checking it as a snapshot", src, exc)
+        if plan is not None:
+            files, commit = list(plan.files), plan.commit
+        else:
+            files = snapshot_files(entry, src, present)
+            commit = src.name if blobs is not None and _COMMIT_RE.match(src.name) else "imported"
     missing = sorted(f.path for f in files if f.path not in present)
     if missing:
         raise DownloadError(
@@ -123,11 +142,15 @@ def import_folder(
             state.file, state.index = f.path, index
             dst = staging / f.path
             dst.parent.mkdir(parents=True, exist_ok=True)
-            _copy_with_progress(src / f.path, dst, state, cancel)
+            digest = _copy_with_progress(present[f.path], dst, state, cancel)
             state.emit("verify", force=True)
-            ok = dst.stat().st_size == f.size and (
-                downloader._hash_ok(dst, f, cancel) if (f.sha256 or f.git_sha1) else False
-            )
+            if f.sha256:
+                ok = digest == f.sha256 and dst.stat().st_size == f.size
+            elif f.git_sha1:
+                ok = dst.stat().st_size == f.size and downloader._hash_ok(dst, f, cancel)
+            else:  # a plain snapshot: nothing to check against; the hash of the copy is kept
+                ok = dst.stat().st_size == f.size
+                files[index - 1] = f = RemoteFile(f.path, f.size, digest, None)
             if not ok:
                 raise VerificationFailed(
                     f"{f.path} in {src} does not match its expected SHA-256; the copy is "
@@ -144,18 +167,24 @@ def import_folder(
     return folder
 
 
-def _scan_source(src: Path) -> set[str]:
-    """Relative posix paths of regular files under ``src``; links and odd names are refused."""
-    out: set[str] = set()
+def _scan_source(src: Path, blobs: Path | None = None) -> dict[str, Path]:
+    """Relative posix path -> the file to read, for the regular files under ``src``; links and
+    odd names are refused, except (``blobs`` given: a hub cache snapshot) file links into that
+    cache's ``blobs`` folder."""
+    out: dict[str, Path] = {}
     for root, dirs, files in os.walk(src, followlinks=False):
-        for name in dirs + files:
-            full = Path(root) / name
-            if full.is_symlink():
+        for name in dirs:
+            if (Path(root) / name).is_symlink():
                 raise DownloadError(
-                    f"{full} is a link; copy the real files into the folder and import again."
+                    f"{Path(root) / name} is a link; copy the real files into the folder and "
+                    "import again."
                 )
         for name in files:
-            mode = os.lstat(Path(root) / name).st_mode
+            full = Path(root) / name
+            target = full
+            if full.is_symlink():
+                target = _blob_target(full, blobs)
+            mode = os.lstat(target).st_mode
             if not stat.S_ISREG(mode):  # a pipe or a device would hang or never end a copy
                 raise DownloadError(
                     f"{Path(root) / name} is not a regular file (a pipe, socket or device); "
@@ -166,8 +195,124 @@ def _scan_source(src: Path) -> set[str]:
                 continue
             if not is_safe_relative_path(rel):
                 raise DownloadError(f"{src} contains an unusable file name {rel!r}.")
-            out.add(rel)
+            out[rel] = target
     return out
+
+
+def _blob_target(link: Path, blobs: Path | None) -> Path:
+    """The blob a cache snapshot's link points to; a link anywhere else is refused."""
+    where = "; copy the real files into the folder and import again."
+    if blobs is None:
+        raise DownloadError(f"{link} is a link{where}")
+    try:
+        target = Path(os.path.realpath(link, strict=True))
+    except (OSError, RuntimeError) as exc:  # a dangling link or a loop
+        raise DownloadError(f"{link} is a broken link{where}") from exc
+    if target.parent != blobs:
+        raise DownloadError(
+            f"{link} is a link to {target}, outside this download's blobs folder; refusing it"
+            f"{where[1:]}"
+        )
+    return target
+
+
+def resolve_snapshot(src: Path) -> tuple[Path, Path | None]:
+    """(the folder holding the model's files, the cache's ``blobs`` folder or None).
+
+    A ``huggingface-cli`` cache repo folder (``models--owner--name`` with ``snapshots/`` and
+    ``refs/``) gives the snapshot ``refs/main`` names, or its only one; a snapshot folder
+    inside such a cache is used as it is."""
+    root = src.resolve()
+    if (root / "snapshots").is_dir() and (root / "blobs").is_dir():
+        snaps = sorted(p.name for p in (root / "snapshots").iterdir() if p.is_dir())
+        ref = root / "refs" / "main"
+        wanted = ref.read_text(encoding="utf-8").strip() if ref.is_file() else ""
+        if wanted and wanted in snaps:
+            return root / "snapshots" / wanted, root / "blobs"
+        if len(snaps) == 1:
+            return root / "snapshots" / snaps[0], root / "blobs"
+        raise DownloadError(
+            f"{src} holds {len(snaps)} downloaded revisions ({', '.join(snaps[:3]) or 'none'}); "
+            "import one of its snapshots/<revision> folders."
+        )
+    if root.parent.name == "snapshots" and (root.parent.parent / "blobs").is_dir():
+        return root, root.parent.parent / "blobs"
+    return src, None
+
+
+def model_index_class(src: Path) -> tuple[str | None, dict[str, Any]]:
+    """(``_class_name``, the index) of a diffusers folder's ``model_index.json``; (None, {})
+    when there is none or it is unreadable."""
+    path = src / "model_index.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError, RecursionError):
+        return None, {}
+    if not isinstance(data, dict):
+        return None, {}
+    name = data.get("_class_name")
+    return (name if isinstance(name, str) else None), data
+
+
+def pipeline_classes(entry: CatalogEntry) -> set[str]:
+    """The pipeline classes a snapshot of ``entry`` may name in its model_index.json."""
+    from sora_desktop.core.capabilities import rules_for
+
+    names = {entry.pipeline}
+    if entry.start_image_pipeline:
+        names.add(entry.start_image_pipeline)
+    rules = rules_for(entry)
+    if rules is not None:
+        names |= {n for n in (rules.start_image_pipeline, rules.condition_pipeline) if n}
+    return names
+
+
+def snapshot_files(entry: CatalogEntry, src: Path, present: dict[str, Path]) -> list[RemoteFile]:
+    """The files of a plain snapshot that ``entry`` needs, checked for completeness."""
+    cls, index = model_index_class(src)
+    if cls is None:
+        raise DownloadError(
+            f"{src} has no readable model_index.json, so it is not a diffusers model folder; "
+            f"download {entry.name} with the model manager or copy its whole folder."
+        )
+    if cls not in pipeline_classes(entry):
+        raise DownloadError(
+            f"{src} holds a {cls} model, not {entry.name} ({entry.pipeline}); choose the "
+            "matching model, or use a folder of this one."
+        )
+    wanted = sorted(p for p in present if matches(p, entry.files))
+    problems = []
+    for comp, value in index.items():
+        if comp.startswith("_") or not isinstance(value, list) or value[-1] is None:
+            continue
+        in_comp = [p for p in wanted if p.startswith(comp + "/")]
+        if not in_comp and any(pat.startswith(comp + "/") for pat in entry.files):
+            problems.append(f"{comp}/ is missing")
+        elif f"{comp}/*.safetensors" in entry.files and not any(
+            p.endswith(".safetensors") for p in in_comp
+        ):
+            problems.append(f"{comp}/ has no .safetensors weights")
+        for shard_index in (p for p in in_comp if p.endswith(".safetensors.index.json")):
+            problems += [f"{s} is missing" for s in _shards(src, shard_index) if s not in present]
+    if problems:
+        raise DownloadError(f"{src} is incomplete: {'; '.join(problems[:3])}.")
+    return [RemoteFile(p, os.stat(present[p]).st_size, _blob_sha(present[p]), None) for p in wanted]
+
+
+def _shards(src: Path, index_path: str) -> list[str]:
+    folder = index_path.rsplit("/", 1)[0]
+    try:
+        data = json.loads((src / index_path).read_text(encoding="utf-8"))
+        names = set(data["weight_map"].values())
+    except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError):
+        return []
+    return sorted(f"{folder}/{n}" for n in names if isinstance(n, str))
+
+
+def _blob_sha(path: Path) -> str | None:
+    """A cache blob named by its SHA-256 (large files) is checked against that name."""
+    name = path.name
+    return name if path.parent.name == "blobs" and SHA256_RE.match(name) else None
 
 
 def _read_source_manifest(src: Path) -> dict[str, Any] | None:
@@ -199,9 +344,12 @@ def _open_regular(path: Path):
         raise
 
 
-def _copy_with_progress(src: Path, dst: Path, state: _Tracker, cancel: threading.Event) -> None:
+def _copy_with_progress(src: Path, dst: Path, state: _Tracker, cancel: threading.Event) -> str:
+    """Copy ``src`` to ``dst``; the SHA-256 of the bytes copied."""
+    digest = hashlib.sha256()
     with _open_regular(src) as fin, open(dst, "wb") as fout:
         while chunk := fin.read(HASH_CHUNK):
+            digest.update(chunk)
             if cancel.is_set():
                 raise DownloadCancelled("import cancelled")
             try:
@@ -211,3 +359,4 @@ def _copy_with_progress(src: Path, dst: Path, state: _Tracker, cancel: threading
                     raise NotEnoughSpace("The disk filled up while importing.") from exc
                 raise
             state.add(len(chunk))
+    return digest.hexdigest()

@@ -1,9 +1,9 @@
-"""Will this job fit? Compare a request with the GPU's free memory and the system RAM.
+"""Will this job fit? The documented fit method (``core/fit.py``, docs/models.md) applied to a
+request on this machine, and what to change when it does not.
 
-The catalog gives each model's memory need per mode at its default size. The need at another
-size is a rough estimate: 60 % of the figure is taken as fixed (weights, text encoder) and 40 %
-as growing with pixels x frames (activations, VAE decode). That split is an approximation, so
-the report says "about". The same advice is used when a job really runs out of memory.
+One method, one place: the model manager's badges, ``sora-desktop models list``, ``generate``
+and the queue's check all read ``core.fit``; this module only probes the machine and words the
+advice (also after a real out-of-memory error). A verdict is advice: the caller may run anyway.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import logging
 from dataclasses import dataclass
 
 from sora_desktop.core.catalog import MEMORY_MODES, CatalogEntry, find_entry
+from sora_desktop.core.fit import Machine, Shape, fit_for
 from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.core.request import GenerationRequest
 
-FIXED_SHARE = 0.6
 GB = 1024**3
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ class PreflightReport:
     free_vram_gb: float | None = None
     need_ram_gb: float = 0.0
     available_ram_gb: float | None = None
+    verdict: str = ""  # core.fit's: "fits" | "tight" | "too_big" | "no_gpu"
 
     def __str__(self) -> str:
         return f"{self.message} {self.suggestion}".strip()
@@ -77,32 +78,36 @@ def probe_memory() -> MemoryInfo:
     return MemoryInfo(name, free, gtotal, avail, total)
 
 
-def scaled_need(
-    entry: CatalogEntry, request: GenerationRequest, table: dict[str, float], mode: str
-) -> float:
-    base = table[mode]
-    d = entry.defaults
-    ref = max(1, int(d.get("width", 1)) * int(d.get("height", 1)) * int(d.get("num_frames", 1)))
-    ratio = request.width * request.height * request.num_frames / ref
-    return base * (FIXED_SHARE + (1 - FIXED_SHARE) * ratio)
+def machine_from_memory(mem: MemoryInfo, now: bool = True) -> Machine:
+    """The fit method's machine from a probe: ``now`` True (a job about to start) counts the
+    GPU memory free now, False (a listing) the card's total. RAM is the total: the method's
+    need counts the OS's and the app's share itself."""
+    vram = (mem.gpu_free_gb if now else mem.gpu_total_gb) or mem.gpu_free_gb or mem.gpu_total_gb
+    ram = mem.ram_total_gb if mem.ram_total_gb is not None else mem.ram_available_gb
+    return Machine(mem.gpu_name, vram if mem.gpu_free_gb is not None else None, ram)
 
 
-def _smaller_size(entry: CatalogEntry, request: GenerationRequest, mode: str, free: float) -> str:
-    """A size/frame count that would fit ``free`` GB in ``mode``, as advice text."""
-    base = entry.min_vram_gb[mode]
-    fixed = base * FIXED_SHARE
-    if free <= fixed:
-        return ""
-    d = entry.defaults
-    ref = int(d["width"]) * int(d["height"]) * int(d["num_frames"])
-    max_ratio = (free - fixed) / (base * (1 - FIXED_SHARE))
-    cur = request.width * request.height * request.num_frames / ref
-    if cur <= max_ratio:
-        return ""
-    scale = (max_ratio / cur) ** 0.5
-    w = max(16, int(request.width * scale) // 32 * 32)
-    h = max(16, int(request.height * scale) // 32 * 32)
-    return f"Try {w}x{h} at {request.num_frames} frames, or about half the frames."
+def probe_machine(now: bool = False) -> Machine:
+    return machine_from_memory(probe_memory(), now=now)
+
+
+def request_shape(request: GenerationRequest) -> Shape:
+    return Shape(request.width, request.height, request.num_frames, request.steps, request.guidance)
+
+
+def _smaller_size(
+    entry: CatalogEntry, request: GenerationRequest, mode: str, machine: Machine
+) -> str:
+    """A size that would fit ``machine`` in ``mode`` at the request's frame count, as advice."""
+    shape = request_shape(request)
+    for tenth in range(9, 1, -1):  # 90 %, 80 % ... 20 % of the width and height
+        s = tenth / 10
+        w = max(32, int(request.width * s) // 32 * 32)
+        h = max(32, int(request.height * s) // 32 * 32)
+        smaller = Shape(w, h, shape.num_frames, shape.steps, shape.guidance)
+        if fit_for(entry, machine, smaller)[mode].runs:
+            return f"Try {w}x{h} at {request.num_frames} frames, or about half the frames."
+    return ""
 
 
 def preflight(
@@ -111,21 +116,29 @@ def preflight(
     memory_mode: str,
     memory: MemoryInfo | None = None,
 ) -> PreflightReport:
-    """Say plainly whether ``request`` fits this machine in ``memory_mode``, and what to change."""
+    """Say plainly whether ``request`` fits this machine in ``memory_mode``, and what to change.
+
+    ``ok`` False is advice: the caller may still run the job (the UI's "Run anyway",
+    ``generate --force``)."""
     if memory_mode not in MEMORY_MODES:
         raise ValueError(f"memory_mode: {memory_mode!r}; allowed {', '.join(MEMORY_MODES)}")
-    need_ram = entry.min_ram_gb[memory_mode]
     if not entry.needs_download:
-        return PreflightReport(True, f"{entry.name} runs on any computer.", need_ram_gb=need_ram)
+        need_ram = entry.min_ram_gb[memory_mode]
+        return PreflightReport(
+            True, f"{entry.name} runs on any computer.", need_ram_gb=need_ram, verdict="fits"
+        )
     mem = memory or probe_memory()  # after the embedded case: probing imports torch
-    need = scaled_need(entry, request, entry.min_vram_gb, memory_mode)
+    machine = machine_from_memory(mem, now=True)
+    verdicts = fit_for(entry, machine, request_shape(request))
+    v = verdicts[memory_mode]
     common = dict(
-        need_vram_gb=need,
+        need_vram_gb=v.need_vram_gb,
         free_vram_gb=mem.gpu_free_gb,
-        need_ram_gb=need_ram,
+        need_ram_gb=v.need_ram_gb,
         available_ram_gb=mem.ram_available_gb,
+        verdict=v.verdict,
     )
-    if mem.gpu_free_gb is None:
+    if v.verdict == "no_gpu" or mem.gpu_free_gb is None:
         if entry.kind == "enhancer":
             return PreflightReport(True, f"{entry.name} will run on the CPU.", **common)
         return PreflightReport(
@@ -135,47 +148,41 @@ def preflight(
             "Use the embedded model on this computer, or a computer with a GPU.",
             **common,
         )
-    ram = mem.ram_available_gb
-    if ram is not None and ram < need_ram:
-        better = [m for m in MEMORY_MODES if entry.min_ram_gb[m] <= ram]
-        hint = (
-            f"Choose {MODE_NAMES[better[0]]} mode, which keeps weights on the GPU, or close "
-            "other programs."
-            if better
-            else "Close other programs or add RAM; this model cannot run with so little memory."
-        )
-        return PreflightReport(
-            False,
-            f"{entry.name} in {MODE_NAMES[memory_mode]} mode needs about {need_ram:.0f} GB of "
-            f"system RAM; {ram:.1f} GB is available.",
-            hint,
-            **common,
-        )
     gpu = mem.gpu_name or "the GPU"
-    if need <= mem.gpu_free_gb:
+    mode = MODE_NAMES[memory_mode]
+    if v.runs:
+        head = "Fits" if v.verdict == "fits" else "Tight fit"
         return PreflightReport(
             True,
-            f"Fits: about {need:.1f} GB of GPU memory needed in {MODE_NAMES[memory_mode]} mode, "
+            f"{head}: about {v.need_vram_gb:.1f} GB of GPU memory needed in {mode} mode, "
             f"{mem.gpu_free_gb:.1f} GB free on {gpu}.",
+            "" if v.verdict == "fits" else v.reason,
             **common,
         )
-    fits = [
-        m
-        for m in MEMORY_MODES
-        if scaled_need(entry, request, entry.min_vram_gb, m) <= mem.gpu_free_gb
-        and (ram is None or entry.min_ram_gb[m] <= ram)
-    ]
+    ram = machine.ram_gb
+    if v.need_vram_gb <= mem.gpu_free_gb:  # the GPU would do; system RAM is what is short
+        return PreflightReport(
+            False,
+            f"{entry.name} in {mode} mode needs about {v.need_ram_gb:.0f} GB of system RAM; "
+            f"this computer has {ram or 0:.1f} GB.",
+            "Close other programs or add RAM; every memory mode keeps the whole model in "
+            "system RAM.",
+            **common,
+        )
     message = (
         f"Will not fit: {entry.name} at {request.width}x{request.height}, {request.num_frames} "
-        f"frames needs about {need:.1f} GB of GPU memory in {MODE_NAMES[memory_mode]} mode; "
+        f"frames needs about {v.need_vram_gb:.1f} GB of GPU memory in {mode} mode; "
         f"{mem.gpu_free_gb:.1f} GB is free on {gpu}."
     )
-    if fits:
-        m = fits[0]
-        need_m = scaled_need(entry, request, entry.min_vram_gb, m)
-        suggestion = f"Choose {MODE_NAMES[m]} mode (about {need_m:.1f} GB; slower)."
+    others = [m for m in MEMORY_MODES if verdicts[m].runs]
+    if others:
+        m = next((m for m in others if verdicts[m].verdict == "fits"), others[0])
+        suggestion = f"Choose {MODE_NAMES[m]} mode (about {verdicts[m].need_vram_gb:.1f} GB"
+        suggestion += (
+            "; slower)." if MEMORY_MODES.index(m) > MEMORY_MODES.index(memory_mode) else ")."
+        )
     else:
-        suggestion = _smaller_size(entry, request, "low_vram", mem.gpu_free_gb) or (
+        suggestion = _smaller_size(entry, request, "low_vram", machine) or (
             f"This GPU has too little memory for this model even in {MODE_NAMES['low_vram']} "
             "mode; pick a smaller model."
         )
@@ -193,7 +200,7 @@ def oom_advice(
     """What to tell the user after a real out-of-memory error."""
     mem = memory or probe_memory()
     head = f"{entry.name} ran out of memory in {MODE_NAMES.get(memory_mode, memory_mode)} mode."
-    if mem.gpu_free_gb is not None:
+    if mem.gpu_free_gb is not None and memory_mode in MEMORY_MODES:
         report = preflight(entry, request, memory_mode, mem)
         if not report.ok and report.suggestion:
             return f"{head} {report.suggestion}"
