@@ -57,8 +57,12 @@ def fit_advice(
     mode = getattr(settings, "memory_mode", "balanced")
     better = ""
     if memory is not None and memory.gpu_free_gb is not None:
+        runs = {}
         for other in MEMORY_MODES:
-            if other != mode and preflight(entry, request, other, memory).ok:
-                better = other
-                break
+            if other != mode:
+                other_report = preflight(entry, request, other, memory)
+                if other_report.ok:
+                    runs[other] = getattr(other_report, "verdict", "fits")
+        # a mode that fits beats one that is tight; the faster first (MEMORY_MODES' order)
+        better = next((m for m, v in runs.items() if v == "fits"), next(iter(runs), ""))
     return FitAdvice(report.message, report.suggestion, mode, better)

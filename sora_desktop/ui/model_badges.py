@@ -16,6 +16,7 @@ from sora_desktop.core.capabilities import capabilities_from_entry, rules_for
 from sora_desktop.core.catalog import CatalogEntry
 from sora_desktop.core.fit import FitVerdict, Machine, best_mode, fit_for
 from sora_desktop.core.memory_modes import MEMORY_MODES, mode_name
+from sora_desktop.engine import preflight  # no torch at import
 
 VERDICT_WORDS = {
     "fits": "Fits",
@@ -75,7 +76,7 @@ def machine_from_memory(memory: Any) -> Machine:
     memory (the model manager advises for the computer, not for this minute's free memory)."""
     if memory is None:
         return Machine(None, None, None)
-    return Machine(memory.gpu_name, memory.gpu_total_gb, memory.ram_total_gb)
+    return preflight.machine_from_memory(memory, now=False)
 
 
 def format_seconds(seconds: float | None) -> str:
