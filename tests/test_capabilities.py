@@ -214,7 +214,8 @@ def test_prompt_editor_reads_the_models_record(qtbot):
     editor.fps_spin.setValue(16)
     editor.duration_spin.setValue(5.0)  # 80 frames: not 4k+1
     assert editor.validate() is None
-    assert "needs 4k+1 frames; use 77 or 81" in editor.duration_error.text()
+    text = editor.duration_error.text()  # in seconds since issue 23, with the frame counts
+    assert "needs 4k+1 frames" in text and "(77 frames)" in text and "(81 frames)" in text
     editor.duration_spin.setValue(5.06)  # 81 frames
     request = editor.validate()
     assert request is not None and request.num_frames == 81 and request.model_id == WAN

@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sora_desktop.core import project as core_project
-from sora_desktop.core.capabilities import segments_for
+from sora_desktop.core.capabilities import capabilities_for, segments_for
 from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Take
 from sora_desktop.core.request import MAX_SEED, GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo
+from sora_desktop.studio.eta import PhaseClock, PhaseStatus
+from sora_desktop.studio.fit_advice import fit_advice
+from sora_desktop.studio.model_rules import continue_block_reason, frame_rule_message
 from sora_desktop.studio.shots import (
     QueueError,
-    check_fits,
     check_policy,
     continuation,
     end_keyframe,
@@ -108,6 +110,7 @@ class ShotQueue:
         self.decode_jobs: set[str] = set()  # "Retry in low memory" jobs (no denoising)
         # What the machine has (a MemoryInfo); None probes it. Tests put a fake machine here.
         self.memory_probe: Callable[[], MemoryInfo] | None = None
+        self.phases = PhaseClock()  # loading / denoising / decoding / writing, each its ETA
 
     # ------------------------------------------------------------------ queries
     @property
@@ -134,17 +137,26 @@ class ShotQueue:
     def busy(self) -> bool:
         return self.queue.busy
 
+    def phase_status(self, job_id: str) -> PhaseStatus | None:
+        """The running job's phase and that phase's estimate, counted from now."""
+        return self.phases.status(job_id)
+
     # ------------------------------------------------------------------ use cases
-    def generate_shot(self, shot_id: str, new_seed: bool = False) -> Job:
+    def generate_shot(self, shot_id: str, new_seed: bool = False, force: bool = False) -> Job:
         """Queue one take of a shot (``new_seed``: a variation). Raises ``PolicyBlocked`` or
-        ``QueueError`` with a message for the user; nothing is queued then."""
+        ``QueueError`` with a message for the user; nothing is queued then. A memory-fit
+        problem is advice (``FitAdvice``, a ``QueueError``): ``force`` runs it anyway."""
         project = self.project
         shot = project.shot(shot_id)
         seed = random.randint(0, MAX_SEED) if new_seed else None
         checked = shot.request if seed is None else shot.request.with_changes(seed=seed)
         check_policy(checked, self.settings)
-        memory = self.memory_probe() if self.memory_probe is not None else None
-        check_fits(checked, self.settings, memory)
+        self._check_model_rules(checked, shot.continue_from_previous)
+        if not force:
+            memory = self.memory_probe() if self.memory_probe is not None else None
+            advice = fit_advice(checked, self.settings, memory)
+            if advice is not None:
+                raise advice
         start = continuation(project, shot_id, self._pending_take)
         end = end_keyframe(project, shot_id)
         request = record_speed(take_request(project, shot_id, seed, start, end), self.settings)
@@ -222,10 +234,10 @@ class ShotQueue:
             return  # a Save As moved the project meanwhile: failed() adopts the file
         self.listener.project_edited()
 
-    def generate_variations(self, shot_id: str, count: int = 3) -> list[Job]:
-        return [self.generate_shot(shot_id, new_seed=True) for _ in range(count)]
+    def generate_variations(self, shot_id: str, count: int = 3, force: bool = False) -> list[Job]:
+        return [self.generate_shot(shot_id, True, force) for _ in range(count)]
 
-    def generate_all(self, only_missing: bool = False) -> list[Job]:
+    def generate_all(self, only_missing: bool = False, force: bool = False) -> list[Job]:
         """Queue, in storyboard order, every shot that needs a clip (continuity chains through
         queued takes). A shot already done with its current settings is skipped, since a new
         take would be identical; ``only_missing`` also skips out-of-date finished shots."""
@@ -235,7 +247,7 @@ class ShotQueue:
                 continue
             if self.job_for_shot(shot.id) is not None:
                 continue
-            queued.append(self.generate_shot(shot.id))
+            queued.append(self.generate_shot(shot.id, force=force))
         return queued
 
     def cancel(self, job_id: str, note: str | None = None) -> None:
@@ -292,8 +304,17 @@ class ShotQueue:
         if job is None or job.status != "running":
             return False
         self.queue.mark_progress(job_id, min(step, total), total)
+        self.phases.step(job_id, min(step, total), total)
         self.listener.job_changed(job_id)
         return True
+
+    def phase(self, job_id: str, phase: str) -> None:
+        """The running job began ``phase`` (loading, denoising, decoding, writing)."""
+        job = self.job(job_id)
+        if job is None or job.status != "running":
+            return
+        self.phases.begin(job_id, job.request.model_id, phase)
+        self.listener.job_changed(job_id)
 
     def finished(self, job_id: str, path: str) -> None:
         job = self.job(job_id)
@@ -301,6 +322,7 @@ class ShotQueue:
             return
         if job.status == "running":
             self.queue.mark_done(job_id, path)
+        self.phases.end(job_id)
         project = self._project_of.get(job_id)
         clip = None
         if project is not None:
@@ -318,6 +340,7 @@ class ShotQueue:
             return
         if job.active:
             self.queue.mark_failed(job_id, message)
+        self.phases.end(job_id, finished=False)
         latents = self._latents.get(job_id)
         if latents is not None and latents.is_file():  # denoised: "Retry in low memory"
             from sora_desktop.studio.decode import adopt_latents
@@ -336,11 +359,27 @@ class ShotQueue:
             return
         if job.active:
             self.queue.mark_cancelled(job_id)
+        self.phases.end(job_id, finished=False)
         # a cancelled retry leaves the take as it was: decode failed, latents kept
         self._finish_take(job, "decode_failed" if job_id in self.decode_jobs else "cancelled")
         self._after_terminal(job_id)
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _check_model_rules(request: GenerationRequest, continues: bool) -> None:
+        """``QueueError`` before anything is queued when the model cannot make the shot as it
+        is (a shot trimmed on the storyboard or loaded from a file skips the editor)."""
+        caps = capabilities_for(request.model_id)
+        seconds = request.num_frames / request.fps
+        rule = frame_rule_message(seconds, request.fps, request.num_frames, caps)
+        if rule:
+            raise QueueError(f"{rule}.\nChange the duration in the shot's settings.")
+        if continues and continue_block_reason(caps):
+            raise QueueError(
+                f"{continue_block_reason(caps)}\nTurn off 'Continue from previous shot' or "
+                "choose a model that can start from an image."
+            )
+
     def _pending_take(self, shot_id: str) -> str | None:
         job = self.job_for_shot(shot_id)
         return job.take_id if job is not None else None

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from sora_desktop import __version__
 from sora_desktop.core import logs
+from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.request import EMBEDDED_MODEL_ID, GenerationRequest
 from sora_desktop.core.settings import Settings
 from sora_desktop.ui.export_dialog import ExportDialog
@@ -51,8 +52,9 @@ class MainDialogsMixin:
             self.model_status.setText("Model will reload with the new settings")
         self.settings = settings
         self.queue_vm.settings = settings
-        if old.models_dir != settings.models_dir:
+        if (old.models_dir, old.memory_mode) != (settings.models_dir, settings.memory_mode):
             self.editor.models_dir = settings.models_dir
+            self.editor.memory_mode = settings.memory_mode  # the model notes name the mode
             self.editor.refresh_models()
         from PySide6.QtWidgets import QApplication
 
@@ -100,11 +102,51 @@ class MainDialogsMixin:
             current.show()  # one manager: two could download the same model at once
             current.raise_()
             return
-        self.model_manager = ModelManagerWindow(self.settings, self)
+        self.model_manager = ModelManagerWindow(
+            self.settings, self, memory_probe=self.queue_vm.memory_probe
+        )
+        self.model_manager.model_usage = self.model_usage
+        self.model_manager.model_deleting.connect(self.model_deleting)
         self.model_manager.models_changed.connect(self.editor.refresh_models)
         if self.first_run_dialog is not None:  # opened from the guide: its list follows too
             self.model_manager.models_changed.connect(self.first_run_dialog.vm.refresh_installed)
         self.model_manager.show()
+
+    def _model_jobs(self, model_id: str) -> list:
+        return [j for j in self.queue_vm.jobs if j.active and j.request.model_id == model_id]
+
+    def model_usage(self, model_id: str) -> str:
+        """For the delete question: the jobs that would be cancelled and the shots that use
+        the model (issue 23: the question said nothing of them)."""
+        lines = []
+        jobs = self._model_jobs(model_id)
+        if jobs:
+            named = ", ".join(
+                self.queue_vm.titles.get(j.id, "a shot")
+                + (" (generating now)" if j.status == "running" else " (waiting)")
+                for j in jobs
+            )
+            lines.append(f"These jobs use it and will be cancelled: {named}.")
+        shots = [
+            str(n) for n, s in enumerate(self.project_vm.shots, 1) if s.request.model_id == model_id
+        ]
+        if shots:
+            which = "Shot " + shots[0] if len(shots) == 1 else "Shots " + ", ".join(shots)
+            lines.append(
+                f"{which} of this storyboard use it; they will show it as not installed "
+                "until you pick another model or install it again."
+            )
+        return "\n".join(lines)
+
+    def model_deleting(self, model_id: str) -> None:
+        """The user confirmed deleting a model: cancel its jobs (each ends as cancelled, with a
+        note), unload it, and stop saying it is ready."""
+        name = capabilities_for(model_id).name or model_id
+        for job in self._model_jobs(model_id):
+            self.queue_vm.cancel(job.id, f"Cancelled: {name} was deleted")
+        self.gen_worker.unload_models()
+        self.model_status.setText(f"{name} deleted · no model loaded")
+        self.model_status.setToolTip("")
 
     # ================================================================== first run
     def maybe_show_first_run(self) -> FirstRunDialog | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt, QTimer
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 from sora_desktop.core import project as core_project
 from sora_desktop.core import project_lock
 from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver
+from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.settings import Settings, load_settings
 from sora_desktop.ui.first_run import FirstRunDialog, Hardware
 from sora_desktop.ui.geometry import (
@@ -38,6 +40,7 @@ from sora_desktop.ui.queue_panel import QueuePanel
 from sora_desktop.ui.storyboard import StoryboardWidget
 from sora_desktop.ui.style import app_icon
 from sora_desktop.ui.viewmodels import (
+    FitAdvice,
     PolicyBlocked,
     ProjectViewModel,
     QueueError,
@@ -45,7 +48,12 @@ from sora_desktop.ui.viewmodels import (
 )
 from sora_desktop.ui.worker import ExportWorker, GenerationWorker, WorkerHost
 
-__all__ = ["PROJECT_FILTER", "MainWindow", "local_time_text"]  # the last two moved; kept here
+__all__ = ["PROJECT_FILTER", "MainWindow", "local_time_text"]
+
+
+def model_name(model_id: str) -> str:
+    """A model's name for the status bar (its catalog name, never a raw id when known)."""
+    return capabilities_for(model_id).name or model_id  # the last two moved; kept here
 
 
 class MainWindow(
@@ -85,7 +93,9 @@ class MainWindow(
         self.queue_vm = QueueViewModel(self.project_vm, self.gen_worker, self.settings, self)
 
         # ---- widgets
-        self.editor = PromptEditor(self.project_vm, self.settings.models_dir)
+        self.editor = PromptEditor(
+            self.project_vm, self.settings.models_dir, memory_mode=self.settings.memory_mode
+        )
         self.player = PlayerWidget()
         self.queue_panel = QueuePanel(self.queue_vm)
         self.storyboard = StoryboardWidget(self.project_vm, self.queue_vm)
@@ -239,7 +249,7 @@ class MainWindow(
         self.gen_worker.warm_up(request.model_id, self.settings.device)
 
     def _on_model_ready(self, model_id: str) -> None:
-        self.model_status.setText(f"Model ready: {self.editor.current_choice().name}")
+        self.model_status.setText(f"Model ready: {model_name(model_id)}")
 
     def _on_model_failed(self, model_id: str, message: str) -> None:
         self.model_status.setText("Model not available")
@@ -278,12 +288,15 @@ class MainWindow(
             self.editor.seed_for_generate()
         return self._generate_shot(self.project_vm.selected_id, variations)
 
-    def _generate_shot(self, shot_id: str, variations: bool = False) -> list:
+    def _generate_shot(self, shot_id: str, variations: bool = False, force: bool = False) -> list:
         try:
             if variations:
-                jobs = self.queue_vm.generate_variations(shot_id)
+                jobs = self.queue_vm.generate_variations(shot_id, force=force)
             else:
-                jobs = [self.queue_vm.generate_shot(shot_id)]
+                jobs = [self.queue_vm.generate_shot(shot_id, force=force)]
+        except FitAdvice as exc:
+            again = lambda f: self._generate_shot(shot_id, variations, f)  # noqa: E731
+            return self.fit_advice_answer(exc, again)
         except PolicyBlocked as exc:
             self.editor.show_policy_message(str(exc))
             self.status("This prompt cannot be generated; see the message above Generate.")
@@ -295,10 +308,12 @@ class MainWindow(
         self.status(f"Queued {len(jobs)} take{'s' if len(jobs) != 1 else ''}.")
         return jobs
 
-    def generate_all(self) -> list:
+    def generate_all(self, force: bool = False) -> list:
         self.editor.flush()
         try:
-            jobs = self.queue_vm.generate_all()
+            jobs = self.queue_vm.generate_all(force=force)
+        except FitAdvice as exc:
+            return self.fit_advice_answer(exc, lambda f: self.generate_all(f))
         except PolicyBlocked as exc:
             self.notify("A shot cannot be generated", str(exc), "warning")
             return []
@@ -310,6 +325,23 @@ class MainWindow(
         else:
             self.status(f"Queued {len(jobs)} shot{'s' if len(jobs) != 1 else ''}.")
         return jobs
+
+    def fit_advice_answer(self, advice: FitAdvice, again: Callable[[bool], list]) -> list:
+        """A shot may not fit memory: advice, never a wall. "Run anyway" queues it as it is;
+        "Switch to <mode>" changes the memory mode (as Settings would) and queues it."""
+        switch = f"Switch to {advice.better_mode_name} mode" if advice.better_mode else ""
+        buttons = ["Run anyway", *([switch] if switch else []), "Cancel"]
+        title = "This shot may not fit this computer"
+        text = f"{advice}\n\nYou can run it anyway: it may be slow or run out of memory."
+        self.messages.append((title, text))
+        answer = self.ask(title, text, buttons, default=1 if switch else 0)
+        if answer == "Run anyway":
+            return again(True)
+        if switch and answer == switch:
+            self.apply_settings(replace(self.settings, memory_mode=advice.better_mode))
+            self.status(f"Memory mode: {advice.better_mode_name} (change it in Settings).")
+            return again(False)
+        return []
 
     def cancel_running(self) -> None:
         if self.queue_vm.cancel_running():
@@ -333,8 +365,9 @@ class MainWindow(
     def _on_job_changed(self, job_id: str) -> None:
         self._update_actions()
         job = self.queue_vm.job(job_id)
-        if job is not None and job.status == "running" and job.step > 0:
-            self.model_status.setText(f"Model ready: {self.editor.current_choice().name}")
+        running = job is not None and job.status == "running" and not job.cancel_requested
+        if running and job.step > 0:  # the job's own model (not the editor's pick)
+            self.model_status.setText(f"Model ready: {model_name(job.request.model_id)}")
         if job is not None and job.is_terminal and self.player.vm.preview is not None:
             if self.queue_vm.running() is None or job.shot_id == self.project_vm.selected_id:
                 self.player.vm.end_preview()

@@ -15,6 +15,7 @@ from sora_desktop.core.capabilities import (
     capabilities_from_entry,
     embedded_capabilities,
 )
+from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.core.request import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,17 @@ def embedded_choice() -> ModelChoice:
 
 
 def unknown_choice(model_id: str) -> ModelChoice:
-    """A model a project names that is not installed here."""
-    return ModelChoice(model_id, model_id, "Not installed", {}, capabilities_for(model_id))
+    """A model a project names that is not installed here (deleted, or made elsewhere): its
+    catalog name when the catalog knows it, never only a raw id."""
+    caps = capabilities_for(model_id)
+    name = caps.name or model_id
+    label = f"{name} (not installed)"
+    return ModelChoice(model_id, label, f"{name} is not installed on this computer", {}, caps)
 
 
-def model_choices(models_dir: str | None) -> list[ModelChoice]:
-    """Installed video models; just the embedded one when the catalog is unavailable."""
+def model_choices(models_dir: str | None, memory_mode: str = "balanced") -> list[ModelChoice]:
+    """Installed video models; just the embedded one when the catalog is unavailable. Each
+    note gives the GPU memory the model needs in the user's ``memory_mode``."""
     embedded = embedded_choice()
     try:
         from sora_desktop.core.catalog import installed_models
@@ -70,13 +76,19 @@ def model_choices(models_dir: str | None) -> list[ModelChoice]:
         if e.id == EMBEDDED_MODEL_ID:
             choices.append(embedded)
             continue
-        vram = e.min_vram_gb.get("balanced") or min(e.min_vram_gb.values(), default=0)
-        note = f"Needs about {vram:g} GB of GPU memory (balanced) · {e.license}"
+        note = f"{memory_note(e, memory_mode)} · {e.license}"
         caps = capabilities_from_entry(e)
         choices.append(ModelChoice(e.id, e.name, note, dict(e.defaults), caps))
     if not any(c.id == EMBEDDED_MODEL_ID for c in choices):
         choices.insert(0, embedded)
     return choices
+
+
+def memory_note(entry: Any, memory_mode: str) -> str:
+    """'Needs about 8.2 GB of GPU memory in Low VRAM mode' for the mode the user runs in."""
+    mode = memory_mode if memory_mode in entry.min_vram_gb else "balanced"
+    vram = entry.min_vram_gb.get(mode) or min(entry.min_vram_gb.values(), default=0)
+    return f"Needs about {vram:g} GB of GPU memory in {MODE_NAMES.get(mode, mode)} mode"
 
 
 def sizes_for(choice: ModelChoice) -> list[tuple[int, int, str]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,24 @@ from sora_desktop.engine.downloads import (
     ModelDownloader,
     human_bytes,
 )
+from sora_desktop.ui.model_badges import (
+    capabilities,
+    machine_from_memory,
+    machine_text,
+    model_fit,
+)
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Model", "Type", "Download", "GPU memory", "Licence", "Status")
+COLUMNS = (  # a prompt enhancer says so under "Can do"
+    "Model",
+    "Can do",
+    "On this computer",
+    "Download",
+    "GPU memory",
+    "Licence",
+    "Status",
+)
 STOP_WAIT_MS = 10_000  # a paused job ends in well under a second; this is a safety net
 MODE_LABELS = {mode: name.lower() for mode, name in MODE_NAMES.items()}  # as in Settings
 
@@ -137,21 +152,26 @@ class ModelManagerWindow(QDialog):
     memory_mode, hf_endpoint, hf_token and offline."""
 
     models_changed = Signal()
+    model_deleting = Signal(str)  # model id, confirmed: the main window cancels its jobs first
+    _machine_found = Signal(object)  # Machine, from the probe thread
 
     def __init__(
         self,
         settings: Any,
         parent: QWidget | None = None,
         catalog_path: str | Path | None = None,
+        memory_probe: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
-        self.resize(900, 480)
+        self.resize(1320, 560)
         self.settings = settings
         self.entries = load_catalog(catalog_path)
         self.busy_id: str | None = None
         # Replaceable in tests: yes/no question and folder picker.
         self.confirm: Callable[[str, str], bool] = self._ask
+        # What uses a model (jobs, shots), for the delete question; the main window sets it.
+        self.model_usage: Callable[[str], str] = lambda _model_id: ""
         self.pick_folder: Callable[[], str] = self._pick_folder
 
         self.table = QTableWidget(len(self.entries), len(COLUMNS))
@@ -160,12 +180,21 @@ class ModelManagerWindow(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        # names, badges, fit and "Installed (…)" are never cut off; the licence gives way
+        for col in range(len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Licence"), QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # What this computer can run (core/fit.py): None until the memory probe answers.
+        self.machine = None
+        self.machine_label = QLabel("This computer: checking…")
+        self.machine_label.setObjectName("Muted")
+        self._machine_found.connect(self._set_machine)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_label = QLabel("")
@@ -200,6 +229,7 @@ class ModelManagerWindow(QDialog):
         buttons.addWidget(self.btn_import)
         layout = QVBoxLayout(self)
         layout.addWidget(self.folder_label)
+        layout.addWidget(self.machine_label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.details)
         layout.addLayout(buttons)
@@ -224,6 +254,37 @@ class ModelManagerWindow(QDialog):
         if self.entries:
             self.table.selectRow(0)
         self._update_buttons()
+        self._probe_machine(memory_probe)
+
+    # ------------------------------------------------------------------ this computer
+    def _probe_machine(self, probe: Callable[[], Any] | None) -> None:
+        """A given probe (tests, a fake GPU) answers now; the real one imports torch, so it
+        runs in a thread and the window opens at once."""
+        if probe is not None:
+            self._set_machine(machine_from_memory(probe()))
+            return
+
+        def run() -> None:
+            from sora_desktop.engine.preflight import probe_memory
+
+            try:
+                self._machine_found.emit(machine_from_memory(probe_memory()))
+            except RuntimeError:  # the window was closed meanwhile
+                pass
+
+        threading.Thread(target=run, name="model-manager-probe", daemon=True).start()
+
+    @Slot(object)
+    def _set_machine(self, machine) -> None:
+        self.machine = machine
+        self.machine_label.setText(machine_text(machine))
+        self.refresh()
+
+    def fit_of(self, entry: CatalogEntry):
+        """The model's fit on this computer (None until the probe answered)."""
+        if self.machine is None:
+            return None
+        return model_fit(entry, self.machine, getattr(self.settings, "memory_mode", "balanced"))
 
     # ------------------------------------------------------------------ data
     @property
@@ -266,9 +327,12 @@ class ModelManagerWindow(QDialog):
             vram_text = "any" if vram == 0 else f"{vram:g} GB ({MODE_LABELS.get(mode, mode)})"
             if vram and e.is_estimate(f"min_vram_gb.{mode}"):
                 vram_text = f"~{vram_text}"
+            caps = capabilities(e)
+            fit = self.fit_of(e)
             values = (
                 e.name,
-                "Prompt enhancer" if e.kind == "enhancer" else "Video",
+                " · ".join(caps.badges()) if caps is not None else "Prompt enhancer",
+                fit.cell() if fit is not None else "checking…",
                 size,
                 vram_text,
                 e.license,
@@ -299,11 +363,25 @@ class ModelManagerWindow(QDialog):
         self.btn_pause.setEnabled(busy)
         self.btn_cancel.setEnabled(busy)
         if e is not None:
-            est = " Figures marked ~ are estimates." if e.estimated else ""
-            self.details.setText(f"<b>{e.name}</b> — {e.description}{est}")
+            self.details.setText(self.details_html(e))
             self.btn_download.setText(
                 "Resume" if downloadable and self.status_of(e).startswith("Paused") else "Download"
             )
+
+    def details_html(self, e: CatalogEntry) -> str:
+        """The selected model: what it is, what it can do, its fit per memory mode, and why it
+        cannot run here (it can still be downloaded)."""
+        est = " Figures marked ~ are estimates." if e.estimated else ""
+        parts = [f"<b>{escape(e.name)}</b> — {escape(e.description)}{est}"]
+        caps = capabilities(e)
+        if caps is not None:
+            parts.append("Can do: " + " · ".join(caps.badges()))
+        fit = self.fit_of(e)
+        if fit is not None and e.needs_download:
+            parts.append("On this computer: " + escape(fit.per_mode()) + " (times are estimates)")
+            if fit.why_not():
+                parts.append(f"<b>Why not here:</b> {escape(fit.why_not())}")
+        return "<br>".join(parts)
 
     # ------------------------------------------------------------------ actions
     def download_selected(self) -> None:
@@ -344,8 +422,13 @@ class ModelManagerWindow(QDialog):
         e = self.selected_entry()
         if e is None or not e.needs_download or self.busy_id:
             return
-        if not self.confirm("Delete model", f"Delete {e.name} from {self.models_dir}?"):
+        question = f"Delete {e.name} from {self.models_dir}?"
+        usage = self.model_usage(e.id)
+        if usage:
+            question += f"\n\n{usage}"
+        if not self.confirm("Delete model", question):
             return
+        self.model_deleting.emit(e.id)  # its jobs are cancelled and it is unloaded first
         try:
             freed = self._make_downloader().delete(e)
         except (DownloadError, OSError) as exc:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import MAX_PROMPT_CHARS, MAX_SEED, GenerationRequest
 from sora_desktop.ui import prompt_editor_vm as logic
+from sora_desktop.ui.editor_model_rules import EditorModelRules
 from sora_desktop.ui.model_choices import (  # noqa: F401 - the model list lives there now
     ModelChoice,
     model_choices,
@@ -60,7 +61,9 @@ class PromptEditor(QWidget):
     generate_requested = Signal()
     variations_requested = Signal()
 
-    def __init__(self, vm: ProjectViewModel, models_dir: str | None = None, parent=None) -> None:
+    def __init__(
+        self, vm: ProjectViewModel, models_dir: str | None = None, parent=None, memory_mode=""
+    ) -> None:
         super().__init__(parent)
         self.vm = vm
         self.setObjectName("PromptPanel")
@@ -71,7 +74,8 @@ class PromptEditor(QWidget):
             "a red circle bounces up and down on a plain green background", seed=42
         )
         self.models_dir = models_dir
-        self.choices = model_choices(models_dir)
+        self.memory_mode = memory_mode or "balanced"  # the model notes name it (issue 23)
+        self.choices = model_choices(models_dir, self.memory_mode)
 
         self.heading = QLabel("New shot")
         self.heading.setObjectName("PanelTitle")
@@ -160,7 +164,8 @@ class PromptEditor(QWidget):
         self.guidance_error = _error_label()
 
         self.continue_check = QCheckBox("Continue from previous shot")
-        self.continue_check.setToolTip("Start this shot from the last frame of the shot before it")
+        self.rules = EditorModelRules(self)  # duration fix and why Continue is off (issue 23)
+        self._can_continue = False
 
         self.generate_btn = QPushButton(icon("generate"), "Generate")
         self.generate_btn.setObjectName("PrimaryButton")
@@ -215,6 +220,7 @@ class PromptEditor(QWidget):
         grid.addWidget(self.steps_error, 5, 0)
         grid.addWidget(self.guidance_error, 5, 1)
         lay.addLayout(grid)
+        lay.addWidget(self.rules.duration_fix)
 
         lay.addWidget(_section("Size"))
         lay.addWidget(self.size_combo)
@@ -228,6 +234,7 @@ class PromptEditor(QWidget):
         lay.addWidget(self.seed_error)
         lay.addSpacing(6)
         lay.addWidget(self.continue_check)
+        lay.addWidget(self.rules.continue_note)
         lay.addStretch(1)
 
         scroll = QScrollArea()
@@ -342,7 +349,7 @@ class PromptEditor(QWidget):
             idx = self.model_combo.findData(req.model_id)
             if idx < 0:  # a project made with a model that is not installed here
                 self.choices.append(unknown_choice(req.model_id))
-                self.model_combo.addItem(req.model_id, req.model_id)
+                self.model_combo.addItem(self.choices[-1].name, req.model_id)
                 idx = self.model_combo.count() - 1
             self.model_combo.setCurrentIndex(idx)
             self._fill_sizes(req.width, req.height)
@@ -358,7 +365,8 @@ class PromptEditor(QWidget):
             self.guidance_spin.setValue(float(req.guidance))
             self.timed_edit.set_values(req.timed_prompts)
             self.continue_check.setChecked(continue_from)
-            self.continue_check.setEnabled(can_continue)
+            self._can_continue = can_continue
+            self.rules.update_continue(can_continue)
             self._user_words = req.original_prompt if req.original_prompt != req.prompt else None
             self._show_enhance_note()
             self._update_count()
@@ -369,7 +377,7 @@ class PromptEditor(QWidget):
     def refresh_models(self) -> None:
         """Re-read the installed models (after the model manager changed them)."""
         current = self.model_combo.currentData()
-        self.choices = model_choices(self.models_dir)
+        self.choices = model_choices(self.models_dir, self.memory_mode)
         self._loading = True
         try:
             self.model_combo.clear()
@@ -457,6 +465,8 @@ class PromptEditor(QWidget):
             if self.error_key(exc) not in shown:
                 self.show_error(exc)
             return None
+        finally:
+            self.rules.update_duration(bool(self.duration_error.text()))
 
     def _on_prompt_text(self) -> None:
         self._update_count()
@@ -508,6 +518,7 @@ class PromptEditor(QWidget):
             for name, value in numbers.items():  # fps, steps, guidance: as before
                 spins[name].setValue(value)
             self.duration_spin.setValue(seconds)
+            self.rules.update_continue(self._can_continue)
         finally:
             self._loading = False
         self._changed("model")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import MAX_FPS, GenerationRequest
+from sora_desktop.studio.model_rules import frame_rule_message
 from sora_desktop.ui.model_choices import ModelChoice
 
 # Presets change settings only; the prompt stays the user's.
@@ -85,7 +86,9 @@ def frames_for(seconds: float, fps: int, choice: ModelChoice) -> int:
             f"allowed up to {choice.max_frames} frames "
             f"({choice.max_frames / fps:.1f} s at {fps} fps)",
         )
-    choice.caps.check_frame_rule(frames)  # e.g. Wan: 4k+1 frames
+    rule = frame_rule_message(seconds, fps, frames, choice.caps)  # e.g. Wan: 4k+1 frames
+    if rule:
+        raise FieldError("num_frames", rule)
     return frames
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -19,14 +19,36 @@ from sora_desktop.core.jobs import Job
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import QueueViewModel
 
+COUNTDOWN_MS = 250  # the running job's text counts down between step reports
+
 
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "estimating…"
     seconds = max(0, int(round(seconds)))
+    if seconds < 1:
+        return "almost done"
     if seconds < 60:
         return f"about {seconds} s left"
     return f"about {seconds // 60} min {seconds % 60:02d} s left"
+
+
+def describe_running(queue: QueueViewModel, job: Job) -> str:
+    """The running job's phase with its own estimate: 'Loading the model…', 'Denoising · step
+    12 / 30 · about 40 s left', 'Decoding the video · about 8 s left', 'Writing the clip…'."""
+    status = queue.phase_status(job.id)
+    if status is None:  # no phase reported (yet): the step count alone
+        if job.step == 0:
+            return "Loading the model…"
+        return f"Step {job.step} / {job.total}  ·  {format_eta(queue.eta_seconds(job.id))}"
+    if status.phase == "denoising":
+        return (
+            f"{status.words} · step {status.step} / {status.total}  ·  "
+            f"{format_eta(status.seconds_left)}"
+        )
+    if status.seconds_left is None:
+        return f"{status.words}…"
+    return f"{status.words}  ·  {format_eta(status.seconds_left)}"
 
 
 def describe(queue: QueueViewModel, job: Job) -> str:
@@ -37,9 +59,7 @@ def describe(queue: QueueViewModel, job: Job) -> str:
             return "Stopping…"
         if job.id in queue.decode_jobs:
             return "Decoding in low memory (no denoising)…"
-        if job.step == 0:
-            return "Loading the model…"
-        return f"Step {job.step} / {job.total}  ·  {format_eta(queue.eta_seconds(job.id))}"
+        return describe_running(queue, job)
     if job.status == "done":
         return "Done"
     if job.status == "cancelled":
@@ -158,7 +178,19 @@ class QueuePanel(QWidget):
         self.clear_btn.clicked.connect(queue.clear_finished)
         queue.queue_changed.connect(self.rebuild)
         queue.job_changed.connect(self.refresh)
+        self.countdown = QTimer(self)  # the running job's estimate counts down between steps
+        self.countdown.setInterval(COUNTDOWN_MS)
+        self.countdown.timeout.connect(self._tick)
         self.rebuild()
+
+    def _tick(self) -> None:
+        running = self.queue.running()
+        if running is None:
+            self.countdown.stop()
+            return
+        row = self.rows.get(running.id)
+        if row is not None:
+            row.detail.setText(describe(self.queue, running))
 
     def rebuild(self) -> None:
         while self.rows_layout.count():
@@ -200,4 +232,6 @@ class QueuePanel(QWidget):
         running = sum(1 for j in jobs if j.status == "running")
         self.summary.setText(f"{running} running · {waiting} waiting" if jobs else "")
         self.cancel_all_btn.setEnabled(any(j.active for j in jobs))
+        if running and not self.countdown.isActive():
+            self.countdown.start()
         self.clear_btn.setEnabled(any(j.is_terminal for j in jobs))

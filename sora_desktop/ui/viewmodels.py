@@ -20,6 +20,8 @@ from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Shot, Take
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo
+from sora_desktop.studio.eta import PhaseStatus
+from sora_desktop.studio.fit_advice import FitAdvice
 from sora_desktop.studio.queue import QueueListener, ShotQueue, TakeRun
 from sora_desktop.studio.shots import PolicyBlocked, QueueError
 from sora_desktop.studio.takes import (
@@ -296,6 +298,8 @@ class QueueViewModel(QObject):
         # would run in the worker's thread).
         worker.started.connect(self._on_started)
         worker.progress.connect(self._on_progress)
+        if hasattr(worker, "phase"):  # a worker without phases keeps the step text
+            worker.phase.connect(self._on_phase)
         worker.preview.connect(self._on_preview)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
@@ -369,6 +373,10 @@ class QueueViewModel(QObject):
     def busy(self) -> bool:
         return self.studio.busy
 
+    def phase_status(self, job_id: str) -> PhaseStatus | None:
+        """The running job's phase (loading, denoising, decoding, writing) and its estimate."""
+        return self.studio.phase_status(job_id)
+
     def eta_seconds(self, job_id: str) -> float | None:
         try:
             return self.studio.queue.eta_seconds(job_id)
@@ -376,19 +384,20 @@ class QueueViewModel(QObject):
             return None
 
     # ------------------------------------------------------------------ actions (studio)
-    def generate_shot(self, shot_id: str, new_seed: bool = False) -> Job:
-        """Queue one take of a shot. Raises PolicyBlocked or QueueError with a user message."""
-        return self.studio.generate_shot(shot_id, new_seed)
+    def generate_shot(self, shot_id: str, new_seed: bool = False, force: bool = False) -> Job:
+        """Queue one take of a shot. Raises PolicyBlocked or QueueError with a user message
+        (FitAdvice when it may not fit memory; ``force`` runs it anyway)."""
+        return self.studio.generate_shot(shot_id, new_seed, force)
 
-    def generate_variations(self, shot_id: str, count: int = 3) -> list[Job]:
-        return self.studio.generate_variations(shot_id, count)
+    def generate_variations(self, shot_id: str, count: int = 3, force: bool = False) -> list[Job]:
+        return self.studio.generate_variations(shot_id, count, force)
 
     def retry_decode(self, shot_id: str, take_id: str) -> Job:
         """Retry in low memory: a take whose decode failed. Raises QueueError."""
         return self.studio.retry_decode(shot_id, take_id)
 
-    def generate_all(self, only_missing: bool = False) -> list[Job]:
-        return self.studio.generate_all(only_missing)
+    def generate_all(self, only_missing: bool = False, force: bool = False) -> list[Job]:
+        return self.studio.generate_all(only_missing, force)
 
     def cancel(self, job_id: str, note: str | None = None) -> None:
         self.studio.cancel(job_id, note)
@@ -413,6 +422,9 @@ class QueueViewModel(QObject):
     def _on_progress(self, job_id: str, step: int, total: int) -> None:
         self.studio.progress(job_id, step, total)
 
+    def _on_phase(self, job_id: str, phase: str) -> None:
+        self.studio.phase(job_id, phase)
+
     def _on_finished(self, job_id: str, path: str) -> None:
         self.studio.finished(job_id, path)
 
@@ -435,6 +447,7 @@ class QueueViewModel(QObject):
 # The take rules' old home: the storyboard reads them from here.
 __all__ = [
     "CLIP_FIELDS",
+    "FitAdvice",
     "PolicyBlocked",
     "ProjectViewModel",
     "QueueError",

@@ -126,6 +126,7 @@ class GenerationWorker(QObject):
 
     started = Signal(str)
     progress = Signal(str, int, int)  # job id, step, total (over all chained segments)
+    phase = Signal(str, str)  # job id, "loading" | "denoising" | "decoding" | "writing"
     preview = Signal(str, QImage)
     finished = Signal(str, str)  # job id, clip path
     failed = Signal(str, str)  # job id, readable message
@@ -276,9 +277,20 @@ class GenerationWorker(QObject):
         if job.end_from is not None:
             ensure_first_frame(job.end_from)
         last_preview = 0.0
+        shown = [""]
+
+        def phase(name: str) -> None:  # each phase once, as it begins (studio/eta.py)
+            if shown[0] != name:
+                shown[0] = name
+                self.phase.emit(jid, name)
+
+        phase("loading")
 
         def on_step(event: StepEvent) -> None:
             nonlocal last_preview
+            phase("denoising")
+            if event.step == event.total and event.segment == event.segments - 1:
+                phase("decoding")  # the backend decodes now (or after handing out latents)
             done = event.segment * event.total + event.step
             self.progress.emit(jid, done, event.segments * event.total)
             now = time.monotonic()
@@ -301,6 +313,7 @@ class GenerationWorker(QObject):
         job.token.raise_if_cancelled()
         if not isinstance(result, GenerationResult):
             raise RuntimeError("the model finished without producing a clip")
+        phase("writing")
         return take_decode.finish_take(result, job.out_dir, job.stem, latents)
 
     def _decode_job(self, job: GenerationJob) -> Path:
@@ -308,11 +321,13 @@ class GenerationWorker(QObject):
         before and after the decode (the decode itself is one call); the latents stay."""
         assert job.decode_from is not None
         job.token.raise_if_cancelled()
+        self.phase.emit(job.job_id, "decoding")
         if self._decode is _default_decode:
             result = _default_decode(job.request, job.decode_from, job.device)
         else:
             result = self._decode(job.request, job.decode_from)
         job.token.raise_if_cancelled()
+        self.phase.emit(job.job_id, "writing")
         return take_decode.finish_take(result, job.out_dir, job.stem, job.decode_from)
 
 
