@@ -16,7 +16,6 @@ from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine import registry
 from sora_desktop.engine.backend import Backend, GenerationResult, LatentsReady, StepEvent
 from sora_desktop.studio.eta import PhaseClock
-from sora_desktop.ui import worker as worker_module
 from tests.ui_support import close_window, make_window, unload_models_after_module  # noqa: F401
 
 MODEL = "test/slow-phases"
@@ -64,13 +63,15 @@ def setup(qtbot, tmp_path, monkeypatch):
         return PhasedBackend(model_id, gates)
 
     monkeypatch.setitem(registry._factories, MODEL, factory)
-    real_save = worker_module.save_take_files
+    from sora_desktop.studio import media
+
+    real_save = media.save_take_files  # studio.decode.finish_take calls it
 
     def slow_save(result, out_dir: Path, stem: str):
         assert gates.write.wait(GATE_S)
         return real_save(result, out_dir, stem)
 
-    monkeypatch.setattr(worker_module, "save_take_files", slow_save)
+    monkeypatch.setattr(media, "save_take_files", slow_save)
     registry.unload_all()
     w = make_window(tmp_path)  # the default generate: registry.generate on the worker thread
     yield w, gates

@@ -289,8 +289,6 @@ class GenerationWorker(QObject):
         def on_step(event: StepEvent) -> None:
             nonlocal last_preview
             phase("denoising")
-            if event.step == event.total and event.segment == event.segments - 1:
-                phase("decoding")  # the backend decodes now (or after handing out latents)
             done = event.segment * event.total + event.step
             self.progress.emit(jid, done, event.segments * event.total)
             now = time.monotonic()
@@ -298,6 +296,8 @@ class GenerationWorker(QObject):
             if event.preview is not None and (now - last_preview >= PREVIEW_INTERVAL_S or final):
                 last_preview = now
                 self.preview.emit(jid, frame_to_qimage(event.preview))
+            if final:  # after the last step's report: the backend decodes now
+                phase("decoding")
 
         if self._generate is _default_generate:
             events = _default_generate(job.request, job.token, job.device)
