@@ -69,6 +69,10 @@ class CatalogEntry:
     extra: dict[str, Any] = field(default_factory=dict)
     variants: dict[str, Variant] = field(default_factory=dict)
     variant: str | None = None  # set on the entry ``variant_entry`` makes for one variant
+    # set on the entry ``extra_entry`` makes for one of ``extra_repos``: its index and the
+    # folder inside the model folder its files land in ("." for the model folder itself)
+    extra_index: int | None = None
+    into: str | None = None
     # per-component sizes for the fit method (core/fit.py); None: min_*_gb given by hand
     fit: FitSpec | None = None
 
@@ -97,11 +101,49 @@ class CatalogEntry:
             download_bytes=v.download_bytes,
             variants={},
             variant=name,
+            extra={k: v for k, v in self.extra.items() if k != "extra_repos"},
         )
 
+    @property
+    def extra_repos(self) -> list[dict[str, Any]]:
+        """Components from other repositories (checked by ``_check_extra``)."""
+        return list(self.extra.get("extra_repos") or [])
+
+    def extra_entry(self, index: int) -> CatalogEntry:
+        """This entry as the download of one extra repository: same id, name and folder, the
+        repo's files landing in ``<model folder>/<into>/``, with their own manifest."""
+        r = self.extra_repos[index]
+        return replace(
+            self,
+            repo_id=r["repo_id"],
+            revision=r["revision"],
+            files=tuple(r["files"]),
+            download_bytes=0,
+            variants={},
+            variant=None,
+            extra={k: v for k, v in self.extra.items() if k != "extra_repos"},
+            extra_index=index,
+            into=r["into"],
+        )
+
+    @property
+    def manifest_name(self) -> str:
+        """The manifest of this download unit (an extra repo's sits beside the main one)."""
+        if self.extra_index is None:
+            return MANIFEST_NAME
+        return f".sora-installed.extra-{self.extra_index}.json"
+
+    def dest(self, path: str) -> str:
+        """Where a repo file lands, relative to ``folder``."""
+        return path if self.into in (None, ".") else f"{self.into}/{path}"
+
     def units(self) -> list[CatalogEntry]:
-        """What installing this entry downloads: the entry, then each variant."""
-        return [self, *(self.variant_entry(n) for n in self.variants)]
+        """What installing this entry downloads: the entry, each variant, each extra repo."""
+        return [
+            self,
+            *(self.variant_entry(n) for n in self.variants),
+            *(self.extra_entry(i) for i in range(len(self.extra_repos))),
+        ]
 
     @property
     def install_bytes(self) -> int:
@@ -153,7 +195,7 @@ class CatalogEntry:
         else:
             vram = _mode_table(where, "min_vram_gb", data.get("min_vram_gb"))
             ram = _mode_table(where, "min_ram_gb", data.get("min_ram_gb"))
-        known = {f for f in cls.__dataclass_fields__} - {"variant"}
+        known = {f for f in cls.__dataclass_fields__} - {"variant", "extra_index", "into"}
         extra = {k: v for k, v in data.items() if k not in known}
         _check_extra(where, extra)
         return cls(
@@ -333,7 +375,7 @@ def find_entry(model_id: str, entries: list[CatalogEntry] | None = None) -> Cata
 
 
 # ---------------------------------------------------------------------------- installed state
-def read_manifest(folder: str | os.PathLike) -> dict[str, Any] | None:
+def read_manifest(folder: str | os.PathLike, name: str = MANIFEST_NAME) -> dict[str, Any] | None:
     """The manifest of a model folder if it is complete and consistent with the files, else None.
 
     Consistent means: every listed file exists with the listed size. (The downloader checked the
@@ -342,7 +384,7 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any] | None:
     """
     folder = Path(folder)
     try:
-        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        data = json.loads((folder / name).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):  # ValueError: also a manifest that is not UTF-8
         return None
     if not isinstance(data, dict) or data.get("complete") is not True:
@@ -375,10 +417,11 @@ def is_safe_relative_path(name: str) -> bool:
 
 
 def is_installed(entry: CatalogEntry, models_dir: str | os.PathLike) -> bool:
-    """Complete manifests for the entry and every variant (each in its own folder)."""
+    """Complete manifests for the entry, every variant (each in its own folder) and every
+    extra repository (each with its own manifest in the model folder)."""
     if not entry.needs_download:
         return True
-    manifest = read_manifest(entry.folder(models_dir))
+    manifest = read_manifest(entry.folder(models_dir), entry.manifest_name)
     if manifest is None or manifest.get("model_id") != entry.id:
         return False
     if manifest.get("variant") != entry.variant:  # None in the main folder's manifest
@@ -388,7 +431,11 @@ def is_installed(entry: CatalogEntry, models_dir: str | os.PathLike) -> bool:
         # the catalog moved this id to other weights (Wan 2.1 1.3B: T2V -> VACE); the old
         # files cannot run the entry's pipeline, so the model is offered for download again
         return False
-    return all(is_installed(entry.variant_entry(n), models_dir) for n in entry.variants)
+    if manifest.get("into") != entry.into:  # None in the main and variant manifests
+        return False
+    if entry.into is not None:
+        return True
+    return all(is_installed(u, models_dir) for u in entry.units()[1:])
 
 
 def installed_size(entry: CatalogEntry, models_dir: str | os.PathLike) -> int:
@@ -397,7 +444,7 @@ def installed_size(entry: CatalogEntry, models_dir: str | os.PathLike) -> int:
         return 0
     total = 0
     for unit in entry.units():
-        manifest = read_manifest(unit.folder(models_dir)) or {"files": []}
+        manifest = read_manifest(unit.folder(models_dir), unit.manifest_name) or {"files": []}
         total += sum(int(f["size"]) for f in manifest["files"])
     return total
 

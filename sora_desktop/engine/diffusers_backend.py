@@ -217,7 +217,8 @@ class DiffusersBackend(Backend):
                 raise ValueError("folder: a model folder is needed")
             self.folder = Path(folder)
             check_model_folder(self.folder, self.adapter.component_libraries)
-            self.pipe = self._from_pretrained(entry.pipeline, self.folder)
+            extra = self.adapter.extra_components(self.folder, self.dtype)  # FramePack
+            self.pipe = self._from_pretrained(entry.pipeline, self.folder, **extra)
         self.pipe.set_progress_bar_config(disable=True)
         self._pipes: dict[str, Any] = {type(self.pipe).__name__: self.pipe}
         self._active: Any = None

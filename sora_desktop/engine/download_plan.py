@@ -208,6 +208,8 @@ def plan_download(
             "may have changed. Update Sora Desktop."
         )
     required = {"diffusers": "model_index.json", "transformers": "config.json"}.get(entry.backend)
+    if entry.into is not None:
+        required = None  # an extra repository holds components, not a whole model
     if required and required not in {f.path for f in files}:
         raise DownloadError(f"{entry.repo_id} has no {required}; it is not a usable model.")
     commit = check_commit(getattr(info, "sha", None), where)

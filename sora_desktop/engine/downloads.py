@@ -67,7 +67,7 @@ from sora_desktop.engine.download_plan import (  # noqa: F401 - kept importable 
     matches,
     plan_download,
 )
-from sora_desktop.engine.hub_listing import RemoteFile, check_file_name
+from sora_desktop.engine.hub_listing import RemoteFile, check_file_name, check_no_clash
 
 PARTIAL_DIR = ".partial"
 SPACE_MARGIN_BYTES = 64 * 1024 * 1024  # keep a little room so the disk is never filled to 0
@@ -233,36 +233,41 @@ class ModelDownloader:
             return folder
         report = progress or (lambda p: None)
         report(DownloadProgress(entry.id, "plan"))
-        # The entry, then each variant (<folder>/<variant>): every listing is checked before
-        # the first byte, and progress, space and resume count all of them together.
+        # The entry, then each variant (<folder>/<variant>), then each extra repository (into
+        # <folder>/<into>): every listing is checked before the first byte, and progress, space
+        # and resume count all of them together.
         units = [(unit, self.plan(unit, cancel)) for unit in entry.units()]
+        check_no_clash(  # two repos must never write the same file of the model folder
+            [_rel(unit, f.path) for unit, plan in units for f in plan.files],
+            f"The repositories of {entry.name}",
+        )
         for unit, _plan in units:
             self._check_folder(unit.folder(self.models_dir))
         for unit, _plan in units:  # a stale manifest must never survive
             if unit.folder(self.models_dir).is_dir():
-                (unit.folder(self.models_dir) / MANIFEST_NAME).unlink(missing_ok=True)
+                (unit.folder(self.models_dir) / unit.manifest_name).unlink(missing_ok=True)
         every = tuple(f for _unit, plan in units for f in plan.files)
         state = _Tracker(entry.id, DownloadPlan(entry, "", every), report)
 
         # What is already there: complete files (hash checked again below) and part files.
-        todo: set[tuple[str | None, str]] = set()  # (variant, path) still to fetch
-        for unit, plan in units:
+        todo: set[tuple[int, str]] = set()  # (unit index, path) still to fetch
+        for n, (unit, plan) in enumerate(units):
             ufolder = unit.folder(self.models_dir)
             for f in plan.files:
-                final = self._target(ufolder, f.path)
+                final = self._target(ufolder, unit.dest(f.path))
                 if final.is_file() and final.stat().st_size == f.size:
                     state.done += f.size
                 else:
                     part = self._target(ufolder, f"{PARTIAL_DIR}/{f.key}.part")
                     have = part.stat().st_size if part.is_file() else 0
                     state.done += min(have, f.size)
-                    todo.add((unit.variant, f.path))
+                    todo.add((n, f.path))
         missing = sum(f.size for f in every) - state.done
         self._check_space(entry, folder, missing)
 
         self.models_dir.mkdir(parents=True, exist_ok=True)
         index = 0
-        for unit, plan in units:
+        for n, (unit, plan) in enumerate(units):
             ufolder = unit.folder(self.models_dir)
             partial = ufolder / PARTIAL_DIR
             partial.mkdir(parents=True, exist_ok=True)
@@ -271,10 +276,10 @@ class ModelDownloader:
                 index += 1
                 if cancel.is_set():
                     raise DownloadCancelled(f"download of {entry.name} cancelled")
-                state.file = f"{unit.variant}/{f.path}" if unit.variant else f.path
+                state.file = _rel(unit, f.path)
                 state.index = index
-                final = self._target(ufolder, f.path)
-                if (unit.variant, f.path) not in todo:
+                final = self._target(ufolder, unit.dest(f.path))
+                if (n, f.path) not in todo:
                     state.emit("verify", force=True)
                     if self._hash_ok(final, f, cancel):
                         continue
@@ -283,7 +288,9 @@ class ModelDownloader:
                 self._fetch_verified(unit, plan, f, final, partial, state, cancel)
             # each folder's manifest is written last, once all its files are verified
             self._write_manifest(unit, ufolder, plan.commit, plan.files, source="download")
-            shutil.rmtree(partial, ignore_errors=True)
+        for ufolder in {unit.folder(self.models_dir) for unit, _plan in units}:
+            # only once every unit is done: the extra repos' part files share the main .partial
+            shutil.rmtree(ufolder / PARTIAL_DIR, ignore_errors=True)
             shutil.rmtree(ufolder / ".cache", ignore_errors=True)
 
         report(
@@ -341,7 +348,7 @@ class ModelDownloader:
             if self._hash_ok(part, f, cancel):
                 try:
                     final.parent.mkdir(parents=True, exist_ok=True)
-                    self._target(folder, f.path)  # checked again: a folder may be new
+                    self._target(folder, entry.dest(f.path))  # checked again: a folder may be new
                     os.replace(part, final)
                 except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
                     raise DownloadError(
@@ -391,8 +398,9 @@ class ModelDownloader:
     def _write_manifest(self, entry, folder: Path, commit, files, source: str) -> None:
         items = []
         for f in files:
-            sha = f.sha256 or sha256_file(folder / f.path)
-            items.append({"path": f.path, "size": f.size, "sha256": sha})
+            rel = entry.dest(f.path)  # relative to the folder the manifest sits in
+            sha = f.sha256 or sha256_file(folder / rel)
+            items.append({"path": rel, "size": f.size, "sha256": sha})
         manifest = {
             "version": MANIFEST_VERSION,
             "model_id": entry.id,
@@ -400,12 +408,13 @@ class ModelDownloader:
             "revision": entry.revision,
             "commit": commit,
             **({"variant": entry.variant} if entry.variant else {}),
+            **({"into": entry.into} if entry.into is not None else {}),
             "source": source,
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "complete": True,
             "files": items,
         }
-        atomic_write_text(folder / MANIFEST_NAME, json.dumps(manifest, indent=1))
+        atomic_write_text(folder / entry.manifest_name, json.dumps(manifest, indent=1))
 
     # ------------------------------------------------------------------ import / delete / list
     def import_folder(
@@ -447,7 +456,7 @@ class ModelDownloader:
             return False
         for unit in entry.units():
             folder = unit.folder(self.models_dir)
-            manifest = read_manifest(folder) or {"files": []}
+            manifest = read_manifest(folder, unit.manifest_name) or {"files": []}
             for item in manifest["files"]:
                 if sha256_file(folder / item["path"], cancel) != item.get("sha256"):
                     return False
@@ -455,6 +464,12 @@ class ModelDownloader:
 
 
 # ---------------------------------------------------------------------------- internals
+def _rel(unit: CatalogEntry, path: str) -> str:
+    """A unit's file relative to the model folder (variants sit in <folder>/<variant>)."""
+    rel = unit.dest(path)
+    return f"{unit.variant}/{rel}" if unit.variant else rel
+
+
 class _Tracker:
     """Aggregates byte counts into throttled DownloadProgress reports."""
 

@@ -18,6 +18,7 @@ One module per family (wan.py, ltx.py, ...); ``engine/families/__init__.py`` map
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -72,6 +73,13 @@ class FamilyAdapter:
         """Every diffusers class this family may load (the backend allows only these)."""
         names = [self.entry.pipeline, self.i2v, self.condition]
         return tuple(dict.fromkeys(n for n in names if n))
+
+    # ------------------------------------------------------------------ loading
+    def extra_components(self, folder: Path, dtype: Any) -> dict[str, Any]:
+        """Components the backend passes to ``from_pretrained`` of the main pipeline because
+        the folder's model_index.json does not name them (they come from other repositories:
+        the catalog's ``extra_repos``). Called after ``check_model_folder`` passed."""
+        return {}
 
     def pipeline_for(self, request: GenerationRequest) -> str:
         """The class that serves ``request``; FieldError when the family cannot."""

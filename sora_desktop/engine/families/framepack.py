@@ -18,6 +18,7 @@ memory gives the frames the pipeline would have given.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sora_desktop.core.errors import FieldError
@@ -57,6 +58,30 @@ class FramepackAdapter(FamilyAdapter):
                 f"{2 * step + 1}, {3 * step + 1}...); use {options}, not {num_frames}",
             )
         return n
+
+    # ------------------------------------------------------------------ loading
+    def extra_components(self, folder: Path, dtype: Any) -> dict[str, Any]:
+        """The FramePack transformer (lllyasviel/FramePackI2V_HY, in ``transformer/``) and the
+        SigLIP image encoder + processor (lllyasviel/flux_redux_bfl): the main repository's
+        model_index.json names HunyuanVideoPipeline, with HunyuanVideo's own transformer and
+        no image encoder, so these are loaded here by their concrete classes (as diffusers'
+        FramePack docs do) and handed to ``from_pretrained``."""
+        import diffusers
+        from transformers import SiglipImageProcessor, SiglipVisionModel
+
+        local = {"local_files_only": True}
+        weights = {"torch_dtype": dtype, "use_safetensors": True, **local}
+        return {
+            "transformer": diffusers.HunyuanVideoFramepackTransformer3DModel.from_pretrained(
+                str(folder / "transformer"), **weights
+            ),
+            "image_encoder": SiglipVisionModel.from_pretrained(
+                str(folder / "image_encoder"), **weights
+            ),
+            "feature_extractor": SiglipImageProcessor.from_pretrained(
+                str(folder / "feature_extractor"), **local
+            ),
+        }
 
     # ------------------------------------------------------------------ which pipeline
     def pipeline_for(self, request: GenerationRequest) -> str:
