@@ -183,6 +183,11 @@ def test_cli_logs_to_its_own_file_only(monkeypatch, tmp_path, capsys):
         def check_request(self, request) -> None:
             pass
 
+        def capabilities(self):  # the long-shot dispatch asks for the model's window
+            from sora_desktop.core.capabilities import ModelCapabilities
+
+            return ModelCapabilities(model_id=self.model_id)
+
         def generate(self, request, cancel=None):
             raise RuntimeError("the test backend always fails")
 

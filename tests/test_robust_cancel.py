@@ -74,9 +74,11 @@ def test_fifty_cancel_cycles_then_a_full_generation(qtbot, micro, tmp_path):
     (clip,) = [rest[0] for name, rest in log.events["full"] if name == "finished"]
     video, _fps = read_video(clip)
     assert video.shape == (16, 64, 64, 3)
-    # nothing written for the cancelled jobs: only the full job's clip, thumbnail, last frame
+    # nothing written for the cancelled jobs: only the full job's clip, thumbnail, first and
+    # last frames (keyframes for the storyboard), and no latents left once the clip exists
     names = {p.name for p in out.iterdir()}
-    assert names == {"full.mp4", "full.mp4.json", "full_thumb.png", "full_last.png"}, names
+    expected = {"full.mp4", "full.mp4.json", "full_thumb.png", "full_first.png", "full_last.png"}
+    assert names == expected, names
 
     # nothing left behind: the worker thread ended, no Python thread leaked, no job kept alive
     worker = log = None  # drop our references before counting live objects
