@@ -207,3 +207,20 @@ def test_an_extra_repo_clashing_with_the_main_repo_is_refused(tmp_path, online, 
         dl.ModelDownloader(tmp_path, dl.HubConfig(endpoint=hub.endpoint)).download(entry)
     assert not any("/resolve/" in r["path"] for r in hub.requests)
     assert not is_installed(entry, tmp_path)
+
+
+def test_a_copied_framepack_folder_is_refused_with_what_to_do_instead(tmp_path):
+    """Import checks one repository's files; FramePack's come from three, so a copied folder is
+    refused in one line that says to download it instead (never a half-checked install)."""
+    from sora_desktop.core.catalog import find_entry, load_catalog
+    from sora_desktop.engine.downloads import DownloadError, HubConfig, ModelDownloader
+    from sora_desktop.engine.model_import import import_folder
+
+    entry = find_entry("framepack-i2v", load_catalog())
+    source = tmp_path / "copied"
+    (source / "transformer").mkdir(parents=True)
+    (source / "model_index.json").write_text("{}")
+    downloader = ModelDownloader(tmp_path / "models", HubConfig(offline=True))
+    with pytest.raises(DownloadError, match="cannot be imported from a folder.*download it"):
+        import_folder(downloader, entry, source)
+    assert not entry.folder(tmp_path / "models").exists()

@@ -73,6 +73,14 @@ def import_folder(
         raise DownloadError(f"{src} is not a folder.")
     if not entry.needs_download:
         raise DownloadError(f"{entry.name} is built in and cannot be imported.")
+    if entry.extra_repos and entry.extra_index is None:
+        # its files come from several repositories, each checked against its own listing or
+        # manifest; a copied folder cannot yet be split back into them
+        raise DownloadError(
+            f"{entry.name} is put together from {len(entry.extra_repos) + 1} repositories and "
+            "cannot be imported from a folder in this version; download it in the model "
+            "manager instead (an interrupted download resumes)."
+        )
     src, blobs = resolve_snapshot(src)
     for name, variant in entry.variants.items():
         if not (src / name).is_dir():
