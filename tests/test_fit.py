@@ -164,3 +164,23 @@ def test_a_start_image_adds_the_i2v_variants_weights_to_ram():
         hy.fit.i2v_params_b * 1e9 * 2 / GIB
     )
     assert image.need_vram_gb == text.need_vram_gb  # one transformer on the GPU at a time
+
+
+def test_a_long_shot_needs_one_windows_memory_not_the_whole_shots():
+    """A long shot is made window by window, so the pre-flight sizes one window: an 8-window
+    Wan shot gets the same verdict and GPU need as one window (it was scaled by all frames)."""
+    from sora_desktop.core.capabilities import capabilities_for
+    from sora_desktop.core.request import GenerationRequest
+    from sora_desktop.engine.preflight import MemoryInfo, preflight
+
+    wan = find_entry(WAN)
+    caps = capabilities_for(WAN)
+    d = wan.defaults
+    one = dict(model_id=WAN, width=d["width"], height=d["height"], steps=d["steps"])
+    window = GenerationRequest("x", num_frames=caps.frames_per_pass, **one)
+    long = GenerationRequest("x", num_frames=caps.max_frames, **one)
+    assert caps.segments(long.num_frames) > 2
+    mem = MemoryInfo("GPU", 12.0, 12.0, 30.0, 32.0)
+    for mode in MEMORY_MODES:
+        a, b = preflight(wan, window, mode, mem), preflight(wan, long, mode, mem)
+        assert (b.verdict, b.need_vram_gb) == (a.verdict, a.need_vram_gb)

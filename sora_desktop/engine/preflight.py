@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.catalog import MEMORY_MODES, CatalogEntry, find_entry
 from sora_desktop.core.fit import Machine, Shape, fit_for
 from sora_desktop.core.memory_modes import MODE_NAMES
@@ -92,7 +93,10 @@ def probe_machine(now: bool = False) -> Machine:
 
 
 def request_shape(request: GenerationRequest) -> Shape:
-    return Shape(request.width, request.height, request.num_frames, request.steps, request.guidance)
+    """The shape memory is needed for: one pass. A long shot is made window by window
+    (engine/long_shot.py), so it needs one window's memory, not the whole shot's."""
+    frames = min(request.num_frames, capabilities_for(request.model_id).frames_per_pass)
+    return Shape(request.width, request.height, frames, request.steps, request.guidance)
 
 
 def _smaller_size(
