@@ -32,3 +32,10 @@ def short_repr(value: Any, limit: int = 80) -> str:
         return text
     size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters"
     return f"{text[:limit]}... ({size})"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says a device ran out of memory (MemoryError, torch's
+    OutOfMemoryError, or a CUDA/MPS "out of memory" message); no torch import needed."""
+    low = f"{type(exc).__name__} {exc}".lower()
+    return isinstance(exc, MemoryError) or "out of memory" in low or "outofmemory" in low

@@ -47,7 +47,7 @@ from sora_desktop.core.catalog import (
     is_installed,
     load_catalog,
 )
-from sora_desktop.core.errors import FieldError
+from sora_desktop.core.errors import FieldError, is_out_of_memory
 from sora_desktop.core.memory_modes import MEMORY_MODES, mode_name, next_lighter_mode
 from sora_desktop.core.model_files import is_pickle_name
 from sora_desktop.core.request import GenerationRequest
@@ -189,7 +189,7 @@ class DiffusersBackend(Backend):
             apply_load_speed(self.pipe, self.speed, self.device, self.dtype)
             self._activate(self.pipe)
         except Exception as exc:  # e.g. the weights alone do not fit the GPU in Fast mode
-            if "out of memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
+            if not is_out_of_memory(exc):
                 raise
             self.pipe = None
             self._pipes.clear()
@@ -424,7 +424,7 @@ class DiffusersBackend(Backend):
         except Exception as exc:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            oom = _is_oom(exc, torch)
+            oom = is_out_of_memory(exc)
             log.warning("decoding %s failed (out of memory: %s)", self.model_id, oom, exc_info=True)
             what = "ran out of memory" if oom else f"failed ({exc})"
             raise DecodeFailed(
@@ -459,7 +459,7 @@ class DiffusersBackend(Backend):
         torch = self._torch
         if isinstance(exc, GenerationCancelled):
             return exc
-        if _is_oom(exc, torch):
+        if is_out_of_memory(exc):
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             err = OutOfMemory(oom_advice(self.entry, request, self.memory_mode))
@@ -473,13 +473,6 @@ class DiffusersBackend(Backend):
         self._active = None
         if self.device.type == "cuda":
             self._torch.cuda.empty_cache()
-
-
-def _is_oom(exc: BaseException, torch: Any) -> bool:
-    oom_types: tuple[type, ...] = (MemoryError,)
-    if hasattr(torch, "OutOfMemoryError"):
-        oom_types += (torch.OutOfMemoryError,)
-    return isinstance(exc, oom_types) or "out of memory" in str(exc).lower()
 
 
 def _group_offload(pipe: Any, device: Any) -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sora_desktop.core.atomic import atomic_write_with
+from sora_desktop.core.errors import is_out_of_memory
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.core.safe_paths import UnsafePathError, open_regular_file
 
@@ -286,8 +287,7 @@ def reason_for(exc: BaseException) -> str:
     while cause.__cause__ is not None and type(cause).__name__ == "DecodeFailed":
         cause = cause.__cause__
     text = " ".join(str(cause).split())[:200]
-    low = f"{type(cause).__name__} {text}".lower()
-    if isinstance(cause, MemoryError) or "out of memory" in low or "outofmemory" in low:
+    if is_out_of_memory(cause):
         return "the decode ran out of memory"
     return f"the decode failed: {text or type(cause).__name__}"
 

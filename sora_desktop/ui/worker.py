@@ -18,7 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from sora_desktop.core.errors import FieldError
+from sora_desktop.core.errors import FieldError, is_out_of_memory
 from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import (
@@ -48,7 +48,7 @@ def friendly_error(exc: BaseException) -> str:
     if isinstance(exc, OutOfMemory):
         # The backend's advice names this model, mode and size; a generic text would lose it.
         return text
-    if isinstance(exc, MemoryError) or "out of memory" in low or "outofmemory" in low:
+    if is_out_of_memory(exc):
         return (
             "The model ran out of memory.\n"
             "Try: a shorter duration, fewer steps or a smaller size; choose "
