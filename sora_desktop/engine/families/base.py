@@ -160,6 +160,20 @@ class FamilyAdapter:
                 getattr(vae, name)()
 
 
+def vae_mean_std(vae: Any, channels: int) -> tuple[Any, Any]:
+    """The VAE's per-channel latent mean and std as (1, C, 1, 1, 1), as the pipeline reads them."""
+    import torch
+
+    cls = type(vae).__name__
+    if cls == "AutoencoderKLLTX2Video":
+        mean, std = vae.latents_mean, vae.latents_std
+    elif cls == "AutoencoderKLWan":
+        mean, std = torch.tensor(vae.config.latents_mean), torch.tensor(vae.config.latents_std)
+    else:
+        mean, std = torch.zeros(channels), torch.ones(channels)
+    return mean.view(1, -1, 1, 1, 1), std.view(1, -1, 1, 1, 1)
+
+
 def module_device(module: Any, fallback: Any) -> Any:
     try:
         return next(module.parameters()).device

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from sora_desktop.core.request import GenerationRequest
-from sora_desktop.engine.families.base import FamilyAdapter, Keyframes
+from sora_desktop.engine.families.base import FamilyAdapter, Keyframes, vae_mean_std
 
 
 class SanaAdapter(FamilyAdapter):
@@ -39,20 +37,8 @@ class SanaAdapter(FamilyAdapter):
         return kwargs
 
     def raw_latents(self, pipe: Any, latents: Any, request: GenerationRequest | None) -> Any:
-        mean, std = _mean_std(pipe.vae, latents.shape[1])
+        mean, std = vae_mean_std(pipe.vae, latents.shape[1])
         return latents * std.to(latents) + mean.to(latents)
-
-
-def _mean_std(vae: Any, channels: int) -> tuple[Any, Any]:
-    """The VAE's per-channel latent mean and std as (1, C, 1, 1, 1), as the pipeline reads them."""
-    cls = type(vae).__name__
-    if cls == "AutoencoderKLLTX2Video":
-        mean, std = vae.latents_mean, vae.latents_std
-    elif cls == "AutoencoderKLWan":
-        mean, std = torch.tensor(vae.config.latents_mean), torch.tensor(vae.config.latents_std)
-    else:
-        mean, std = torch.zeros(channels), torch.ones(channels)
-    return mean.view(1, -1, 1, 1, 1), std.view(1, -1, 1, 1, 1)
 
 
 ADAPTER = SanaAdapter

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from sora_desktop.core.request import GenerationRequest
-from sora_desktop.engine.families.base import FamilyAdapter, Keyframes
+from sora_desktop.engine.families.base import FamilyAdapter, Keyframes, vae_mean_std
 
 
 class WanAdapter(FamilyAdapter):
@@ -26,10 +24,8 @@ class WanAdapter(FamilyAdapter):
 
     def raw_latents(self, pipe: Any, latents: Any, request: GenerationRequest | None) -> Any:
         # WanPipeline: raw = latents * std + mean (it divides by 1 / std)
-        cfg = pipe.vae.config
-        mean = torch.tensor(cfg.latents_mean).view(1, -1, 1, 1, 1).to(latents)
-        std = torch.tensor(cfg.latents_std).view(1, -1, 1, 1, 1).to(latents)
-        return latents * std + mean
+        mean, std = vae_mean_std(pipe.vae, latents.shape[1])
+        return latents * std.to(latents) + mean.to(latents)
 
 
 ADAPTER = WanAdapter
