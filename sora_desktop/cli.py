@@ -195,7 +195,7 @@ def _timed_prompt(seconds: str, text: str) -> dict[str, Any]:
         at = float(seconds)
     except ValueError:
         raise UsageError(
-            f"--prompt-at: {seconds!r} is not a number of seconds (use --prompt-at 4.5 \"text\")"
+            f'--prompt-at: {seconds!r} is not a number of seconds (use --prompt-at 4.5 "text")'
         ) from None
     return {"at": at, "prompt": text}
 

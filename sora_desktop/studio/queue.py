@@ -54,6 +54,9 @@ class TakeRun:
     end_from: Path | None = None
     # "Retry in low memory": decode these saved latents instead of generating (studio/decode).
     decode_from: Path | None = None
+    # The queued job whose clip ``start_from`` is (continuation): a runner that runs takes in
+    # parallel (the render farm) starts this one only after that one finished.
+    after_job: str | None = None
 
 
 class Runner(Protocol):
@@ -101,6 +104,7 @@ class ShotQueue:
         self.queue = JobQueue()
         self.titles: dict[str, str] = {}
         self.notes: dict[str, str] = {}  # why a job was skipped, shown in its queue row
+        self.hosts: dict[str, str] = {}  # the machine a job runs on (render farm); "" = here
         self._variation: dict[str, bool] = {}
         self._chained_from: dict[str, str] = {}  # job id -> the job whose last frame it starts on
         self._keep_pick: dict[str, bool] = {}  # variations keep the user's chosen take
@@ -181,8 +185,9 @@ class ShotQueue:
         device = getattr(self.settings, "device", "auto") if self.settings is not None else "auto"
         source = start.source_clip if start is not None else None
         end_from = end.source_clip if end is not None else None
+        after = parent_job.id if parent_job is not None and parent_job.active else None
         self.runner.submit(
-            TakeRun(job.id, request, clip.parent, take.id, device, source, end_from)
+            TakeRun(job.id, request, clip.parent, take.id, device, source, end_from, None, after)
         )
         self.listener.project_edited()
         self.listener.queue_changed()
@@ -278,8 +283,9 @@ class ShotQueue:
     def clear_finished(self) -> None:
         for job in self.queue.clear_finished():
             tables = (self.titles, self._keep_pick, self._project_of, self._take_of)
-            for table in (*tables, self.notes, self._variation, self._chained_from, self._latents):
+            for table in (*tables, self.notes, self.hosts, self._variation, self._chained_from):
                 table.pop(job.id, None)
+            self._latents.pop(job.id, None)
             self.decode_jobs.discard(job.id)
 
     def refresh_titles(self) -> None:

@@ -31,8 +31,6 @@ def frame_to_qimage(frame: np.ndarray) -> QImage:
     return QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-
-
 def scaled_pixmap(path: str | Path, width: int, height: int) -> QPixmap | None:
     """A thumbnail file scaled to fit, nearest-neighbour so tiny clips stay crisp."""
     pix = QPixmap(str(path))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,75 +17,32 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from sora_desktop.core.errors import FieldError, is_out_of_memory
-from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.core.request import GenerationRequest
-from sora_desktop.engine.backend import (
-    CancelToken,
-    GenerationCancelled,
-    GenerationResult,
-    StepEvent,
-)
-from sora_desktop.engine.preflight import OutOfMemory  # no torch at import
-from sora_desktop.studio import decode as take_decode
+from sora_desktop.engine.backend import CancelToken, GenerationCancelled
 from sora_desktop.studio.film import render_film
-from sora_desktop.studio.media import StartFrameError, ensure_first_frame, ensure_last_frame
 from sora_desktop.studio.media import save_take_files as save_take_files  # its old home
+from sora_desktop.studio.messages import friendly_error as friendly_error  # its old home
+from sora_desktop.studio.queue import TakeRun
+from sora_desktop.studio.take_runner import (
+    PREVIEW_INTERVAL_S as PREVIEW_INTERVAL_S,
+)
+from sora_desktop.studio.take_runner import (
+    TakeCancelled,
+    TakeEvent,
+    TakeFailed,
+    TakeFinished,
+    TakeLatents,
+    TakePhase,
+    TakePreview,
+    TakeProgress,
+    TakeStarted,
+    run_take,
+)
 from sora_desktop.ui.images import frame_to_qimage
 
 log = logging.getLogger(__name__)
 
 GenerateFn = Callable[[GenerationRequest, CancelToken], Iterator[Any]]
-
-PREVIEW_INTERVAL_S = 0.05  # at most ~20 live previews a second; the GUI needs no more
-
-
-def friendly_error(exc: BaseException) -> str:
-    """A message a non-programmer can act on: what happened and what to try next."""
-    text = str(exc).strip() or type(exc).__name__
-    low = f"{type(exc).__name__} {text}".lower()
-    if isinstance(exc, OutOfMemory):
-        # The backend's advice names this model, mode and size; a generic text would lose it.
-        return text
-    if is_out_of_memory(exc):
-        return (
-            "The model ran out of memory.\n"
-            "Try: a shorter duration, fewer steps or a smaller size; choose "
-            f"'{MODE_NAMES['low_vram']}' in Settings; or close other programs and try again."
-        )
-    field = exc.field if isinstance(exc, FieldError) else None
-    if field == "start_image":
-        return (
-            "This shot continues from the previous shot, but that shot has no finished clip "
-            "to start from.\nTry: generate the previous shot first, or turn off "
-            "'Continue from previous shot'."
-        )
-    if field == "model":
-        # the model folder was refused (pickle weights, links leading out, a broken config):
-        # no setting of the shot can fix that
-        return (
-            f"The model files cannot be used ({exc.message}).\n"
-            "Try: open Models and re-download or remove the model, or pick another model."
-        )
-    if isinstance(exc, ValueError) and ":" in text.split("\n")[0]:
-        return (
-            f"This shot's settings cannot be used: {text}\n"
-            "Change the setting it names and try again."
-        )
-    if isinstance(exc, FileNotFoundError) or "safetensors" in low or "checkpoint" in low:
-        return (
-            f"The model files could not be read ({text}).\n"
-            "Try: open Models and re-download or remove the model, or pick another model."
-        )
-    if isinstance(exc, OSError):
-        return (
-            f"A file could not be written or read ({text}).\n"
-            "Try: check free disk space and the output folder in Settings."
-        )
-    return (
-        f"Generation failed: {text}\n"
-        "Try again; if it keeps failing, pick another model or lower the settings."
-    )
 
 
 @dataclass
@@ -107,18 +63,17 @@ class GenerationJob:
     # "Retry in low memory": decode this saved latents file instead of generating.
     decode_from: Path | None = None
 
-
-def _default_generate(request: GenerationRequest, cancel: CancelToken, device: str = "auto"):
-    from sora_desktop.engine import registry  # lazy: pulls torch in the worker thread
-
-    return registry.generate(request, cancel, device=device)
-
-
-def _default_decode(request: GenerationRequest, latents: Path, device: str = "auto"):
-    from sora_desktop.engine import registry  # lazy: pulls torch in the worker thread
-
-    backend = registry.load_backend(request.model_id, device)
-    return take_decode.decode_saved(backend, latents, request, low_memory=True)
+    def as_run(self) -> TakeRun:
+        return TakeRun(
+            self.job_id,
+            self.request,
+            self.out_dir,
+            self.stem,
+            self.device,
+            self.start_from,
+            self.end_from,
+            self.decode_from,
+        )
 
 
 class GenerationWorker(QObject):
@@ -145,8 +100,8 @@ class GenerationWorker(QObject):
         decode_fn: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
-        self._generate = generate_fn or _default_generate
-        self._decode = decode_fn or _default_decode
+        self._generate = generate_fn  # None: the registry's backend for the job's model
+        self._decode = decode_fn
         self._jobs: dict[str, GenerationJob] = {}
         self._lock = threading.Lock()
         # Queued: the slot runs in this object's thread, in submission order, one at a time.
@@ -219,116 +174,28 @@ class GenerationWorker(QObject):
                 self._jobs.pop(job.job_id, None)
 
     def _run_job(self, job: GenerationJob) -> None:
-        jid = job.job_id
-        if job.token.cancelled:  # cancelled while it waited in the queue
+        # the use case (studio/take_runner.py) reports events; this thread turns them into
+        # signals (a preview frame becomes a QImage here, off the GUI thread)
+        run_take(job.as_run(), job.token, self._emit, self._generate, self._decode)
+
+    def _emit(self, event: TakeEvent) -> None:
+        jid = event.job_id
+        if isinstance(event, TakeStarted):
+            self.started.emit(jid)
+        elif isinstance(event, TakePhase):
+            self.phase.emit(jid, event.phase)
+        elif isinstance(event, TakeProgress):
+            self.progress.emit(jid, event.step, event.total)
+        elif isinstance(event, TakePreview):
+            self.preview.emit(jid, frame_to_qimage(event.frame))
+        elif isinstance(event, TakeLatents):
+            self.latents_saved.emit(jid, event.path)
+        elif isinstance(event, TakeFinished):
+            self.finished.emit(jid, event.path)
+        elif isinstance(event, TakeFailed):
+            self.failed.emit(jid, event.message)
+        elif isinstance(event, TakeCancelled):
             self.cancelled.emit(jid)
-            return
-        req = job.request
-        log.info(
-            "generation job %s started: model %s, %dx%d, %d frames, %d steps, seed %d",
-            jid,
-            req.model_id,
-            req.width,
-            req.height,
-            req.num_frames,
-            req.steps,
-            req.seed,
-        )  # the prompt stays out of the log: it is the user's own text
-        self.started.emit(jid)
-        latents = take_decode.latents_path(job.out_dir / f"{job.stem}.mp4")
-        try:
-            if job.decode_from is not None:
-                clip = self._decode_job(job)
-            else:
-                clip = self._generate_job(job, latents)
-        except StartFrameError as exc:  # its message says what to do
-            self.failed.emit(jid, str(exc))
-        except take_decode.LatentsFileError as exc:
-            self.failed.emit(jid, f"{exc}\nTry: generate the shot again.")
-        except GenerationCancelled:
-            log.info("generation job %s cancelled", jid)
-            if job.decode_from is None:
-                take_decode.discard_latents(latents)  # the user stopped it: nothing to keep
-            self.cancelled.emit(jid)
-        except take_decode.DecodeKept as exc:  # the latents file stays for a retry
-            if job.token.cancelled:
-                if job.decode_from is None:
-                    take_decode.discard_latents(latents)
-                self.cancelled.emit(jid)
-            else:
-                self.failed.emit(jid, take_decode.kept_message(exc))
-        except Exception as exc:  # noqa: BLE001 - any job error becomes a message, never a crash
-            log.exception("generation job %s failed (model %s)", jid, job.request.model_id)
-            message = friendly_error(exc)
-            if job.decode_from is None and latents.is_file():  # e.g. writing the clip failed
-                message += (
-                    "\nThe denoising is kept with the take: “Retry in low memory” makes the "
-                    "clip without denoising again."
-                )
-            self.failed.emit(jid, message)
-        else:
-            log.info("generation job %s finished: %s", jid, clip)
-            self.finished.emit(jid, str(clip))
-
-    def _generate_job(self, job: GenerationJob, latents: Path) -> Path:
-        jid = job.job_id
-        if job.start_from is not None:
-            ensure_last_frame(job.start_from)
-        if job.end_from is not None:
-            ensure_first_frame(job.end_from)
-        last_preview = 0.0
-        shown = [""]
-
-        def phase(name: str) -> None:  # each phase once, as it begins (studio/eta.py)
-            if shown[0] != name:
-                shown[0] = name
-                self.phase.emit(jid, name)
-
-        phase("loading")
-
-        def on_step(event: StepEvent) -> None:
-            nonlocal last_preview
-            phase("denoising")
-            done = event.segment * event.total + event.step
-            self.progress.emit(jid, done, event.segments * event.total)
-            now = time.monotonic()
-            final = done == event.segments * event.total
-            if event.preview is not None and (now - last_preview >= PREVIEW_INTERVAL_S or final):
-                last_preview = now
-                self.preview.emit(jid, frame_to_qimage(event.preview))
-            if final:  # after the last step's report: the backend decodes now
-                phase("decoding")
-
-        if self._generate is _default_generate:
-            events = _default_generate(job.request, job.token, job.device)
-        else:
-            events = self._generate(job.request, job.token)
-        result = take_decode.run_generation(
-            events,
-            latents,
-            job.request,
-            on_step=on_step,
-            on_latents=lambda path: self.latents_saved.emit(jid, str(path)),
-        )
-        job.token.raise_if_cancelled()
-        if not isinstance(result, GenerationResult):
-            raise RuntimeError("the model finished without producing a clip")
-        phase("writing")
-        return take_decode.finish_take(result, job.out_dir, job.stem, latents)
-
-    def _decode_job(self, job: GenerationJob) -> Path:
-        """Retry in low memory: decode the saved latents, no denoising. Cancel is honoured
-        before and after the decode (the decode itself is one call); the latents stay."""
-        assert job.decode_from is not None
-        job.token.raise_if_cancelled()
-        self.phase.emit(job.job_id, "decoding")
-        if self._decode is _default_decode:
-            result = _default_decode(job.request, job.decode_from, job.device)
-        else:
-            result = self._decode(job.request, job.decode_from)
-        job.token.raise_if_cancelled()
-        self.phase.emit(job.job_id, "writing")
-        return take_decode.finish_take(result, job.out_dir, job.stem, job.decode_from)
 
 
 # ---------------------------------------------------------------------------- export

@@ -238,9 +238,7 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> EmbeddedC
         file = path / name
         if not os.path.lexists(file):
             pickles = sorted(
-                p.name
-                for p in path.glob(f"{Path(name).stem}.*")
-                if is_pickle_name(p.name)
+                p.name for p in path.glob(f"{Path(name).stem}.*") if is_pickle_name(p.name)
             )
             if pickles:
                 raise FieldError(
