@@ -40,6 +40,12 @@ Saving a migrated project writes version 1; the v0 file is kept as ``.bak``.
 ``end_on_next_shot`` (and the settings' ``export_fps``/``export_fit``) were added to version 1
 as optional keys: a file without them reads as before (false; Auto rate, letterbox), so no
 migration is needed and older version-1 files open unchanged.
+
+``save_count`` (optional, version 1): how many times the file was saved (``save_project``
+writes one more than the larger of the project's and the file's count). A recovery copy keeps
+the count of the file it started from, so "the file was saved after this copy" is decided by
+the counter, never by the clock (core/autosave.py). An older reader ignores the key; a file
+without it reads as 0. No version bump.
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ from sora_desktop.core.request import GenerationRequest
 
 PROJECT_SUFFIX = ".sdproj"
 BACKUP_SUFFIX = ".bak"
+SAVE_COUNT_KEY = "save_count"
+MAX_SAVE_COUNT = 2**53  # a JSON number every reader keeps exact
 
 MAX_PROJECT_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_TAKES = 100_000
@@ -280,9 +288,17 @@ def _parse_v1(data: dict[str, Any]) -> Project:
         created_at=_parse_text(data, "created_at", "project", "", 64) or now_iso(),
         modified_at=_parse_text(data, "modified_at", "project", "", 64) or now_iso(),
         id=project_id,
+        save_count=_parse_save_count(data.get(SAVE_COUNT_KEY, 0)),
     )
     project.warnings.extend(warnings)
     return project
+
+
+def _parse_save_count(value: Any) -> int:
+    """The optional save counter; a damaged one reads as 0 (it only ever adds a note)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SAVE_COUNT:
+        return value
+    return 0
 
 
 def _migrate_v0_to_v1(data: dict[str, Any]) -> dict[str, Any]:

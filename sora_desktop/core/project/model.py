@@ -208,6 +208,9 @@ class Project:
     hold_lock: bool = field(default=False, compare=False, repr=False)
     lock: Any = field(default=None, compare=False, repr=False)
     read_only: str | None = field(default=None, compare=False, repr=False)
+    # How many times the file was saved (the optional ``save_count`` key, format.py): whether
+    # a recovery copy is older than the file is decided by it, not by the clock.
+    save_count: int = field(default=0, compare=False, repr=False)
 
     # ------------------------------------------------------------------ shots
     def shot(self, shot_id: str) -> Shot:
