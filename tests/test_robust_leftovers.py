@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -25,6 +24,7 @@ from sora_desktop.core import atomic
 from sora_desktop.core.autosave import Autosaver
 from sora_desktop.core.project import load_project, save_project
 from tests.robust_support.crash_child import generation, seed_project
+from tests.robust_support.kill_at_event import _in_killed_child, die, killed_mid_write
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork (POSIX)")
@@ -33,36 +33,6 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork (POS
 @pytest.fixture(autouse=True)
 def _home(tmp_path, monkeypatch):
     monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
-
-
-def _in_killed_child(action) -> None:
-    """Run ``action()`` in a forked child that SIGKILLs itself where ``action`` says (it calls
-    ``die()``); the parent waits for the kill."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            action()
-        finally:
-            os._exit(3)  # reached only if the action never died
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
-
-
-def die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def killed_mid_write(target: Path, size: int) -> None:
-    """A real writer (core/atomic.py) SIGKILLed after writing ``size`` bytes of its temp file."""
-
-    def action() -> None:
-        def writer(tmp: Path) -> None:
-            tmp.write_bytes(b"x" * size)
-            die()
-
-        atomic.atomic_write_with(target, writer)
-
-    _in_killed_child(action)
 
 
 def temp_files(folder: Path) -> list[str]:

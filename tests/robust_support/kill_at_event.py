@@ -187,6 +187,38 @@ def kill_at_event(
     return [int(x) for x in seen.split()], fired
 
 
+def _in_killed_child(action) -> None:
+    """Run ``action()`` in a forked child that SIGKILLs itself where ``action`` says (it calls
+    ``die()``); the parent waits for the kill."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            action()
+        finally:
+            os._exit(3)  # reached only if the action never died
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def killed_mid_write(target: Path, size: int) -> None:
+    """A real writer (core/atomic.py) SIGKILLed after writing ``size`` bytes of its temp file."""
+
+    def action() -> None:
+        def writer(tmp: Path) -> None:
+            tmp.write_bytes(b"x" * size)
+            die()
+
+        from sora_desktop.core.atomic import atomic_write_with
+
+        atomic_write_with(target, writer)
+
+    _in_killed_child(action)
+
+
 # ------------------------------------------------------------------------------- the world
 @dataclass
 class Figures:
