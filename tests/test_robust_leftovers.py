@@ -279,3 +279,13 @@ def test_the_folder_is_fsynced_after_the_rename(tmp_path, monkeypatch):
     assert "rename" in calls
     after = calls[calls.index("rename") + 1 :]
     assert str(tmp_path) in after, calls
+
+
+def test_a_project_with_a_long_name_still_saves(tmp_path):
+    # the writer's PID and start time make temp names longer: they must still fit 255 bytes
+    path = tmp_path / ("é" * 115 + ".sdproj")  # 237 bytes
+    project = seed_project(path)
+    project.name = "gen 1"
+    save_project(project)
+    assert generation(load_project(path)) == 1
+    assert temp_files(tmp_path) == []

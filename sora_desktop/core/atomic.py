@@ -82,6 +82,14 @@ def temp_writer_gone(name: str) -> bool | None:
         return False  # cannot tell (e.g. access denied): never touch a possibly live writer
 
 
+def _fit_name(name: str, reserve: int, limit: int = 255) -> str:
+    """``name`` cut (whole characters) so a temp name built on it stays within the usual
+    255-byte limit of a file name: a long project name must not make every save fail."""
+    while name and len(os.fsencode(name)) + reserve > limit:
+        name = name[:-1]
+    return name or "file"
+
+
 def fsync_dir(folder: str | os.PathLike) -> None:
     """Make a rename or creation in ``folder`` durable. POSIX only; a file system that cannot
     sync folders (some network shares) is skipped quietly: the data itself was synced."""
@@ -150,8 +158,9 @@ def atomic_write_with(
     old = check_regular_target(target)
     if mode is None:
         mode = stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~current_umask()
+    suffix = f".{writer_tag()}{TEMP_SUFFIX}"
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=f".{writer_tag()}{TEMP_SUFFIX}", dir=target.parent
+        prefix=f".{_fit_name(target.name, len(suffix) + 10)}.", suffix=suffix, dir=target.parent
     )
     os.close(fd)
     tmp = Path(tmp_name)
