@@ -279,7 +279,9 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     deleting the old project cannot empty it; the old files are left alone. A project file that
     is a link is written through (core/atomic.py) and keeps its permissions, as does its
     ``.bak``. A file another window holds (core/project_lock.py) is never written over. On any
-    failure the file on disk and ``project`` are unchanged.
+    failure the file on disk and ``project`` are unchanged. Temp files of killed writes are
+    swept first (core/leftovers.py); on a full disk our own leftovers are reclaimed and the
+    save is tried once more.
     """
     if path is None and project.path is None:
         raise ProjectError("Choose where to save this project first (Save As).")
