@@ -88,6 +88,20 @@ def test_a_dead_writers_temp_goes_before_the_save_a_live_writers_stays(tmp_path,
     assert live.returncode == 0
 
 
+def test_another_machines_temp_file_is_never_judged_by_its_pid(tmp_path):
+    path = tmp_path / "film.sdproj"
+    project = seed_project(path)
+    killed_mid_write(path, 100)
+    [dead] = temp_files(tmp_path)
+    # the same name written by a machine sharing the folder (another host id): left alone
+    other_host = "0" if atomic.host_id()[0] != "0" else "1"
+    elsewhere = tmp_path / (dead[: -len(".part") - 6] + other_host * 6 + ".part")
+    (tmp_path / dead).rename(elsewhere)
+    assert atomic.temp_writer_gone(elsewhere.name) is False
+    save_project(project)
+    assert temp_files(tmp_path) == [elsewhere.name]
+
+
 def test_a_killed_save_as_to_another_folder_leaves_nothing_after_the_next_save(tmp_path):
     from tests.robust_support.kill_at_event import _clip_project, _no_links
 

@@ -17,18 +17,22 @@ The write goes *through* to the file the user has:
 After the rename the folder is fsynced too (POSIX; Windows cannot open a folder for that), so a
 power cut cannot lose the rename itself.
 
-Temp files are named ``.<target name>.<random>.w<pid>s<start>.part``: the writer's PID and its
-process start time (in 1/100 s since the epoch, which also tells a PID reused after a reboot or
-a wrap-around apart). ``temp_writer_gone`` reads them back, so a clean-up (core/leftovers.py)
-removes the temp file of a killed writer at once and never that of a live one, whatever its age.
+Temp files are named ``.<target name>.<random>.w<pid>s<start>h<host>.part``: the writer's PID,
+its process start time (in 1/100 s since the epoch, which also tells a PID reused after a
+reboot or a wrap-around apart) and a short id of the machine and PID namespace (a writer on
+another machine sharing the folder, or in another container, is never judged by a PID).
+``temp_writer_gone`` reads them back, so a clean-up (core/leftovers.py) removes the temp file
+of a killed writer at once and never that of a live one, whatever its age.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
 from collections.abc import Callable
@@ -37,9 +41,9 @@ from pathlib import Path
 import psutil
 
 TEMP_SUFFIX = ".part"
-# .<target name>.<mkstemp's random part, no dots>.w<pid>s<start time in 1/100 s>.part
+# .<target name>.<mkstemp's random part, no dots>.w<pid>s<start in 1/100 s>h<host>.part
 TEMP_NAME_RE = re.compile(
-    r"^\.(?P<target>.+)\.[^./]+\.w(?P<pid>\d{1,10})s(?P<start>\d{1,16})\.part$"
+    r"^\.(?P<target>.+)\.[^./]+\.w(?P<pid>\d{1,10})s(?P<start>\d{1,16})h(?P<host>[0-9a-f]{6})\.part$"
 )
 _tag_cache: tuple[int, str] | None = None
 
@@ -48,8 +52,20 @@ def _start_centis(proc: psutil.Process) -> int:
     return int(round(proc.create_time() * 100))
 
 
+def host_id() -> str:
+    """Six hex digits for this machine and PID namespace: a PID is only checked where it
+    means the same process (not for a writer on another machine sharing the folder over the
+    network, nor in another container)."""
+    parts = [socket.gethostname()]
+    try:
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        pass
+    return hashlib.sha1("\0".join(parts).encode("utf-8", "replace")).hexdigest()[:6]
+
+
 def writer_tag() -> str:
-    """``w<pid>s<start>`` of this process (recomputed after a fork: the PID changes)."""
+    """``w<pid>s<start>h<host>`` of this process (recomputed after a fork: the PID changes)."""
     global _tag_cache
     pid = os.getpid()
     if _tag_cache is None or _tag_cache[0] != pid:
@@ -57,24 +73,27 @@ def writer_tag() -> str:
             start = _start_centis(psutil.Process(pid))
         except (psutil.Error, OSError):
             start = 0
-        _tag_cache = (pid, f"w{pid}s{start}")
+        _tag_cache = (pid, f"w{pid}s{start}h{host_id()}")
     return _tag_cache[1]
 
 
 def temp_writer_gone(name: str) -> bool | None:
     """For a temp file name made by this module: True when its writer process is gone (killed,
-    crashed, exited), False while it may still be writing; None for any other name (not ours,
-    or made before writers were named: nothing tells its writer)."""
+    crashed, exited), False while it may still be writing or nothing can tell (another
+    machine or container); None for any other name (not ours, or made before writers were
+    named)."""
     m = TEMP_NAME_RE.match(name)
     if m is None:
         return None
-    pid, start = int(m.group("pid")), int(m.group("start"))
-    if pid == os.getpid():
+    if m.group("host") != host_id():
+        return False  # its PID means nothing here: never touch a possibly live writer
+    if name.endswith(f".{writer_tag()}{TEMP_SUFFIX}"):
         return False  # this process: a write in flight on another thread, or a kept copy
+    pid, start = int(m.group("pid")), int(m.group("start"))
     try:
         proc = psutil.Process(pid)
         if abs(_start_centis(proc) - start) > 1:
-            return True  # the PID now belongs to another process
+            return True  # the PID now belongs to another process (a reuse, a reboot)
         return proc.status() == psutil.STATUS_ZOMBIE  # killed, not yet reaped: writes nothing
     except psutil.NoSuchProcess:
         return True

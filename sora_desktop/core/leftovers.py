@@ -112,7 +112,7 @@ def forget_intent(path: Path | None) -> None:
 
 
 def _intent_writer_gone(path: Path) -> bool:
-    # <tag>-<random>.json: the tag has the same form as a temp file's (w<pid>s<start>)
+    # <tag>-<random>.json: the tag has the same form as a temp file's (w<pid>s<start>h<host>)
     tag = path.name.rsplit("-", 1)[0]
     return temp_writer_gone(f".x.y.{tag}{TEMP_SUFFIX}") is True
 
