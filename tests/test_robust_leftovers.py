@@ -223,6 +223,7 @@ def test_a_restore_killed_before_it_discards_the_old_copy_offers_one_copy(tmp_pa
     with Autosaver(recovery) as app:
         [info] = app.pending()
         assert generation(app.restore(info)) == 7
+        assert generation(app.restore(info)) == 7  # idempotent: the same work again
         app.discard(info)  # idempotent: already gone
     assert os.listdir(recovery) == []
 

@@ -239,6 +239,12 @@ class Autosaver:
         the old one is deleted, then the new manifest written: a kill at any point leaves one
         copy to offer (``pending`` deletes a replaced one).
         """
+        own = self.recovery_dir / f"{self.session}-{info.project_id}{PROJECT_SUFFIX}"
+        if info.stem in self._supersedes.get(info.project_id, []) and not info.path.exists():
+            project = read_project_file(own)  # restored already (idempotent): the adopted copy
+            project.path = info.original_path
+            project.dirty = True
+            return project
         project = read_project_file(info.path)
         project.path = info.original_path
         mark_interrupted_takes(project)
