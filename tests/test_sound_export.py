@@ -184,8 +184,8 @@ def test_a_missing_sound_file_stops_the_export_with_its_name(tmp_path, music):
     project = project_in(tmp_path, MIXED[:1])
     item = import_audio(project, music["wav"])
     project.add_audio(item)
-    from sora_desktop.core.project import resolve_media
     from sora_desktop.core.errors import FieldError
+    from sora_desktop.core.project import resolve_media
 
     resolve_media(project, item.file).unlink()
     with pytest.raises(FieldError, match="music.wav cannot be used"):
