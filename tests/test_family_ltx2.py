@@ -374,7 +374,9 @@ def test_a_takes_sound_reaches_the_film_and_a_muted_shots_does_not(backend, tmp_
     assert sound is not None and sound.shot_sounds == (wav,)
     # the mix holds the take's sound at the shot's place (the film's start), resampled
     timing = [(req.num_frames, req.fps)]
-    mix = mix_sources(mix_sources_for(sound, timing, plan.fps, 0), film_samples(plan.frames, plan.fps))
+    mix = mix_sources(
+        mix_sources_for(sound, timing, plan.fps, 0), film_samples(plan.frames, plan.fps)
+    )
     own = decode_pcm(wav, 0.0, 10.0)
     assert np.abs(own).max() > 1e-3
     np.testing.assert_allclose(mix[: len(own)], np.clip(own, -1, 1)[: len(mix)], atol=1e-6)
