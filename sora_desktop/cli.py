@@ -385,7 +385,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from sora_desktop.cli_generate import check_music, clip_sound
     from sora_desktop.engine.export.audio_mix import remove_mix
 
-    music = check_music(args.music, fmt)  # a bad file fails now, not after the generation
+    music = check_music(args.music)  # a bad file fails now, not after the generation
 
     if enhanced is not None:
         print(f"enhanced prompt: {enhanced}", file=sys.stderr)

@@ -138,7 +138,7 @@ def print_installed() -> None:
         print(f"  {e.id}  {e.name}  {size}  {fit_summary(e, machine)}")
 
 
-def check_music(path: str | None, fmt: str) -> tuple[str, float] | None:
+def check_music(path: str | None) -> tuple[str, float] | None:
     """``--music FILE`` checked before the generation (a hostile or unreadable file is a usage
     error now, not after minutes of work): ``(path, its length in seconds)`` or None."""
     if path is None:
