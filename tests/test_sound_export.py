@@ -242,3 +242,35 @@ def test_lay_music_fills_the_film_with_fades(tmp_path, music):
     assert project.audio == [item]
     assert item.start == 0.0 and item.duration == pytest.approx(min(3.0, seconds), abs=0.03)
     assert item.fade_in == item.fade_out == pytest.approx(min(1.0, item.duration / 4))
+
+
+def test_a_cancelled_export_leaves_no_mix_behind(tmp_path, music, monkeypatch):
+    import tempfile
+
+    from sora_desktop.engine.backend import CancelToken, GenerationCancelled
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    project = project_in(tmp_path, MIXED[:1])
+    project.add_audio(import_audio(project, music["wav"]))
+    plan = film_plan(project, None, project.export_settings)
+    token = CancelToken()
+    seen = []
+
+    def progress(fraction):
+        seen.append(fraction)
+        if fraction > 0.5:  # encoding, the mix already written
+            token.cancel()
+
+    with pytest.raises(GenerationCancelled):
+        render_film(
+            film_clips(project),
+            tmp_path / "film.mp4",
+            plan.fps,
+            fmt="mp4",
+            sound=film_sound(project, None),
+            progress=progress,
+            cancel=token,
+        )
+    assert seen and not (tmp_path / "film.mp4").exists()
+    assert list((tmp_path / "tmp").glob(".sora-mix.*")) == []
