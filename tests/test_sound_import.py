@@ -159,3 +159,16 @@ def test_the_cli_check_reads_in_place(tmp_path):
     info, scan = check_sound_file(f)
     assert info.format == "wav" and scan.seconds == pytest.approx(0.5, abs=0.01)
     assert np.all(scan.peaks <= 1.0)
+
+
+def test_an_unsaved_projects_sound_follows_the_first_save(tmp_path):
+    from sora_desktop.core.project import load_project, resolve_media
+
+    p = new_project("Film")  # never saved: its media live in the app's data folder
+    item = p.add_audio(import_audio(p, write_wav(tmp_path / "t.wav", tone(0.5, 300, 0.5))))
+    assert item.file.startswith("untitled_media/audio/")
+    out = save_project(p, tmp_path / "saved" / "film.sdproj")
+    (moved,) = p.audio
+    assert moved.file == f"film_media/audio/{item.id}.wav"
+    assert resolve_media(p, moved.file).is_file()
+    assert load_project(out).audio == [moved]
