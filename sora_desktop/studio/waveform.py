@@ -1,0 +1,164 @@
+"""A sound file's waveform for the storyboard's audio lane: peaks, computed once per file.
+
+Qt-free. The file is decoded by ffmpeg as a stream (``engine.audio_stream``) and reduced as it
+comes to the loudest absolute sample per bucket (``PEAKS_PER_SECOND`` buckets a second, over
+all channels). Memory is bounded whatever the file's length: past ``MAX_PEAKS`` buckets,
+neighbouring buckets are merged (the resolution halves). Results are kept in a ``PeaksCache``
+(least recently used first out, bounded in bytes), keyed by the file's path, size and time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DECODE_RATE = 16_000  # Hz: plenty for a picture of the sound
+PEAKS_PER_SECOND = 100
+MAX_PEAKS = 1 << 18  # ~44 min at full resolution; longer files get coarser buckets
+CACHE_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """``values[i]`` is the loudest |sample| (0..1) in ``[i / per_second, (i + 1) /
+    per_second)`` seconds of the file; ``duration`` is the file's length in seconds."""
+
+    values: Any  # 1-D float32 ndarray
+    per_second: float
+    duration: float
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.nbytes)
+
+    def window(self, start: float, end: float, columns: int) -> Any:
+        """The loudest peak in each of ``columns`` equal slices of ``[start, end)`` seconds
+        (0 outside the file): what one pixel column of a waveform shows."""
+        import numpy as np
+
+        out = np.zeros(max(0, columns), np.float32)
+        n = len(self.values)
+        if columns <= 0 or end <= start or n == 0:
+            return out
+        edges = np.linspace(start, end, columns + 1) * self.per_second
+        lo = np.clip(np.floor(edges[:-1]).astype(np.int64), 0, n)
+        hi = np.clip(np.ceil(edges[1:]).astype(np.int64), 0, n)
+        hi = np.maximum(hi, np.minimum(lo + 1, n))
+        # one reduceat over [lo, hi) pairs (the in-between results are dropped)
+        valid = hi > lo
+        if valid.any():
+            starts, stops = lo[valid], hi[valid]
+            order = np.empty(2 * len(starts), np.int64)
+            order[0::2], order[1::2] = starts, stops
+            padded = np.append(self.values, np.float32(0))
+            out[valid] = np.maximum.reduceat(padded, order)[0::2]
+        return out
+
+
+def compute_peaks(
+    path: str | Path,
+    *,
+    cancelled: Callable[[], bool] | None = None,
+    max_peaks: int = MAX_PEAKS,
+) -> Peaks | None:
+    """The file's peaks (None when cancelled). ``FieldError("path", ...)`` for a file that is
+    not readable sound. Never holds more than one decoded chunk and ``max_peaks`` buckets."""
+    import numpy as np
+
+    from sora_desktop.engine.audio_stream import iter_pcm
+
+    bucket = DECODE_RATE // PEAKS_PER_SECOND  # samples per bucket at full resolution
+    scale = 1  # buckets merged per stored value (doubles when the file is long)
+    done: list[Any] = []  # stored values, each array already at ``scale``
+    stored = 0
+    carry = np.zeros(0, np.float32)  # per-sample peaks not yet filling a whole bucket
+    samples = 0
+    for chunk in iter_pcm(path, DECODE_RATE, cancelled=cancelled):
+        samples += len(chunk)
+        level = np.abs(chunk.astype(np.int32)).max(axis=1).astype(np.float32) / 32768.0
+        level = np.concatenate([carry, level]) if len(carry) else level
+        width = bucket * scale
+        whole = len(level) // width * width
+        carry = level[whole:]
+        if whole:
+            done.append(level[:whole].reshape(-1, width).max(axis=1))
+            stored += whole // width
+        if stored > max_peaks:  # too long for this resolution: halve it
+            values = np.concatenate(done)
+            if len(values) % 2:  # an odd last bucket goes back to the samples not yet bucketed
+                carry = np.concatenate([np.full(width, values[-1], np.float32), carry])
+                values = values[:-1]
+            done, scale = [values.reshape(-1, 2).max(axis=1)], scale * 2
+            stored = len(done[0])
+    if cancelled is not None and cancelled():
+        return None
+    if len(carry):
+        done.append(np.array([carry.max()], np.float32))
+    values = np.concatenate(done) if done else np.zeros(0, np.float32)
+    return Peaks(
+        values.astype(np.float32), PEAKS_PER_SECOND / scale, samples / float(DECODE_RATE)
+    )
+
+
+def _key(path: str | Path) -> tuple[str, int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (os.path.abspath(os.fspath(path)), st.st_size, st.st_mtime_ns)
+
+
+class PeaksCache:
+    """Peaks per file, least recently used dropped first beyond ``max_bytes``; thread-safe. A
+    file changed on disk (size or time) is a new entry."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, int, int], Peaks] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(p.nbytes for p in self._items.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def get(self, path: str | Path) -> Peaks | None:
+        key = _key(path)
+        with self._lock:
+            peaks = self._items.get(key) if key is not None else None
+            if peaks is not None:
+                self._items.move_to_end(key)
+            return peaks
+
+    def put(self, path: str | Path, peaks: Peaks) -> None:
+        key = _key(path)
+        if key is None or peaks.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            self._items[key] = peaks
+            self._items.move_to_end(key)
+            total = sum(p.nbytes for p in self._items.values())
+            while total > self.max_bytes and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                total -= dropped.nbytes
+
+    def peaks_for(self, path: str | Path, cancelled: Callable[[], bool] | None = None):
+        """The cached peaks, else computed now (on the caller's thread) and kept."""
+        peaks = self.get(path)
+        if peaks is None:
+            peaks = compute_peaks(path, cancelled=cancelled)
+            if peaks is not None:
+                self.put(path, peaks)
+        return peaks
