@@ -91,12 +91,13 @@ def compute_peaks(
         if whole:
             done.append(level[:whole].reshape(-1, width).max(axis=1))
             stored += whole // width
-        if stored > max_peaks:  # too long for this resolution: halve it
+        while stored > max_peaks:  # too long for this resolution: halve it
             values = np.concatenate(done)
             if len(values) % 2:  # an odd last bucket goes back to the samples not yet bucketed
                 carry = np.concatenate([np.full(width, values[-1], np.float32), carry])
                 values = values[:-1]
-            done, scale = [values.reshape(-1, 2).max(axis=1)], scale * 2
+            width, scale = width * 2, scale * 2
+            done = [values.reshape(-1, 2).max(axis=1)]
             stored = len(done[0])
     if cancelled is not None and cancelled():
         return None
