@@ -88,6 +88,17 @@ def clip_relpath(project: Project, shot_id: str, take_id: str, suffix: str = ".m
     return f"{media_dir(project).name}/{shot_id}/{take_id}{suffix}"
 
 
+AUDIO_FOLDER = "audio"  # imported sound files: <stem>_media/audio/<item id><suffix>
+
+
+def audio_relpath(project: Project, item_id: str, suffix: str) -> str:
+    """Where an imported sound file goes, relative to the project folder (``/``-separated)."""
+    _check_id(item_id, "sound clip")
+    if not re.match(r"^\.[A-Za-z0-9]{1,8}$", suffix):
+        raise ValueError(f"suffix: {suffix!r} is not a file extension like '.wav'")
+    return f"{media_dir(project).name}/{AUDIO_FOLDER}/{item_id}{suffix.lower()}"
+
+
 def resolve_media(project: Project, relpath: str) -> Path:
     """Absolute path of a clip; ``ProjectError`` for absolute paths or paths leaving the folder
     (also through symbolic links)."""
@@ -239,6 +250,11 @@ def _note_unusable_media(project: Project) -> None:
                 resolve_media(project, take.clip)
             except ProjectError as exc:
                 problems.append(f"shot {number}: {exc}")
+    for number, item in enumerate(project.audio, 1):
+        try:
+            resolve_media(project, item.file)
+        except ProjectError as exc:
+            problems.append(f"sound clip {number}: {exc}")
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         project.warnings.append(
@@ -312,6 +328,7 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     new_folder = target.parent
     new_media = f"{target.stem}_media"
     old_clips = [(t, t.clip, t.latents) for shot in project.shots for t in shot.takes]
+    old_audio = list(project.audio)
     old_modified = project.modified_at
     saved = False
     try:
@@ -329,6 +346,7 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     except BaseException as exc:
         for take, clip, latents in old_clips:
             take.clip, take.latents = clip, latents
+        project.audio[:] = old_audio
         project.modified_at = old_modified
         if isinstance(exc, OSError):
             raise ProjectError(
