@@ -11,11 +11,13 @@ import pytest
 
 from sora_desktop.studio import waveform
 from sora_desktop.studio.playback_sync import (
+    DRIFT_READINGS,
     DRIFT_TOLERANCE_S,
+    JUMP_S,
+    DriftCheck,
     FilmClock,
     ShotSpan,
     Voice,
-    drifted,
 )
 from tests.audio_support import RATE, expected_peaks, tone, tone_file, write_wav
 
@@ -131,8 +133,23 @@ def test_voice_position_gain_and_drift():
     assert v.gain(1.5) == pytest.approx(0.8 * 0.5)  # half-way through the fade-in
     assert v.gain(2.5) == pytest.approx(0.8)
     assert v.gain(4.0) == pytest.approx(0.8 * 0.5)  # half-way through the fade-out
-    assert not drifted(2.0, 2.0 + DRIFT_TOLERANCE_S / 2)
-    assert drifted(2.0, 2.0 + DRIFT_TOLERANCE_S * 2)
+
+
+def test_drift_is_corrected_when_it_lasts_and_at_once_after_a_jump():
+    check = DriftCheck()
+    # jittery reports around the right place: never a seek
+    assert not any(check.observe(2.0 + d, 2.0) for d in (0.09, -0.1, 0.05, -0.08, 0.1, 0.0))
+    # one wild reading among good ones is jitter, not drift
+    check.reset()
+    assert not any(check.observe(2.0 + d, 2.0) for d in (0.0, 0.3, 0.0, 0.0))
+    # a lasting drift: sought once the readings agree
+    check.reset()
+    hits = [check.observe(2.0 + 0.2, 2.0) for _ in range(DRIFT_READINGS)]
+    assert hits == [False] * (DRIFT_READINGS - 1) + [True]
+    assert DRIFT_TOLERANCE_S < 0.2 < JUMP_S
+    # a jump (the film looped back to the start): at once
+    check.reset()
+    assert check.observe(5.0, 0.1)
 
 
 def test_rate_constant_is_the_one_the_tone_uses():

@@ -14,9 +14,15 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
+from sora_desktop.core.project.audio import fade_gain
+
 # A playing sound further than this from where the picture says is sought back into place
-# (less is inaudible and seeking on every frame would stutter).
-DRIFT_TOLERANCE_S = 0.08
+# (less is hard to hear, and a player's position reports jitter by tens of milliseconds:
+# seeking on every frame would stutter). Readings are smoothed over ``DRIFT_READINGS``; one
+# reading past ``JUMP_S`` (a loop back to the start, a jump) seeks at once.
+DRIFT_TOLERANCE_S = 0.12
+DRIFT_READINGS = 3
+JUMP_S = 0.4
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,8 @@ class FilmClock:
 @dataclass(frozen=True)
 class Voice:
     """A sound heard on the timeline: ``path`` from ``trim_in`` seconds into the file, starting
-    at film second ``start``, for ``duration`` seconds, at ``volume`` (1 = as recorded) with
-    linear fades in and out (seconds)."""
+    at film second ``start``, for ``duration`` seconds, at ``volume`` (an amplitude factor, 1 =
+    as recorded) with fades in and out (seconds; the project's fade law, ``fade_gain``)."""
 
     key: str
     path: str
@@ -109,15 +115,74 @@ class Voice:
         """Volume at film second ``t``: 0 outside, ramps over the fades."""
         if not self.active(t):
             return 0.0
-        into, left = t - self.start, self.end - t
-        g = self.volume
-        if self.fade_in > 0 and into < self.fade_in:
-            g *= into / self.fade_in
-        if self.fade_out > 0 and left < self.fade_out:
-            g *= left / self.fade_out
-        return max(0.0, g)
+        return self.volume * fade_gain(t - self.start, self.duration, self.fade_in, self.fade_out)
 
 
-def drifted(actual: float, wanted: float, tolerance: float = DRIFT_TOLERANCE_S) -> bool:
-    """Whether a playing sound at ``actual`` seconds must be sought to ``wanted``."""
-    return abs(actual - wanted) > tolerance
+def item_voice(project: Any, item: Any) -> Voice | None:
+    """The voice of a clip on the audio track (None: its file is not usable)."""
+    from sora_desktop.core.project import ProjectError, resolve_media
+
+    try:
+        path = resolve_media(project, item.file)
+    except (ProjectError, ValueError, OSError):
+        return None
+    return Voice(
+        f"audio:{item.id}",
+        str(path),
+        item.start,
+        item.duration,
+        item.trim_in,
+        item.gain,
+        item.fade_in,
+        item.fade_out,
+    )
+
+
+def shot_voice(project: Any, span: ShotSpan) -> Voice | None:
+    """A shot's own sound (its picked take's ``_audio.wav``, LTX-2's), under the shot, unless
+    the shot is muted or has none."""
+    from sora_desktop.studio.audio import audio_path
+    from sora_desktop.studio.takes import take_clip
+
+    shot = project.shot(span.shot_id)
+    if getattr(shot, "mute", False):
+        return None
+    clip = take_clip(project, shot.selected)
+    if clip is None or not audio_path(clip).is_file():
+        return None
+    return Voice(f"shot:{shot.id}", str(audio_path(clip)), span.start, span.seconds)
+
+
+def voices_for(project: Any) -> list[Voice]:
+    """Everything the player should sound: the track's clips, then each unmuted shot's own
+    sound, on the storyboard's timeline."""
+    voices = [item_voice(project, item) for item in project.audio]
+    voices += [shot_voice(project, span) for span in shot_spans(project.shots)]
+    return [v for v in voices if v is not None]
+
+
+class DriftCheck:
+    """Whether a playing sound has wandered from where the picture says it should be."""
+
+    def __init__(self) -> None:
+        self.readings: list[float] = []
+
+    def reset(self) -> None:
+        """After a seek: the player's position reports lag until the seek lands."""
+        self.readings.clear()
+
+    def observe(self, actual: float, wanted: float) -> bool:
+        """Note one reading (seconds into the file); True when the sound must be sought to
+        ``wanted`` (the readings then start again)."""
+        off = actual - wanted
+        if abs(off) > JUMP_S:
+            self.reset()
+            return True
+        self.readings = [*self.readings[-(DRIFT_READINGS - 1) :], off]
+        if len(self.readings) < DRIFT_READINGS:
+            return False
+        middle = sorted(self.readings)[len(self.readings) // 2]
+        if abs(middle) > DRIFT_TOLERANCE_S:
+            self.reset()
+            return True
+        return False

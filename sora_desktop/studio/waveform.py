@@ -44,17 +44,25 @@ class Peaks:
         (0 outside the file): what one pixel column of a waveform shows."""
         import numpy as np
 
-        out = np.zeros(max(0, columns), np.float32)
+        if columns <= 0 or end <= start:
+            return np.zeros(max(0, columns), np.float32)
+        return self.levels(np.linspace(start, end, columns + 1))
+
+    def levels(self, edges: Any) -> Any:
+        """The loudest peak between each pair of neighbouring ``edges`` (increasing seconds
+        in the file; 0 outside it): one value per slice, ``len(edges) - 1`` in all."""
+        import numpy as np
+
+        edges = np.asarray(edges, np.float64) * self.per_second
+        out = np.zeros(max(0, len(edges) - 1), np.float32)
         n = len(self.values)
-        if columns <= 0 or end <= start or n == 0:
+        if len(out) == 0 or n == 0:
             return out
-        edges = np.linspace(start, end, columns + 1) * self.per_second
         lo = np.clip(np.floor(edges[:-1]).astype(np.int64), 0, n)
         hi = np.clip(np.ceil(edges[1:]).astype(np.int64), 0, n)
         hi = np.maximum(hi, np.minimum(lo + 1, n))
-        # one reduceat over [lo, hi) pairs (the in-between results are dropped)
-        valid = hi > lo
-        if valid.any():
+        valid = (hi > lo) & (edges[1:] > 0)
+        if valid.any():  # one reduceat over [lo, hi) pairs (the in-between results dropped)
             starts, stops = lo[valid], hi[valid]
             order = np.empty(2 * len(starts), np.int64)
             order[0::2], order[1::2] = starts, stops
