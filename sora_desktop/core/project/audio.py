@@ -33,6 +33,14 @@ MAX_NAME_CHARS = 500
 MAX_MUSIC_PROMPT_CHARS = 2_000
 # a trim or duration may exceed the probed length by this much (rounding of the probe)
 SECONDS_TOLERANCE = 1e-3
+# the sound files Sora Desktop imports: ffmpeg's name for the format -> the copy's suffix
+IMPORT_FORMATS: dict[str, str] = {"wav": ".wav", "mp3": ".mp3", "flac": ".flac", "ogg": ".ogg"}
+IMPORT_SUFFIXES: tuple[str, ...] = (".wav", ".mp3", ".flac", ".ogg", ".oga")  # file dialogs
+IMPORT_LABEL = "WAV, MP3, FLAC or OGG"
+MAX_AUDIO_BYTES = 1024**3  # an imported file (an hour of 48 kHz stereo WAV is 0.7 GB)
+# the film's sound: every source is decoded to this before mixing; the export encodes it
+MIX_SAMPLE_RATE = 48_000
+MIX_CHANNELS = 2
 
 
 def _number(name: str, value: Any, low: float, high: float, unit: str = "seconds") -> float:
