@@ -1,7 +1,7 @@
 """Playing the sound track with the pictures: film time ↔ each sound's position. Qt-free.
 
-The storyboard's timeline is the shots in order, each as long as its settings say (what the
-cards show); sound clips sit on it in those seconds. The player shows frames; ``FilmClock``
+The storyboard's timeline is the shots in order, each as long as its picked clip (else its
+settings); sound clips sit on it in those seconds, as in the exported film. The player shows frames; ``FilmClock``
 turns the frame on screen into film seconds, ``Voice`` says where in its file a sound is (and
 how loud) at a film second, and ``drifted`` says when a playing sound has wandered far enough
 from where it should be to seek it back. The Qt player (ui/audio_playback.py) only applies
@@ -39,10 +39,11 @@ class ShotSpan:
 
 
 def shot_spans(shots: list[Any]) -> list[ShotSpan]:
-    """Each shot's place on the timeline (seconds from its settings, in storyboard order)."""
+    """Each shot's place on the timeline, in storyboard order (``Shot.seconds``: its picked
+    clip's length, else its settings')."""
     spans, t = [], 0.0
     for shot in shots:
-        seconds = float(shot.request.seconds)
+        seconds = float(shot.seconds)
         spans.append(ShotSpan(shot.id, t, seconds))
         t += seconds
     return spans
@@ -141,16 +142,12 @@ def item_voice(project: Any, item: Any) -> Voice | None:
 def shot_voice(project: Any, span: ShotSpan) -> Voice | None:
     """A shot's own sound (its picked take's ``_audio.wav``, LTX-2's), under the shot, unless
     the shot is muted or has none."""
-    from sora_desktop.studio.audio import audio_path
-    from sora_desktop.studio.takes import take_clip
+    from sora_desktop.studio.soundtrack import shot_sound
 
-    shot = project.shot(span.shot_id)
-    if getattr(shot, "mute", False):
+    path = shot_sound(project, project.shot(span.shot_id))
+    if path is None:
         return None
-    clip = take_clip(project, shot.selected)
-    if clip is None or not audio_path(clip).is_file():
-        return None
-    return Voice(f"shot:{shot.id}", str(audio_path(clip)), span.start, span.seconds)
+    return Voice(f"shot:{span.shot_id}", str(path), span.start, span.seconds)
 
 
 def voices_for(project: Any) -> list[Voice]:

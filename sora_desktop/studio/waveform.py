@@ -1,10 +1,9 @@
 """A sound file's waveform for the storyboard's audio lane: peaks, computed once per file.
 
-Qt-free. The file is decoded by ffmpeg as a stream (``engine.audio_stream``) and reduced as it
-comes to the loudest absolute sample per bucket (``PEAKS_PER_SECOND`` buckets a second, over
-all channels). Memory is bounded whatever the file's length: past ``MAX_PEAKS`` buckets,
-neighbouring buckets are merged (the resolution halves). Results are kept in a ``PeaksCache``
-(least recently used first out, bounded in bytes), keyed by the file's path, size and time.
+Qt-free. The file is decoded as a stream by the project's sound decoder
+(``engine.audio_decode.scan_audio``) into the loudest sample per short bucket; ``Peaks`` answers
+what each pixel column shows (``levels``), and a ``PeaksCache`` keeps results (least recently
+used first out, bounded in bytes), keyed by the file's path, size and time.
 """
 
 from __future__ import annotations
@@ -20,9 +19,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-DECODE_RATE = 16_000  # Hz: plenty for a picture of the sound
-PEAKS_PER_SECOND = 100
-MAX_PEAKS = 1 << 18  # ~44 min at full resolution; longer files get coarser buckets
 CACHE_BYTES = 32 * 1024 * 1024
 
 
@@ -71,50 +67,20 @@ class Peaks:
         return out
 
 
-def compute_peaks(
-    path: str | Path,
-    *,
-    cancelled: Callable[[], bool] | None = None,
-    max_peaks: int = MAX_PEAKS,
-) -> Peaks | None:
-    """The file's peaks (None when cancelled). ``FieldError("path", ...)`` for a file that is
-    not readable sound. Never holds more than one decoded chunk and ``max_peaks`` buckets."""
-    import numpy as np
+def compute_peaks(path: str | Path, *, cancelled: Callable[[], bool] | None = None) -> Peaks | None:
+    """The file's peaks (None when cancelled before it started). The project's one sound
+    decoder reads it (``engine.audio_decode.scan_audio``: streamed, local files and the
+    imported formats only, at most ``MAX_AUDIO_SECONDS``, time-bounded), so a waveform holds
+    at most ``MAX_AUDIO_SECONDS * PEAKS_PER_SECOND`` values (2 MB for three hours).
+    ``FieldError`` for a file that is not readable sound."""
+    from sora_desktop.core.safe_paths import check_regular_file
+    from sora_desktop.engine.audio_decode import PEAKS_PER_SECOND, scan_audio
 
-    from sora_desktop.engine.audio_stream import iter_pcm
-
-    bucket = DECODE_RATE // PEAKS_PER_SECOND  # samples per bucket at full resolution
-    scale = 1  # buckets merged per stored value (doubles when the file is long)
-    done: list[Any] = []  # stored values, each array already at ``scale``
-    stored = 0
-    carry = np.zeros(0, np.float32)  # per-sample peaks not yet filling a whole bucket
-    samples = 0
-    for chunk in iter_pcm(path, DECODE_RATE, cancelled=cancelled):
-        samples += len(chunk)
-        level = np.abs(chunk.astype(np.int32)).max(axis=1).astype(np.float32) / 32768.0
-        level = np.concatenate([carry, level]) if len(carry) else level
-        width = bucket * scale
-        whole = len(level) // width * width
-        carry = level[whole:]
-        if whole:
-            done.append(level[:whole].reshape(-1, width).max(axis=1))
-            stored += whole // width
-        while stored > max_peaks:  # too long for this resolution: halve it
-            values = np.concatenate(done)
-            if len(values) % 2:  # an odd last bucket goes back to the samples not yet bucketed
-                carry = np.concatenate([np.full(width, values[-1], np.float32), carry])
-                values = values[:-1]
-            width, scale = width * 2, scale * 2
-            done = [values.reshape(-1, 2).max(axis=1)]
-            stored = len(done[0])
     if cancelled is not None and cancelled():
         return None
-    if len(carry):
-        done.append(np.array([carry.max()], np.float32))
-    values = np.concatenate(done) if done else np.zeros(0, np.float32)
-    return Peaks(
-        values.astype(np.float32), PEAKS_PER_SECOND / scale, samples / float(DECODE_RATE)
-    )
+    check_regular_file(path, "audio")  # a FIFO or device never reaches the decoder
+    scan = scan_audio(path)
+    return Peaks(scan.peaks, float(PEAKS_PER_SECOND), float(scan.seconds))
 
 
 def _key(path: str | Path) -> tuple[str, int, int] | None:

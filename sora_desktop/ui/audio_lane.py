@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.project import AudioItem
+from sora_desktop.core.project.audio import IMPORT_SUFFIXES
 from sora_desktop.studio.playback_sync import ShotSpan, shot_spans
 from sora_desktop.ui.audio_vm import AudioViewModel
 from sora_desktop.ui.waveforms import WaveformStore
@@ -31,7 +32,6 @@ CLIP_MARGIN = 5  # px above and below a clip
 EDGE_PX = 7  # grab zone of a clip's edges (trim)
 FADE_BOX = 9  # side of the fade handles
 MIN_CLIP_S = 0.1  # a trim never leaves less than this
-SOUND_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".oga")
 
 
 @dataclass(frozen=True)
@@ -378,7 +378,7 @@ class AudioLane(QWidget):
         if not mime.hasUrls():
             return []
         paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
-        return [p for p in paths if p.lower().endswith(SOUND_SUFFIXES)]
+        return [p for p in paths if p.lower().endswith(IMPORT_SUFFIXES)]
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
         if self.sound_files(event.mimeData()):
