@@ -1,11 +1,11 @@
 """Playing the sound track with the pictures: film time ↔ each sound's position. Qt-free.
 
 The storyboard's timeline is the shots in order, each as long as its picked clip (else its
-settings); sound clips sit on it in those seconds, as in the exported film. The player shows frames; ``FilmClock``
-turns the frame on screen into film seconds, ``Voice`` says where in its file a sound is (and
-how loud) at a film second, and ``drifted`` says when a playing sound has wandered far enough
-from where it should be to seek it back. The Qt player (ui/audio_playback.py) only applies
-these answers to QtMultimedia.
+settings); sound clips sit on it in those seconds, as in the exported film. The player shows
+frames: ``FilmClock`` turns the frame on screen into film seconds, ``Voice`` says where in its
+file a sound is (and how loud) at a film second, and ``DriftCheck`` says when a playing sound
+has wandered far enough from there to seek it back. The Qt player (ui/audio_playback.py) only
+applies these answers to QtMultimedia.
 """
 
 from __future__ import annotations

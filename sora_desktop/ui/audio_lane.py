@@ -151,9 +151,7 @@ class AudioLane(QWidget):
         cards = [(c.geometry().x(), c.geometry().width()) for c in strip.cards]
         spans = shot_spans(self.vm.project_vm.shots)
         margins = strip.row.contentsMargins()
-        return LaneGeometry.build(
-            spans, cards, strip.row.spacing(), margins.left(), PX_PER_SECOND
-        )
+        return LaneGeometry.build(spans, cards, strip.row.spacing(), margins.left(), PX_PER_SECOND)
 
     def item_rect(self, item: AudioItem, geo: LaneGeometry | None = None) -> QRectF:
         geo = geo or self.lane_geometry()
@@ -227,16 +225,17 @@ class AudioLane(QWidget):
         xout = geo.x_for(item.end - item.fade_out)
         p.setPen(QPen(QColor("#ffd479"), 1.5))
         p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawPolyline(
-            QPolygonF(
-                [
-                    QPointF(rect.left(), bottom),
-                    QPointF(xin, top),
-                    QPointF(xout, top),
-                    QPointF(rect.right(), bottom),
-                ]
+        if item.fade_in > 0 or item.fade_out > 0:
+            p.drawPolyline(
+                QPolygonF(
+                    [
+                        QPointF(rect.left(), bottom),
+                        QPointF(xin, top),
+                        QPointF(xout, top),
+                        QPointF(rect.right(), bottom),
+                    ]
+                )
             )
-        )
         p.setBrush(QColor("#ffd479"))
         for box in self.fade_handles(item, geo):
             p.drawRect(box)
