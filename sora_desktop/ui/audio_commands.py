@@ -13,8 +13,6 @@ from sora_desktop.core.project import AudioItem
 if TYPE_CHECKING:
     from sora_desktop.ui.audio_vm import AudioViewModel
 
-MERGE_AUDIO = 1901
-
 
 class _AudioCmd(QUndoCommand):
     def __init__(self, vm: AudioViewModel, text: str) -> None:
@@ -61,26 +59,14 @@ class RemoveAudioCommand(_AudioCmd):
 
 
 class UpdateAudioCommand(_AudioCmd):
-    """Change one clip (move, trim, volume, fades). The new item is validated before the
-    command is pushed; consecutive edits of the same kind on one clip (a spin box stepping)
-    merge into one undo step."""
+    """Change one clip (move, trim, volume, fades): one drag or one inspector OK is one undo
+    step. The new item is validated before the command is pushed."""
 
     def __init__(self, vm, item_id: str, changes: dict[str, Any], text: str, key: str) -> None:
         super().__init__(vm, text)
         self.item_id, self.key = item_id, key
         self.old: AudioItem = vm.project.audio_item(item_id)
         self.new: AudioItem = self.old.with_changes(**changes)  # FieldError before any change
-
-    def id(self) -> int:
-        return MERGE_AUDIO
-
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt API
-        if not isinstance(other, UpdateAudioCommand):
-            return False
-        if other.item_id != self.item_id or other.key != self.key or not self.key:
-            return False
-        self.new = other.new
-        return True
 
     def redo(self) -> None:
         self.project.replace_audio(self.new)

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QMenu, QWidget
 
@@ -342,6 +342,14 @@ class AudioLane(QWidget):
         found = self.hit(event.position())
         if found:
             self.open_inspector(found[0])
+
+    def event(self, event) -> bool:
+        # Delete on a selected clip removes the clip, not the shot (the storyboard's shortcut)
+        if event.type() == QEvent.Type.ShortcutOverride and self.vm.selected_id:
+            if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+                event.accept()
+                return True
+        return super().event(event)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.vm.selected_id:
