@@ -27,7 +27,7 @@ from sora_desktop.ui.waveforms import WaveformStore
 
 log = logging.getLogger(__name__)
 
-LANE_H = 68
+LANE_H = 76
 CLIP_MARGIN = 5  # px above and below a clip
 EDGE_PX = 7  # grab zone of a clip's edges (trim)
 FADE_BOX = 9  # side of the fade handles
@@ -86,6 +86,21 @@ class LaneGeometry:
         before = self.times[0] + (xs - self.xs[0]) / self.px_per_second
         after = self.times[-1] + (xs - self.xs[-1]) / self.px_per_second
         return np.where(xs < self.xs[0], before, np.where(xs > self.xs[-1], after, inner))
+
+
+def lane_rows(items: list[AudioItem]) -> tuple[dict[str, int], int]:
+    """Overlapping clips are drawn one above the other: each clip's row (the first one free
+    where it starts, in track order) and the number of rows."""
+    ends: list[float] = []  # where each row is free from
+    rows: dict[str, int] = {}
+    for item in items:
+        row = next((r for r, end in enumerate(ends) if end <= item.start + 1e-9), len(ends))
+        if row == len(ends):
+            ends.append(item.end)
+        else:
+            ends[row] = item.end
+        rows[item.id] = row
+    return rows, max(1, len(ends))
 
 
 def _fit_fades(changes: dict, item: AudioItem, duration: float) -> dict:
@@ -156,11 +171,14 @@ class AudioLane(QWidget):
     def item_rect(self, item: AudioItem, geo: LaneGeometry | None = None) -> QRectF:
         geo = geo or self.lane_geometry()
         x0, x1 = geo.x_for(item.start), geo.x_for(item.end)
-        return QRectF(x0, CLIP_MARGIN, max(2.0, x1 - x0), self.height() - 2 * CLIP_MARGIN)
+        rows, count = lane_rows(self._shown_items())
+        height = (self.height() - 2 * CLIP_MARGIN) / count
+        top = CLIP_MARGIN + rows.get(item.id, 0) * height
+        return QRectF(x0, top, max(2.0, x1 - x0), height - (1 if count > 1 else 0))
 
     def fade_handles(self, item: AudioItem, geo: LaneGeometry | None = None):
         geo = geo or self.lane_geometry()
-        top = CLIP_MARGIN
+        top = self.item_rect(item, geo).top()
         xin = geo.x_for(item.start + item.fade_in)
         xout = geo.x_for(item.end - item.fade_out)
         box = lambda x, side: QRectF(x - (FADE_BOX if side else 0), top, FADE_BOX, FADE_BOX)  # noqa: E731
