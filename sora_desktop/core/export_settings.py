@@ -56,7 +56,7 @@ LOUDNESS_TARGET_LUFS, LOUDNESS_TRUE_PEAK_DB = -16.0, -1.5
 # formats whose files carry no sound: the export says so (one message: SOUND_DROPPED_MESSAGE)
 SILENT_FORMATS: tuple[str, ...] = ("gif", "png")
 SOUND_DROPPED_MESSAGE = (
-    "{label} has no sound: the film's soundtrack is left out. Export MP4 or WebM to keep it."
+    "{label} cannot hold sound, so the sound is left out; export MP4 or WebM to keep it."
 )
 FORMAT_LABELS: dict[str, str] = {
     "mp4": "MP4",

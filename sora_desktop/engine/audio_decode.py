@@ -245,17 +245,22 @@ def decode_pcm(
     path: str | Path, trim_in: float, seconds: float, timeout_s: float = SCAN_TIMEOUT_S
 ) -> np.ndarray:
     """``seconds`` of the file from ``trim_in`` as (samples, MIX_CHANNELS) float32 at
-    ``MIX_SAMPLE_RATE`` (mono is spread to both sides). Shorter when the file ends first;
+    ``MIX_SAMPLE_RATE`` (mono plays at full level on both sides). Shorter when the file ends first;
     never longer (the read stops at the expected size, whatever the file holds)."""
     p = Path(path)
     want = int(round(seconds * MIX_SAMPLE_RATE))
     if want <= 0:
         return np.zeros((0, MIX_CHANNELS), np.float32)
     frame_bytes = 4 * MIX_CHANNELS
+    if probe_audio(p).channels in ("mono", "1 channels"):
+        # a mono file plays at full level on both sides (ffmpeg's own upmix lowers it 3 dB)
+        layout = ["-af", "pan=stereo|c0=c0|c1=c0"]
+    else:
+        layout = ["-ac", str(MIX_CHANNELS)]
     # ask ffmpeg for a little more than needed: its -t rounds to its own frames
     proc = _decoder(
         p,
-        ["-ac", str(MIX_CHANNELS), "-ar", str(MIX_SAMPLE_RATE)],
+        [*layout, "-ar", str(MIX_SAMPLE_RATE)],
         seek=trim_in,
         seconds=seconds + 0.05,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sora_desktop.core.export_settings import ExportSettings
+from sora_desktop.core.export_settings import SILENT_FORMATS, ExportSettings
 from sora_desktop.core.film_layout import canvas_size, default_film_fps, shot_spans
 from sora_desktop.core.project import Project, Take
 from sora_desktop.core.request import GenerationRequest
@@ -137,7 +137,7 @@ def render_film(
         from sora_desktop.studio.film_sound import mix_sources_for, render_mix
 
         record = dict(sound.record)
-        if fmt in ("mp4", "webm"):
+        if fmt not in SILENT_FORMATS:
             sources = mix_sources_for(sound, timing, fps, crossfade_frames)
             mix = render_mix(sources, len(frames), fps, sound.normalize_loudness, cancel)
         else:

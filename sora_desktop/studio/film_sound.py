@@ -173,3 +173,58 @@ def render_mix(
     if cancel is not None:
         cancel.raise_if_cancelled()
     return write_mix(pcm)
+
+
+def clip_sound_mix(
+    frames: int,
+    fps: int,
+    *,
+    own_audio: Any = None,
+    sample_rate: int = 0,
+    music: Path | None = None,
+    music_seconds: float = 0.0,
+    normalize: bool = False,
+    cancel: Any = None,
+) -> tuple[Path | None, dict[str, Any] | None]:
+    """The sound of one generated clip (``sora-desktop generate``): the model's own sound
+    (``own_audio``, (samples, channels) float at ``sample_rate``; LTX-2 makes one) and
+    ``music`` (a checked sound file ``music_seconds`` long) laid under it from the start, cut to
+    the clip's length and faded (``soundtrack.music_fades``). ``(raw mix, metadata record)``;
+    ``(None, None)`` when there is no sound. The caller removes the mix (``remove_mix``)."""
+    import tempfile
+
+    from sora_desktop.engine.export.audio_mix import MixSource
+    from sora_desktop.studio.audio import write_wav
+    from sora_desktop.studio.soundtrack import music_fades
+
+    if own_audio is None and music is None:
+        return None, None
+    seconds = frames / fps
+    sources = []
+    record: dict[str, Any] = {"items": [], "own_sound": own_audio is not None}
+    record["normalize_loudness"] = normalize
+    with tempfile.TemporaryDirectory(prefix="sora-sound.") as tmp:
+        if own_audio is not None:
+            own = write_wav(Path(tmp) / "own.wav", own_audio, sample_rate)
+            sources.append(MixSource(own, 0.0, 0.0, seconds, label="the clip's own sound"))
+        if music is not None:
+            duration = min(music_seconds, seconds)
+            fade_in, fade_out = music_fades(duration)
+            sources.append(
+                MixSource(Path(music), 0.0, 0.0, duration, 1.0, fade_in, fade_out, "--music")
+            )
+            record["items"].append(
+                {
+                    "name": Path(music).name,
+                    "kind": "music",
+                    "source_seconds": music_seconds,
+                    "start": 0.0,
+                    "trim_in": 0.0,
+                    "duration": duration,
+                    "volume_db": 0.0,
+                    "fade_in": fade_in,
+                    "fade_out": fade_out,
+                }
+            )
+        mix = render_mix(sources, frames, fps, normalize, cancel)
+    return mix, record

@@ -22,7 +22,12 @@ import numpy as np
 
 from sora_desktop import __version__
 from sora_desktop.core.atomic import atomic_write_text, atomic_write_with, current_umask
-from sora_desktop.core.export_settings import EXPORT_FORMATS, QUALITIES, SUFFIX_FORMATS
+from sora_desktop.core.export_settings import (
+    EXPORT_FORMATS,
+    QUALITIES,
+    SILENT_FORMATS,
+    SUFFIX_FORMATS,
+)
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import CancelToken
 from sora_desktop.engine.export import ffmpeg
@@ -183,7 +188,7 @@ def export_video(
     )
     if audio_record is not None:
         meta["audio"] = audio_record
-    if fmt in ("png", "gif"):
+    if fmt in SILENT_FORMATS:
         audio = None  # these formats hold no sound (the caller says so to the user)
     if fmt == "png":
         return _export_png(frames.shape[0], frame_at, target, meta, progress, cancel)
