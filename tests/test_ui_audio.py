@@ -272,6 +272,7 @@ def test_the_players_sound_follows_the_film_while_playing_and_scrubbing(qtbot, w
         assert playback.seconds == pytest.approx(film_t)
         assert state["target"] == pytest.approx(film_t - item.start)
         assert not state["playing"]
+        assert window.audio_lane.playhead == pytest.approx(film_t)  # the lane shows where
         if playback.available:
             qtbot.waitUntil(
                 lambda ft=film_t: (

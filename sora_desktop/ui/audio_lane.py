@@ -152,6 +152,7 @@ class AudioLane(QWidget):
         self.setToolTip("")
         self._drag: tuple[str, str, float] | None = None  # item id, part, pointer's first t
         self._preview: AudioItem | None = None  # the clip as the drag would leave it
+        self.playhead: float | None = None  # the film second the player shows
         vm.track_changed.connect(lambda _id: self.update())
         vm.timeline_changed.connect(self.update)
         vm.selection_changed.connect(lambda _id: self.update())
@@ -211,6 +212,11 @@ class AudioLane(QWidget):
             items = [self._preview if i.id == self._preview.id else i for i in items]
         return items
 
+    def set_playhead(self, seconds: float | None) -> None:
+        if seconds != self.playhead:
+            self.playhead = seconds
+            self.update()
+
     # ------------------------------------------------------------------ painting
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
         p = QPainter(self)
@@ -224,9 +230,12 @@ class AudioLane(QWidget):
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                 "Sound: drop a music file here, or File → Import sound…",
             )
-            return
         for item in items:
             self._paint_item(p, item, geo)
+        if self.playhead is not None:
+            x = geo.x_for(self.playhead)
+            p.setPen(QPen(QColor("#ff5c5c"), 2))
+            p.drawLine(QLineF(x, 0, x, self.height()))
 
     def _paint_item(self, p: QPainter, item: AudioItem, geo: LaneGeometry) -> None:
         rect = self.item_rect(item, geo)

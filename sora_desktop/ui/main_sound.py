@@ -43,6 +43,9 @@ class MainSoundMixin:
         self.audio_lane = AudioLane(self.audio_vm, self.storyboard, self.waveforms)
         self.storyboard.add_lane(self.audio_lane)
         self.audio_playback = AudioPlayback(self.player.vm, self.audio_vm, self)
+        # the lane's playhead: the film second on screen (the playback works it out first)
+        self.player.vm.frame_changed.connect(self._show_playhead)
+        self.player.vm.clip_changed.connect(self._show_playhead)
         self.imports_running = 0
         self._import_relay = _ImportRelay(self)
         self._import_relay.imported.connect(self._on_sound_imported)
@@ -62,6 +65,11 @@ class MainSoundMixin:
         self.audio_lane.import_requested.connect(lambda at: self.import_sound(start=at))
         self.audio_lane.files_dropped.connect(self.import_sounds)
         self.storyboard.menu_extras.append(self._shot_sound_menu)
+
+    def _show_playhead(self, *_args) -> None:
+        playback = self.audio_playback
+        shown = bool(playback.clock.segments) and self.player.vm.preview is None
+        self.audio_lane.set_playhead(playback.seconds if shown else None)
 
     # ------------------------------------------------------------------ shot menu
     def _shot_sound_menu(self, menu, shot) -> None:
