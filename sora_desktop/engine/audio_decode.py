@@ -199,7 +199,8 @@ def scan_audio(path: str | Path, timeout_s: float = SCAN_TIMEOUT_S) -> AudioScan
     p = Path(path)
     per_peak = SCAN_RATE // PEAKS_PER_SECOND
     limit = int(MAX_AUDIO_SECONDS * SCAN_RATE)
-    proc = _decoder(p, ["-ac", "1", "-ar", str(SCAN_RATE)])
+    # rematrix_maxval 1: a stereo file is mixed to mono at its own level, not +3 dB (waveform)
+    proc = _decoder(p, ["-ac", "1", "-rematrix_maxval", "1.0", "-ar", str(SCAN_RATE)])
     dog = _Watchdog(proc, timeout_s)
     peaks: list[np.ndarray] = []
     carry = np.zeros(0, np.float32)
