@@ -27,10 +27,13 @@ from sora_desktop import __version__
 from sora_desktop.core import logs
 from sora_desktop.core.capabilities import EMBEDDED_FPS, EMBEDDED_SIZE, EMBEDDED_WINDOW
 from sora_desktop.core.export_settings import (
+    DEFAULT_UPSCALE_METHOD,
     EXPORT_FORMATS,
     MAX_UPSCALE,
+    MIN_EXPORT_SIDE,
     QUALITIES,
     UPSCALE_METHODS,
+    default_upscale,
 )
 from sora_desktop.core.request import (
     EMBEDDED_MODEL_ID,
@@ -115,9 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     gen.add_argument("--start-image", help="image the clip starts from")
     gen.add_argument(
-        "--upscale", type=int, default=1, help=f"integer export upscale (1-{MAX_UPSCALE})"
+        "--upscale",
+        type=int,
+        default=None,
+        help=f"integer export upscale (1-{MAX_UPSCALE}; default: enough for "
+        f"{MIN_EXPORT_SIDE} px on the short side)",
     )
-    gen.add_argument("--upscale-method", default="nearest", choices=list(UPSCALE_METHODS))
+    gen.add_argument(
+        "--upscale-method", default=DEFAULT_UPSCALE_METHOD, choices=list(UPSCALE_METHODS)
+    )
+    gen.add_argument(
+        "--sidecar",
+        action="store_true",
+        help="also write the settings beside the file as <file>.json (they are inside it anyway)",
+    )
     gen.add_argument("--quality", default="high", choices=list(QUALITIES))
     gen.add_argument("--watermark", action="store_true", help="add a visible AI-generated label")
     gen.add_argument(
@@ -348,6 +362,16 @@ def _load_backend(model_id: str, device: str, model_dir: str | None) -> Any:
     return load_backend(model_id, device)
 
 
+def _warn_vocabulary(prompt: str, model_id: str) -> None:
+    """Name the words the built-in model cannot draw (it still generates)."""
+    from sora_desktop.studio.vocabulary import checks_model, cli_warning, unknown_words
+
+    if checks_model(model_id):
+        warning = cli_warning(unknown_words(prompt))
+        if warning:
+            print(warning, file=sys.stderr)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -379,7 +403,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     fmt = format_for_path(output, args.format)
     import numpy as np
 
-    upscale_frames(np.zeros((1, 1, 1, 3), np.uint8), args.upscale, args.upscale_method)
+    upscale_frames(
+        np.zeros((1, 1, 1, 3), np.uint8),
+        1 if args.upscale is None else args.upscale,
+        args.upscale_method,
+    )
     target = output_path_for(output, fmt)
     check_writable_folder(target.parent)  # fail before minutes of generation, not after
     from sora_desktop.cli_generate import check_music, clip_sound
@@ -387,6 +415,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     music = check_music(args.music)  # a bad file fails now, not after the generation
 
+    _warn_vocabulary(args.prompt, request.model_id)
     if enhanced is not None:
         print(f"enhanced prompt: {enhanced}", file=sys.stderr)
     print(f"seed: {request.seed}", file=sys.stderr)
@@ -438,8 +467,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
                     result.fps,
                     fmt=fmt,
                     request=request,
-                    upscale=args.upscale,
+                    upscale=args.upscale
+                    if args.upscale is not None
+                    else default_upscale(result.frames.shape[2], result.frames.shape[1]),
                     upscale_method=args.upscale_method,
+                    sidecar=args.sidecar,
                     quality=args.quality,
                     watermark=args.watermark,
                     cancel=cancel,

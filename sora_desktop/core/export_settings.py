@@ -34,6 +34,10 @@ UPSCALE_CHOICES: tuple[int, ...] = tuple(
 )
 QUALITIES: tuple[str, ...] = ("high", "medium", "low")
 MAX_CROSSFADE_FRAMES = 120
+# an export is at least this many pixels on its short side unless the user picks a size: the
+# built-in model's 64x64 clip is enlarged 8x (smoothly) instead of landing as a thumbnail
+MIN_EXPORT_SIDE = 512
+DEFAULT_UPSCALE_METHOD = "lanczos"
 # how a shot whose shape differs from the film's frame is placed: the whole picture with bars,
 # or the frame filled and the overflow cut off (core/film_layout.fit_rect does the arithmetic)
 FIT_MODES: tuple[str, ...] = ("letterbox", "crop")
@@ -71,8 +75,8 @@ class ExportSettings:
     """How to export: validated when made, so an invalid one never exists."""
 
     format: str = "mp4"
-    upscale: int = 1
-    upscale_method: str = "nearest"
+    upscale: int | None = None  # None = Auto: the film reaches MIN_EXPORT_SIDE (default_upscale)
+    upscale_method: str = DEFAULT_UPSCALE_METHOD
     quality: str = "high"
     crossfade_frames: int = 0
     watermark: bool = False
@@ -80,6 +84,8 @@ class ExportSettings:
     fit: str = "letterbox"
     # even out the film's loudness (ffmpeg's loudnorm to LOUDNESS_TARGET_LUFS) when it has sound
     normalize_loudness: bool = False
+    # also write the metadata beside the file as <file>.json (it is inside the file anyway)
+    sidecar: bool = False
 
     def __post_init__(self) -> None:
         cf = self.crossfade_frames
@@ -93,7 +99,7 @@ class ExportSettings:
                 "export_format", f"{_short(self.format)} is not allowed; allowed {EXPORT_FORMATS}"
             )
         up = self.upscale
-        if _bad_int(up) or not 1 <= up <= MAX_UPSCALE:
+        if up is not None and (_bad_int(up) or not 1 <= up <= MAX_UPSCALE):
             raise FieldError("upscale", f"{_short(up)} is not allowed; allowed 1 to {MAX_UPSCALE}")
         if not isinstance(self.upscale_method, str) or self.upscale_method not in UPSCALE_METHODS:
             raise FieldError(
@@ -117,6 +123,8 @@ class ExportSettings:
             )
         if not isinstance(self.watermark, bool):
             raise FieldError("watermark", f"expected true or false, got {_short(self.watermark)}")
+        if not isinstance(self.sidecar, bool):
+            raise FieldError("sidecar", f"expected true or false, got {_short(self.sidecar)}")
         if not isinstance(self.normalize_loudness, bool):
             raise FieldError(
                 "normalize_loudness",
@@ -131,6 +139,10 @@ class ExportSettings:
     def keeps_sound(self) -> bool:
         """Whether this format carries the film's soundtrack (GIF and PNG frames do not)."""
         return self.format not in SILENT_FORMATS
+
+    def upscale_for(self, width: int, height: int) -> int:
+        """The factor this export enlarges a ``width`` x ``height`` film by (Auto resolved)."""
+        return self.upscale if self.upscale is not None else default_upscale(width, height)
 
     def with_changes(self, **changes: Any) -> ExportSettings:
         return replace(self, **changes)
@@ -150,6 +162,26 @@ class ExportSettings:
 def sound_dropped_message(fmt: str) -> str:
     """What the export dialog and the CLI say when a film with sound goes to GIF or PNG."""
     return SOUND_DROPPED_MESSAGE.format(label=FORMAT_LABELS.get(fmt, fmt))
+
+
+def default_upscale(width: int, height: int) -> int:
+    """The smallest offered factor that makes the film's short side at least MIN_EXPORT_SIDE
+    pixels (1 for a film that is already that large; the largest factor for a tiny one)."""
+    short = max(1, min(int(width), int(height)))
+    for factor in UPSCALE_CHOICES:
+        if short * factor >= MIN_EXPORT_SIDE:
+            return factor
+    return MAX_UPSCALE
+
+
+def crossfade_seconds(frames: int, fps: float) -> float:
+    """A cross-fade stored in frames, as the seconds the export dialog shows at ``fps``."""
+    return round(frames / fps, 2) if fps > 0 else 0.0
+
+
+def crossfade_frames_for(seconds: float, fps: float) -> int:
+    """Seconds the user typed → the frames stored (nearest whole frame, within the limit)."""
+    return max(0, min(MAX_CROSSFADE_FRAMES, round(seconds * fps))) if fps > 0 else 0
 
 
 def _bad_int(value: Any) -> bool:

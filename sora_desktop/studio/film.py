@@ -57,7 +57,7 @@ def film_plan(project: Project, shot_id: str | None, settings: ExportSettings) -
     w, h = canvas_size([(r.width, r.height) for r in requests])
     spans = shot_spans([(r.num_frames, r.fps) for r in requests], fps)
     frames = spans[-1][1] - settings.crossfade_frames * (len(requests) - 1)
-    up = settings.upscale
+    up = settings.upscale_for(w, h)
     return FilmPlan(w * up, h * up, fps, max(0, frames), len(requests), auto, settings.fit)
 
 
@@ -104,6 +104,7 @@ def render_film(
     progress: Callable[[float], None] | None = None,
     cancel: Any = None,
     sound: Any = None,
+    sidecar: bool = False,
 ) -> Path:
     """Decode the clips, retime each to the film's ``fps`` from its own rate (each shot keeps
     its duration), fit each to the film's frame (the largest clip's) with ``fit`` ("letterbox"
@@ -165,6 +166,7 @@ def render_film(
             cancel=cancel,
             audio=mix,
             audio_record=record,
+            sidecar=sidecar,
         )
     finally:
         if mix is not None:

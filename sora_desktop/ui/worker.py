@@ -217,6 +217,7 @@ class ExportJob:
     token: CancelToken = field(default_factory=CancelToken)
     fit: str = "letterbox"  # shots of another shape: "letterbox" or "crop" (ExportSettings)
     sound: Any = None  # the film's sound (studio.film_sound.FilmSound); None: silent
+    sidecar: bool = False  # also write <file>.json beside the export
 
 
 class ExportWorker(QObject):
@@ -283,6 +284,7 @@ class ExportWorker(QObject):
                 progress=lambda fraction: self.progress.emit(jid, fraction),
                 cancel=job.token,
                 sound=job.sound,
+                sidecar=job.sidecar,
             )
         except GenerationCancelled:
             self.cancelled.emit(jid)

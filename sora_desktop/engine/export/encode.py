@@ -133,6 +133,7 @@ def export_video(
     cancel: CancelToken | None = None,
     audio: str | os.PathLike | None = None,
     audio_record: dict | None = None,
+    sidecar: bool = False,
 ) -> Path:
     """Write ``frames`` ((T, H, W, 3) uint8 RGB) to ``path``; returns the path written.
 
@@ -140,6 +141,8 @@ def export_video(
     length), muxed as AAC (MP4) or Opus (WebM); GIF and PNG frames leave it out.
     ``audio_record``: what the metadata and sidecar record about the sound (under ``"audio"``).
     Without either, the export is exactly what it was before sound existed.
+    ``sidecar``: also write the metadata as ``<file>.json`` beside it (MP4/WebM/GIF carry it
+    inside the file either way; a PNG folder keeps its ``metadata.json`` inside).
 
     Raises ValueError for bad arguments, ExportError when the file cannot be written and
     GenerationCancelled when ``cancel`` is set; in every failure no file is left under the
@@ -193,7 +196,7 @@ def export_video(
     if fmt == "png":
         return _export_png(frames.shape[0], frame_at, target, meta, progress, cancel)
     return _export_ffmpeg(
-        frames.shape[0], frame_at, target, fps, fmt, quality, meta, progress, cancel, audio
+        frames.shape[0], frame_at, target, fps, fmt, quality, meta, progress, cancel, audio, sidecar
     )
 
 
@@ -250,11 +253,12 @@ def _codec_args(fmt: str, quality: str, comment: str) -> list[str]:
 
 
 def _export_ffmpeg(
-    n, frame_at, target, fps, fmt, quality, meta, progress, cancel, audio=None
+    n, frame_at, target, fps, fmt, quality, meta, progress, cancel, audio=None, with_sidecar=False
 ) -> Path:
     comment = json.dumps(meta, sort_keys=True)
     first = _pad_even(frame_at(0)) if fmt != "gif" else frame_at(0)
     sidecar = sidecar_path(target)
+    replacing = target.is_file()
     made: list[Path] = []  # the temp file core.atomic made, tracked until it is gone
     encoding = encoded = False
 
@@ -269,10 +273,11 @@ def _export_ffmpeg(
         if fmt == "gif":
             _gif_add_comment(tmp, comment)
         # sidecar first: if it cannot be written, nothing appears under the final name
-        try:
-            atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True))
-        except OSError as exc:
-            raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
+        if with_sidecar:
+            try:
+                atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True))
+            except OSError as exc:
+                raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
         encoded = True
 
     try:
@@ -289,6 +294,10 @@ def _export_ffmpeg(
         for tmp in made:
             tmp.unlink(missing_ok=True)
             _untrack(tmp)
+    if replacing and not with_sidecar and sidecar.is_file() and not sidecar.is_symlink():
+        # the replaced export's sidecar would describe the old clip ("Open settings from clip"
+        # reads a sidecar first)
+        sidecar.unlink(missing_ok=True)
     return target
 
 
