@@ -71,7 +71,8 @@ def snap_seconds(caps: Any, seconds: float, fps: int, frames: int) -> int:
     k = max(1, round((frames - 1) / m))
     snapped = min(k * m + 1, max(1, (caps.max_frames - 1) // m * m + 1))
     print(
-        f"note: {seconds:g} s at {fps} fps is {frames} frames; {caps.name} takes {m}k+1 frames, "
+        f"note: {seconds:g} s at {fps} fps is {frames} frames; {caps.name} takes "
+        f"{caps.frame_rule_words}, "
         f"so {snapped} frames ({snapped / fps:.2f} s) are made",
         file=sys.stderr,
     )

@@ -162,6 +162,15 @@ class ModelCapabilities:
         return "any" if self.frame_multiple <= 1 else f"{self.frame_multiple}k+1"
 
     @property
+    def frame_rule_words(self) -> str:
+        """The frame rule in plain words, for messages: "any length", or e.g. "a length in
+        steps of 4 frames (1, 5, 9, 13 … frames)"."""
+        m = self.frame_multiple
+        if m <= 1:
+            return "any length"
+        return f"a length in steps of {m} frames (1, {1 + m}, {1 + 2 * m}, {1 + 3 * m} … frames)"
+
+    @property
     def frames_per_pass(self) -> int:
         return self.window if self.window > 0 else self.max_frames
 
@@ -268,7 +277,7 @@ class ModelCapabilities:
             raise FieldError(
                 "num_frames",
                 f"{num_frames} does not fit {self.name or self.model_id}, which "
-                f"needs {f}k+1 frames; use {k * f + 1} or {(k + 1) * f + 1}",
+                f"needs {self.frame_rule_words}; use {k * f + 1} or {(k + 1) * f + 1}",
             )
 
 

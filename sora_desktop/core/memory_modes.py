@@ -10,8 +10,12 @@ from __future__ import annotations
 # fast = everything on the GPU; balanced = model CPU offload; low_vram = sequential offload
 MEMORY_MODES: tuple[str, ...] = ("fast", "balanced", "low_vram")
 MODE_NAMES: dict[str, str] = {"fast": "Fast", "balanced": "Balanced", "low_vram": "Low memory"}
-# what Settings adds after the name
-MODE_HINTS: dict[str, str] = {"fast": "uses the most memory", "low_vram": "slower"}
+# what Settings adds after the name: one line each, in plain words
+MODE_HINTS: dict[str, str] = {
+    "fast": "the whole model on the graphics card: quickest, needs the most video memory",
+    "balanced": "parts move to the graphics card as needed: a little slower, less video memory",
+    "low_vram": "small pieces at a time: much slower, for cards with little video memory",
+}
 
 
 def mode_name(mode: str) -> str:

@@ -29,7 +29,7 @@ def frame_rule_message(seconds: float, fps: int, frames: int, caps: ModelCapabil
     uses = " or ".join(f"{n / fps:.2f} s ({n} frames)" for n in options)
     return (
         f"{seconds:.2f} s at {fps} fps is {frames} frames; {name} needs "
-        f"{caps.frame_rule} frames: use {uses}"
+        f"{caps.frame_rule_words}: use {uses}"
     )
 
 

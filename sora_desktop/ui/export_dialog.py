@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -18,7 +19,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -29,13 +29,18 @@ from sora_desktop.core.export_settings import (
     FIT_MODES,
     FORMAT_SUFFIXES,
     MAX_CROSSFADE_FRAMES,
+    MIN_EXPORT_SIDE,
     QUALITIES,
     UPSCALE_CHOICES,
     ExportSettings,
+    crossfade_frames_for,
+    crossfade_seconds,
+    default_upscale,
 )
 from sora_desktop.core.film_layout import COMMON_FPS
 from sora_desktop.studio.film import FilmPlan, film_clips, film_plan, film_request
 from sora_desktop.studio.film_sound import dropped_message, film_sound
+from sora_desktop.ui.export_done import ExportDoneBar
 from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
@@ -107,9 +112,12 @@ class ExportDialog(QDialog):
         self.quality = QComboBox()
         for q in QUALITIES:
             self.quality.addItem(q.capitalize(), q)
-        self.crossfade = QSpinBox()
-        self.crossfade.setRange(0, MAX_CROSSFADE_FRAMES)
-        self.crossfade.setSuffix(" frames")
+        # shown in seconds, stored in frames (converted at the film's rate: crossfade_frames_for)
+        self.crossfade = QDoubleSpinBox()
+        self.crossfade.setDecimals(2)
+        self.crossfade.setSingleStep(0.25)
+        self.crossfade.setSuffix(" s")
+        self._fade_fps = embedded_capabilities().default_fps
         self.crossfade.setToolTip("Blend the end of each shot into the start of the next")
         self.fps = QComboBox()
         self.fps.setToolTip(
@@ -125,6 +133,11 @@ class ExportDialog(QDialog):
         self.output.setWordWrap(True)
         self.watermark = QCheckBox("Visible “AI-generated” watermark")
         self.watermark.setChecked(watermark_default)
+        self.sidecar = QCheckBox("Also save the settings as a .json file beside the video")
+        self.sidecar.setToolTip(
+            "The prompt and settings are inside the video file anyway; the .json copy is for "
+            "tools that cannot read them there"
+        )
         self.loudness = QCheckBox("Even out the loudness of the sound")
         self.loudness.setToolTip("Normalise the film's sound to a standard loudness (loudnorm)")
         self.sound_note = QLabel()  # "A GIF cannot hold sound..." (core's one message)
@@ -170,6 +183,7 @@ class ExportDialog(QDialog):
         form.addRow("Quality", self.quality)
         form.addRow("Cross-fade", self.crossfade)
         form.addRow("", self.watermark)
+        form.addRow("", self.sidecar)
         form.addRow("Sound", self.loudness)
         form.addRow("", self.sound_note)
         form.addRow("Save to", path_row)
@@ -185,10 +199,11 @@ class ExportDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
+        self.done_bar = ExportDoneBar(self)  # "Show in folder" / "Play" after an export
+        lay.addWidget(self.done_bar)
         lay.addLayout(buttons)
 
         settings = vm.project.export_settings  # validated when the project was opened
-        self.crossfade.setValue(settings.crossfade_frames)
         self.format.setCurrentIndex(max(0, self.format.findData(settings.format)))
         self.method.setCurrentIndex(max(0, self.method.findData(settings.upscale_method)))
         self.fit.setCurrentIndex(max(0, self.fit.findData(settings.fit)))
@@ -197,8 +212,11 @@ class ExportDialog(QDialog):
             self.scope.setCurrentIndex(1)
         self._fill_fps(settings.fps)
         self._fill_sizes(settings.upscale)
+        self._update_fade_fps()
+        self.crossfade.setValue(crossfade_seconds(settings.crossfade_frames, self._fade_fps))
 
         self.scope.currentIndexChanged.connect(self._on_scope)
+        self.fps.currentIndexChanged.connect(lambda _i: self._update_fade_fps())
         for box in (self.size, self.fps, self.fit):
             box.currentIndexChanged.connect(lambda _i: self._show_output())
         self.crossfade.valueChanged.connect(lambda _v: self._show_output())
@@ -237,7 +255,7 @@ class ExportDialog(QDialog):
 
     def _source_size(self) -> tuple[int, int]:
         """The film's frame before upscaling: the largest picked clip's (see film_plan)."""
-        plan = self.plan(ExportSettings())
+        plan = self.plan(ExportSettings(upscale=1))
         if plan is None:
             shot = self.vm.shot(self.shot_id) if self.shot_id else None
             if shot is None:
@@ -245,15 +263,34 @@ class ExportDialog(QDialog):
             return shot.request.width, shot.request.height
         return plan.width, plan.height
 
-    def _fill_sizes(self, preferred: int = 4) -> None:
+    def _film_fps(self) -> int:
+        """The film's frame rate for the current choices (cross-fade seconds ↔ frames)."""
+        fps = self.fps.currentData() if self.fps.count() else None
+        plan = self.plan(ExportSettings(upscale=1, fps=fps))
+        return plan.fps if plan is not None else embedded_capabilities().default_fps
+
+    def _update_fade_fps(self) -> None:
+        """The cross-fade keeps its seconds when the film's rate changes; its limit follows."""
+        self._fade_fps = self._film_fps()
+        self.crossfade.setMaximum(crossfade_seconds(MAX_CROSSFADE_FRAMES, self._fade_fps))
+
+    def _fill_sizes(self, preferred: int | None = None) -> None:
+        """ "Auto" first (the smallest enlargement to MIN_EXPORT_SIDE px), then each factor."""
         w, h = self._source_size()
         self.size.blockSignals(True)
         self.size.clear()
-        factors = UPSCALES if preferred in UPSCALES else sorted({*UPSCALES, preferred})
+        auto = default_upscale(w, h)
+        self.size.addItem(f"Auto: {w * auto} × {h * auto}  (at least {MIN_EXPORT_SIDE} px)", None)
+        factors = (
+            UPSCALES
+            if preferred is None or preferred in UPSCALES
+            else sorted({*UPSCALES, preferred})
+        )
         for f in factors:
             label = f"{w * f} × {h * f}" + ("  (as generated)" if f == 1 else f"  ({f}×)")
             self.size.addItem(label, f)
-        self.size.setCurrentIndex(max(0, self.size.findData(preferred)))
+        index = 0 if preferred is None else self.size.findData(preferred)
+        self.size.setCurrentIndex(max(0, index))
         self.size.blockSignals(False)
 
     def _fill_fps(self, preferred: int | None) -> None:
@@ -293,8 +330,9 @@ class ExportDialog(QDialog):
         storyboard = self.scope.currentData() == "storyboard"
         self.crossfade.setEnabled(storyboard)
         # the film's frame and the "Auto" rate depend on which clips go in
-        self._fill_sizes(int(self.size.currentData() or 1))
+        self._fill_sizes(self.size.currentData())
         self._fill_fps(self.fps.currentData())
+        self._update_fade_fps()
         self._show_output()
         self._suggest_path()
         n = len(self.clips())
@@ -385,12 +423,13 @@ class ExportDialog(QDialog):
             fit=chosen.fit,
             fmt=chosen.format,
             crossfade_frames=chosen.crossfade_frames if len(clips) > 1 else 0,
-            upscale=chosen.upscale,
+            upscale=chosen.upscale_for(*self._source_size()),
             upscale_method=chosen.upscale_method,
             quality=chosen.quality,
             watermark=chosen.watermark,
             request=request,
             sound=sound,
+            sidecar=chosen.sidecar,
         )
 
     def chosen_settings(self) -> ExportSettings:
@@ -398,11 +437,12 @@ class ExportDialog(QDialog):
         allowed)."""
         return ExportSettings(
             format=self.format.currentData(),
-            upscale=int(self.size.currentData()),
+            upscale=self.size.currentData(),
             upscale_method=self.method.currentData(),
             quality=self.quality.currentData(),
-            crossfade_frames=self.crossfade.value(),
+            crossfade_frames=crossfade_frames_for(self.crossfade.value(), self._fade_fps),
             watermark=self.watermark.isChecked(),
+            sidecar=self.sidecar.isChecked(),
             fps=self.fps.currentData(),
             fit=self.fit.currentData(),
             normalize_loudness=self.loudness.isChecked(),
@@ -421,6 +461,7 @@ class ExportDialog(QDialog):
             return None
         self.job_id = job.job_id
         self.result_path = None
+        self.done_bar.clear()
         self.export_btn.setEnabled(False)
         self.cancel_btn.setText("Cancel")
         self.progress.setValue(0)
@@ -453,6 +494,7 @@ class ExportDialog(QDialog):
         self.result_path = path
         self.progress.setValue(1000)
         self.status.setText(f"Saved {path}")
+        self.done_bar.show_result(path)
         self._done()
 
     def _on_failed(self, job_id: str, message: str) -> None:

@@ -382,7 +382,7 @@ class MainWindow(
     def _on_job_finished(self, job_id: str, path: str) -> None:
         job = self.queue_vm.job(job_id)
         if job is not None and job.shot_id == self.project_vm.selected_id:
-            self.show_selected_clip()
+            self.show_selected_clip(play=True)  # a finished clip plays (on a loop), not frame 1
         self.status(f"{self.queue_vm.titles.get(job_id, 'Shot')} is ready.")
 
     def _on_job_failed(self, job_id: str, message: str) -> None:
@@ -415,7 +415,7 @@ class MainWindow(
             self.show_selected_clip()
 
     # ================================================================== playback
-    def show_selected_clip(self) -> None:
+    def show_selected_clip(self, play: bool = False) -> None:
         if self.player.whole_storyboard:
             self.play_storyboard(start=False)
             return
@@ -426,7 +426,8 @@ class MainWindow(
             return
         self.audio_playback.expect([shot.id])
         try:
-            self.player.vm.load_clip(clip, f"Shot {self.project_vm.shot_number(shot.id)}")
+            title = f"Shot {self.project_vm.shot_number(shot.id)}"
+            self.player.vm.load_clip(clip, title, play=play)
         except ValueError as exc:
             self.status(f"Cannot play this clip: {exc}")
             self.player.vm.clear()

@@ -106,6 +106,7 @@ class PlayerViewModel(QObject):
         self.preview_text = ""
         self.boundaries: list[int] = []  # first frame index of each shot (storyboard playback)
         self.loading = False
+        self._play_when_loaded = False  # a clip loading in the background starts when shown
         self._token: _LoadToken | None = None
         self._relay = _LoadRelay(self)
         self._relay.done.connect(self._on_loaded)
@@ -136,12 +137,18 @@ class PlayerViewModel(QObject):
         self.frame_changed.emit(0)
         self.preview_changed.emit()
 
-    def load_clip(self, path: str | Path, title: str = "") -> None:
-        """Show one clip. ``ValueError`` at once for a clip refused by its header."""
+    def load_clip(self, path: str | Path, title: str = "", play: bool = False) -> None:
+        """Show one clip (``play``: and play it, looping while ``loop`` is on, once it is
+        shown). ``ValueError`` at once for a clip refused by its header."""
+        self._play_when_loaded = play
         self._load([Path(path)], title, storyboard=False)
+        if play and not self.loading:
+            self._play_when_loaded = False
+            self.play()
 
     def load_clips(self, paths: list[Path], title: str = "") -> None:
         """The whole storyboard in order, as one timeline."""
+        self._play_when_loaded = False
         self._load([Path(p) for p in paths], title, storyboard=True)
 
     def _load(self, paths: list[Path], title: str, storyboard: bool) -> None:
@@ -197,6 +204,9 @@ class PlayerViewModel(QObject):
         self._token = None
         self.loading = False
         self.load_frames(images, fps, title, bounds)
+        if self._play_when_loaded:
+            self._play_when_loaded = False
+            self.play()
 
     def _on_failed(self, token, message: str) -> None:
         if token is not self._token:

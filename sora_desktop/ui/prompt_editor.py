@@ -41,6 +41,7 @@ from sora_desktop.ui.prompt_editor_vm import FIELD_NAMES, PRESETS  # noqa: F401 
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.timed_prompts import TimedPromptsEditor
 from sora_desktop.ui.viewmodels import ProjectViewModel
+from sora_desktop.ui.vocabulary_note import VocabularyNote
 
 
 def _error_label() -> QLabel:
@@ -94,7 +95,7 @@ class PromptEditor(QWidget):
         self.preset_combo.addItem("Choose a preset…", None)
         for name in PRESETS:
             self.preset_combo.addItem(name, name)
-        self.preset_combo.setToolTip("Common settings for a look; your prompt is kept")
+        self.preset_combo.setToolTip(logic.PRESETS_HINT)
 
         # prompt
         self.prompt_edit = QPlainTextEdit()
@@ -115,6 +116,7 @@ class PromptEditor(QWidget):
         self.revert_btn.setToolTip("Put back the prompt as you wrote it before Enhance")
         self.revert_btn.hide()
         self.prompt_error = _error_label()
+        self.vocabulary_note = VocabularyNote()  # the built-in model: words it cannot draw
         self.policy_label = QLabel()
         self.policy_label.setObjectName("PolicyMessage")
         self.policy_label.setWordWrap(True)
@@ -183,7 +185,7 @@ class PromptEditor(QWidget):
         lay.addWidget(self.model_combo)
         lay.addWidget(self.model_note)
         lay.addWidget(self.model_error)
-        lay.addWidget(_section("Look"))
+        lay.addWidget(_section(logic.PRESETS_TITLE))
         lay.addWidget(self.preset_combo)
         lay.addWidget(_section("Prompt"))
         lay.addWidget(self.prompt_edit)
@@ -195,6 +197,7 @@ class PromptEditor(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.enhance_note)
         lay.addWidget(self.prompt_error)
+        lay.addWidget(self.vocabulary_note)
         lay.addWidget(_section("Negative prompt"))
         lay.addWidget(self.negative_edit)
         lay.addWidget(self.negative_error)
@@ -305,6 +308,7 @@ class PromptEditor(QWidget):
         self.seed_lock.toggled.connect(
             lambda on: self.seed_lock.setIcon(icon("lock" if on else "unlock"))
         )
+        self.vocabulary_note.example_chosen.connect(self.use_example)
         self.enhance_btn.clicked.connect(self.enhance)
         self.revert_btn.clicked.connect(self.revert_enhance)
         self.continue_check.toggled.connect(self._on_continue)
@@ -500,8 +504,15 @@ class PromptEditor(QWidget):
         return self.validate()
 
     def _update_count(self) -> None:
-        n = len(self.prompt_edit.toPlainText())
-        self.char_count.setText(f"{n} / {MAX_PROMPT_CHARS}")
+        text = self.prompt_edit.toPlainText()
+        self.char_count.setText(f"{len(text)} / {MAX_PROMPT_CHARS}")
+        self.vocabulary_note.update_for(self.model_combo.currentData() or "", text)
+
+    def use_example(self, prompt: str) -> None:
+        """An example prompt clicked under the prompt box: it becomes the prompt (undoable)."""
+        self.prompt_edit.setPlainText(prompt)
+        self._text_timer.stop()
+        self._changed("prompt")
 
     # ------------------------------------------------------------------ actions
     def _on_model(self, _index: int) -> None:
@@ -521,6 +532,7 @@ class PromptEditor(QWidget):
             self.rules.update_continue(self._can_continue)
         finally:
             self._loading = False
+        self._update_count()  # the vocabulary note is the built-in model's only
         self._changed("model")
 
     def _on_preset(self, index: int) -> None:

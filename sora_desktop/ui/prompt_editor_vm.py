@@ -14,15 +14,18 @@ from sora_desktop.core.request import MAX_FPS, GenerationRequest
 from sora_desktop.studio.model_rules import frame_rule_message
 from sora_desktop.ui.model_choices import ModelChoice
 
-# Presets change settings only; the prompt stays the user's.
+# Presets change settings only (speed, quality, length); the prompt stays the user's. Each name
+# says what it does.
+PRESETS_TITLE = "Speed, quality and length"
+PRESETS_HINT = "Set speed, quality or length in one click; your prompt is kept"
 PRESETS: dict[str, dict] = {
-    "Quick draft": {"steps": 10, "guidance": 3.0},
-    "Balanced": {"steps": 25, "guidance": 4.0},
-    "Best quality": {"steps": 50, "guidance": 5.0},
-    "Short loop (2 s)": {"seconds": 2.0},
-    "Long take (8 s)": {"seconds": 8.0},
-    "Slow motion": {"fps": 4},
-    "Strong prompt adherence": {"guidance": 7.5},
+    "Fastest, rough draft": {"steps": 10, "guidance": 3.0},
+    "Balanced speed and quality": {"steps": 25, "guidance": 4.0},
+    "Best quality, slowest": {"steps": 50, "guidance": 5.0},
+    "2-second clip": {"seconds": 2.0},
+    "8-second clip": {"seconds": 8.0},
+    "Slow motion (4 frames a second)": {"fps": 4},
+    "Follow the prompt more closely": {"guidance": 7.5},
 }
 
 # a request field (as FieldError names it) -> the editor input that shows its message
