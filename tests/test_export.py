@@ -84,7 +84,9 @@ def test_round_trip_frames_size_and_colours(tmp_path: Path, fmt: str):
 @pytest.mark.parametrize("fmt", ["mp4", "webm", "gif", "png"])
 def test_metadata_sidecar_round_trip_reproduces_request(tmp_path: Path, fmt: str):
     req = request()
-    path = export_video(synthetic(), tmp_path / f"clip.{fmt}", 8, request=req, upscale=2)
+    path = export_video(
+        synthetic(), tmp_path / f"clip.{fmt}", 8, request=req, upscale=2, sidecar=True
+    )
     meta = read_metadata(path)
     assert meta["ai_generated"] is True
     assert meta["software"] == "Sora Desktop"
@@ -97,9 +99,8 @@ def test_metadata_sidecar_round_trip_reproduces_request(tmp_path: Path, fmt: str
 def test_metadata_is_inside_the_file_without_sidecar(tmp_path: Path, fmt: str):
     req = request()
     path = export_video(synthetic(), tmp_path / f"clip.{fmt}", 8, request=req)
-    sidecar = path.with_name(path.name + ".json")
-    assert sidecar.is_file()
-    sidecar.unlink()
+    # issue 20: no sidecar unless asked for; the metadata is inside the file
+    assert not path.with_name(path.name + ".json").exists()
     moved = tmp_path / "elsewhere" / path.name
     moved.parent.mkdir()
     path.rename(moved)

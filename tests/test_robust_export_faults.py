@@ -135,7 +135,7 @@ def _enospc(*_a, **_k):
 
 def test_disk_full_while_writing_the_sidecar(tmp_path, monkeypatch):
     out = tmp_path / "out"
-    good = export_video(frames(4), out / "clip.mp4", 8, request=REQUEST)
+    good = export_video(frames(4), out / "clip.mp4", 8, request=REQUEST, sidecar=True)
     before = listing(out)
 
     real_replace = os.replace
@@ -148,7 +148,9 @@ def test_disk_full_while_writing_the_sidecar(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(ExportError, match="No space left on device"):
-        export_video(frames(6, seed=2), good, 8, request=REQUEST.with_changes(seed=9))
+        export_video(
+            frames(6, seed=2), good, 8, request=REQUEST.with_changes(seed=9), sidecar=True
+        )
     monkeypatch.setattr(os, "replace", real_replace)
     assert listing(out) == before  # the previous export and its sidecar are untouched
     assert read_metadata(good)["request"]["seed"] == 3

@@ -64,6 +64,7 @@ def export(project, path, **settings):
         crossfade_frames=chosen.crossfade_frames,
         request=film_request(project),
         sound=sound,
+        sidecar=True,  # optional since issue 20; these tests read it too
     )
     return plan, sound, out
 

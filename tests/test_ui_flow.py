@@ -98,7 +98,7 @@ def test_storyboard_export_with_crossfade(qtbot, window, tmp_path):
     dialog.scope.setCurrentIndex(dialog.scope.findData("storyboard"))
     dialog.format.setCurrentIndex(dialog.format.findData("mp4"))
     dialog.size.setCurrentIndex(dialog.size.findData(1))
-    dialog.crossfade.setValue(4)
+    dialog.crossfade.setValue(0.5)  # seconds now (issue 20): 4 frames at 8 fps
     dialog.path_edit.setText(str(tmp_path / "board.mp4"))
     dialog.export_btn.click()
     qtbot.waitUntil(lambda: dialog.result_path is not None, timeout=60_000)

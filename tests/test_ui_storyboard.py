@@ -165,7 +165,7 @@ def test_editor_changes_are_undoable_and_follow_the_selection(qtbot, window):
 def test_presets_change_settings_not_the_prompt(qtbot, window):
     add(window, "a calm lake")
     ed = window.editor
-    idx = ed.preset_combo.findData("Best quality")
+    idx = ed.preset_combo.findData("Best quality, slowest")
     ed.preset_combo.activated.emit(idx)
     req = window.project_vm.shots[0].request
     assert req.prompt == "a calm lake" and req.steps == 50 and req.guidance == 5.0
