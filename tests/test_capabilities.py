@@ -114,7 +114,10 @@ def test_the_diffusers_backend_states_the_catalog_record():
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"num_frames": 80}, "num_frames: 80 does not fit Wan 2.1 VACE 1.3B, which needs a length in steps of 4"),
+        (
+            {"num_frames": 80},
+            "num_frames: 80 does not fit Wan 2.1 VACE 1.3B, which needs a length in steps of 4",
+        ),
         # Wan continues from an image, so a long shot runs up to its windows' limit (641)
         ({"num_frames": 645}, "num_frames: 645 is out of range"),
     ],
@@ -215,7 +218,11 @@ def test_prompt_editor_reads_the_models_record(qtbot):
     editor.duration_spin.setValue(5.0)  # 80 frames: not 4k+1
     assert editor.validate() is None
     text = editor.duration_error.text()  # in seconds since issue 23, with the frame counts
-    assert "needs a length in steps of 4 frames" in text and "(77 frames)" in text and "(81 frames)" in text
+    assert (
+        "needs a length in steps of 4 frames" in text
+        and "(77 frames)" in text
+        and "(81 frames)" in text
+    )
     editor.duration_spin.setValue(5.06)  # 81 frames
     request = editor.validate()
     assert request is not None and request.num_frames == 81 and request.model_id == WAN

@@ -111,7 +111,7 @@ def test_metadata_is_inside_the_file_without_sidecar(tmp_path: Path, fmt: str):
 
 def test_sidecar_or_bare_request_json_can_be_opened_directly(tmp_path: Path):
     req = request()
-    path = export_video(synthetic(3), tmp_path / "clip.gif", 8, request=req)
+    path = export_video(synthetic(3), tmp_path / "clip.gif", 8, request=req, sidecar=True)
     assert request_from_file(path.with_name("clip.gif.json")) == req
     bare = tmp_path / "req.json"
     bare.write_text(req.to_json())
@@ -248,7 +248,7 @@ def test_ffmpeg_failure_leaves_no_file_and_says_why(tmp_path: Path, monkeypatch,
 @pytest.mark.skipif(sys.platform == "win32", reason="shell-script stand-in")
 def test_ffmpeg_failure_keeps_the_previous_export(tmp_path: Path, monkeypatch):
     out_dir = tmp_path / "out"
-    good = export_video(synthetic(4), out_dir / "clip.mp4", 8, request=request())
+    good = export_video(synthetic(4), out_dir / "clip.mp4", 8, request=request(), sidecar=True)
     before, meta_before = good.read_bytes(), read_metadata(good)
     fake = _fake_ffmpeg(tmp_path, "Conversion failed!\n")
     monkeypatch.setattr(export.ffmpeg, "_ffmpeg_exe", lambda: fake)

@@ -118,7 +118,7 @@ def test_export_dialog_at_16x_then_save_and_open(qtbot, tmp_path):
     assert vm.project.export_settings.upscale == 16
     assert vm.dirty and vm.undo_stack.count() == 1  # an undoable edit, not a silent change
     vm.undo_stack.undo()
-    assert vm.project.export_settings.upscale == 1
+    assert vm.project.export_settings.upscale is None  # the default: Auto (issue 20)
     vm.undo_stack.redo()
     save_project(vm.project)
     again = load_project(vm.project.path)

@@ -98,7 +98,7 @@ def test_ffmpeg_killed_mid_write_leaves_nothing_and_says_so(tmp_path, monkeypatc
 def test_killing_ffmpeg_at_random_moments_never_leaves_a_trace(tmp_path, monkeypatch):
     """20 exports over an existing good export, ffmpeg killed at a random frame each time."""
     out = tmp_path / "out"
-    good = export_video(frames(8, seed=1), out / "clip.mp4", 8, request=REQUEST)
+    good = export_video(frames(8, seed=1), out / "clip.mp4", 8, request=REQUEST, sidecar=True)
     before = listing(out)
     rng = random.Random(5)
     spy = PopenSpy(monkeypatch)
@@ -148,9 +148,7 @@ def test_disk_full_while_writing_the_sidecar(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(ExportError, match="No space left on device"):
-        export_video(
-            frames(6, seed=2), good, 8, request=REQUEST.with_changes(seed=9), sidecar=True
-        )
+        export_video(frames(6, seed=2), good, 8, request=REQUEST.with_changes(seed=9), sidecar=True)
     monkeypatch.setattr(os, "replace", real_replace)
     assert listing(out) == before  # the previous export and its sidecar are untouched
     assert read_metadata(good)["request"]["seed"] == 3
