@@ -70,7 +70,8 @@ def test_finished_clip_loops_and_export_defaults_show_in_folder_play(
     last = len(vm.frames) - 1
     # the frame wraps past the end back to the first one
     qtbot.waitUntil(
-        lambda: any(a == last and b == 0 for a, b in zip(seen, seen[1:])), timeout=20_000
+        lambda: any(a == last and b == 0 for a, b in zip(seen, seen[1:], strict=False)),
+        timeout=20_000,
     )
     assert vm.playing
 
