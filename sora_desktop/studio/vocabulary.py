@@ -4,8 +4,8 @@ The built-in model was trained only on the procedural world of ``engine/embedded
 (shapes, colours, motions, backgrounds); a prompt about a cat in the rain comes out as coloured
 noise. ``unknown_words`` lists the words of a prompt outside that world, so the user hears it
 before generating. The known words are not written here: they are read from the world's caption
-grammar and the rule enhancer's synonyms (``engine/enhance/lexicon.py``), the words the model and
-the enhancer handle. Qt-free; the engine modules (numpy/OpenCV, no torch) load on first use.
+grammar and the rule enhancer's synonyms (``core/embedded_words.py``: plain data, so the editor
+checks a prompt without loading OpenCV or the model).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from sora_desktop.core import embedded_words as lexicon
 from sora_desktop.core.request import EMBEDDED_MODEL_ID
 
 # prompts the built-in model draws well (the editor offers them; clicking one fills the prompt)
@@ -40,9 +41,6 @@ def _words(text: str) -> list[str]:
 def known_words() -> frozenset[str]:
     """Every word of the built-in model's world: its captions' grammar, the enhancer's synonyms
     and stop words. Colours the model never saw (grey, brown, …) are not among them."""
-    from sora_desktop.engine.embedded import world
-    from sora_desktop.engine.enhance import lexicon
-
     foreign = set(lexicon.FOREIGN_COLORS)
     words: set[str] = set(lexicon.STOPWORDS) | _FILLER
     for phrase, _kind, _value in lexicon._LEXICON:
@@ -51,7 +49,7 @@ def known_words() -> frozenset[str]:
     # the caption templates' own words ("a video of …", "… gradient from red to blue …")
     for template in ("a video of", "on a gradient background from to top bottom left right"):
         words.update(_words(template))
-    words.update(world.COLORS)
+    words.update(lexicon.COLORS)
     return frozenset(words)
 
 

@@ -15,109 +15,17 @@ import numpy as np
 
 from sora_desktop.core.capabilities import EMBEDDED_FPS, EMBEDDED_SIZE, EMBEDDED_WINDOW
 
-# ---------------------------------------------------------------------------------------------
-#                                       Vocabulary
-# ---------------------------------------------------------------------------------------------
-
-COLORS: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30),
-    "orange": (245, 140, 20),
-    "yellow": (240, 220, 30),
-    "green": (40, 180, 60),
-    "cyan": (40, 210, 220),
-    "blue": (30, 60, 220),
-    "purple": (140, 50, 190),
-    "pink": (245, 130, 190),
-    "white": (245, 245, 245),
-    "black": (15, 15, 15),
-}
-COLOR_SYNONYMS: dict[str, list[str]] = {
-    "red": ["red", "crimson", "scarlet"],
-    "orange": ["orange", "tangerine"],
-    "yellow": ["yellow", "golden"],
-    "green": ["green", "emerald"],
-    "cyan": ["cyan", "turquoise", "aqua"],
-    "blue": ["blue", "navy blue", "cobalt"],
-    "purple": ["purple", "violet"],
-    "pink": ["pink", "rose"],
-    "white": ["white", "snow white"],
-    "black": ["black", "jet black"],
-}
-SHAPES = ("circle", "square", "triangle", "star")
-SHAPE_SYNONYMS: dict[str, list[str]] = {
-    "circle": ["circle", "ball", "disc", "dot"],
-    "square": ["square", "box", "block", "cube"],
-    "triangle": ["triangle", "pyramid", "wedge"],
-    "star": ["star", "five-pointed star"],
-}
-MOTIONS = (
-    "left",
-    "right",
-    "up",
-    "down",
-    "up-left",
-    "up-right",
-    "down-left",
-    "down-right",
-    "bouncing",
-    "growing",
-    "shrinking",
-    "orbiting",
-    "still",
+# the vocabulary (colours, shapes, motions, caption phrases) lives in core as plain data, so the
+# editor can check a prompt without OpenCV (core/embedded_words.py)
+from sora_desktop.core.embedded_words import (  # noqa: F401 - the world's names
+    COLOR_SYNONYMS,
+    COLORS,
+    DIRECTIONS,
+    MOTION_PHRASES,
+    MOTIONS,
+    SHAPE_SYNONYMS,
+    SHAPES,
 )
-DIRECTIONS: dict[str, tuple[float, float]] = {  # unit (dx, dy), image y points down
-    "left": (-1.0, 0.0),
-    "right": (1.0, 0.0),
-    "up": (0.0, -1.0),
-    "down": (0.0, 1.0),
-    "up-left": (-0.7071, -0.7071),
-    "up-right": (0.7071, -0.7071),
-    "down-left": (-0.7071, 0.7071),
-    "down-right": (0.7071, 0.7071),
-}
-MOTION_PHRASES: dict[str, list[str]] = {
-    "left": [
-        "moves left",
-        "moves to the left",
-        "slides left",
-        "travels from right to left",
-        "drifts leftward",
-    ],
-    "right": [
-        "moves right",
-        "moves to the right",
-        "slides right",
-        "travels from left to right",
-        "drifts rightward",
-    ],
-    "up": ["moves up", "rises", "floats upward", "travels from bottom to top", "climbs"],
-    "down": ["moves down", "falls", "drops", "sinks downward", "travels from top to bottom"],
-    "up-left": [
-        "moves up and to the left",
-        "moves diagonally to the upper left",
-        "drifts toward the top left corner",
-    ],
-    "up-right": [
-        "moves up and to the right",
-        "moves diagonally to the upper right",
-        "drifts toward the top right corner",
-    ],
-    "down-left": [
-        "moves down and to the left",
-        "moves diagonally to the lower left",
-        "drifts toward the bottom left corner",
-    ],
-    "down-right": [
-        "moves down and to the right",
-        "moves diagonally to the lower right",
-        "drifts toward the bottom right corner",
-    ],
-    "bouncing": ["bounces left and right", "bounces from side to side", "bounces back and forth"],
-    "growing": ["grows", "gets bigger", "expands", "grows larger"],
-    "shrinking": ["shrinks", "gets smaller", "contracts", "shrinks away"],
-    "orbiting": ["orbits the center", "circles around the middle", "moves in a circle"],
-    "still": ["stays still", "sits still", "rests in place", "does not move"],
-}
 
 # the embedded model's clip shape (core/capabilities.py states it once)
 SIZE = EMBEDDED_SIZE
