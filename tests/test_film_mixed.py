@@ -13,7 +13,8 @@ def export(project, tmp_path, **settings):
     from sora_desktop.core.export_settings import ExportSettings
     from sora_desktop.studio.film import film_clips, film_plan, film_request, render_film
 
-    chosen = ExportSettings(**settings)
+    # as generated (the default is now Auto, >= 512 px): the layout is measured in the clips' pixels
+    chosen = ExportSettings(**{"upscale": 1, **settings})
     plan = film_plan(project, None, chosen)
     out = render_film(
         film_clips(project),

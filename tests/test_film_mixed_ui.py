@@ -29,7 +29,11 @@ def test_mixed_storyboard_exports_through_the_window(qtbot, window, tmp_path):
 
     dialog = window.open_export_dialog()
     dialog.scope.setCurrentIndex(dialog.scope.findData("shot"))
+    assert dialog.size.currentData() is None  # Auto (issue 20): at least 512 px
+    assert dialog.output.text().startswith("512 × 512 px")
     assert dialog.size.itemText(dialog.size.findData(1)).startswith("64 × 64")
+    dialog.size.setCurrentIndex(dialog.size.findData(1))  # as generated, for the layout below
+    dialog.method.setCurrentIndex(dialog.method.findData("nearest"))  # pixel-exact bars
     assert dialog.output.text().startswith("64 × 64 px · 8 fps · 2.0 s")
 
     # the whole storyboard: the film's frame is the 3:2 shot's, at the fastest shot's rate
@@ -78,6 +82,8 @@ def test_dialog_offers_crop_and_a_fixed_rate(qtbot, window, tmp_path):
     dialog.scope.setCurrentIndex(dialog.scope.findData("storyboard"))
     dialog.fit.setCurrentIndex(dialog.fit.findData("crop"))
     dialog.fps.setCurrentIndex(dialog.fps.findData(30))
+    dialog.size.setCurrentIndex(dialog.size.findData(1))  # as generated (the default is Auto)
+    dialog.method.setCurrentIndex(dialog.method.findData("nearest"))
     dialog.watermark.setChecked(False)  # its white letters would join the measured square
     assert dialog.output.text().startswith("96 × 64 px · 30 fps")
     dialog.path_edit.setText(str(tmp_path / "crop.mp4"))
