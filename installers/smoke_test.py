@@ -5,7 +5,8 @@
 Checks (each a line ``PASS``/``FAIL``; exit 1 if any fails):
 1. ``info``: the embedded model and ffmpeg are found *inside* the bundle (not the repo, not the
    system's ffmpeg).
-2. ``generate`` with the embedded model writes a readable 16-frame MP4 and its metadata sidecar.
+2. ``generate`` with the embedded model writes a readable 16-frame MP4 (enlarged by default to
+   512x512) and, with ``--sidecar``, its metadata sidecar.
 3. ``--smoke-test`` opens the studio window offscreen and closes it with exit code 0.
 4. ``install.sh`` (when present beside the program) installs into a scratch prefix; the
    installed command runs through its symlink and the .desktop entry points at it.
@@ -153,7 +154,7 @@ def check_generate(r: Runner, runs: int) -> list[float]:
     times = []
     for i in range(runs):
         out = r.work / f"clip{i}.mp4"
-        proc, seconds = r.run("generate", PROMPT, "--seed", "1", "-o", str(out))
+        proc, seconds = r.run("generate", PROMPT, "--seed", "1", "-o", str(out), "--sidecar")
         ok = proc.returncode == 0
         if not check(f"generate run {i + 1}", ok, "" if ok else proc.stderr.strip()[-600:]):
             return times
@@ -162,8 +163,8 @@ def check_generate(r: Runner, runs: int) -> list[float]:
         sidecar = out.with_name(out.name + ".json")
         meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
         check(
-            f"clip {i + 1} is a 16-frame 64x64 MP4 with its metadata",
-            frames == 16 and shape == (64, 64) and PROMPT in json.dumps(meta),
+            f"clip {i + 1} is a 16-frame 512x512 MP4 (the 64x64 model enlarged) with its metadata",
+            frames == 16 and shape == (512, 512) and PROMPT in json.dumps(meta),
             f"{frames} frames of {shape}, {seconds:.2f} s",
         )
     return times
