@@ -46,6 +46,9 @@ def test_editor_names_unknown_words_and_an_example_fills_the_prompt(qtbot, windo
     shot = window.project_vm.selected
     request = shot.request if shot is not None else ed.draft
     assert request.prompt == EXAMPLE_PROMPTS[1]
+    # only the built-in model is limited to its world: another model gets no warning
+    note.update_for("wan2.1-t2v-1.3b", "a cat walking in the rain")
+    assert not note.isVisible() and note.words == []
 
 
 def _clip_size(path) -> tuple[int, int]:
