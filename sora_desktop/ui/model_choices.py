@@ -45,7 +45,7 @@ def embedded_choice() -> ModelChoice:
         "steps": _REQUEST_FIELDS["steps"].default,
         "guidance": _REQUEST_FIELDS["guidance"].default,
     }
-    note = f"Built in · {w}×{h} · runs on any computer, no download"
+    note = f"Built in · {w}×{h} · shapes, colours and motions only · no download"
     return ModelChoice(EMBEDDED_MODEL_ID, "Built-in tiny model", note, defaults, caps)
 
 
