@@ -40,6 +40,11 @@ Saving a migrated project writes version 1; the v0 file is kept as ``.bak``.
 ``end_on_next_shot`` (and the settings' ``export_fps``/``export_fit``) were added to version 1
 as optional keys: a file without them reads as before (false; Auto rate, letterbox), so no
 migration is needed and older version-1 files open unchanged.
+
+``queue`` (optional, version 1): the unfinished jobs in order, ``[{"shot": "<shot id>",
+"take": "<take id>", "kind": "take" | "variation" | "decode"}]``, written only while jobs wait
+(``queue_record.py``; offered again on opening, ``studio/resume.py``). An older reader ignores
+it; a damaged one is ignored with a note, never refusing the project.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ from sora_desktop.core.project.model import (
     new_id,
     now_iso,
 )
+from sora_desktop.core.project.queue_record import QUEUE_KEY, parse_queue
 from sora_desktop.core.request import GenerationRequest
 
 PROJECT_SUFFIX = ".sdproj"
@@ -281,7 +287,8 @@ def _parse_v1(data: dict[str, Any]) -> Project:
         modified_at=_parse_text(data, "modified_at", "project", "", 64) or now_iso(),
         id=project_id,
     )
-    project.warnings.extend(warnings)
+    project.queue, queue_notes = parse_queue(data.get(QUEUE_KEY))
+    project.warnings.extend(warnings + queue_notes)
     return project
 
 

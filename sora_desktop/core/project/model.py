@@ -22,6 +22,7 @@ from typing import Any, Literal
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.errors import short_repr as _short
 from sora_desktop.core.export_settings import DEFAULT_PROJECT_SETTINGS, ExportSettings
+from sora_desktop.core.project.queue_record import QUEUE_KEY, QueuedJob, queue_to_list
 from sora_desktop.core.request import GenerationRequest
 
 PROJECT_FORMAT = "sora-desktop-project"
@@ -200,6 +201,9 @@ class Project:
     modified_at: str = field(default_factory=now_iso)
     # Stable identity: names the autosave copy and the media folder of a never-saved project.
     id: str = field(default_factory=new_id)
+    # The unfinished jobs, in order (queue_record.py): kept up to date by studio/queue.py,
+    # saved with the project, offered again on opening it (studio/resume.py).
+    queue: list[QueuedJob] = field(default_factory=list, compare=False)
     dirty: bool = field(default=False, compare=False)
     # Things load_project fixed or noticed (migration, interrupted takes); shown, never saved.
     warnings: list[str] = field(default_factory=list, compare=False, repr=False)
@@ -424,6 +428,7 @@ class Project:
             "modified_at": self.modified_at,
             "settings": copy.deepcopy(self.settings),
             "shots": [s.to_dict() for s in self.shots],
+            **({QUEUE_KEY: queue_to_list(self.queue)} if self.queue else {}),
         }
 
     @classmethod
