@@ -33,6 +33,7 @@ from sora_desktop.ui.main_actions import MainActionsMixin
 from sora_desktop.ui.main_dialogs import MainDialogsMixin
 from sora_desktop.ui.main_files import PROJECT_FILTER, MainFilesMixin
 from sora_desktop.ui.main_recovery import MainRecoveryMixin, local_time_text
+from sora_desktop.ui.main_resume import MainResumeMixin
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
 from sora_desktop.ui.questions import ask as ask_question
@@ -57,7 +58,12 @@ def model_name(model_id: str) -> str:
 
 
 class MainWindow(
-    MainActionsMixin, MainFilesMixin, MainRecoveryMixin, MainDialogsMixin, QMainWindow
+    MainActionsMixin,
+    MainFilesMixin,
+    MainRecoveryMixin,
+    MainResumeMixin,
+    MainDialogsMixin,
+    QMainWindow,
 ):
     """The pieces live in mixins by seam: actions/menus/toolbar (``main_actions``), project
     files (``main_files``), autosave and recovery (``main_recovery``) and dialogs
@@ -116,6 +122,7 @@ class MainWindow(
         main.setChildrenCollapsible(False)
         self.setCentralWidget(main)
         self.splitters = (top, main)
+        self._build_resume_bar()  # "shots were still waiting…" above the panels (issue 18)
 
         self._build_actions()
         self._build_menus()
@@ -446,7 +453,8 @@ class MainWindow(
         if self.queue_vm.busy:
             choice = self.ask(
                 "Generation in progress",
-                "Shots are still being generated. Quit and cancel them?",
+                "Shots are still being generated. Quit and cancel them?\n"
+                "Saved with the project, they are offered again when you open it.",
                 ["Quit", "Keep working"],
                 default=1,
             )
