@@ -267,3 +267,29 @@ def test_a_project_without_a_queue_is_written_as_before(tmp_path):
     project, shots = storyboard(tmp_path)
     save_project(project)
     assert "queue" not in json.loads(project.path.read_text("utf-8"))
+
+
+def test_a_take_cut_off_in_its_decode_is_decoded_again_or_remade_if_its_latents_are_gone(
+    tmp_path,
+):
+    project, shots = storyboard(tmp_path)
+    studio = studio_for(project)
+    jobs = [studio.generate_shot(shots[0].id), studio.generate_shot(shots[1].id)]
+    for job in jobs:  # both denoised, latents saved, then the app died in the decode
+        latents = core_project.media_dir(project) / job.shot_id / f"{job.take_id}.latents.npz"
+        latents.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(latents, latents=np.zeros(2))
+        studio.started(job.id)
+        studio.latents_saved(job.id, str(latents))
+    save_project(project)
+    reopened = load_project(project.path)
+    assert [t.status for s in reopened.shots[:2] for t in s.takes] == ["decode_failed"] * 2
+    gone = core_project.resolve_media(reopened, reopened.shots[1].takes[0].latents)
+    gone.unlink()
+    again = studio_for(reopened)
+    result = resume_pending(again)
+    assert result.problems == [] and [j.take_id for j in result.jobs] == [j.take_id for j in jobs]
+    first, second = again.runner.runs
+    assert first.decode_from is not None  # only the decode runs again
+    assert second.decode_from is None  # made again from the start, same take
+    assert reopened.shots[1].takes[0].status == "queued"

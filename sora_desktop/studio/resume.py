@@ -97,9 +97,15 @@ def resume_pending(shot_queue: ShotQueue) -> Resumed:
         take = shot.take(entry.take_id)
         number = project.index_of(shot.id) + 1
         try:
+            job = None
             if entry.kind == "decode" or (take.status == "decode_failed" and take.latents):
-                job = shot_queue.retry_decode(shot.id, take.id)
-            else:
+                try:
+                    job = shot_queue.retry_decode(shot.id, take.id)
+                except QueueError:
+                    if entry.kind == "decode":
+                        raise
+                    # its latents are gone: the take is made again from the start instead
+            if job is None:
                 job = shot_queue.requeue_take(shot.id, take.id, entry.kind == "variation")
         except (PolicyBlocked, QueueError, ValueError) as exc:
             result.problems.append(f"Shot {number}: {str(exc).splitlines()[0]}")
