@@ -17,13 +17,15 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.errors import short_repr as _short
 from sora_desktop.core.export_settings import DEFAULT_PROJECT_SETTINGS, ExportSettings
-from sora_desktop.core.project.queue_record import QUEUE_KEY, QueuedJob, queue_to_list
 from sora_desktop.core.request import GenerationRequest
+
+if TYPE_CHECKING:  # queue_record.py reads this module's id rule
+    from sora_desktop.core.project.queue_record import QueuedJob
 
 PROJECT_FORMAT = "sora-desktop-project"
 PROJECT_VERSION = 1
@@ -428,7 +430,7 @@ class Project:
             "modified_at": self.modified_at,
             "settings": copy.deepcopy(self.settings),
             "shots": [s.to_dict() for s in self.shots],
-            **({QUEUE_KEY: queue_to_list(self.queue)} if self.queue else {}),
+            **(queue_to_dict(self.queue) if self.queue else {}),
         }
 
     @classmethod
@@ -441,6 +443,13 @@ class Project:
 
 
 # ====================================================================== checks
+
+
+def queue_to_dict(queue: list[QueuedJob]) -> dict[str, Any]:
+    """The file's optional ``queue`` key (queue_record.py imports this module, hence here)."""
+    from sora_desktop.core.project.queue_record import QUEUE_KEY
+
+    return {QUEUE_KEY: [job.to_dict() for job in queue]}
 
 
 def _check_text(name: str, value: Any, limit: int) -> str:

@@ -25,16 +25,15 @@ naming a shot or take that is not in the project are dropped when the queue is o
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from sora_desktop.core.project.model import _ID_RE
 
 QUEUE_KEY = "queue"
 QUEUE_KINDS: tuple[str, ...] = ("take", "variation", "decode")
 # Generous (10 takes for each of the 10 000 shots a project may hold), but bounded.
 MAX_QUEUE_ENTRIES = 100_000
-
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # the same rule as every id (model._ID_RE)
 
 
 @dataclass(frozen=True)
@@ -47,17 +46,13 @@ class QueuedJob:
 
     def __post_init__(self) -> None:
         for name, value in (("shot_id", self.shot_id), ("take_id", self.take_id)):
-            if not isinstance(value, str) or not _ID.match(value):
+            if not isinstance(value, str) or not _ID_RE.match(value):
                 raise ValueError(f"{name}: {value!r} is not a valid id")
         if self.kind not in QUEUE_KINDS:
             raise ValueError(f"kind: {self.kind!r} is not one of {', '.join(QUEUE_KINDS)}")
 
     def to_dict(self) -> dict[str, str]:
         return {"shot": self.shot_id, "take": self.take_id, "kind": self.kind}
-
-
-def queue_to_list(queue: list[QueuedJob]) -> list[dict[str, str]]:
-    return [job.to_dict() for job in queue]
 
 
 def parse_queue(raw: Any) -> tuple[list[QueuedJob], list[str]]:
