@@ -85,6 +85,7 @@ def resume() -> None:
             if time.monotonic() - started > OFFER_WAIT_S:
                 print("NO_OFFER", flush=True)
                 report(w)
+                w.shutdown()
                 QApplication.instance().exit(3)
                 return
             QTimer.singleShot(100, wait_for_offer)
@@ -110,6 +111,7 @@ def resume() -> None:
         if time.monotonic() - started > FINISH_WAIT_S:
             print("NOT_FINISHED", [m[0] for m in w.messages], flush=True)
             report(w)
+            w.shutdown()
             QApplication.instance().exit(4)
             return
         QTimer.singleShot(100, wait_for_clips)
