@@ -34,6 +34,7 @@ from sora_desktop.ui.main_dialogs import MainDialogsMixin
 from sora_desktop.ui.main_files import PROJECT_FILTER, MainFilesMixin
 from sora_desktop.ui.main_recovery import MainRecoveryMixin, local_time_text
 from sora_desktop.ui.main_resume import MainResumeMixin
+from sora_desktop.ui.main_sound import MainSoundMixin
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
 from sora_desktop.ui.questions import ask as ask_question
@@ -63,6 +64,7 @@ class MainWindow(
     MainRecoveryMixin,
     MainResumeMixin,
     MainDialogsMixin,
+    MainSoundMixin,
     QMainWindow,
 ):
     """The pieces live in mixins by seam: actions/menus/toolbar (``main_actions``), project
@@ -128,6 +130,7 @@ class MainWindow(
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self._build_sound()  # the sound lane, Import sound…, the player's sound (main_sound)
         let_panels_shrink(self)
 
         # ---- wiring
@@ -424,6 +427,7 @@ class MainWindow(
         if clip is None:
             self.player.vm.clear()
             return
+        self.audio_playback.expect([shot.id])
         try:
             self.player.vm.load_clip(clip, f"Shot {self.project_vm.shot_number(shot.id)}")
         except ValueError as exc:
@@ -431,12 +435,12 @@ class MainWindow(
             self.player.vm.clear()
 
     def play_storyboard(self, start: bool = True) -> None:
-        clips = [
-            c for c in (self.project_vm.selected_clip(s.id) for s in self.project_vm.shots) if c
-        ]
+        shown = [s.id for s in self.project_vm.shots if self.project_vm.selected_clip(s.id)]
+        clips = [self.project_vm.selected_clip(sid) for sid in shown]
         if not clips:
             self.status("No shot has a clip yet.")
             return
+        self.audio_playback.expect(shown)
         try:
             self.player.vm.load_clips(clips, f"Storyboard  ·  {len(clips)} shots")
         except ValueError as exc:
@@ -493,6 +497,7 @@ class MainWindow(
         self.remember_place()
         project_lock.let_go(self.project_vm.project)
         self.player.vm.stop()
+        self._close_sound()
         self.queue_vm.cancel_all()
         deadline = time.monotonic() + 60
         for host in (self.gen_host, self.export_host):
