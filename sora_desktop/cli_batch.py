@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = _film_format(film, args.format, UsageError)
     project_path = _project_path(args.project, film, UsageError)
     options = _options(args, UsageError)
-    export_changes = _export_changes(args, UsageError)
+    export_changes = {"format": fmt, **_export_changes(args, UsageError)}  # remembered
     make_farm = _farm_factory(args, UsageError)
     settings = _settings(args.device)
     if make_farm is None and args.device:
@@ -303,6 +303,7 @@ def _render(
         def make_runner(emit: Any) -> Any:
             if make_farm is not None:
                 return make_farm(args.ray, emit, args.workers)
+            _quiet_loading_bars()  # our bar is the progress
             return LocalRunner(emit)
 
         stop = StopRequest()
@@ -450,6 +451,15 @@ def _settings(device: str | None) -> Any:
     except Exception:  # noqa: BLE001 - an unreadable settings file: the defaults
         settings = Settings()
     return replace(settings, device=device) if device else settings
+
+
+def _quiet_loading_bars() -> None:
+    try:  # the libraries' weight-loading bars would break our progress lines
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
 
 
 def _watermark(flag: bool | None, settings: Any) -> bool:
