@@ -116,6 +116,9 @@ def plan_shots(
         def bad(column: str | None, message: str, row: ShotRow = row) -> None:
             problems.append(problem(name, row.where, column, message))
 
+        if row.problems:
+            problems.extend(row.problems)
+            continue
         model = row.model or options.default_model
         if model not in models:
             try:
@@ -195,18 +198,18 @@ def _row_request(
         fields["guidance"] = options.guidance
     fps = fields.get("fps", caps.default_fps)
     if row.seconds is not None:
+        if row.seconds * fps >= caps.max_frames + 0.5:  # the model's limit, in seconds
+            bad(
+                "seconds",
+                f"{row.seconds:g} s is too long for {caps.name or model}, which makes at most "
+                f"{caps.max_frames} frames at {fps} fps: allowed {1 / fps:g} to "
+                f"{caps.max_frames / fps:.2f} s",
+            )
+            return None
         try:
             frames = frames_for_seconds(row.seconds, fps)
         except FieldError as exc:
             bad("seconds", exc.message)
-            return None
-        if frames > caps.max_frames:
-            who = caps.name or model
-            bad(
-                "seconds",
-                f"{row.seconds:g} s at {fps} fps is {frames} frames; {who} makes at most "
-                f"{caps.max_frames} frames: allowed {1 / fps:g} to {caps.max_frames / fps:.2f} s",
-            )
             return None
         options_near = valid_frames_near(frames, caps)
         if options_near != [frames] and options_near:

@@ -52,6 +52,13 @@ class ShotRow:
     seed: int | None = None
     negative: str = ""
     model: str | None = None
+    # what is wrong with the row (then the other fields mean nothing); ``plan_shots`` lists
+    # these with its own findings, in row order
+    problems: tuple[str, ...] = ()
+
+
+def _bad_row(where: str, problems: list[str]) -> ShotRow:
+    return ShotRow(where=where, prompt="", problems=tuple(problems))
 
 
 class BadShots(ValueError):
@@ -77,7 +84,8 @@ def problem(name: str, where: str, column: str | None, message: str) -> str:
 
 # ---------------------------------------------------------------------------- reading
 def read_shots(path: str | Path) -> list[ShotRow]:
-    """The rows of a SHOTS file, or ``BadShots`` listing every problem found."""
+    """The rows of a SHOTS file (a bad row carries its problems, ``ShotRow.problems``), or
+    ``BadShots`` when the file itself cannot be used (not text, no header, not a list)."""
     name = Path(path).name or str(path)
     try:
         raw = read_regular_file(path, "SHOTS", MAX_BYTES)
@@ -145,21 +153,14 @@ def _read_csv(name: str, text: str) -> list[ShotRow]:
             if len(cells) > len(header):
                 extra = [c for c in cells[len(header) :] if c.strip()]
                 if extra:
-                    problems.append(
-                        problem(
-                            name,
-                            where,
-                            None,
-                            f"{len(cells)} cells but the header names {len(header)} columns "
-                            f"({short_repr(extra[0], 40)} has no column; put text with "
-                            f"'{delimiter}' in double quotes)",
-                        )
+                    message = (
+                        f"{len(cells)} cells but the header names {len(header)} columns "
+                        f"({short_repr(extra[0], 40)} has no column; put text with "
+                        f"'{delimiter}' in double quotes)"
                     )
+                    rows.append(_bad_row(where, [problem(name, where, None, message)]))
                     continue
-            values = dict(zip(header, cells, strict=False))
-            row = _row(name, where, values, problems, from_text=True)
-            if row is not None:
-                rows.append(row)
+            rows.append(_row(name, where, dict(zip(header, cells, strict=False))))
     except csv.Error as exc:
         problems.append(f"{name} line {reader.line_num}: {exc} (check the quotes)")
     if header is None and not problems:
@@ -223,30 +224,20 @@ def _read_json(name: str, text: str) -> list[ShotRow]:
         raise BadShots(
             name, [f"{name}: {len(data)} shots; at most {MAX_ROWS}, split it into several files"]
         )
-    problems: list[str] = []
     rows: list[ShotRow] = []
     for n, item in enumerate(data, 1):
         where = f"item {n}"
         if not isinstance(item, dict):
-            problems.append(
-                problem(
-                    name, where, None, f"expected an object with a prompt, got a {_json_type(item)}"
-                )
-            )
+            message = f"expected an object with a prompt, got a {_json_type(item)}"
+            rows.append(_bad_row(where, [problem(name, where, None, message)]))
             continue
-        unknown = [k for k in item if k not in COLUMNS]
-        for key in unknown:
-            problems.append(
-                f"{name} {where}: key {short_repr(key, 40)} is not one Sora Desktop knows; "
-                f"allowed: {', '.join(COLUMNS)}"
-            )
-        if unknown:
-            continue
-        row = _row(name, where, item, problems, from_text=False)
-        if row is not None:
-            rows.append(row)
-    if problems:
-        raise BadShots(name, problems)
+        unknown = [
+            f"{name} {where}: key {short_repr(key, 40)} is not one Sora Desktop knows; "
+            f"allowed: {', '.join(COLUMNS)}"
+            for key in item
+            if key not in COLUMNS
+        ]
+        rows.append(_bad_row(where, unknown) if unknown else _row(name, where, item))
     return rows
 
 
@@ -283,11 +274,9 @@ def _json_type(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------------- typing a row
-def _row(
-    name: str, where: str, values: dict[str, Any], problems: list[str], from_text: bool
-) -> ShotRow | None:
-    """The typed row, or None after adding its problems (every bad cell is listed)."""
-    before = len(problems)
+def _row(name: str, where: str, values: dict[str, Any]) -> ShotRow:
+    """The typed row; a bad one carries its problems (every bad cell is listed)."""
+    problems: list[str] = []
 
     def bad(column: str, message: str) -> None:
         problems.append(problem(name, where, column, message))
@@ -306,11 +295,11 @@ def _row(
     prompt = values.get("prompt")
     if prompt is None or (isinstance(prompt, str) and not prompt.strip()):
         bad("prompt", "is empty; every shot needs a prompt (what the shot shows)")
-    seconds = _seconds(values.get("seconds"), from_text, bad)
+    seconds = _seconds(values.get("seconds"), bad)
     continues = _continues(values.get("continue"), bad)
-    seed = _seed(values.get("seed"), from_text, bad)
-    if len(problems) > before:
-        return None
+    seed = _seed(values.get("seed"), bad)
+    if problems:
+        return _bad_row(where, problems)
     return ShotRow(
         where=where,
         prompt=fields["prompt"],
@@ -326,7 +315,7 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _seconds(value: Any, from_text: bool, bad: Any) -> float | None:
+def _seconds(value: Any, bad: Any) -> float | None:
     if _blank(value):
         return None
     number: Any = value
@@ -373,7 +362,7 @@ def _continues(value: Any, bad: Any) -> bool | None:
     return None
 
 
-def _seed(value: Any, from_text: bool, bad: Any) -> int | None:
+def _seed(value: Any, bad: Any) -> int | None:
     if _blank(value):
         return None
     number: Any = value
