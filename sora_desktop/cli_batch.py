@@ -169,6 +169,7 @@ class Progress:
             unit="step",
             dynamic_ncols=True,
             leave=False,
+            mininterval=0,  # a step is never faster than a redraw; show each one
         )
 
     def _close(self) -> None:
