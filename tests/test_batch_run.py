@@ -1,0 +1,100 @@
+"""``sora-desktop batch`` in this process with a stand-in model (no weights, milliseconds a
+take): a shot that fails skips the shots that continue from it and leaves no film; SIGTERM
+stops cleanly like Ctrl-C (exit 143) with the project saved."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sora_desktop import cli
+from sora_desktop.core.project import load_project
+from sora_desktop.engine.backend import GenerationResult, StepEvent
+from sora_desktop.studio import runners
+
+REAL_RUNNER = runners.LocalRunner
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def _stand_in(monkeypatch, on_step=None):
+    """The batch's LocalRunner with a model that makes grey clips; ``on_step(prompt, step,
+    cancel)`` may raise or signal."""
+
+    def generate(request, cancel):
+        if request.start_image is not None and not Path(request.start_image).is_file():
+            raise FileNotFoundError(f"start image {request.start_image} is missing")  # as a model
+        for step in (1, 2, 3):
+            cancel.raise_if_cancelled()
+            if on_step is not None:
+                on_step(request.prompt, step, cancel)
+            yield StepEvent(step, 3)
+        frames = np.full((request.num_frames, request.height, request.width, 3), 90, np.uint8)
+        yield GenerationResult(frames, request.fps, request)
+
+    real = REAL_RUNNER
+    monkeypatch.setattr(runners, "LocalRunner", lambda emit: real(emit, generate=generate))
+
+
+SHOTS = "prompt,continue\nfirst shot,\nsecond shot,\nthird shot,yes\nfourth shot,\n"
+
+
+def test_a_failed_shot_skips_its_continuation_and_no_film_is_written(work, capsys, monkeypatch):
+    def on_step(prompt, step, cancel):
+        if prompt == "second shot" and step == 2:
+            raise RuntimeError("the model broke")
+
+    _stand_in(monkeypatch, on_step)
+    (work / "shots.csv").write_text(SHOTS, encoding="utf-8")
+    code = cli.main(["batch", "shots.csv", "-o", "film.mp4"])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert "error: shot 2 failed: " in err
+    assert "shot 3: Skipped: Shot 2 could not be generated" in err
+    assert "the film was not written: 2 of 4 shots have a clip" in err
+    assert not (work / "film.mp4").exists()
+    project = load_project(work / "film.sdproj")
+    statuses = [[t.status for t in s.takes] for s in project.shots]
+    assert statuses == [["done"], ["failed"], [], ["done"]]  # the failure stays in view
+
+
+def test_sigterm_stops_like_ctrl_c_and_saves_the_project(work, capsys, monkeypatch):
+    def on_step(prompt, step, cancel):
+        if prompt == "second shot" and step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(200):  # a real step takes a while: the stop arrives meanwhile
+                if cancel.cancelled:
+                    break
+                time.sleep(0.05)
+
+    _stand_in(monkeypatch, on_step)
+    before = signal.getsignal(signal.SIGTERM)
+    (work / "shots.csv").write_text(SHOTS, encoding="utf-8")
+    code = cli.main(["batch", "shots.csv", "-o", "film.mp4"])
+    out, err = capsys.readouterr()
+    assert code == 128 + signal.SIGTERM, err
+    assert "Stopped after 1 of 4 shots. Run the same command again to continue." in err
+    assert signal.getsignal(signal.SIGTERM) is before
+    project = load_project(work / "film.sdproj")
+    assert [[t.status for t in s.takes] for s in project.shots] == [["done"], [], [], []]
+    assert not (work / "film.mp4").exists()
+
+    _stand_in(monkeypatch)  # the same command again finishes it
+    assert cli.main(["batch", "shots.csv", "-o", "film.mp4"]) == 0
+    project = load_project(work / "film.sdproj")
+    assert [[t.status for t in s.takes] for s in project.shots] == [["done"]] * 4
+    assert (work / "film.mp4").is_file()
