@@ -98,3 +98,20 @@ def test_sigterm_stops_like_ctrl_c_and_saves_the_project(work, capsys, monkeypat
     project = load_project(work / "film.sdproj")
     assert [[t.status for t in s.takes] for s in project.shots] == [["done"]] * 4
     assert (work / "film.mp4").is_file()
+
+
+def test_a_project_open_in_the_studio_is_not_written(work, capsys, monkeypatch):
+    from sora_desktop.core.project_lock import ProjectLock
+
+    _stand_in(monkeypatch)
+    (work / "shots.csv").write_text(SHOTS, encoding="utf-8")
+    window = ProjectLock(work / "film.sdproj")  # as a studio window holds its project
+    assert window.acquire()
+    try:
+        code = cli.main(["batch", "shots.csv", "-o", "film.mp4"])
+    finally:
+        window.release()
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "film.sdproj is already open" in err and "--project another file" in err
+    assert not (work / "film.sdproj").exists() and not (work / "film_media").exists()
