@@ -1,13 +1,12 @@
 """The installed ``sora-desktop batch`` command, run as a user runs it (a subprocess, its own
-SORA_DESKTOP_HOME, the built-in model at small settings): a CSV storyboard with a continuation
-becomes a project the app opens and a film with the project's cross-fades; bad rows stop it
-before anything is written; Ctrl-C stops it with the project saved, and the same command then
-finishes it, keeping the shots already made."""
+SORA_DESKTOP_HOME, the built-in model at small settings): a CSV storyboard with a continuation,
+stopped with Ctrl-C and finished by the same command, becomes a project the app opens and a
+film with the project's cross-fades; bad rows stop it before anything is written. (The JSON
+form and failures run in-process with a stand-in model: tests/test_batch_run.py.)"""
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
@@ -66,7 +65,10 @@ def _clip_of(project, shot) -> Path:
     return clip
 
 
-def test_csv_with_a_continuation_makes_the_project_and_the_film(work):
+def test_csv_storyboard_ctrl_c_then_the_same_command_finishes_project_and_film(work):
+    """A CSV of 3 rows, the second continuing the first: Ctrl-C during shot 2 saves the
+    project (exit 130); the same command keeps shot 1 as it is, makes 2 and 3 and writes the
+    film with the cross-fades asked for."""
     seconds = [1, 1, 1.5]
     (work / "shots.csv").write_text(
         "prompt,seconds,continue,seed\n"
@@ -75,27 +77,66 @@ def test_csv_with_a_continuation_makes_the_project_and_the_film(work):
         f"a blue square,{seconds[2]},no,\n",
         encoding="utf-8",
     )
-    proc = _batch(work, "shots.csv", "-o", "out/film.mp4", "--steps", "2", "--crossfade", "2")
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
+    args = ["shots.csv", "-o", "out/film.mp4", "--steps", "4", "--crossfade", "2"]
+    proc = subprocess.Popen(
+        [str(BIN), "batch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=work,
+    )
+    watchdog = threading.Timer(300, proc.kill)
+    watchdog.start()
+    err_lines = []
+    try:
+        for line in proc.stderr:
+            err_lines.append(line.rstrip("\n"))
+            if line.startswith("shot 2 of 3: step 1/"):  # shot 1 done, shot 2 running
+                proc.send_signal(signal.SIGINT)
+        out = proc.stdout.read()
+        code = proc.wait()
+    finally:
+        watchdog.cancel()
+    err = "\n".join(err_lines)
+    assert code == 130, err
     # progress: shot N of M and its step, one line per event (stderr is not a terminal)
-    assert "shot 2 of 3: step 1/2" in proc.stderr.splitlines()
-    assert "shot 3 of 3: done" in proc.stderr.splitlines()
-    assert f"saved: {Path('out/film.mp4')}" in proc.stdout
+    assert "shot 1 of 3: step 1/4" in err_lines and "shot 1 of 3: done" in err_lines
+    assert "shot 2 of 3: cancelled" in err_lines
+    assert "Stopped after 1 of 3 shots. Run the same command again to continue." in err_lines
+    assert "Traceback" not in err and not (work / "out" / "film.mp4").exists()
+    assert "project: " in out
 
-    project = load_project(work / "out" / "film.sdproj")  # beside the film, named after it
+    project_file = work / "out" / "film.sdproj"  # beside the film, named after it
+    stopped = load_project(project_file)  # saved, and the app can open it
+    assert stopped.warnings == []
+    assert len(stopped.shots) == 3
+    assert [len(s.takes) for s in stopped.shots] == [1, 0, 0]  # no empty cancelled takes
+    first_clip = _clip_of(stopped, stopped.shots[0])
+    made = (stopped.shots[0].selected_take, first_clip.stat().st_mtime_ns)
+
+    again = _batch(work, *args)
+    assert again.returncode == 0, again.stderr
+    assert "1 already made (kept), 2 to make" in again.stderr
+    assert "shot 1 of 3" not in again.stderr  # not made again
+    assert "shot 3 of 3: done" in again.stderr.splitlines()
+    assert f"saved: {Path('out/film.mp4')}" in again.stdout
+
+    project = load_project(project_file)
     assert project.warnings == []
     assert [s.request.prompt for s in project.shots][0] == "a red ball rolls right"
     assert [s.continue_from_previous for s in project.shots] == [False, True, False]
+    assert [len(s.takes) for s in project.shots] == [1, 1, 1]
+    kept = project.shots[0]
+    assert (kept.selected_take, _clip_of(project, kept).stat().st_mtime_ns) == made
     clips = [_clip_of(project, shot) for shot in project.shots]
     assert all(c.is_relative_to(work / "out" / "film_media") for c in clips)
-    assert [len(s.takes) for s in project.shots] == [1, 1, 1]
     frames = [frames_for_seconds(s, FPS) for s in seconds]
     assert [s.selected.request.num_frames for s in project.shots] == frames
     assert project.shots[0].selected.request.seed == 5
-    # the continuing take started from the first shot's last frame
+    # the continuing take started from the (kept) first shot's last frame
     start = project.shots[1].selected.request.start_image
-    assert start == str(last_frame_path(clips[0])) and Path(start).is_file()
+    assert start == str(last_frame_path(first_clip)) and Path(start).is_file()
     assert project.shots[2].selected.request.start_image is None
     assert project.export_settings.crossfade_frames == 2
 
@@ -118,64 +159,6 @@ def test_bad_rows_exit_2_naming_row_and_column_and_nothing_is_written(work):
     assert errors[-1] == "error: shots.csv: 3 problems; nothing was generated"
     assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in work.iterdir()) == ["shots.csv"]  # no project, no film
-
-
-def test_ctrl_c_saves_the_project_and_the_same_command_finishes_it(work):
-    shots = [
-        {"prompt": "a red ball rolls right", "seconds": 1, "seed": 1},
-        {"prompt": "the ball keeps rolling", "seconds": 1, "continue": True},
-        {"prompt": "a blue square", "seconds": 1},
-    ]
-    (work / "shots.json").write_text(json.dumps(shots), encoding="utf-8")
-    argv = [str(BIN), "batch", "shots.json", "-o", "film.mp4", "--steps", "4"]
-    proc = subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-        cwd=work,
-    )
-    watchdog = threading.Timer(300, proc.kill)
-    watchdog.start()
-    err_lines = []
-    try:
-        for line in proc.stderr:
-            err_lines.append(line.rstrip("\n"))
-            if line.startswith("shot 2 of 3: step 1/"):  # shot 1 done, shot 2 running
-                proc.send_signal(signal.SIGINT)
-        out = proc.stdout.read()
-        code = proc.wait()
-    finally:
-        watchdog.cancel()
-    err = "\n".join(err_lines)
-    assert code == 130, err
-    assert "shot 2 of 3: cancelled" in err_lines
-    assert "Stopped after 1 of 3 shots. Run the same command again to continue." in err_lines
-    assert "Traceback" not in err and not (work / "film.mp4").exists()
-    assert "project: " in out
-
-    stopped = load_project(work / "film.sdproj")  # saved, and the app can open it
-    assert stopped.warnings == []
-    first = stopped.shots[0]
-    clip = _clip_of(stopped, first)
-    made = (first.selected_take, clip.stat().st_mtime_ns)
-    assert len(stopped.shots) == 3
-    assert [len(s.takes) for s in stopped.shots] == [1, 0, 0]  # no empty cancelled takes
-
-    again = _batch(work, "shots.json", "-o", "film.mp4", "--steps", "4")
-    assert again.returncode == 0, again.stderr
-    assert "1 already made (kept), 2 to make" in again.stderr
-    assert "shot 1 of 3" not in again.stderr  # not made again
-    project = load_project(work / "film.sdproj")
-    assert [len(s.takes) for s in project.shots] == [1, 1, 1]
-    kept = project.shots[0]
-    assert (kept.selected_take, _clip_of(project, kept).stat().st_mtime_ns) == made
-    start = project.shots[1].selected.request.start_image
-    assert start == str(last_frame_path(clip))  # continues from the kept clip
-    film, fps = read_video(work / "film.mp4")
-    frames = sum(s.selected.request.num_frames for s in project.shots)
-    assert fps == FPS and len(film) == frames  # a new project: no cross-fade
 
 
 # ------------------------------------------------------------------------------ in-process

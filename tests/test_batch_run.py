@@ -1,9 +1,11 @@
 """``sora-desktop batch`` in this process with a stand-in model (no weights, milliseconds a
-take): a shot that fails skips the shots that continue from it and leaves no film; SIGTERM
-stops cleanly like Ctrl-C (exit 143) with the project saved."""
+take): the JSON form; a shot that fails skips the shots that continue from it and leaves no
+film; SIGTERM stops cleanly like Ctrl-C (exit 143) with the project saved; a project a studio
+window holds is not written."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -14,8 +16,11 @@ import numpy as np
 import pytest
 
 from sora_desktop import cli
+from sora_desktop.core.capabilities import embedded_capabilities
 from sora_desktop.core.project import load_project
+from sora_desktop.core.request import frames_for_seconds
 from sora_desktop.engine.backend import GenerationResult, StepEvent
+from sora_desktop.engine.export import read_video
 from sora_desktop.studio import runners
 
 REAL_RUNNER = runners.LocalRunner
@@ -115,3 +120,29 @@ def test_a_project_open_in_the_studio_is_not_written(work, capsys, monkeypatch):
     assert code == 2
     assert "film.sdproj is already open" in err and "--project another file" in err
     assert not (work / "film.sdproj").exists() and not (work / "film_media").exists()
+
+
+def test_json_shots(work, capsys, monkeypatch):
+    _stand_in(monkeypatch)
+    shots = [
+        {"prompt": "a red ball", "seconds": 1, "seed": 3, "negative": "blur"},
+        {"prompt": "it rolls on", "seconds": 0.5, "continue": True},
+        {"prompt": "a blue square", "continue": "no", "seed": None},
+    ]
+    (work / "shots.json").write_text(json.dumps(shots), encoding="utf-8")
+    code = cli.main(["batch", "shots.json", "-o", "film.webm", "--project", "story.sdproj"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "saved: film.webm" in out
+    project = load_project(work / "story.sdproj")
+    takes = [s.selected for s in project.shots]
+    assert [t.status for t in takes] == ["done"] * 3
+    caps = embedded_capabilities()
+    frames = [frames_for_seconds(1, caps.default_fps), frames_for_seconds(0.5, caps.default_fps)]
+    frames.append(caps.default_frames)  # no seconds: the model's default
+    assert [t.request.num_frames for t in takes] == frames
+    assert takes[0].request.seed == 3 and takes[0].request.negative_prompt == "blur"
+    assert takes[1].request.start_image is not None and takes[2].request.start_image is None
+    assert project.export_settings.format == "webm"  # remembered, as the Export dialog does
+    film, fps = read_video(work / "film.webm")
+    assert len(film) == sum(frames) and fps == caps.default_fps
