@@ -288,6 +288,8 @@ def _render(
     check_writable_folder(project_path.parent)
     plan = prepare_project(planned, project_path, export_changes)
     project = plan.project
+    for warning in project.warnings:  # e.g. takes an earlier run left unfinished (killed)
+        print(f"note: {warning}", file=sys.stderr)
     if project_lock.hold(project) is not None:
         raise ProjectError(
             f"{project.read_only.split(' It was opened')[0]} Close it there first, or give "

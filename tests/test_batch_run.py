@@ -146,3 +146,35 @@ def test_json_shots(work, capsys, monkeypatch):
     assert project.export_settings.format == "webm"  # remembered, as the Export dialog does
     film, fps = read_video(work / "film.webm")
     assert len(film) == sum(frames) and fps == caps.default_fps
+
+
+def test_ctrl_c_while_the_film_is_written_leaves_no_film_and_a_rerun_writes_it(
+    work, capsys, monkeypatch
+):
+    from sora_desktop import cli_batch
+
+    _stand_in(monkeypatch)
+    (work / "shots.csv").write_text(SHOTS, encoding="utf-8")
+    pressed = []
+
+    def ctrl_c_once(self, fraction):
+        if not pressed:
+            pressed.append(fraction)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(cli_batch.Progress, "film", ctrl_c_once)
+    code = cli.main(["batch", "shots.csv", "-o", "film.mp4"])
+    err = capsys.readouterr().err
+    assert code == 130, err
+    assert "Stopped before the film was written; all 4 shots are made." in err
+    assert not (work / "film.mp4").exists()
+    made = [s.selected_take for s in load_project(work / "film.sdproj").shots]
+
+    monkeypatch.undo()
+    monkeypatch.setenv("SORA_DESKTOP_HOME", str(work.parent / "home"))
+    monkeypatch.chdir(work)
+    _stand_in(monkeypatch, on_step=lambda *a: pytest.fail("a made shot was made again"))
+    assert cli.main(["batch", "shots.csv", "-o", "film.mp4"]) == 0
+    assert "4 already made (kept), 0 to make" in capsys.readouterr().err
+    assert [s.selected_take for s in load_project(work / "film.sdproj").shots] == made
+    assert (work / "film.mp4").is_file()
