@@ -8,22 +8,26 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sora_desktop import cli
 from sora_desktop.core.capabilities import embedded_capabilities
 from sora_desktop.core.project import load_project
 from sora_desktop.core.request import frames_for_seconds
-from sora_desktop.engine.backend import GenerationResult, StepEvent
 from sora_desktop.engine.export import read_video
 from sora_desktop.studio import runners
 
-REAL_RUNNER = runners.LocalRunner
+sys.path.insert(0, str(Path(__file__).parent))
+from batch_stand_in import runner_factory, stand_in_generate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+monkeypatch_context = pytest.MonkeyPatch.context
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
@@ -37,22 +41,8 @@ def work(tmp_path, monkeypatch) -> Path:
 
 
 def _stand_in(monkeypatch, on_step=None):
-    """The batch's LocalRunner with a model that makes grey clips; ``on_step(prompt, step,
-    cancel)`` may raise or signal."""
-
-    def generate(request, cancel):
-        if request.start_image is not None and not Path(request.start_image).is_file():
-            raise FileNotFoundError(f"start image {request.start_image} is missing")  # as a model
-        for step in (1, 2, 3):
-            cancel.raise_if_cancelled()
-            if on_step is not None:
-                on_step(request.prompt, step, cancel)
-            yield StepEvent(step, 3)
-        frames = np.full((request.num_frames, request.height, request.width, 3), 90, np.uint8)
-        yield GenerationResult(frames, request.fps, request)
-
-    real = REAL_RUNNER
-    monkeypatch.setattr(runners, "LocalRunner", lambda emit: real(emit, generate=generate))
+    """The batch's LocalRunner with the stand-in model (tests/batch_stand_in.py)."""
+    monkeypatch.setattr(runners, "LocalRunner", runner_factory(stand_in_generate(on_step)))
 
 
 SHOTS = "prompt,continue\nfirst shot,\nsecond shot,\nthird shot,yes\nfourth shot,\n"
@@ -177,4 +167,40 @@ def test_ctrl_c_while_the_film_is_written_leaves_no_film_and_a_rerun_writes_it(
     assert cli.main(["batch", "shots.csv", "-o", "film.mp4"]) == 0
     assert "4 already made (kept), 0 to make" in capsys.readouterr().err
     assert [s.selected_take for s in load_project(work / "film.sdproj").shots] == made
+    assert (work / "film.mp4").is_file()
+
+
+def test_kill_9_mid_batch_loses_nothing_and_the_same_command_finishes(work, capsys):
+    """SIGKILL (no handler runs): the project on disk is the one saved after shot 1; the
+    same command keeps shot 1, says which takes were interrupted, and finishes."""
+    (work / "shots.csv").write_text(SHOTS, encoding="utf-8")
+    helper = Path(__file__).parent / "batch_stand_in.py"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, str(helper), "0.3", "--", "batch", "shots.csv", "-o", "film.mp4"]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env, cwd=work)
+    watchdog = threading.Timer(120, proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stderr:
+            if line.startswith("shot 2 of 4: step 1/"):
+                proc.kill()
+                break
+        code = proc.wait()
+    finally:
+        watchdog.cancel()
+        proc.stderr.close()
+    assert code == -signal.SIGKILL
+    killed = load_project(work / "film.sdproj")
+    first = killed.shots[0].selected_take
+    assert first is not None and killed.shots[0].selected.status == "done"
+
+    with monkeypatch_context() as mp:
+        _stand_in(mp)
+        assert cli.main(["batch", "shots.csv", "-o", "film.mp4"]) == 0
+    err = capsys.readouterr().err
+    assert "were still being generated" in err  # the interrupted takes, said plainly
+    assert "1 already made (kept), 3 to make" in err
+    project = load_project(work / "film.sdproj")
+    assert project.shots[0].selected_take == first
+    assert all(s.selected.status == "done" for s in project.shots)
     assert (work / "film.mp4").is_file()
