@@ -136,7 +136,13 @@ def test_every_bad_row_is_named_with_its_column_before_anything_runs(tmp_path):
     assert longest in problems[4] and str(caps.max_frames) in problems[4]  # the model's range
     assert f"allowed 0 to {MAX_SEED}" in problems[5]
     assert "yes/true/1" in problems[2] and "no/false/0" in problems[2]
-    assert "'surplus' has no column" in text
+    assert "'surplus' is under no column" in text
+
+
+def test_a_value_under_an_unnamed_column_is_not_lost(tmp_path):
+    path = write(tmp_path, "s.csv", "prompt,seconds,\na red ball,1,\nblue,1,a note\n")
+    problems = problems_of(path)
+    assert len(problems) == 1 and problems[0].startswith("s.csv line 3: 'a note' is under no")
 
 
 def test_first_row_cannot_continue(tmp_path):

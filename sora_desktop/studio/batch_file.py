@@ -150,16 +150,16 @@ def _read_csv(name: str, text: str) -> list[ShotRow]:
                 problems.append(f"{name}: more than {MAX_ROWS} shots; split it into several files")
                 break
             where = f"line {start}"
-            if len(cells) > len(header):
-                extra = [c for c in cells[len(header) :] if c.strip()]
-                if extra:
-                    message = (
-                        f"{len(cells)} cells but the header names {len(header)} columns "
-                        f"({short_repr(extra[0], 40)} has no column; put text with "
-                        f"'{delimiter}' in double quotes)"
-                    )
-                    rows.append(_bad_row(where, [problem(name, where, None, message)]))
-                    continue
+            # a value under no column (past the header's end, or under an unnamed column)
+            # would be lost without a word
+            stray = [c for i, c in enumerate(cells) if c.strip() and not _named(header, i)]
+            if stray:
+                message = (
+                    f"{short_repr(stray[0].strip(), 40)} is under no column (the header names "
+                    f"{sum(1 for h in header if h)}); put text with '{delimiter}' in double quotes"
+                )
+                rows.append(_bad_row(where, [problem(name, where, None, message)]))
+                continue
             rows.append(_row(name, where, dict(zip(header, cells, strict=False))))
     except csv.Error as exc:
         problems.append(f"{name} line {reader.line_num}: {exc} (check the quotes)")
@@ -168,6 +168,10 @@ def _read_csv(name: str, text: str) -> list[ShotRow]:
     if problems:
         raise BadShots(name, problems)
     return rows
+
+
+def _named(header: list[str], index: int) -> bool:
+    return index < len(header) and bool(header[index])
 
 
 def _header(name: str, line: int, cells: list[str], problems: list[str]) -> list[str] | None:
