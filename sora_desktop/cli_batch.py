@@ -314,6 +314,9 @@ def _render(
         with _signals_stop(stop, progress.line) as received:
             try:
                 outcome = batch.run(stop)
+            except ProjectError as exc:  # e.g. the disk filled up: saving failed (not input)
+                print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+                return EXIT_FAILED
             finally:
                 progress.close()
             code = 128 + (received[0] if received else signal.SIGINT)

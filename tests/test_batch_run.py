@@ -204,3 +204,30 @@ def test_kill_9_mid_batch_loses_nothing_and_the_same_command_finishes(work, caps
     assert project.shots[0].selected_take == first
     assert all(s.selected.status == "done" for s in project.shots)
     assert (work / "film.mp4").is_file()
+
+
+def test_ray_hands_the_shots_to_the_farm_runner(work, capsys, monkeypatch):
+    """``--ray ADDRESS --workers N`` makes the farm's runner (``studio.farm.make_farm_runner``,
+    the farm extra) and the shots stream back through it; the progress names the machine."""
+    import importlib.util
+    import types
+
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("the farm extra (ray) is not installed")
+    calls = []
+
+    def make_farm_runner(address, emit, workers=None):
+        calls.append((address, workers))
+        return runners.LocalRunner(emit, generate=stand_in_generate(), host="node-7")
+
+    farm = types.ModuleType("sora_desktop.studio.farm")
+    farm.make_farm_runner = make_farm_runner
+    monkeypatch.setitem(sys.modules, "sora_desktop.studio.farm", farm)
+    (work / "shots.csv").write_text(SHOTS, encoding="utf-8")
+    argv = ["batch", "shots.csv", "-o", "film.mp4", "--ray", "10.0.0.5:6379", "--workers", "2"]
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert calls == [("10.0.0.5:6379", 2)]
+    assert "shot 3 of 4: started on node-7" in err
+    assert all(s.selected.status == "done" for s in load_project(work / "film.sdproj").shots)
