@@ -231,3 +231,30 @@ def test_ray_hands_the_shots_to_the_farm_runner(work, capsys, monkeypatch):
     assert calls == [("10.0.0.5:6379", 2)]
     assert "shot 3 of 4: started on node-7" in err
     assert all(s.selected.status == "done" for s in load_project(work / "film.sdproj").shots)
+
+
+def test_a_full_disk_stops_the_batch_with_the_last_good_project_on_disk(work, capsys, monkeypatch):
+    import errno
+
+    from sora_desktop.core.project import storage
+
+    real_write = storage.atomic_write_text
+    saves = []
+
+    def write(path, text, *args, **kwargs):
+        saves.append(path)
+        if len(saves) >= 3:  # queued, shot 1 saved; then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, text, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "atomic_write_text", write)
+    _stand_in(monkeypatch)
+    (work / "shots.csv").write_text(SHOTS, encoding="utf-8")
+    code = cli.main(["batch", "shots.csv", "-o", "film.mp4"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "error: Could not save film.sdproj: No space left on device" in err
+    assert "Traceback" not in err and not (work / "film.mp4").exists()
+    monkeypatch.setattr(storage, "atomic_write_text", real_write)
+    project = load_project(work / "film.sdproj")  # the last good save
+    assert project.shots[0].selected.status == "done"
