@@ -189,22 +189,17 @@ def _isatty(stream: Any) -> bool:
 
 # ---------------------------------------------------------------------------- signals
 @contextmanager
-def _signals_stop(stop: Any, said: Callable[[str], None]) -> Iterator[list[int]]:
+def _signals_stop(stop: Any) -> Iterator[list[int]]:
     """Ctrl-C or SIGTERM: stop after cancelling the running take (cooperatively) and saving;
-    a second Ctrl-C stops waiting for it. Yields the signals received."""
+    a second Ctrl-C stops waiting for it. Yields the signals received. The handler only sets
+    flags: the batch's loop says what happens (printing here could interrupt a print)."""
     received: list[int] = []
 
     def handler(signum: int, frame: Any) -> None:
         received.append(signum)
-        if stop.requested:
-            if signum == signal.SIGINT:
-                stop.stop_now()
-            return
+        if stop.requested and signum == signal.SIGINT:
+            stop.stop_now()
         stop.stop()
-        said(
-            "\nstopping: cancelling the running shot and saving the project (Ctrl-C again to "
-            "stop at once)"
-        )
 
     try:
         previous = signal.signal(signal.SIGINT, handler)
@@ -310,8 +305,15 @@ def _render(
             return LocalRunner(emit)
 
         stop = StopRequest()
-        batch = BatchRun(plan, make_runner, settings, progress)
-        with _signals_stop(stop, progress.line) as received:
+
+        def stopping() -> None:
+            progress.line(
+                "stopping: cancelling the running shot and saving the project "
+                "(Ctrl-C again to stop at once)"
+            )
+
+        batch = BatchRun(plan, make_runner, settings, progress, stopping)
+        with _signals_stop(stop) as received:
             try:
                 outcome = batch.run(stop)
             except ProjectError as exc:  # e.g. the disk filled up: saving failed (not input)

@@ -82,6 +82,7 @@ def test_sigterm_stops_like_ctrl_c_and_saves_the_project(work, capsys, monkeypat
     code = cli.main(["batch", "shots.csv", "-o", "film.mp4"])
     out, err = capsys.readouterr()
     assert code == 128 + signal.SIGTERM, err
+    assert "stopping: cancelling the running shot and saving the project" in err
     assert "Stopped after 1 of 4 shots. Run the same command again to continue." in err
     assert signal.getsignal(signal.SIGTERM) is before
     project = load_project(work / "film.sdproj")

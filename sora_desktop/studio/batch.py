@@ -373,12 +373,16 @@ class BatchRun:
         make_runner: Callable[[Emit], Any],
         settings: Any = None,
         report: Callable[[int, TakeEvent], None] | None = None,
+        on_stopping: Callable[[], None] | None = None,
     ) -> None:
         self.plan = plan
         self.project = plan.project
         self.settings = settings
         self._make_runner = make_runner
         self._report = report or (lambda number, event: None)
+        # said once when a stop request is seen (a signal handler must not print itself: a
+        # print interrupted by another print on the same stream raises "reentrant call")
+        self._on_stopping = on_stopping or (lambda: None)
 
     def save(self) -> None:
         core_project.save_project(self.project)
@@ -407,6 +411,7 @@ class BatchRun:
                 if stop.requested and not cancelling:
                     cancelling = True
                     outcome.stopped = True
+                    self._on_stopping()
                     shot_queue.cancel_all()
                 if stop.now:
                     break
