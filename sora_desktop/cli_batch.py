@@ -350,6 +350,7 @@ def _render(
                     watermark=_watermark(args.watermark, settings),
                     progress=progress.film,
                     cancel=stop,
+                    note=lambda text: print(f"note: {text}", file=sys.stderr),
                 )
             except GenerationCancelled:
                 progress.close()

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sora_desktop import cli
@@ -259,3 +260,27 @@ def test_a_full_disk_stops_the_batch_with_the_last_good_project_on_disk(work, ca
     monkeypatch.setattr(storage, "atomic_write_text", real_write)
     project = load_project(work / "film.sdproj")  # the last good save
     assert project.shots[0].selected.status == "done"
+
+
+def test_the_film_carries_the_projects_sound_track_as_the_export_does(work, capsys, monkeypatch):
+    """A project the studio gave a sound track (File → Import sound): the batch's film has it,
+    mixed as the app's Export mixes it."""
+    from sora_desktop.core.project import save_project
+    from sora_desktop.studio.soundtrack import lay_music
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from sound_support import export_audio, streams, tone, write_wav
+
+    _stand_in(monkeypatch)
+    (work / "shots.csv").write_text(SHOTS, encoding="utf-8")
+    assert cli.main(["batch", "shots.csv", "-o", "film.mp4"]) == 0
+    assert "Audio" not in streams(work / "film.mp4")  # no sound yet: a silent film
+    project = load_project(work / "film.sdproj")
+    lay_music(project, write_wav(work / "song.wav", tone(20.0, 440.0, 0.5)))
+    save_project(project)
+    capsys.readouterr()
+
+    assert cli.main(["batch", "shots.csv", "-o", "film.mp4"]) == 0
+    assert "4 already made (kept), 0 to make" in capsys.readouterr().err
+    assert "Audio" in streams(work / "film.mp4")
+    assert float(np.abs(export_audio(work / "film.mp4")).max()) > 0.1

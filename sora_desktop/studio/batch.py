@@ -474,17 +474,24 @@ def write_film(
     watermark: bool = False,
     progress: Callable[[float], None] | None = None,
     cancel: Any = None,
+    note: Callable[[str], None] | None = None,
 ) -> Path:
     """Every shot's picked clip, in order, as the app's Export makes the film: the project's
-    export settings (cross-fade, frame rate, fit, upscale) and the storyboard's settings in
-    the file's metadata."""
+    export settings (cross-fade, frame rate, fit, upscale, loudness), its sound track and the
+    shots' own sound, and the storyboard's settings in the file's metadata. ``note`` hears
+    that a GIF or PNG film leaves the sound out."""
     from sora_desktop.studio.film import film_clips, film_plan, film_request, render_film
+    from sora_desktop.studio.film_sound import dropped_message, film_sound
 
     settings = project.export_settings
     clips = film_clips(project)
     plan = film_plan(project, None, settings)
     if not clips or plan is None:
         raise ProjectError("there is no finished clip to put in the film")
+    sound = film_sound(project, None, settings)  # FieldError: a sound file gone missing
+    dropped = dropped_message(sound, fmt)
+    if dropped and note is not None:
+        note(dropped)
     return render_film(
         clips,
         path,
@@ -499,4 +506,5 @@ def write_film(
         request=film_request(project),
         progress=progress,
         cancel=cancel,
+        sound=sound,
     )
