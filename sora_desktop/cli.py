@@ -5,6 +5,7 @@
     sora-desktop eval --n 200 --out report.json
     sora-desktop info
     sora-desktop decode clip.latents.npz   (a clip whose decode failed; see cli_decode.py)
+    sora-desktop batch shots.csv -o film.mp4   (a storyboard, headless; see cli_batch.py)
 
 Exit codes: 0 done, 1 something failed (model missing, disk full), 2 invalid input (one line
 ``error: <message>``, no traceback), 130 cancelled with Ctrl-C (no half file is left).
@@ -159,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sora_desktop import cli_decode
 
     cli_decode.add_parser(sub)  # sora-desktop decode LATENTS [-o OUT]
+    from sora_desktop import cli_batch
+
+    cli_batch.add_parser(sub)  # sora-desktop batch SHOTS -o FILM (see cli_batch.py)
     return parser
 
 
@@ -631,6 +635,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sora_desktop import cli_decode
 
             return cli_decode.run(args)
+        if args.command == "batch":
+            from sora_desktop import cli_batch
+
+            return cli_batch.run(args)
         return cmd_info()
     except (UsageError, ValueError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
