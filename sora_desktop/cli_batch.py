@@ -59,6 +59,11 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--workers", type=int, help="with --ray: how many shots run at once")
     p.add_argument(
+        "--music",
+        metavar="FILE",
+        help="lay this WAV, MP3, FLAC or OGG under the film, cut and faded to its length",
+    )
+    p.add_argument(
         "--model",
         default=EMBEDDED_MODEL_ID,
         help="model for rows that name none (default: the built-in model)",
@@ -233,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args, UsageError)
     export_changes = {"format": fmt, **_export_changes(args, UsageError)}  # remembered
     make_farm = _farm_factory(args, UsageError)
+    from sora_desktop.cli_generate import check_music
+
+    music = check_music(args.music)  # a bad file is a usage error now, not after the shots
     settings = _settings(args.device)
     if make_farm is None and args.device:
         from sora_desktop.engine.device import pick_device
@@ -253,7 +261,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for note in notes:
         print(note, file=sys.stderr)
-    return _render(args, film, fmt, project_path, planned, settings, export_changes, make_farm)
+    return _render(
+        args, film, fmt, project_path, planned, settings, export_changes, make_farm, music
+    )
 
 
 def _render(
@@ -265,6 +275,7 @@ def _render(
     settings: Any,
     export_changes: dict[str, Any],
     make_farm: Any,
+    music: tuple[str, float] | None = None,
 ) -> int:
     from sora_desktop.core import project_lock
     from sora_desktop.core.project import ProjectError
@@ -341,6 +352,8 @@ def _render(
                 )
                 print(f"project: {project.path}")
                 return EXIT_FAILED
+            if music is not None:
+                _lay_music(project, music[0])
             try:
                 path = write_film(
                     project,
@@ -371,6 +384,23 @@ def _render(
 
 
 # ---------------------------------------------------------------------------- the flags
+def _lay_music(project: Any, path: str) -> None:
+    """``--music``: the file under the whole film, cut and faded to its length, saved with the
+    project. A re-run replaces the item an earlier run laid (same file name and length) instead
+    of stacking a second copy."""
+    from sora_desktop.core.project import save_project
+    from sora_desktop.studio.soundtrack import check_sound_file, lay_music
+
+    _info, scan = check_sound_file(path)
+    name = Path(path).name
+    for item in list(project.audio):
+        same = item.name == name and abs(item.source_seconds - scan.seconds) < 1e-3
+        if same and item.kind == "music" and item.start == 0.0:
+            project.remove_audio(item.id)
+    lay_music(project, path)
+    save_project(project)
+
+
 def _film_format(film: Path, fmt: str | None, usage: type[Exception]) -> str:
     from sora_desktop.core.export_settings import SUFFIX_FORMATS
     from sora_desktop.engine.export import format_for_path
