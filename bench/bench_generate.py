@@ -99,8 +99,11 @@ def _bench(args: argparse.Namespace, checks: benchlib.Checks, info: dict) -> dic
             return None
         frames = result.frames
         ok = checks.job(
-            job, frames=int(frames.shape[0]), want_frames=args.frames,
-            shape=tuple(frames.shape), want_shape=want_shape,
+            job,
+            frames=int(frames.shape[0]),
+            want_frames=args.frames,
+            shape=tuple(frames.shape),
+            want_shape=want_shape,
         ) and checks.check(job, str(frames.dtype) == "uint8", f"frames are {frames.dtype}")
         return took if ok else None
 
