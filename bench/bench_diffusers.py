@@ -38,7 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import benchlib  # bench/ is sys.path[0] when this script runs
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported
+import benchlib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
