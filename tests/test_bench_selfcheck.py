@@ -9,7 +9,7 @@ failure. The cheapest ones also run once unbroken: ``"ok": true`` and their figu
 
 To add a bench: one row in CASES (a new script without one fails
 ``test_every_bench_script_has_a_self_check``). The arguments are the smallest mode; ``{empty}``,
-``{badcfg}``, ``{badtiny}``, ``{stale_doc}``, ``{model}`` and ``{tmp}`` are filled in below.
+``{badcfg}``, ``{badtiny}``, ``{stale_doc}`` and ``{tmp}`` are filled in below.
 """
 
 from __future__ import annotations
@@ -93,16 +93,10 @@ LATER_ENABLED = False
 POSITIVE = (
     Case("fit_table.py", ("--check",), ""),
     Case("bench_colour_match.py", ("--runs", "1", "--frames", "1"), ""),
-    Case(
-        "bench_generate.py",
-        ("--model", "{model}", "--runs", "1", "--steps", "2", "--frames", "8"),
-        "",
-    ),
 )
 FIGURES = {  # a positive run's figures, by script
     "fit_table.py": ("models", "machines"),
     "bench_colour_match.py": ("seconds_per_frame",),
-    "bench_generate.py": ("median_seconds", "runs_seconds", "target_seconds"),
 }
 NEGATIVE = CASES + (LATER if LATER_ENABLED else ())
 
@@ -110,7 +104,6 @@ NEGATIVE = CASES + (LATER if LATER_ENABLED else ())
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, str]:
     """The broken (and one good) inputs, made once for the module."""
-    from tests.robust_support import untrained_checkpoint
     from tests.tiny_models import save_tiny_video_model
 
     tmp = tmp_path_factory.mktemp("bench_selfcheck")
@@ -129,13 +122,11 @@ def inputs(tmp_path_factory) -> dict[str, str]:
         "<!-- fit-tables:end -->\n",
         encoding="utf-8",
     )
-    model = untrained_checkpoint(tmp / "model")
     return {
         "empty": str(empty),
         "badcfg": str(badcfg),
         "badtiny": str(badtiny),
         "stale_doc": str(stale),
-        "model": str(model),
         "tmp": str(tmp),
     }
 
