@@ -33,6 +33,7 @@ from sora_desktop.ui.main_actions import MainActionsMixin
 from sora_desktop.ui.main_dialogs import MainDialogsMixin
 from sora_desktop.ui.main_files import PROJECT_FILTER, MainFilesMixin
 from sora_desktop.ui.main_recovery import MainRecoveryMixin, local_time_text
+from sora_desktop.ui.main_sound import MainSoundMixin
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
 from sora_desktop.ui.questions import ask as ask_question
@@ -57,7 +58,12 @@ def model_name(model_id: str) -> str:
 
 
 class MainWindow(
-    MainActionsMixin, MainFilesMixin, MainRecoveryMixin, MainDialogsMixin, QMainWindow
+    MainActionsMixin,
+    MainFilesMixin,
+    MainRecoveryMixin,
+    MainDialogsMixin,
+    MainSoundMixin,
+    QMainWindow,
 ):
     """The pieces live in mixins by seam: actions/menus/toolbar (``main_actions``), project
     files (``main_files``), autosave and recovery (``main_recovery``) and dialogs
@@ -121,6 +127,7 @@ class MainWindow(
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self._build_sound()  # the sound lane, Import sound…, the player's sound (main_sound)
         let_panels_shrink(self)
 
         # ---- wiring
@@ -417,6 +424,7 @@ class MainWindow(
         if clip is None:
             self.player.vm.clear()
             return
+        self.audio_playback.expect([shot.id])
         try:
             self.player.vm.load_clip(clip, f"Shot {self.project_vm.shot_number(shot.id)}")
         except ValueError as exc:
@@ -424,12 +432,12 @@ class MainWindow(
             self.player.vm.clear()
 
     def play_storyboard(self, start: bool = True) -> None:
-        clips = [
-            c for c in (self.project_vm.selected_clip(s.id) for s in self.project_vm.shots) if c
-        ]
+        shown = [s.id for s in self.project_vm.shots if self.project_vm.selected_clip(s.id)]
+        clips = [self.project_vm.selected_clip(sid) for sid in shown]
         if not clips:
             self.status("No shot has a clip yet.")
             return
+        self.audio_playback.expect(shown)
         try:
             self.player.vm.load_clips(clips, f"Storyboard  ·  {len(clips)} shots")
         except ValueError as exc:
@@ -485,6 +493,7 @@ class MainWindow(
         self.remember_place()
         project_lock.let_go(self.project_vm.project)
         self.player.vm.stop()
+        self._close_sound()
         self.queue_vm.cancel_all()
         deadline = time.monotonic() + 60
         for host in (self.gen_host, self.export_host):
