@@ -82,6 +82,7 @@ CASES = (
         {FORCE: "png_bomb"},
     ),
     Case("bench_recovery_delay.py", ("--runs", "1", "--burst", "1"), "run 0", {FORCE: "run 0"}),
+    Case("bench_kill_events.py", ("--kills", "8", "--only", "kills"), "kills", {FORCE: "kills"}),
 )
 # Rewritten by other branches (worker process, batch); the lead enables these at merge, with the
 # arguments those branches settled on. Assumed here: `--json`, `--runs 1`, `--model DIR`.
