@@ -391,3 +391,95 @@ def make_farm_runner(address: str, emit: Emit, workers: int | None = None) -> Ev
     except ValueError as exc:
         raise FarmError(str(exc)) from exc
     return FarmRunner(emit, parsed, workers).start()
+
+
+class LazyFarmRunner:
+    """A farm runner that connects on first use, on its own thread, so the caller (the GUI
+    thread) never waits for Ray. Takes submitted meanwhile wait; if the connection fails,
+    each gets a ``TakeFailed`` with the plain reason (and so does every later one)."""
+
+    def __init__(
+        self, address: str, emit: Emit, workers: int | None = None, factory: Any = None
+    ) -> None:
+        self.address = address
+        self._emit = emit
+        self._workers = workers
+        self._factory = factory or make_farm_runner
+        self._lock = threading.Lock()
+        self._pending: list[TakeRun] = []
+        self._runner: EventRunner | None = None
+        self._error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, run: TakeRun) -> None:
+        with self._lock:
+            if self._runner is not None:
+                runner = self._runner
+            elif self._error is not None or self._closed:
+                self._fail(run)
+                return
+            else:
+                self._pending.append(run)
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._connect, name="farm-connect", daemon=True
+                    )
+                    self._thread.start()
+                return
+        runner.submit(run)
+
+    def _fail(self, run: TakeRun) -> None:
+        if self._closed:
+            self._emit(TakeCancelled(run.job_id))
+        else:
+            self._emit(TakeFailed(run.job_id, self._error or "The render farm is not connected."))
+
+    def _connect(self) -> None:
+        try:
+            runner = self._factory(self.address, self._emit, self._workers)
+        except Exception as exc:  # noqa: BLE001 - FarmError, or Ray's own surprise
+            message = str(exc) if isinstance(exc, FarmError) else friendly_error(exc)
+            with self._lock:
+                self._error = (
+                    f"{message}\nTry: Settings → Render on: this computer, or check the cluster."
+                )
+                pending, self._pending = self._pending, []
+                for run in pending:
+                    self._fail(run)
+            return
+        with self._lock:
+            if self._closed:
+                pending, self._pending = self._pending, []
+                for run in pending:
+                    self._emit(TakeCancelled(run.job_id))
+            else:
+                self._runner = runner
+                pending, self._pending = self._pending, []
+                for run in pending:
+                    runner.submit(run)
+                return
+        runner.close()
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            runner = self._runner
+            waiting = [r for r in self._pending if r.job_id == job_id]
+            for run in waiting:
+                self._pending.remove(run)
+                self._emit(TakeCancelled(job_id))
+        if runner is not None and not waiting:
+            runner.cancel(job_id)
+
+    def close(self, timeout: float = 60.0) -> None:
+        with self._lock:
+            self._closed = True
+            runner = self._runner
+            pending, self._pending = self._pending, []
+            thread = self._thread
+        for run in pending:
+            self._emit(TakeCancelled(run.job_id))
+        if runner is not None:
+            runner.close(timeout)
+        elif thread is not None:
+            thread.join(timeout)
