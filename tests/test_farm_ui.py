@@ -148,3 +148,70 @@ def test_a_farm_that_cannot_be_reached_fails_the_shot_plainly(qtbot, window):
     assert "Render on: this computer" in message
     assert window.project_vm.selected.takes[-1].status == "failed"
     assert window.isVisible()  # the app keeps working
+
+
+def test_the_farm_modules_import_neither_torch_nor_ray():
+    """The GUI process stays light: the model runs on the cluster, Ray loads when used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import sora_desktop.ui.farm_runner, sora_desktop.ui.farm_settings\n"
+        "import sora_desktop.studio.farm, sora_desktop.studio.farm_probe\n"
+        "print(sorted(m for m in ('torch', 'ray', 'diffusers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_takes_wait_for_the_connection_and_cancel_reaches_them_meanwhile(tmp_path):
+    """LazyFarmRunner: the caller never waits for Ray; a take cancelled before the farm is
+    connected ends at once, the others go to the farm once it is."""
+    import threading
+
+    from sora_desktop.core.request import GenerationRequest
+    from sora_desktop.studio.farm import FarmError, LazyFarmRunner
+    from sora_desktop.studio.queue import TakeRun
+    from sora_desktop.studio.take_runner import TakeCancelled, TakeFailed
+
+    release = threading.Event()
+    submitted: list[str] = []
+
+    class Inner:
+        def submit(self, run):
+            submitted.append(run.job_id)
+
+        def cancel(self, job_id):
+            pass
+
+        def close(self, timeout=60.0):
+            pass
+
+    def slow_factory(address, emit, workers=None):
+        release.wait(30)
+        return Inner()
+
+    events: list = []
+    runs = [TakeRun(f"j{i}", GenerationRequest("x", steps=1), tmp_path, f"s{i}") for i in range(3)]
+    lazy = LazyFarmRunner("head:6379", events.append, factory=slow_factory)
+    for run in runs:
+        lazy.submit(run)  # returns at once
+    lazy.cancel("j1")
+    assert [type(e) for e in events] == [TakeCancelled] and events[0].job_id == "j1"
+    release.set()
+    lazy._thread.join(10)
+    assert submitted == ["j0", "j2"]
+    lazy.submit(TakeRun("j3", GenerationRequest("x", steps=1), tmp_path, "s3"))
+    assert submitted[-1] == "j3"
+
+    def refusing(address, emit, workers=None):
+        raise FarmError("Could not reach a Ray cluster at head:6379 (Connection refused).")
+
+    events.clear()
+    lazy = LazyFarmRunner("head:6379", events.append, factory=refusing)
+    lazy.submit(runs[0])
+    lazy._thread.join(10)
+    lazy.submit(runs[2])  # after the failure: at once, with the same reason
+    assert [type(e) for e in events] == [TakeFailed, TakeFailed]
+    assert all(e.message.startswith("Could not reach a Ray cluster") for e in events)

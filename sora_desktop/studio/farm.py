@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,9 +157,16 @@ class FarmRunner:
         """Connect and make the actors (``FarmError`` with the user's message)."""
         ray = _import_ray()
         self._owns_ray = connect(self.address, self._workers)
-        count, self._options = _plan(ray, self._workers)
-        for _ in range(count):
-            self._slots.append(self._new_slot())
+        try:
+            count, self._options = _plan(ray, self._workers)
+            for _ in range(count):
+                self._slots.append(self._new_slot())
+        except Exception as exc:  # noqa: BLE001 - no worker could start there
+            self.close()
+            raise FarmError(
+                f"The Ray cluster at {self.address.text} could not start a Sora Desktop worker "
+                f"({_first_line(exc)}). Is sora-desktop[farm] installed on its machines?"
+            ) from exc
         self._idle = list(self._slots)
         self._dispatcher = threading.Thread(target=self._dispatch, name="farm", daemon=True)
         self._dispatcher.start()
@@ -217,8 +225,9 @@ class FarmRunner:
             self._cond.notify_all()
         for jid in ids:
             self.cancel(jid)
+        deadline = time.monotonic() + timeout
         for thread in list(self._threads):
-            thread.join(timeout)
+            thread.join(max(0.1, deadline - time.monotonic()))
         try:
             ray = _import_ray()
             for slot in self._slots:
