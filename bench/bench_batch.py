@@ -223,11 +223,22 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=3, help="jobs timed for the overhead")
     parser.add_argument("--no-worker-process", action="store_true")
     parser.add_argument("--no-farm", action="store_true")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for the in-process runs (the farm's CPU workers get 1 each from Ray; "
+        "default: torch's own choice)",
+    )
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.frames is None:
         args.frames = GenerationRequest("x").num_frames
     checks = Checks()
-    figures: dict[str, Any] = {"bench": "batch", "cpus": os.cpu_count()}
+    figures: dict[str, Any] = {"bench": "batch", "cpus": os.cpu_count(), "threads": args.threads}
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         out = Path(tmp)
         if not args.no_farm:
