@@ -122,6 +122,13 @@ def farm_ratio(args, out: Path, checks: Checks) -> dict[str, Any]:
     figures: dict[str, Any] = {"shots": args.shots, "steps": args.steps, "frames": args.frames}
     local_q: queue.Queue = queue.Queue()
     local = LocalRunner(local_q.put)
+    # the model is checked here first: a broken one costs no cluster start
+    warm_local = run_batch(
+        local, local_q, make_runs("warm-local", out, request, 1), checks, "warm-up"
+    )
+    if warm_local is None:
+        local.close()
+        return figures
     farm_q: queue.Queue = queue.Queue()
     t0 = time.perf_counter()
     try:
@@ -132,13 +139,10 @@ def farm_ratio(args, out: Path, checks: Checks) -> dict[str, Any]:
         return figures
     figures["farm_start_s"] = round(time.perf_counter() - t0, 2)
     try:
-        warm_local = run_batch(
-            local, local_q, make_runs("warm-local", out, request, 1), checks, "warm-up"
-        )
         warm_farm = run_batch(
             farm, farm_q, make_runs("warm-farm", out, request, args.workers), checks, "warm-up"
         )
-        if warm_local is None or warm_farm is None:
+        if warm_farm is None:
             return figures
         seq, par = [], []
         for r in range(args.repeats):
