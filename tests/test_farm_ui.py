@@ -134,20 +134,41 @@ def test_the_window_renders_on_the_farm_and_shows_the_machine(qtbot, window):
     assert done.args[0] not in window.queue_vm.studio.hosts
 
 
-def test_a_farm_that_cannot_be_reached_fails_the_shot_plainly(qtbot, window):
+def test_a_farm_that_cannot_be_reached_fails_the_shot_plainly(
+    qtbot, monkeypatch, micro_model_dir, tmp_path
+):
+    """The app's start-up path: settings.json says Ray cluster; the window's queue renders
+    there; nothing answers, so the shot fails with the reason and the app keeps working."""
     pytest.importorskip("ray")
+    from sora_desktop.core.autosave import Autosaver
+    from sora_desktop.ui.main_window import MainWindow
+
+    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
     address = f"127.0.0.1:{closed_port()}"
-    window.apply_settings(
-        dataclasses.replace(window.settings, render_on="ray", ray_address=address)
+    saved = Settings(
+        output_dir=str(tmp_path / "exports"),
+        models_dir=str(tmp_path / "models"),
+        autosave_seconds=0,
+        render_on="ray",
+        ray_address=address,
     )
-    set_fields(window, prompt="a shot for a missing farm", steps=2)
-    with qtbot.waitSignal(window.queue_vm.job_failed, timeout=60_000) as failed:
-        window.act_generate.trigger()
-    message = failed.args[1]
-    assert message.startswith(f"Could not reach a Ray cluster at {address}")
-    assert "Render on: this computer" in message
-    assert window.project_vm.selected.takes[-1].status == "failed"
-    assert window.isVisible()  # the app keeps working
+    save_settings(saved)  # where the app reads it (SORA_DESKTOP_HOME)
+    window = MainWindow(load_settings(), autosaver=Autosaver(tmp_path / "rec"), warm_up=False)
+    window.place_file = None
+    window.ask = lambda *a, **k: pytest.fail("unexpected question")
+    window.show()
+    try:
+        assert window.queue_vm.studio.runner is window.render_target.farm
+        set_fields(window, prompt="a shot for a missing farm", steps=2)
+        with qtbot.waitSignal(window.queue_vm.job_failed, timeout=60_000) as failed:
+            window.act_generate.trigger()
+        message = failed.args[1]
+        assert message.startswith(f"Could not reach a Ray cluster at {address}")
+        assert "Render on: this computer" in message
+        assert window.project_vm.selected.takes[-1].status == "failed"
+        assert window.isVisible()  # the app keeps working
+    finally:
+        close_window(window)
 
 
 def test_the_farm_modules_import_neither_torch_nor_ray():
