@@ -40,7 +40,7 @@ from sora_desktop.studio.take_runner import (  # noqa: E402
 
 BIG_MACHINE = MemoryInfo("Big GPU", 40.0, 48.0, 64.0, 64.0)
 DEADLINE_S = 180
-LONG_STEPS = 10  # long enough to be killed or cancelled mid-shot
+LONG_STEPS = 16  # long enough to be killed or cancelled mid-shot
 
 
 class Settings:
