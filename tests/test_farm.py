@@ -249,3 +249,32 @@ def test_without_ray_the_farm_says_what_to_install(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "sora-desktop[farm]" in out.stdout, out.stderr
+
+
+def test_the_apps_local_farm_started_off_the_main_thread_keeps_running(tmp_path):
+    """The GUI connects on a background thread (LazyFarmRunner). Ray ties a local cluster's
+    processes to the thread that started them: that thread must outlive the connection, or
+    the cluster dies under the first take. A fresh process, as the app is."""
+    import subprocess
+
+    code = f"""
+import queue
+from pathlib import Path
+from sora_desktop.core.request import GenerationRequest
+from sora_desktop.studio.farm import LazyFarmRunner
+from sora_desktop.studio.queue import TakeRun
+from sora_desktop.studio.take_runner import is_terminal
+events = queue.Queue()
+lazy = LazyFarmRunner("local", events.put, workers=1)
+for i in range(2):
+    run = TakeRun(f"t{{i}}", GenerationRequest("a ball", steps=2, num_frames=8),
+                  Path({str(tmp_path)!r}), f"s{{i}}", "cpu")
+    lazy.submit(run)
+    while not is_terminal(event := events.get(timeout=240)):
+        pass
+    print(type(event).__name__, flush=True)
+lazy.close()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=400)
+    assert out.stdout.split() == ["TakeFinished", "TakeFinished"], out.stderr[-2000:]
+    assert (tmp_path / "s1.mp4").is_file()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import time
 
 import pytest
 
@@ -221,10 +222,15 @@ def test_takes_wait_for_the_connection_and_cancel_reaches_them_meanwhile(tmp_pat
     lazy.cancel("j1")
     assert [type(e) for e in events] == [TakeCancelled] and events[0].job_id == "j1"
     release.set()
-    lazy._thread.join(10)
+    deadline = time.monotonic() + 10
+    while len(submitted) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert submitted == ["j0", "j2"]
     lazy.submit(TakeRun("j3", GenerationRequest("x", steps=1), tmp_path, "s3"))
     assert submitted[-1] == "j3"
+    assert lazy._thread.is_alive()  # the thread that connected lives as long as the farm
+    lazy.close()
+    assert not lazy._thread.is_alive()
 
     def refusing(address, emit, workers=None):
         raise FarmError("Could not reach a Ray cluster at head:6379 (Connection refused).")

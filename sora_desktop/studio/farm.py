@@ -420,6 +420,7 @@ class LazyFarmRunner:
         self._error: str | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._done = threading.Event()
 
     def submit(self, run: TakeRun) -> None:
         with self._lock:
@@ -467,7 +468,11 @@ class LazyFarmRunner:
                 pending, self._pending = self._pending, []
                 for run in pending:
                     runner.submit(run)
-                return
+        if self._runner is runner:
+            # Stay alive until close: Ray ties a local cluster's processes to the thread that
+            # started them (they are killed when it ends).
+            self._done.wait()
+            return
         runner.close()
 
     def cancel(self, job_id: str) -> None:
@@ -490,5 +495,6 @@ class LazyFarmRunner:
             self._emit(TakeCancelled(run.job_id))
         if runner is not None:
             runner.close(timeout)
-        elif thread is not None:
+        self._done.set()
+        if thread is not None:
             thread.join(timeout)
