@@ -21,6 +21,7 @@ from sora_desktop.core import project_lock
 from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver
 from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.settings import Settings, load_settings
+from sora_desktop.ui.farm_runner import RenderTarget
 from sora_desktop.ui.first_run import FirstRunDialog, Hardware
 from sora_desktop.ui.geometry import (
     DEFAULT_SIZE,
@@ -99,6 +100,7 @@ class MainWindow(
         self.export_worker = ExportWorker()
         self.export_host = WorkerHost(self.export_worker, "export", self)
         self.queue_vm = QueueViewModel(self.project_vm, self.gen_worker, self.settings, self)
+        self.render_target = RenderTarget(self.queue_vm, self.settings)  # this computer / Ray
 
         # ---- widgets
         self.editor = PromptEditor(
@@ -499,6 +501,7 @@ class MainWindow(
         self.player.vm.stop()
         self._close_sound()
         self.queue_vm.cancel_all()
+        self.render_target.close()
         deadline = time.monotonic() + 60
         for host in (self.gen_host, self.export_host):
             host.stop(max(1000, int((deadline - time.monotonic()) * 1000)))
