@@ -20,7 +20,6 @@ rendering, not start-up; start-up times are reported separately.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import queue
 import statistics
@@ -32,21 +31,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import benchlib  # noqa: E402 - bench/ is sys.path[0] when this script runs
+from benchlib import Checks  # noqa: E402
+
 from sora_desktop.core.request import GenerationRequest  # noqa: E402
 from sora_desktop.studio.queue import TakeRun  # noqa: E402
 from sora_desktop.studio.take_runner import TakeFinished, is_terminal  # noqa: E402
 
 TARGET_OVERHEAD_PCT = 5.0
 DEADLINE_S = 1800
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-
-    def fail(self, job: str, why: str) -> None:
-        self.failures.append(f"{job}: {why}")
-        print(f"FAILED {job}: {why}", file=sys.stderr, flush=True)
 
 
 def frame_count(clip: Path) -> int:
@@ -242,7 +235,7 @@ def main() -> int:
     if args.frames is None:
         args.frames = GenerationRequest("x").num_frames
     checks = Checks()
-    figures: dict[str, Any] = {"bench": "batch", "cpus": os.cpu_count(), "threads": args.threads}
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         out = Path(tmp)
         if not args.no_farm:
@@ -265,11 +258,8 @@ def main() -> int:
                 f"{wp['in_process_job_s']} s: overhead {wp['worker_overhead_pct']} % "
                 f"(target <= {TARGET_OVERHEAD_PCT} %)"
             )
-    else:  # no figure for work that did not happen
-        figures = {"bench": "batch", "cpus": os.cpu_count(), "failures": checks.failures}
-    figures["ok"] = ok
-    print(json.dumps(figures))
-    return 0 if ok else 1
+    info = {"cpus": os.cpu_count(), "threads": args.threads}
+    return benchlib.finish(figures, checks.failures, "batch", info)  # no figure for failed work
 
 
 if __name__ == "__main__":
