@@ -150,8 +150,7 @@ def _check_target(path: Path, overwrite: bool) -> Path:
             raise TimelineError(f"cannot write the clips: {media.name} is not a folder")
         if not overwrite and any(media.iterdir()):
             raise TimelineError(
-                f"{media.name} already exists beside {path.name}; choose another name "
-                "or replace it"
+                f"{media.name} already exists beside {path.name}; choose another name or replace it"
             )
     from sora_desktop.engine.export import check_writable_folder  # lazy: the engine
 
@@ -268,9 +267,7 @@ def _fcpxml_with_dissolves(text: str, timeline: Any, rate: int) -> str:
 
     import opentimelineio as otio
 
-    transitions = [
-        item for item in timeline.tracks[0] if isinstance(item, otio.schema.Transition)
-    ]
+    transitions = [item for item in timeline.tracks[0] if isinstance(item, otio.schema.Transition)]
     if not transitions:
         return text
     root = ET.fromstring(text.split("<!DOCTYPE fcpxml>", 1)[-1].strip())
@@ -354,7 +351,9 @@ def export_timeline(
             text = _fcpxml_with_dissolves(text, timeline, rate)
         os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it private
         if os.path.lexists(media_dir):  # replacing (checked above): set the old one aside
-            old = Path(tempfile.mkdtemp(prefix=f".{media_dir.name}.", suffix=".old", dir=target.parent))
+            old = Path(
+                tempfile.mkdtemp(prefix=f".{media_dir.name}.", suffix=".old", dir=target.parent)
+            )
             os.rename(media_dir, old / "media")
         os.rename(stage, media_dir)
         try:

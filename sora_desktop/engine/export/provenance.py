@@ -87,7 +87,9 @@ class ProvenanceSummary:
             f"model: {self.model or '-'}",
             f"software: {self.software or '-'}",
         ]
-        out.append(f"prompt: {self.prompt}" if self.prompt is not None else "prompt: (not included)")
+        out.append(
+            f"prompt: {self.prompt}" if self.prompt is not None else "prompt: (not included)"
+        )
         if self.seed is not None:
             out.append(f"seed: {self.seed}")
         out.append(f"signed by: {self.signer or '-'}")
@@ -308,9 +310,7 @@ def sign_export(
     except Exception as exc:  # noqa: BLE001 - any failure leaves the export as it was
         log.warning("could not sign %s", target, exc_info=True)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return (
-            f"{target.name} was exported but not signed (no proof-of-origin manifest): {reason}"
-        )
+        return f"{target.name} was exported but not signed (no proof-of-origin manifest): {reason}"
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
