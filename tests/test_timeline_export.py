@@ -98,7 +98,9 @@ def test_timeline_reads_back_with_clips_durations_fades_and_media(project, tmp_p
         assert [i["prompt"] for i in info] == PROMPTS
         shots = project.shots
         assert [i["seed"] for i in info] == [s.selected.request.seed for s in shots]
-        assert all(i["model"] == s.selected.request.model_id for i, s in zip(info, shots))
+        assert all(
+            i["model"] == s.selected.request.model_id for i, s in zip(info, shots, strict=True)
+        )
     else:  # FCPXML: the adapter reads no transitions; Final Cut's own element must be there
         root = ET.fromstring(text.split("<!DOCTYPE fcpxml>")[-1].strip())
         fades = root.findall(".//spine/transition")
