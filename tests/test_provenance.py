@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 PROMPT = "a red ball bouncing on a blue floor"
@@ -264,3 +265,34 @@ def test_cli_generate_signs_its_mp4(tmp_path, monkeypatch, capsys):
     assert summary.valid and summary.prompt == PROMPT and summary.model == Fake.model_id
     assert (home / "data" / "provenance" / "signing.pem").is_file()  # the per-install one
     assert os.stat(home / "data" / "provenance" / "signing.key").st_mode & 0o077 == 0
+
+
+def test_settings_choose_the_prompt_and_the_certificate(qtbot, tmp_path):
+    from sora_desktop.core.errors import FieldError
+    from sora_desktop.core.settings import Settings, load_settings, save_settings
+    from sora_desktop.studio.provenance import options_from_settings
+    from sora_desktop.ui.settings_dialog import SettingsDialog
+
+    assert Settings().provenance_prompt is True  # on unless the user turns it off
+    with pytest.raises(FieldError) as err:
+        Settings(provenance_cert="  ")
+    assert err.value.field == "provenance_cert"
+    from sora_desktop.engine.export.provenance import sign_export
+
+    clip = _export(tmp_path / "half.mp4")  # a certificate without its key: a plain warning
+    half = options_from_settings(Settings(provenance_cert=str(tmp_path / "c.pem")))
+    assert "needs both a certificate and a key" in sign_export(clip, _request(), half)
+
+    base = Settings(output_dir=str(tmp_path / "o"), models_dir=str(tmp_path / "m"))
+    dialog = SettingsDialog(base)
+    qtbot.addWidget(dialog)
+    dialog.provenance_prompt.setChecked(False)
+    dialog.provenance_cert.setText(str(tmp_path / "mine.pem"))
+    dialog.provenance_key.setText(str(tmp_path / "mine.key"))
+    chosen = dialog.build()
+    save_settings(chosen, tmp_path / "settings.json")
+    again = load_settings(tmp_path / "settings.json")
+    options = options_from_settings(again)
+    assert options.include_prompt is False
+    assert options.cert_path == str(tmp_path / "mine.pem")
+    assert options.key_path == str(tmp_path / "mine.key")
