@@ -296,3 +296,45 @@ def test_settings_choose_the_prompt_and_the_certificate(qtbot, tmp_path):
     assert options.include_prompt is False
     assert options.cert_path == str(tmp_path / "mine.pem")
     assert options.key_path == str(tmp_path / "mine.key")
+
+
+def test_export_dialog_signs_and_warns_when_it_cannot(qtbot, monkeypatch, tmp_path):
+    from sora_desktop.core.settings import Settings, save_settings
+    from sora_desktop.studio.provenance import read_provenance
+    from tests.film_support import mixed_project
+    from tests.ui_support import close_window, make_window
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("SORA_DESKTOP_HOME", str(home))
+    project = mixed_project(tmp_path / "p")
+    window = make_window(tmp_path)
+    qtbot.waitExposed(window)
+    try:
+        assert window.open_project(project.path)
+
+        def export(name: str):
+            dialog = window.open_export_dialog()
+            dialog.scope.setCurrentIndex(dialog.scope.findData("storyboard"))
+            dialog.format.setCurrentIndex(dialog.format.findData("mp4"))
+            dialog.size.setCurrentIndex(dialog.size.findData(1))
+            dialog.path_edit.setText(str(tmp_path / name))
+            dialog.export_btn.click()
+            qtbot.waitUntil(lambda: dialog.result_path is not None, timeout=60_000)
+            status = dialog.status.text()
+            dialog.close()
+            return tmp_path / name, status
+
+        film, status = export("film.mp4")
+        assert "not signed" not in status
+        summary = read_provenance(film)
+        assert summary.valid and summary.prompt == "shot 1"
+        assert (home / "data" / "provenance" / "signing.pem").is_file()
+
+        # the user's certificate is gone: the film is still saved, and the dialog says so
+        broken = Settings(provenance_cert=str(tmp_path / "gone.pem"), provenance_key="k.pem")
+        save_settings(broken)
+        film, status = export("film2.mp4")
+        assert film.is_file() and "film2.mp4 was exported but not signed" in status
+        assert read_provenance(film) is None
+    finally:
+        close_window(window)
