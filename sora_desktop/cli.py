@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sora_desktop import cli_batch
 
     cli_batch.add_parser(sub)  # sora-desktop batch SHOTS -o FILM (see cli_batch.py)
+    from sora_desktop import cli_handoff
+
+    cli_handoff.add_parsers(sub)  # sora-desktop export-timeline | provenance
     return parser
 
 
@@ -467,6 +470,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if bar is not None:  # leave the terminal clean whatever happened
                 bar.close()
     take_decode.discard_latents(latents)  # the clip exists
+    from sora_desktop.cli_handoff import sign_and_report
+
+    sign_and_report(path, request)  # the proof-of-origin manifest (a failure only warns)
     print(f"saved: {path}")
     print(f"seed: {request.seed}")
     return 0
@@ -639,6 +645,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sora_desktop import cli_batch
 
             return cli_batch.run(args)
+        if args.command in ("export-timeline", "provenance"):
+            from sora_desktop import cli_handoff
+
+            if args.command == "provenance":
+                return cli_handoff.run_provenance(args)
+            return cli_handoff.run_export_timeline(args)
         return cmd_info()
     except (UsageError, ValueError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)

@@ -24,6 +24,7 @@ from sora_desktop.engine.backend import (
 
 W, H, FRAMES = SIZE
 
+
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hy15b") / "tiny--hunyuan15"

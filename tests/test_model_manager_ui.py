@@ -200,9 +200,7 @@ def test_closing_the_window_during_a_stalled_download_ends_it_cleanly(qtbot, win
     assert kept >= 100_000  # paused, not thrown away
 
 
-def test_one_manager_at_a_time_and_the_main_window_stops_its_download(
-    qtbot, tmp_path, hub, online
-):
+def test_one_manager_at_a_time_and_the_main_window_stops_its_download(qtbot, tmp_path, hub, online):
     """A second 'Model manager…' raises the running one (two could write one part file), and
     closing the main window pauses the download and joins its thread."""
     from tests.ui_support import close_window, make_window

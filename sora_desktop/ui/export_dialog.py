@@ -36,6 +36,7 @@ from sora_desktop.core.export_settings import (
 from sora_desktop.core.film_layout import COMMON_FPS
 from sora_desktop.studio.film import FilmPlan, film_clips, film_plan, film_request
 from sora_desktop.studio.film_sound import dropped_message, film_sound
+from sora_desktop.studio.provenance import options_from_settings
 from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
@@ -185,6 +186,10 @@ class ExportDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
+        from sora_desktop.ui.timeline_export import TimelineExportBox
+
+        self.timeline = TimelineExportBox(vm, self.output_dir, self)  # for an editor
+        lay.addWidget(self.timeline)
         lay.addLayout(buttons)
 
         settings = vm.project.export_settings  # validated when the project was opened
@@ -210,6 +215,8 @@ class ExportDialog(QDialog):
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
+        worker.warned.connect(self._on_warned)
+        self._warning = ""
         self._on_scope()
 
     # ------------------------------------------------------------------ choices
@@ -391,6 +398,7 @@ class ExportDialog(QDialog):
             watermark=chosen.watermark,
             request=request,
             sound=sound,
+            provenance=options_from_settings(),  # proof of origin (C2PA), as Settings say
         )
 
     def chosen_settings(self) -> ExportSettings:
@@ -452,8 +460,13 @@ class ExportDialog(QDialog):
             return
         self.result_path = path
         self.progress.setValue(1000)
-        self.status.setText(f"Saved {path}")
+        self.status.setText(f"Saved {path}" + (f"\n{self._warning}" if self._warning else ""))
+        self._warning = ""
         self._done()
+
+    def _on_warned(self, job_id: str, message: str) -> None:
+        if job_id == self.job_id:
+            self._warning = message  # shown with the result: the film itself is kept
 
     def _on_failed(self, job_id: str, message: str) -> None:
         if job_id != self.job_id:
@@ -478,6 +491,7 @@ class ExportDialog(QDialog):
             (self.worker.finished, self._on_finished),
             (self.worker.failed, self._on_failed),
             (self.worker.cancelled, self._on_cancelled),
+            (self.worker.warned, self._on_warned),
         ):
             try:
                 sig.disconnect(slot)

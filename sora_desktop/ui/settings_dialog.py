@@ -99,6 +99,18 @@ class SettingsDialog(QDialog):
         self._speed_mag = speed.cache == "mag"
         self.watermark = QCheckBox("Add a visible “AI-generated” watermark to exports")
         self.watermark.setChecked(settings.watermark)
+        # proof of origin (engine/export/provenance.py): the prompt in the signed manifest, and
+        # the user's own certificate chain + key (empty: this install's own)
+        self.provenance_prompt = QCheckBox(
+            "Include the prompt in each MP4's signed proof of origin"
+        )
+        self.provenance_prompt.setChecked(settings.provenance_prompt)
+        self.provenance_cert = QLineEdit(settings.provenance_cert or "")
+        self.provenance_cert.setPlaceholderText("empty: this install's own certificate")
+        self.provenance_cert.setAccessibleName("Signing certificate file")
+        self.provenance_key = QLineEdit(settings.provenance_key or "")
+        self.provenance_key.setPlaceholderText("the certificate's private key (PEM)")
+        self.provenance_key.setAccessibleName("Signing key file")
         self.autosave = QSpinBox()
         self.autosave.setRange(0, 3600)
         self.autosave.setSuffix(" s")
@@ -149,6 +161,11 @@ class SettingsDialog(QDialog):
         lf.addRow("Theme", self.theme)
         lv.addLayout(lf)
         lv.addWidget(self.watermark)
+        lv.addWidget(self.provenance_prompt)
+        pf = QFormLayout()
+        pf.addRow("Signing certificate", self.provenance_cert)
+        pf.addRow("Signing key", self.provenance_key)
+        lv.addLayout(pf)
         note = QLabel(
             "Exports always carry an “AI-generated” label and their settings in their "
             "metadata. Disallowed prompts are refused before generating."
@@ -234,6 +251,9 @@ class SettingsDialog(QDialog):
             speed=self._speed().to_dict(),
             theme=self.theme.currentData(),
             watermark=self.watermark.isChecked(),
+            provenance_prompt=self.provenance_prompt.isChecked(),
+            provenance_cert=self.provenance_cert.text().strip() or None,
+            provenance_key=self.provenance_key.text().strip() or None,
             autosave_seconds=self.autosave.value(),
             offline=self.offline.isChecked(),
             hf_endpoint=self.mirror.text().strip() or None,

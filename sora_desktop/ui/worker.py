@@ -217,6 +217,7 @@ class ExportJob:
     token: CancelToken = field(default_factory=CancelToken)
     fit: str = "letterbox"  # shots of another shape: "letterbox" or "crop" (ExportSettings)
     sound: Any = None  # the film's sound (studio.film_sound.FilmSound); None: silent
+    provenance: Any = None  # ProvenanceOptions: sign the export (C2PA); None: not signed
 
 
 class ExportWorker(QObject):
@@ -227,6 +228,7 @@ class ExportWorker(QObject):
     finished = Signal(str, str)
     failed = Signal(str, str)
     cancelled = Signal(str)
+    warned = Signal(str, str)  # (job, message): e.g. the film is kept but was not signed
 
     _submit = Signal(object)
 
@@ -283,6 +285,8 @@ class ExportWorker(QObject):
                 progress=lambda fraction: self.progress.emit(jid, fraction),
                 cancel=job.token,
                 sound=job.sound,
+                provenance=job.provenance,
+                on_warning=lambda message: self.warned.emit(jid, message),
             )
         except GenerationCancelled:
             self.cancelled.emit(jid)
