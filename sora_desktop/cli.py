@@ -5,6 +5,7 @@
     sora-desktop eval --n 200 --out report.json
     sora-desktop info
     sora-desktop decode clip.latents.npz   (a clip whose decode failed; see cli_decode.py)
+    sora-desktop batch shots.csv -o film.mp4   (a storyboard, headless; see cli_batch.py)
 
 Exit codes: 0 done, 1 something failed (model missing, disk full), 2 invalid input (one line
 ``error: <message>``, no traceback), 130 cancelled with Ctrl-C (no half file is left).
@@ -173,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     from sora_desktop import cli_decode
 
     cli_decode.add_parser(sub)  # sora-desktop decode LATENTS [-o OUT]
+    from sora_desktop import cli_batch
+
+    cli_batch.add_parser(sub)  # sora-desktop batch SHOTS -o FILM (see cli_batch.py)
+    from sora_desktop import cli_handoff
+
+    cli_handoff.add_parsers(sub)  # sora-desktop export-timeline | provenance
     return parser
 
 
@@ -495,6 +502,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if bar is not None:  # leave the terminal clean whatever happened
                 bar.close()
     take_decode.discard_latents(latents)  # the clip exists
+    from sora_desktop.cli_handoff import sign_and_report
+
+    sign_and_report(path, request)  # the proof-of-origin manifest (a failure only warns)
     print(f"saved: {path}")
     print(f"seed: {request.seed}")
     return 0
@@ -663,6 +673,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sora_desktop import cli_decode
 
             return cli_decode.run(args)
+        if args.command == "batch":
+            from sora_desktop import cli_batch
+
+            return cli_batch.run(args)
+        if args.command in ("export-timeline", "provenance"):
+            from sora_desktop import cli_handoff
+
+            if args.command == "provenance":
+                return cli_handoff.run_provenance(args)
+            return cli_handoff.run_export_timeline(args)
         return cmd_info()
     except (UsageError, ValueError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)

@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
     path = export_video(result.frames, output, result.fps, fmt=fmt, request=request)
     if result.audio is not None:
         write_wav(audio_path(path), result.audio, result.sample_rate)
+    from sora_desktop.cli_handoff import sign_and_report
+
+    sign_and_report(path, request)
     print(f"saved: {path}")
     print(f"the latents file {latents} is no longer needed; delete it to free the space")
     return 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
+
+from tests.sound_support import write_frames
 
 RATE = 44_100
 FREQ = 440.0
@@ -25,13 +26,7 @@ def tone(seconds: float, rate: int = RATE, channels: int = 1) -> np.ndarray:
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = RATE) -> Path:
-    pcm = np.round(np.clip(samples, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(samples.shape[1])
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return path
+    return write_frames(path, samples, rate)
 
 
 def tone_file(path: Path, seconds: float = 3.0, channels: int = 1) -> Path:

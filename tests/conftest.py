@@ -1,10 +1,14 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests never write the real user's settings, data (e.g. the signing certificate) or recovery
+# folders; a test that needs a home of its own sets SORA_DESKTOP_HOME itself.
+os.environ.setdefault("SORA_DESKTOP_HOME", tempfile.mkdtemp(prefix="sora-tests-home-"))
 
 import pytest  # noqa: E402
 

@@ -26,11 +26,15 @@ def tone(seconds: float, freq: float, amp: float, rate: int = 44_100) -> np.ndar
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = 44_100, channels: int = 2) -> Path:
     """A 16-bit PCM WAV of mono ``samples`` copied to ``channels`` channels."""
-    pcm = np.round(np.clip(samples, -1, 1) * 32767).astype("<i2")
-    pcm = np.repeat(pcm[:, None], channels, axis=1)
+    return write_frames(path, np.repeat(samples[:, None], channels, axis=1), rate)
+
+
+def write_frames(path: Path, frames: np.ndarray, rate: int) -> Path:
+    """A 16-bit PCM WAV of (samples, channels) float ``frames`` in -1..1."""
+    pcm = np.round(np.clip(frames, -1, 1) * 32767).astype("<i2")
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
+        w.setnchannels(frames.shape[1])
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())

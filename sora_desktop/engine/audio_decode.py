@@ -178,6 +178,15 @@ def _log_tail(proc: subprocess.Popen) -> str:
         log_file.close()
 
 
+def _stop(proc: subprocess.Popen, dog: _Watchdog) -> None:
+    """Stop ffmpeg early (an error, a limit, or enough samples read) and close its log."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    dog.cancel()
+    _log_tail(proc)
+
+
 def _finish(proc: subprocess.Popen, name: str, dog: _Watchdog, timeout_s: float) -> None:
     """Wait for ffmpeg and turn its failure into a sentence."""
     try:
@@ -226,11 +235,7 @@ def scan_audio(path: str | Path, timeout_s: float = SCAN_TIMEOUT_S) -> AudioScan
                 peaks.append(carry[:whole].reshape(-1, per_peak).max(axis=1))
                 carry = carry[whole:]
     except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        dog.cancel()
-        _log_tail(proc)
+        _stop(proc, dog)
         raise
     _finish(proc, p.name, dog, timeout_s)
     if len(carry):
@@ -274,18 +279,11 @@ def decode_pcm(
                 break
             buf += chunk
         if len(buf) >= want * frame_bytes and proc.poll() is None:
-            proc.kill()  # what is left is not needed
-            proc.wait()
-            dog.cancel()
-            _log_tail(proc)
+            _stop(proc, dog)  # what is left is not needed
         else:
             _finish(proc, p.name, dog, timeout_s)
     except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        dog.cancel()
-        _log_tail(proc)
+        _stop(proc, dog)
         raise
     usable = len(buf) - len(buf) % frame_bytes
     pcm = np.frombuffer(bytes(buf[:usable]), "<f4").reshape(-1, MIX_CHANNELS)[:want]

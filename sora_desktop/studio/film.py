@@ -105,6 +105,8 @@ def render_film(
     cancel: Any = None,
     sound: Any = None,
     sidecar: bool = False,
+    provenance: Any = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> Path:
     """Decode the clips, retime each to the film's ``fps`` from its own rate (each shot keeps
     its duration), fit each to the film's frame (the largest clip's) with ``fit`` ("letterbox"
@@ -112,7 +114,10 @@ def render_film(
     export. ``progress`` gets a fraction 0..1 (decoding is the first fifth); ``cancel`` is a
     ``CancelToken`` checked between clips and during encoding. ``sound``: the film's
     ``film_sound.FilmSound`` (None: silent, as before), mixed to exactly the film's length
-    (GIF and PNG frames leave it out; ``film_sound.dropped_message`` says so)."""
+    (GIF and PNG frames leave it out; ``film_sound.dropped_message`` says so).
+    ``provenance``: ``ProvenanceOptions`` to sign the export with a C2PA manifest
+    (studio/provenance.py; None: not signed); a failure to sign keeps the film and hands
+    ``on_warning`` one line."""
     from sora_desktop.engine.export import export_video, read_video  # lazy
     from sora_desktop.engine.export.film import assemble_film
 
@@ -173,4 +178,10 @@ def render_film(
             remove_mix(mix)
     if cancel is not None:
         cancel.raise_if_cancelled()
+    if provenance is not None:
+        from sora_desktop.studio.provenance import sign_exported
+
+        warning = sign_exported(out, request, provenance)
+        if warning and on_warning is not None:
+            on_warning(warning)
     return Path(out)

@@ -40,6 +40,7 @@ from sora_desktop.core.export_settings import (
 from sora_desktop.core.film_layout import COMMON_FPS
 from sora_desktop.studio.film import FilmPlan, film_clips, film_plan, film_request
 from sora_desktop.studio.film_sound import dropped_message, film_sound
+from sora_desktop.studio.provenance import options_from_settings
 from sora_desktop.ui.export_done import ExportDoneBar
 from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.style import icon
@@ -201,6 +202,10 @@ class ExportDialog(QDialog):
         lay.addWidget(self.status)
         self.done_bar = ExportDoneBar(self)  # "Show in folder" / "Play" after an export
         lay.addWidget(self.done_bar)
+        from sora_desktop.ui.timeline_export import TimelineExportBox
+
+        self.timeline = TimelineExportBox(vm, self.output_dir, self)  # for an editor
+        lay.addWidget(self.timeline)
         lay.addLayout(buttons)
 
         settings = vm.project.export_settings  # validated when the project was opened
@@ -228,6 +233,8 @@ class ExportDialog(QDialog):
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
+        worker.warned.connect(self._on_warned)
+        self._warning = ""
         self._on_scope()
 
     # ------------------------------------------------------------------ choices
@@ -430,6 +437,7 @@ class ExportDialog(QDialog):
             request=request,
             sound=sound,
             sidecar=chosen.sidecar,
+            provenance=options_from_settings(),  # proof of origin (C2PA), as Settings say
         )
 
     def chosen_settings(self) -> ExportSettings:
@@ -493,9 +501,14 @@ class ExportDialog(QDialog):
             return
         self.result_path = path
         self.progress.setValue(1000)
-        self.status.setText(f"Saved {path}")
+        self.status.setText(f"Saved {path}" + (f"\n{self._warning}" if self._warning else ""))
+        self._warning = ""
         self.done_bar.show_result(path)
         self._done()
+
+    def _on_warned(self, job_id: str, message: str) -> None:
+        if job_id == self.job_id:
+            self._warning = message  # shown with the result: the film itself is kept
 
     def _on_failed(self, job_id: str, message: str) -> None:
         if job_id != self.job_id:
@@ -520,6 +533,7 @@ class ExportDialog(QDialog):
             (self.worker.finished, self._on_finished),
             (self.worker.failed, self._on_failed),
             (self.worker.cancelled, self._on_cancelled),
+            (self.worker.warned, self._on_warned),
         ):
             try:
                 sig.disconnect(slot)

@@ -21,6 +21,7 @@ from sora_desktop.core import project_lock
 from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver
 from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.settings import Settings, load_settings
+from sora_desktop.ui.farm_runner import RenderTarget
 from sora_desktop.ui.first_run import FirstRunDialog, Hardware
 from sora_desktop.ui.geometry import (
     DEFAULT_SIZE,
@@ -33,6 +34,7 @@ from sora_desktop.ui.main_actions import MainActionsMixin
 from sora_desktop.ui.main_dialogs import MainDialogsMixin
 from sora_desktop.ui.main_files import PROJECT_FILTER, MainFilesMixin
 from sora_desktop.ui.main_recovery import MainRecoveryMixin, local_time_text
+from sora_desktop.ui.main_resume import MainResumeMixin
 from sora_desktop.ui.main_sound import MainSoundMixin
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
@@ -61,6 +63,7 @@ class MainWindow(
     MainActionsMixin,
     MainFilesMixin,
     MainRecoveryMixin,
+    MainResumeMixin,
     MainDialogsMixin,
     MainSoundMixin,
     QMainWindow,
@@ -97,6 +100,7 @@ class MainWindow(
         self.export_worker = ExportWorker()
         self.export_host = WorkerHost(self.export_worker, "export", self)
         self.queue_vm = QueueViewModel(self.project_vm, self.gen_worker, self.settings, self)
+        self.render_target = RenderTarget(self.queue_vm, self.settings)  # this computer / Ray
 
         # ---- widgets
         self.editor = PromptEditor(
@@ -122,6 +126,7 @@ class MainWindow(
         main.setChildrenCollapsible(False)
         self.setCentralWidget(main)
         self.splitters = (top, main)
+        self._build_resume_bar()  # "shots were still waiting…" above the panels (issue 18)
 
         self._build_actions()
         self._build_menus()
@@ -455,7 +460,8 @@ class MainWindow(
         if self.queue_vm.busy:
             choice = self.ask(
                 "Generation in progress",
-                "Shots are still being generated. Quit and cancel them?",
+                "Shots are still being generated. Quit and cancel them?\n"
+                "Saved with the project, they are offered again when you open it.",
                 ["Quit", "Keep working"],
                 default=1,
             )
@@ -496,6 +502,7 @@ class MainWindow(
         self.player.vm.stop()
         self._close_sound()
         self.queue_vm.cancel_all()
+        self.render_target.close()
         deadline = time.monotonic() + 60
         for host in (self.gen_host, self.export_host):
             host.stop(max(1000, int((deadline - time.monotonic()) * 1000)))

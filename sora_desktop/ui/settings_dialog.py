@@ -28,6 +28,7 @@ from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import mode_label
 from sora_desktop.core.settings import DEVICES, MEMORY_MODES, PRECISIONS, THEMES, Settings
 from sora_desktop.core.speed import ATTENTION_BACKENDS, SpeedOptions
+from sora_desktop.ui.farm_settings import FarmSettingsBox
 from sora_desktop.ui.style import icon
 
 SHORTCUTS = [
@@ -98,6 +99,18 @@ class SettingsDialog(QDialog):
         self._speed_mag = speed.cache == "mag"
         self.watermark = QCheckBox("Add a visible “AI-generated” watermark to exports")
         self.watermark.setChecked(settings.watermark)
+        # proof of origin (engine/export/provenance.py): the prompt in the signed manifest, and
+        # the user's own certificate chain + key (empty: this install's own)
+        self.provenance_prompt = QCheckBox(
+            "Include the prompt in each MP4's signed proof of origin"
+        )
+        self.provenance_prompt.setChecked(settings.provenance_prompt)
+        self.provenance_cert = QLineEdit(settings.provenance_cert or "")
+        self.provenance_cert.setPlaceholderText("empty: this install's own certificate")
+        self.provenance_cert.setAccessibleName("Signing certificate file")
+        self.provenance_key = QLineEdit(settings.provenance_key or "")
+        self.provenance_key.setPlaceholderText("the certificate's private key (PEM)")
+        self.provenance_key.setAccessibleName("Signing key file")
         self.autosave = QSpinBox()
         self.autosave.setRange(0, 3600)
         self.autosave.setSuffix(" s")
@@ -148,6 +161,11 @@ class SettingsDialog(QDialog):
         lf.addRow("Theme", self.theme)
         lv.addLayout(lf)
         lv.addWidget(self.watermark)
+        lv.addWidget(self.provenance_prompt)
+        pf = QFormLayout()
+        pf.addRow("Signing certificate", self.provenance_cert)
+        pf.addRow("Signing key", self.provenance_key)
+        lv.addLayout(pf)
         note = QLabel(
             "Exports always carry an “AI-generated” label and their settings in their "
             "metadata. Disallowed prompts are refused before generating."
@@ -194,6 +212,8 @@ class SettingsDialog(QDialog):
         top.addLayout(left, 3)
         right = QVBoxLayout()
         right.addWidget(models)
+        self.farm = FarmSettingsBox(settings)  # render on this computer or a Ray cluster
+        right.addWidget(self.farm)
         right.addWidget(keys)
         right.addStretch(1)
         top.addLayout(right, 2)
@@ -231,9 +251,14 @@ class SettingsDialog(QDialog):
             speed=self._speed().to_dict(),
             theme=self.theme.currentData(),
             watermark=self.watermark.isChecked(),
+            provenance_prompt=self.provenance_prompt.isChecked(),
+            provenance_cert=self.provenance_cert.text().strip() or None,
+            provenance_key=self.provenance_key.text().strip() or None,
             autosave_seconds=self.autosave.value(),
             offline=self.offline.isChecked(),
             hf_endpoint=self.mirror.text().strip() or None,
+            render_on=self.farm.values()[0],
+            ray_address=self.farm.values()[1],
         )
 
     def _speed(self) -> SpeedOptions:
@@ -273,7 +298,9 @@ class SettingsDialog(QDialog):
             return
         except ValueError as exc:
             if isinstance(exc, FieldError):
-                label = {"hf_endpoint": "Mirror"}.get(exc.field) or exc.field.replace("_", " ")
+                label = {"hf_endpoint": "Mirror", "ray_address": "Ray cluster"}.get(
+                    exc.field
+                ) or exc.field.replace("_", " ")
                 self.error.setText(f"{label.capitalize()}: {exc.message}")
             else:
                 self.error.setText(str(exc))

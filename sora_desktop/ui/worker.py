@@ -218,6 +218,7 @@ class ExportJob:
     fit: str = "letterbox"  # shots of another shape: "letterbox" or "crop" (ExportSettings)
     sound: Any = None  # the film's sound (studio.film_sound.FilmSound); None: silent
     sidecar: bool = False  # also write <file>.json beside the export
+    provenance: Any = None  # ProvenanceOptions: sign the export (C2PA); None: not signed
 
 
 class ExportWorker(QObject):
@@ -228,6 +229,7 @@ class ExportWorker(QObject):
     finished = Signal(str, str)
     failed = Signal(str, str)
     cancelled = Signal(str)
+    warned = Signal(str, str)  # (job, message): e.g. the film is kept but was not signed
 
     _submit = Signal(object)
 
@@ -285,6 +287,8 @@ class ExportWorker(QObject):
                 cancel=job.token,
                 sound=job.sound,
                 sidecar=job.sidecar,
+                provenance=job.provenance,
+                on_warning=lambda message: self.warned.emit(jid, message),
             )
         except GenerationCancelled:
             self.cancelled.emit(jid)

@@ -411,6 +411,8 @@ class World:
             offered = app.pending()
         left = self.count_leftovers()
         left["copies_offered"] = len(offered)
+        # a run whose recover kills all came before any copy was complete has none to offer
+        left["copies_expected"] = int(self.copy_expected)
         left["stale_markers"] = sum(
             1 for x in os.listdir(self.recovery) if x.startswith("session-")
         )

@@ -58,6 +58,12 @@ writes one more than the larger of the project's and the file's count). A recove
 the count of the file it started from, so "the file was saved after this copy" is decided by
 the counter, never by the clock (core/autosave.py). An older reader ignores the key; a file
 without it reads as 0. No version bump.
+
+``queue`` (optional, version 1 and later; no version bump): the unfinished jobs in order,
+``[{"shot": "<shot id>", "take": "<take id>", "kind": "take" | "variation" | "decode"}]``,
+written only while jobs wait (``queue_record.py``; offered again on opening,
+``studio/resume.py``). An older reader ignores it; a damaged one is ignored with a note, never
+refusing the project.
 """
 
 from __future__ import annotations
@@ -85,6 +91,7 @@ from sora_desktop.core.project.model import (
     new_id,
     now_iso,
 )
+from sora_desktop.core.project.queue_record import QUEUE_KEY, parse_queue
 from sora_desktop.core.request import GenerationRequest
 
 PROJECT_SUFFIX = ".sdproj"
@@ -326,7 +333,8 @@ def _parse_project(data: dict[str, Any]) -> Project:
         id=project_id,
         save_count=_parse_save_count(data.get(SAVE_COUNT_KEY, 0)),
     )
-    project.warnings.extend(warnings)
+    project.queue, queue_notes = parse_queue(data.get(QUEUE_KEY))
+    project.warnings.extend(warnings + queue_notes)
     return project
 
 

@@ -17,13 +17,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.errors import short_repr as _short
 from sora_desktop.core.export_settings import DEFAULT_PROJECT_SETTINGS, ExportSettings
 from sora_desktop.core.project.audio import MAX_AUDIO_ITEMS, AudioItem
 from sora_desktop.core.request import GenerationRequest
+
+if TYPE_CHECKING:  # queue_record.py reads this module's id rule
+    from sora_desktop.core.project.queue_record import QueuedJob
 
 PROJECT_FORMAT = "sora-desktop-project"
 PROJECT_VERSION = 2  # 2: the soundtrack (audio items, per-shot mute); format.py
@@ -207,6 +210,9 @@ class Project:
     modified_at: str = field(default_factory=now_iso)
     # Stable identity: names the autosave copy and the media folder of a never-saved project.
     id: str = field(default_factory=new_id)
+    # The unfinished jobs, in order (queue_record.py): kept up to date by studio/queue.py,
+    # saved with the project, offered again on opening it (studio/resume.py).
+    queue: list[QueuedJob] = field(default_factory=list, compare=False)
     dirty: bool = field(default=False, compare=False)
     # Things load_project fixed or noticed (migration, interrupted takes); shown, never saved.
     warnings: list[str] = field(default_factory=list, compare=False, repr=False)
@@ -504,6 +510,7 @@ class Project:
             "settings": copy.deepcopy(self.settings),
             "shots": [s.to_dict() for s in self.shots],
             "audio": [a.to_dict() for a in self.audio],
+            **(queue_to_dict(self.queue) if self.queue else {}),
         }
 
     @classmethod
@@ -516,6 +523,13 @@ class Project:
 
 
 # ====================================================================== checks
+
+
+def queue_to_dict(queue: list[QueuedJob]) -> dict[str, Any]:
+    """The file's optional ``queue`` key (queue_record.py imports this module, hence here)."""
+    from sora_desktop.core.project.queue_record import QUEUE_KEY
+
+    return {QUEUE_KEY: [job.to_dict() for job in queue]}
 
 
 def _check_text(name: str, value: Any, limit: int) -> str:

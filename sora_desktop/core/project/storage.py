@@ -153,7 +153,7 @@ def mark_interrupted_takes(project: Project) -> int:
                 take.status = "decode_failed" if take.latents else "failed"
                 take.error = INTERRUPTED_MESSAGE
                 count += 1
-    if count:
+    if count and not project.queue:  # a saved queue is offered again instead (studio/resume)
         project.warnings.append(
             f"{count} take(s) were still being generated when the project was saved; they are "
             "marked as interrupted."
