@@ -499,7 +499,7 @@ def write_film(
         fmt=fmt,
         fit=settings.fit,
         crossfade_frames=settings.crossfade_frames if len(clips) > 1 else 0,
-        upscale=settings.upscale,
+        upscale=plan.upscale,  # "Auto" resolved for this film (at least 512 px)
         upscale_method=settings.upscale_method,
         quality=quality,
         watermark=watermark,

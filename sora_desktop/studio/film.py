@@ -29,6 +29,7 @@ class FilmPlan:
     shots: int
     auto_fps: int  # the rate "Auto" picks: the fastest shot's
     fit: str
+    upscale: int = 1  # the enlargement the export applies ("Auto" resolved: default_upscale)
 
     @property
     def seconds(self) -> float:
@@ -58,7 +59,7 @@ def film_plan(project: Project, shot_id: str | None, settings: ExportSettings) -
     spans = shot_spans([(r.num_frames, r.fps) for r in requests], fps)
     frames = spans[-1][1] - settings.crossfade_frames * (len(requests) - 1)
     up = settings.upscale_for(w, h)
-    return FilmPlan(w * up, h * up, fps, max(0, frames), len(requests), auto, settings.fit)
+    return FilmPlan(w * up, h * up, fps, max(0, frames), len(requests), auto, settings.fit, up)
 
 
 def film_clips(project: Project, shot_id: str | None = None) -> list[Path]:

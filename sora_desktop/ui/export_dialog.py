@@ -430,7 +430,7 @@ class ExportDialog(QDialog):
             fit=chosen.fit,
             fmt=chosen.format,
             crossfade_frames=chosen.crossfade_frames if len(clips) > 1 else 0,
-            upscale=chosen.upscale_for(*self._source_size()),
+            upscale=plan.upscale if plan is not None else chosen.upscale_for(*self._source_size()),
             upscale_method=chosen.upscale_method,
             quality=chosen.quality,
             watermark=chosen.watermark,
