@@ -139,9 +139,12 @@ def test_not_now_forgets_the_queue_and_the_bar_has_accessible_names(qtbot, tmp_p
     monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
     path = queued_project(tmp_path)
     w = make_window(tmp_path)
+    notes = []
+    monkeypatch.setattr(w, "notify", lambda title, text, *a, **k: notes.append((title, text)))
     try:
         assert w.open_project(path)
         assert w.resume_bar.isVisible()
+        assert notes == []  # the bar says it: no "marked as interrupted" box as well
         assert w.resume_label.text().startswith(
             "3 shots were still waiting to be generated when Sora Desktop closed."
         )

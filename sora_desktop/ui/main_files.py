@@ -77,7 +77,10 @@ class MainFilesMixin:
             return False
         self._set_project(project)
         self._remember(project.path)
+        offered = not self.resume_bar.isHidden()  # the saved queue's bar says it already
         for warning in project.warnings:
+            if offered and core_project.is_interrupted_note(warning):
+                continue
             self.notify("Project opened with notes", warning, "warning")
         self.status(f"Opened {Path(path).name}")
         return True

@@ -83,6 +83,8 @@ from sora_desktop.core.project.storage import (  # noqa: F401
     _remove_stale_temp_files,
     audio_relpath,
     clip_relpath,
+    interrupted_note,
+    is_interrupted_note,
     load_project,
     mark_interrupted_takes,
     media_dir,

@@ -153,12 +153,27 @@ def mark_interrupted_takes(project: Project) -> int:
                 take.status = "decode_failed" if take.latents else "failed"
                 take.error = INTERRUPTED_MESSAGE
                 count += 1
-    if count and not project.queue:  # a saved queue is offered again instead (studio/resume)
-        project.warnings.append(
-            f"{count} take(s) were still being generated when the project was saved; they are "
-            "marked as interrupted."
-        )
+    if count:
+        project.warnings.append(interrupted_note(count))
     return count
+
+
+_INTERRUPTED_NOTE = (
+    " take(s) were still being generated when the project was saved; they are marked as "
+    "interrupted."
+)
+
+
+def interrupted_note(count: int) -> str:
+    """The note an opened project with interrupted takes carries (``mark_interrupted_takes``)."""
+    return f"{count}{_INTERRUPTED_NOTE}"
+
+
+def is_interrupted_note(text: str) -> bool:
+    """Whether ``text`` is that note: the window leaves it out when it offers the saved queue
+    instead (ui/main_resume.py)."""
+    head, _, tail = text.partition(" ")
+    return head.isdigit() and f" {tail}" == _INTERRUPTED_NOTE
 
 
 def _backup_hint(path: Path) -> str:
