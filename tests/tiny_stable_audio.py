@@ -2,8 +2,8 @@
 
 Component sizes follow diffusers' own fast test (tests/pipelines/stable_audio); the tokenizer
 is the word-level one of ``tiny_models`` and the T5 encoder is built from a small config, so
-nothing is fetched from the internet. The VAE's "sampling rate" is 64 Hz, so a few seconds of
-sound are a few hundred samples; the longest sound is ``MAX_SECONDS`` (sample_size x hop /
+nothing is fetched from the internet. The VAE's "sampling rate" is 1 kHz, so a few seconds of
+sound are a few thousand samples; the longest sound is ``MAX_SECONDS`` (sample_size x hop /
 rate).
 """
 
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import tiny_models as tm
 
-SAMPLE_RATE = 64
-SAMPLE_SIZE = 128  # latent frames
-HOP = 2  # the VAE's downsampling (1 x 2)
+SAMPLE_RATE = 1000  # the lowest rate a WAV of the app may have (studio/audio.py)
+SAMPLE_SIZE = 125  # latent frames
+RATIOS = [4, 8]
+HOP = 32  # the VAE's downsampling (4 x 8)
 MAX_SECONDS = SAMPLE_SIZE * HOP / SAMPLE_RATE  # 4.0 s
 MODEL_ID = "tiny/stable-audio"
 
@@ -55,7 +56,7 @@ def build():
     torch.manual_seed(0)
     vae = AutoencoderOobleck(
         encoder_hidden_size=6,
-        downsampling_ratios=[1, HOP],
+        downsampling_ratios=RATIOS,
         decoder_channels=3,
         decoder_input_channels=3,
         audio_channels=2,

@@ -8,13 +8,15 @@ reports progress and stops at the next step once the job is cancelled (``Generat
 The result is float32 samples shaped (samples, channels) at the model's sample rate, exactly
 ``request.seconds`` long.
 
-The model is loaded for one job and let go after it (music is made rarely, and a video model may
-need the GPU next); a video model held by ``engine.registry`` is let go first on a GPU.
+One model is in memory at a time: the sound model is kept after a job (the next seed or prompt
+starts at once), a video model held by ``engine.registry`` is let go before it loads, and the
+registry lets the sound model go (``unload_music``) before it loads a video model.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,6 +100,7 @@ class MusicBackend:
         self.memory_mode = memory_mode
         self.dtype = _pick_dtype(dtype, self.device, entry)
         self._torch = torch
+        self.lock = threading.Lock()
         check_model_folder(self.folder, PIPELINE_LIBRARIES.get(entry.pipeline, frozenset()))
         cls = getattr(diffusers, entry.pipeline)
         scheduler = _scheduler_override(self.folder)
@@ -265,6 +268,37 @@ def _load_parts(cls: Any, folder: Path, dtype: Any, scheduler: Any) -> Any:
     return cls(**parts)
 
 
+_held_lock = threading.Lock()
+_held: dict[tuple[str, str, str, str], MusicBackend] = {}  # at most one sound model
+
+
+def unload_music() -> None:
+    """Let the held sound model go (a video model is about to load, or the app closes)."""
+    with _held_lock:
+        for key in list(_held):
+            _held.pop(key).unload()
+
+
+def load_music_backend(
+    entry: CatalogEntry, models_dir: str | Path, device: str = "auto", memory_mode: str = "balanced"
+) -> MusicBackend:
+    """The sound model, loaded once and kept for the next piece (another seed, another
+    prompt); a video model held by ``engine.registry`` is let go first."""
+    from sora_desktop.engine import registry
+
+    folder = entry.folder(models_dir)
+    key = (entry.id, str(folder), device, memory_mode)
+    with _held_lock:
+        if key in _held:
+            return _held[key]
+    unload_music()
+    registry.unload_all()  # one model in memory at a time
+    backend = MusicBackend(entry, folder, device, memory_mode)
+    with _held_lock:
+        _held[key] = backend
+    return backend
+
+
 def generate_music(
     request: MusicRequest,
     cancel: CancelToken,
@@ -274,18 +308,12 @@ def generate_music(
     on_load: Callable[[], None] | None = None,
     on_step: StepFn | None = None,
 ) -> MusicResult:
-    """Load the request's sound model, make the sound, let the model go."""
+    """Load (or reuse) the request's sound model and make the sound."""
     entry = sound_entry(request.model_id, models_dir)
     check_music_request(request, sound_limits(entry))
-    if device != "cpu":
-        from sora_desktop.engine import registry
-
-        registry.unload_all()  # a video model held on the GPU makes room first
     cancel.raise_if_cancelled()
-    backend = MusicBackend(entry, entry.folder(models_dir), device, memory_mode)
-    try:
-        if on_load is not None:
-            on_load()
+    backend = load_music_backend(entry, models_dir, device, memory_mode)
+    if on_load is not None:
+        on_load()
+    with backend.lock:  # one piece at a time per loaded model
         return backend.generate(request, cancel, on_step)
-    finally:
-        backend.unload()
