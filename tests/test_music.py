@@ -11,19 +11,10 @@ from pathlib import Path
 
 import pytest
 import tiny_stable_audio as tsa
-from fakehub import FakeHub
-from tiny_models import write_catalog
 
-from sora_desktop.core.catalog import (
-    CatalogEntry,
-    installed_sound_models,
-    is_installed,
-    load_catalog,
-    read_manifest,
-)
 from sora_desktop.core.capabilities import sound_limits
+from sora_desktop.core.catalog import installed_sound_models, load_catalog
 from sora_desktop.core.project import MusicRequest, load_project, new_project, save_project
-from sora_desktop.engine import downloads as dl
 from sora_desktop.engine.backend import CancelToken
 from sora_desktop.studio.music import MusicRun, add_music, music_run, run_music
 from sora_desktop.studio.take_runner import (
@@ -40,26 +31,7 @@ from sora_desktop.studio.take_runner import (
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """(models folder, catalog path): the tiny model installed from the fake hub."""
-    from huggingface_hub import constants
-
-    base = tmp_path_factory.mktemp("music")
-    data = tsa.save(base / "built")
-    entry = CatalogEntry.from_dict(data)
-    offline = constants.HF_HUB_OFFLINE
-    constants.HF_HUB_OFFLINE = False
-    try:
-        with FakeHub() as hub:
-            hub.add_folder(entry.repo_id, base / "built")
-            models = base / "models"
-            folder = dl.ModelDownloader(models, dl.HubConfig(endpoint=hub.endpoint)).download(
-                entry
-            )
-    finally:
-        constants.HF_HUB_OFFLINE = offline
-    assert is_installed(entry, models)
-    assert sum(f["size"] for f in read_manifest(folder)["files"]) == entry.download_bytes
-    catalog = write_catalog(base / "catalog.json", [data])
-    return models, catalog
+    return tsa.install(tmp_path_factory.mktemp("music"))
 
 
 @pytest.fixture

@@ -136,3 +136,31 @@ def save(folder: Path) -> dict:
     data = entry()
     data["download_bytes"] = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     return data
+
+
+def install(base: Path, models: Path | None = None) -> tuple[Path, Path]:
+    """Build the tiny model under ``base``, serve it from the fake hub and install it with the
+    real downloader into ``models`` (default ``base/models``); returns (models folder, a
+    catalog file holding the shipped embedded entry and the tiny one)."""
+    from fakehub import FakeHub
+    from huggingface_hub import constants
+    from tiny_models import write_catalog
+
+    from sora_desktop.core.catalog import CatalogEntry, is_installed, read_manifest
+    from sora_desktop.engine import downloads as dl
+
+    data = save(base / "built")
+    entry_ = CatalogEntry.from_dict(data)
+    models = models or base / "models"
+    offline = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = False  # the fake hub on 127.0.0.1 only
+    try:
+        with FakeHub() as hub:
+            hub.add_folder(entry_.repo_id, base / "built")
+            config = dl.HubConfig(endpoint=hub.endpoint)
+            folder = dl.ModelDownloader(models, config).download(entry_)
+    finally:
+        constants.HF_HUB_OFFLINE = offline
+    assert is_installed(entry_, models)
+    assert sum(f["size"] for f in read_manifest(folder)["files"]) == entry_.download_bytes
+    return models, write_catalog(base / "catalog.json", [data])

@@ -475,7 +475,9 @@ def sound_limits(entry: CatalogEntry) -> SoundLimits:
         v = d.get(key)
         ok = not isinstance(v, bool) and isinstance(v, int if whole else (int, float))
         if not ok or not low <= v <= high:
-            raise FieldError(f"{where}.defaults.{key}", f"must be a number from {low:g} to {high:g}")
+            raise FieldError(
+                f"{where}.defaults.{key}", f"must be a number from {low:g} to {high:g}"
+            )
         return v
 
     return SoundLimits(

@@ -257,7 +257,11 @@ def _load_parts(cls: Any, folder: Path, dtype: Any, scheduler: Any) -> Any:
         if library is None or class_name is None:
             parts[name] = None
             continue
-        module = library if library in ("diffusers", "transformers") else f"diffusers.pipelines.{library}"
+        module = (
+            library
+            if library in ("diffusers", "transformers")
+            else f"diffusers.pipelines.{library}"
+        )
         part_cls = getattr(importlib.import_module(module), class_name)
         if issubclass(part_cls, torch.nn.Module):
             parts[name] = part_cls.from_pretrained(
