@@ -142,3 +142,16 @@ def test_too_long_or_missing_model_fails_in_plain_words(env, tmp_path):
     _events, end = _run(missing)
     assert isinstance(end, TakeFailed) and "Model manager" in end.message
     assert not long.out_path.exists() and not missing.out_path.exists()
+
+
+def test_a_model_folder_with_code_in_it_is_refused(env, tmp_path):
+    import shutil
+
+    models, project = env
+    copy = tmp_path / "models"
+    shutil.copytree(models, copy)
+    (copy / "tiny--stable-audio" / "transformer" / "evil.py").write_text("import os\n")
+    run = music_run(project, _request(), copy, device="cpu")
+    events, end = _run(run)
+    assert isinstance(end, TakeFailed) and "will not load" in end.message
+    assert [e for e in events if is_terminal(e)] == [end] and not run.out_path.exists()

@@ -93,6 +93,9 @@ class MusicWorker(QObject):
             self.cancelled.emit(jid)
 
 
+_LINGERING: list[MusicThread] = []  # closed while busy: kept alive until the process ends
+
+
 class MusicThread:
     """The worker on its own QThread (started at once, stopped by ``close``)."""
 
@@ -106,7 +109,9 @@ class MusicThread:
     def close(self, wait_ms: int = 10_000) -> None:
         self.worker.cancel_all()
         self.thread.quit()
-        self.thread.wait(wait_ms)
+        if not self.thread.wait(wait_ms):  # still loading the model: never destroy it running
+            log.warning("the music worker is still busy; it stops after the current step")
+            _LINGERING.append(self)
 
 
 class MusicRow(QFrame):
