@@ -91,7 +91,7 @@ def test_list_json_describes_every_catalog_model(tmp_path):
     embedded, wan = rows[0], next(r for r in rows if r["id"] == WAN)
     assert embedded["installed"] is True and embedded["backend"] == "embedded"
     assert wan["installed"] is False and wan["backend"] == "diffusers"
-    assert {r["kind"] for r in rows} == {"video", "enhancer"}
+    assert {r["kind"] for r in rows} == {"video", "enhancer", "sound"}
 
 
 def test_download_from_settings_mirror_then_list_and_delete(tmp_path, hub, wan):

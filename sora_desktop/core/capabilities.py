@@ -447,3 +447,51 @@ def segments_for(request: GenerationRequest, window: int | None = None) -> int:
     if window is not None:
         return ModelCapabilities(window=window).segments(request.num_frames)
     return capabilities_for(request.model_id).segments(request.num_frames)
+
+
+# ---------------------------------------------------------------------------- sound models
+# The text-to-audio pipelines engine/music.py runs ("Make music for this film"); a catalog
+# entry of kind "sound" must name one of them.
+SOUND_PIPELINES: tuple[str, ...] = ("StableAudioPipeline",)
+MAX_MUSIC_STEPS = 500
+
+
+@dataclass(frozen=True)
+class SoundLimits:
+    """What a sound model makes: at most ``max_seconds`` of sound at ``sample_rate`` Hz, in
+    ``steps`` denoising steps at ``guidance`` by default."""
+
+    max_seconds: float
+    sample_rate: int
+    steps: int
+    guidance: float
+
+
+def sound_limits(entry: CatalogEntry) -> SoundLimits:
+    """A sound model's limits from its catalog entry's ``defaults`` (``max_seconds``,
+    ``sample_rate``, ``steps``, ``guidance``); ``FieldError`` names a bad or missing one."""
+    where = f"catalog[{entry.id}]"
+    if entry.kind != "sound":
+        raise FieldError("model", f"{entry.name} does not make sound")
+    if entry.pipeline not in SOUND_PIPELINES:
+        raise FieldError(
+            f"{where}.pipeline",
+            f"{entry.pipeline!r} is not a sound pipeline; allowed {', '.join(SOUND_PIPELINES)}",
+        )
+    d = entry.defaults
+
+    def number(key: str, low: float, high: float, whole: bool = False) -> Any:
+        v = d.get(key)
+        ok = not isinstance(v, bool) and isinstance(v, int if whole else (int, float))
+        if not ok or not low <= v <= high:
+            raise FieldError(
+                f"{where}.defaults.{key}", f"must be a number from {low:g} to {high:g}"
+            )
+        return v
+
+    return SoundLimits(
+        max_seconds=float(number("max_seconds", 0.1, 3600.0)),
+        sample_rate=int(number("sample_rate", 1, 384_000, whole=True)),
+        steps=int(number("steps", 1, MAX_MUSIC_STEPS, whole=True)),
+        guidance=float(number("guidance", 0.0, 100.0)),
+    )

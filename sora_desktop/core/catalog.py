@@ -23,7 +23,9 @@ from sora_desktop.core.request import EMBEDDED_MODEL_ID
 MANIFEST_NAME = ".sora-installed.json"
 MANIFEST_VERSION = 1
 BACKENDS = ("embedded", "diffusers", "transformers")
-KINDS = ("video", "enhancer")
+KINDS = ("video", "enhancer", "sound")
+# what the model manager says a model that is not a video model does
+KIND_LABELS = {"enhancer": "Prompt enhancer", "sound": "Music and sound (text to audio)"}
 ENV_CATALOG = "SORA_DESKTOP_CATALOG"
 # Weights that differ for one task live in a VARIANT folder ``<model folder>/<name>/`` with its
 # own model_index.json, files and manifest (e.g. HunyuanVideo 1.5's image-to-video transformer)
@@ -195,10 +197,12 @@ class CatalogEntry:
         else:
             vram = _mode_table(where, "min_vram_gb", data.get("min_vram_gb"))
             ram = _mode_table(where, "min_ram_gb", data.get("min_ram_gb"))
+        if data["kind"] == "sound" and data["backend"] != "diffusers":
+            raise ValueError(f"{where}.backend: a sound model runs through diffusers")
         known = {f for f in cls.__dataclass_fields__} - {"variant", "extra_index", "into"}
         extra = {k: v for k, v in data.items() if k not in known}
         _check_extra(where, extra)
-        return cls(
+        entry = cls(
             id=data["id"],
             name=data["name"],
             backend=data["backend"],
@@ -221,6 +225,11 @@ class CatalogEntry:
             variants=variants,
             fit=fit,
         )
+        if entry.kind == "sound":
+            from sora_desktop.core.capabilities import sound_limits
+
+            sound_limits(entry)  # FieldError (a ValueError) names a bad limit
+        return entry
 
 
 # keys an entry may carry beyond the dataclass fields; anything else is a typo and refused
@@ -455,3 +464,10 @@ def installed_models(
     """Catalog entries that can be used now: the embedded one and fully verified downloads."""
     entries = entries if entries is not None else load_catalog()
     return [e for e in entries if is_installed(e, models_dir)]
+
+
+def installed_sound_models(
+    models_dir: str | os.PathLike, entries: list[CatalogEntry] | None = None
+) -> list[CatalogEntry]:
+    """Installed models that make sound ("Make music for this film" offers these)."""
+    return [e for e in installed_models(models_dir, entries) if e.kind == "sound"]

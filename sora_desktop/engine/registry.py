@@ -58,6 +58,9 @@ def load_backend(model_id: str = EMBEDDED_MODEL_ID, device: str = "auto") -> Bac
         if key in _loaded:
             return _loaded[key]
         factory = resolve_factory(model_id)
+        from sora_desktop.engine.music import unload_music  # one model in memory at a time
+
+        unload_music()
         for other in list(_loaded):
             log.info("unloading model %s (%s)", *other)
             _loaded.pop(other).unload()

@@ -137,6 +137,7 @@ class AudioLane(QWidget):
 
     import_requested = Signal(float)
     files_dropped = Signal(list, float)
+    music_requested = Signal()  # "Make music for this film…"
 
     def __init__(
         self, vm: AudioViewModel, storyboard, waveforms: WaveformStore | None = None
@@ -393,6 +394,7 @@ class AudioLane(QWidget):
             menu.addAction("Remove", lambda: self.vm.remove_item(item_id))
             menu.addSeparator()
         menu.addAction("Import sound here…", lambda: self.import_requested.emit(at))
+        menu.addAction("Make music for this film…", self.music_requested.emit)
         return menu
 
     def open_inspector(self, item_id: str):

@@ -20,6 +20,7 @@ from sora_desktop.core.project.audio import IMPORT_LABEL, IMPORT_SUFFIXES
 from sora_desktop.ui.audio_lane import AudioLane
 from sora_desktop.ui.audio_playback import AudioPlayback
 from sora_desktop.ui.audio_vm import AudioViewModel
+from sora_desktop.ui.main_music import MainMusicMixin
 from sora_desktop.ui.waveforms import WaveformStore
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class _ImportRelay(QObject):
     done = Signal()
 
 
-class MainSoundMixin:
+class MainSoundMixin(MainMusicMixin):
     """Builds the sound pieces; call ``_build_sound()`` once the storyboard and menus exist."""
 
     def _build_sound(self) -> None:
@@ -65,6 +66,7 @@ class MainSoundMixin:
         self.audio_lane.import_requested.connect(lambda at: self.import_sound(start=at))
         self.audio_lane.files_dropped.connect(self.import_sounds)
         self.storyboard.menu_extras.append(self._shot_sound_menu)
+        self._build_music()  # Make music for this film… (main_music)
 
     def _show_playhead(self, *_args) -> None:
         playback = self.audio_playback
@@ -147,5 +149,6 @@ class MainSoundMixin:
 
     # ------------------------------------------------------------------ closing
     def _close_sound(self) -> None:
+        self._close_music()
         self.audio_playback.close()
         self.waveforms.close()

@@ -38,7 +38,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sora_desktop.core.catalog import CatalogEntry, installed_size, is_installed, load_catalog
+from sora_desktop.core.catalog import (
+    KIND_LABELS,
+    CatalogEntry,
+    installed_size,
+    is_installed,
+    load_catalog,
+)
 from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.engine.downloads import (
     DownloadCancelled,
@@ -57,7 +63,7 @@ from sora_desktop.ui.model_badges import (
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (  # a prompt enhancer says so under "Can do"
+COLUMNS = (  # a prompt enhancer or a sound model says so under "Can do"
     "Model",
     "Can do",
     "On this computer",
@@ -331,7 +337,7 @@ class ModelManagerWindow(QDialog):
             fit = self.fit_of(e)
             values = (
                 e.name,
-                " · ".join(caps.badges()) if caps is not None else "Prompt enhancer",
+                " · ".join(caps.badges()) if caps is not None else KIND_LABELS[e.kind],
                 fit.cell() if fit is not None else "checking…",
                 size,
                 vram_text,
