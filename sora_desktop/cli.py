@@ -292,6 +292,7 @@ def build_request(args: argparse.Namespace) -> tuple[GenerationRequest, str | No
     else:
         fields["seed"] = secrets.randbelow(MAX_SEED + 1)
     request = GenerationRequest(**fields)  # validates the user's own words first
+    request.validate()  # an empty prompt too (a request may hold one: a new shot's)
     enhanced = None
     if args.enhance:
         from sora_desktop.engine.enhance import get_enhancer

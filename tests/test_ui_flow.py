@@ -89,7 +89,7 @@ def test_prompt_to_export_plays_back(qtbot, window, tmp_path):
 def test_storyboard_export_with_crossfade(qtbot, window, tmp_path):
     set_fields(window, prompt="a red ball", steps=2, seconds=2)
     window.add_shot()  # the draft becomes shot 1
-    window.add_shot()  # shot 2 starts as a copy of shot 1's settings
+    window.add_shot()  # shot 2: shot 1's settings, a fresh seed and no prompt yet
     set_fields(window, prompt="a green ball", steps=2, seconds=2)
     jobs = window.generate_all()
     assert len(jobs) == 2
@@ -228,7 +228,8 @@ def test_continuing_shot_is_skipped_with_a_note_when_the_previous_take_is_cancel
     note in the queue and the status bar, not an error box."""
     set_fields(window, prompt="a red ball", steps=2)
     window.add_shot()
-    window.add_shot()
+    window.add_shot()  # a new shot starts without a prompt (issue 20)
+    set_fields(window, prompt="the red ball rolls on")
     window.editor.continue_check.setChecked(True)
     first, second = window.generate_all()
     shown_before = len(window.messages)

@@ -24,6 +24,7 @@ REQUEST_VERSION = 1
 MAX_EXTRA_DEPTH = 32
 MAX_PATH_CHARS = 4096
 MAX_TIMED_PROMPTS = 64
+EMPTY_PROMPT = "must not be empty; describe the scene you want to see"
 
 
 @dataclass(frozen=True)
@@ -72,14 +73,17 @@ class GenerationRequest:
     def __post_init__(self) -> None:
         # saved JSON gives a list of {"at", "prompt"} objects: the same values as TimedPrompts
         object.__setattr__(self, "timed_prompts", _as_timed_prompts(self.timed_prompts))
-        self.validate()
+        # A new shot's prompt is "" until the user writes it (the box shows a hint); such a
+        # request is stored, never generated: ``validate`` (run before every take) refuses it.
+        self.validate(unwritten_ok=self.prompt == "")
 
     # ------------------------------------------------------------------ validation
-    def validate(self) -> None:
+    def validate(self, unwritten_ok: bool = False) -> None:
+        """Every rule; ``unwritten_ok``: all but "the prompt is written" (a new shot's)."""
         _check_text("prompt", self.prompt)
         _check_text("negative_prompt", self.negative_prompt)
-        if not self.prompt.strip():
-            raise FieldError("prompt", "must not be empty; describe the scene you want to see")
+        if not self.prompt.strip() and not (unwritten_ok and self.prompt == ""):
+            raise FieldError("prompt", EMPTY_PROMPT)
         if len(self.prompt) > MAX_PROMPT_CHARS:
             raise FieldError(
                 "prompt",

@@ -31,6 +31,7 @@ from sora_desktop.studio.resume import record_queue
 from sora_desktop.studio.shots import (
     QueueError,
     check_policy,
+    check_prompt_written,
     continuation,
     end_keyframe,
     take_request,
@@ -156,6 +157,7 @@ class ShotQueue:
         shot = project.shot(shot_id)
         seed = random.randint(0, MAX_SEED) if new_seed else None
         checked = shot.request if seed is None else shot.request.with_changes(seed=seed)
+        check_prompt_written(checked)
         check_policy(checked, self.settings)
         self._check_model_rules(checked, shot.continue_from_previous)
         if not force:

@@ -4,6 +4,7 @@ exception whose message is for the user."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from sora_desktop.core import project as core_project
 from sora_desktop.core.project import Project
-from sora_desktop.core.request import GenerationRequest
+from sora_desktop.core.request import MAX_SEED, GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo, preflight_request  # no torch at import
 from sora_desktop.studio.media import first_frame_path, last_frame_path
 from sora_desktop.studio.takes import take_clip
@@ -23,6 +24,33 @@ class PolicyBlocked(Exception):
 
 class QueueError(Exception):
     """A shot cannot be queued as it is; the message says what to do."""
+
+
+NO_PROMPT = "This shot has no prompt yet: describe the scene you want to see, then Generate."
+
+
+def new_shot_request(previous: GenerationRequest) -> GenerationRequest:
+    """A new shot after ``previous``: the same model, length, size and quality settings (and
+    negative prompt), but an empty prompt (the box shows its hint) and a fresh random seed, so
+    an unedited new shot is never a duplicate. No start/end image or timed prompts carry over."""
+    top = min(MAX_SEED, 2**31 - 1)  # the editor's seed box holds a signed 32-bit number
+    seed = random.randint(0, top)
+    while seed == previous.seed:
+        seed = random.randint(0, top)
+    return previous.with_changes(
+        prompt="",
+        original_prompt=None,
+        timed_prompts=(),
+        seed=seed,
+        start_image=None,
+        end_image=None,
+    )
+
+
+def check_prompt_written(request: GenerationRequest) -> None:
+    """``QueueError`` (plain words) for a shot whose prompt is still empty."""
+    if not request.prompt.strip():
+        raise QueueError(NO_PROMPT)
 
 
 def policy_enabled(settings: Any) -> bool:

@@ -21,6 +21,7 @@ from sora_desktop.core import project_lock
 from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver
 from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.settings import Settings, load_settings
+from sora_desktop.studio.shots import new_shot_request
 from sora_desktop.ui.farm_runner import RenderTarget
 from sora_desktop.ui.first_run import FirstRunDialog, Hardware
 from sora_desktop.ui.geometry import (
@@ -272,8 +273,11 @@ class MainWindow(
     def add_shot(self) -> None:
         request = self.editor.flush() or self.editor.base_request()
         sel = self.project_vm.selected
-        index = self.project_vm.project.index_of(sel.id) + 1 if sel is not None else None
-        self.project_vm.add_shot(request.with_changes(start_image=None), index)
+        if sel is None:  # the words typed before any shot existed become that shot
+            self.project_vm.add_shot(request.with_changes(start_image=None))
+            return
+        index = self.project_vm.project.index_of(sel.id) + 1
+        self.project_vm.add_shot(new_shot_request(request), index)  # fresh seed, no prompt
 
     def duplicate_shot(self) -> None:
         if self.project_vm.selected is not None:
