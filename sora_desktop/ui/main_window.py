@@ -43,6 +43,7 @@ from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.queue_panel import QueuePanel
 from sora_desktop.ui.storyboard import StoryboardWidget
 from sora_desktop.ui.style import app_icon
+from sora_desktop.ui.takes_grid import TakesGridHost
 from sora_desktop.ui.viewmodels import (
     FitAdvice,
     PolicyBlocked,
@@ -148,6 +149,7 @@ class MainWindow(
         self.storyboard.add_requested.connect(self.add_shot)
         self.queue_panel.job_activated.connect(self._select_job_shot)
         self.player.take_chosen.connect(self._on_take_chosen)
+        self.takes_grid = TakesGridHost(self)  # card menu "Compare takes…", player "All takes…"
         pvm.selection_changed.connect(lambda _id: self._fill_takes())
         pvm.shot_changed.connect(lambda sid: self._fill_takes() if sid == pvm.selected_id else None)
         self.player.play_storyboard_requested.connect(self.play_storyboard)

@@ -347,6 +347,7 @@ class PlayerWidget(QWidget):
     play_storyboard_requested = Signal()
     play_shot_requested = Signal()
     take_chosen = Signal(str)
+    takes_grid_requested = Signal()  # "All takes…": the takes grid (ui/takes_grid.py)
 
     def __init__(self, vm: PlayerViewModel | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -360,6 +361,9 @@ class PlayerWidget(QWidget):
         self.takes_combo = QComboBox()
         self.takes_combo.setToolTip("Several takes of this shot: pick the one that counts")
         self.takes_combo.setMinimumWidth(170)
+        self.takes_grid_btn = QToolButton()
+        self.takes_grid_btn.setText("All takes…")
+        self.takes_grid_btn.setToolTip("Every take of this shot side by side: click one to use it")
 
         self.play_btn = QToolButton()
         self.play_btn.setToolTip("Play / pause (Space)")
@@ -415,6 +419,7 @@ class PlayerWidget(QWidget):
         header.addStretch(1)
         header.addWidget(self.takes_label)
         header.addWidget(self.takes_combo)
+        header.addWidget(self.takes_grid_btn)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
         bar = QWidget()
@@ -434,6 +439,7 @@ class PlayerWidget(QWidget):
         self.takes_combo.activated.connect(
             lambda i: self.take_chosen.emit(self.takes_combo.itemData(i) or "")
         )
+        self.takes_grid_btn.clicked.connect(self.takes_grid_requested)
         self.set_takes([], None)
         self.vm.frame_changed.connect(self._on_frame)
         self.vm.clip_changed.connect(self._on_clip)
@@ -452,6 +458,7 @@ class PlayerWidget(QWidget):
         self.takes_combo.blockSignals(False)
         self.takes_combo.setVisible(len(takes) > 1)
         self.takes_label.setVisible(len(takes) > 1)
+        self.takes_grid_btn.setVisible(len(takes) > 1)
 
     @property
     def whole_storyboard(self) -> bool:
