@@ -156,15 +156,11 @@ def main(argv: list[str] | None = None, project: str | None = None) -> int:
     for warning in settings.warnings:
         log.warning("%s", warning)  # also on stderr: seen when no window can be shown
         QTimer.singleShot(0, lambda w=warning: window.notify("Settings", w, "warning"))
-    # After the window shows: first any crash recovery, then (first start only) the guide.
-    # A project named on the command line opens instead of the guide.
-    QTimer.singleShot(
-        0,
-        lambda: (
-            window.offer_recovery()
-            or (window.open_project(project) if project else window.maybe_show_first_run())
-        ),
-    )
+    # After the window shows: first any crash recovery, then the project named on the command
+    # line, else the guide (first start only), else the start screen (ui/start_screen.py).
+    from sora_desktop.ui.start_screen import start_up
+
+    QTimer.singleShot(0, lambda: start_up(window, project))
     return int(app.exec())
 
 
