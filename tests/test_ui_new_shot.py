@@ -37,6 +37,9 @@ def test_new_shot_has_a_fresh_seed_and_an_empty_prompt_with_a_hint(qtbot, window
     ed = window.editor
     assert ed.prompt_edit.toPlainText() == ""
     assert ed.prompt_edit.placeholderText().strip()  # the hint shows in the empty box
+    from sora_desktop.studio.shots import BLANK_CARD
+
+    assert window.storyboard.strip.cards[1].prompt.text() == BLANK_CARD  # not a blank card
     # two new shots in a row are not duplicates of each other either
     window.act_add.trigger()
     assert window.project_vm.shots[2].request.seed != new.seed

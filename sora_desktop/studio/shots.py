@@ -27,6 +27,7 @@ class QueueError(Exception):
 
 
 NO_PROMPT = "This shot has no prompt yet: describe the scene you want to see, then Generate."
+BLANK_CARD = "No prompt yet"  # a new shot's card until its prompt is written
 
 
 def new_shot_request(previous: GenerationRequest) -> GenerationRequest:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sora_desktop.studio.shots import END_ON_NEXT_LABEL, end_on_next_blocker
+from sora_desktop.studio.shots import BLANK_CARD, END_ON_NEXT_LABEL, end_on_next_blocker
 from sora_desktop.ui.images import (
     ensure_side_files,
     scaled_pixmap,
@@ -193,7 +193,7 @@ class ShotCard(QFrame):
         fm = QFontMetrics(self.prompt.font())
         width = max(40, self.width() - 24)
         text = fm.elidedText(
-            req.prompt.replace("\n", " "), Qt.TextElideMode.ElideRight, width * 2 - 10
+            req.prompt.replace("\n", " ") or BLANK_CARD, Qt.TextElideMode.ElideRight, width * 2 - 10
         )
         self.prompt.setText(text)
         self.prompt.setToolTip(req.prompt)
