@@ -183,6 +183,13 @@ def main(conn: Any, generate: Any = None, decode: Any = None) -> None:
         conn.close()
     except OSError:
         pass
+    # everything was reported; skip the interpreter's slow clean-up of torch and the model
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(0)
 
 
 def _warm(model_id: str, device: str) -> str | None:
