@@ -168,6 +168,8 @@ class WorkerProcessRunner:
                 if item is None:
                     return
                 kind = item[0]
+                if kind != "run" and self._closed:
+                    continue  # no warm-up or unload while closing: the child stops anyway
                 if kind == "run":
                     self._run(item[1])
                 elif kind == "warm":
@@ -215,6 +217,8 @@ class WorkerProcessRunner:
             self._send(("warm", model_id, device))
             self._pump(lambda m: m[0] == "model" and m[1] == model_id)
         except _ChildGone as gone:
+            if self._closed:
+                return  # the app is closing: nobody waits for the model
             log.warning("loading model %s: the worker process ended (%s)", model_id, gone)
             self._report_model(model_id, CRASH_MESSAGE)
         except _StartFailed:
@@ -257,6 +261,11 @@ class WorkerProcessRunner:
                 raise _ChildGone(proc.exitcode)
             with self._lock:
                 overdue = self._deadline is not None and time.monotonic() > self._deadline
+                # closing during a warm-up or an unload: nothing to wait for
+                abandoned = self._closed and self._current is None
+            if abandoned:
+                self._kill_child()
+                raise _ChildGone(proc.exitcode)
             if overdue:
                 log.warning(
                     "a cancelled take did not stop in %.0f s: stopping the worker process",

@@ -104,7 +104,11 @@ class GenerationWorker(QObject):
         self,
         generate_fn: Callable[..., Iterator[Any]] | None = None,
         decode_fn: Callable[..., Any] | None = None,
+        *,
+        in_process: bool = False,
     ) -> None:
+        """``in_process``: run the registry's backend in this object's thread instead of the
+        worker process (the old path: thread-level tests, the benchmark's baseline)."""
         super().__init__()
         self._generate = generate_fn  # None: the registry's backend for the job's model
         self._decode = decode_fn
@@ -113,7 +117,7 @@ class GenerationWorker(QObject):
         # No injected model: jobs, warm-up and unloads go to the worker process, whose
         # thread turns its events into this object's signals.
         self.process: WorkerProcessRunner | None = None
-        if generate_fn is None and decode_fn is None:
+        if generate_fn is None and decode_fn is None and not in_process:
             self.process = WorkerProcessRunner(self._emit, on_model=self._model_report)
         # Queued: the slot runs in this object's thread, in submission order, one at a time.
         self._submit.connect(self._run, Qt.ConnectionType.QueuedConnection)
