@@ -84,6 +84,18 @@ def shared():
     assert runner.pid is None
 
 
+@pytest.fixture(scope="module")
+def faked():
+    """A runner whose child runs ``tests.worker_fakes.faked_generate`` (picked by prompt)."""
+    from tests.worker_fakes import faked_generate
+
+    rec = Recorder()
+    runner = WorkerProcessRunner(rec, generate=faked_generate, cancel_grace_s=1.0)
+    rec.runner = runner
+    yield runner, rec
+    runner.close()
+
+
 def run(job_id: str, request: GenerationRequest, out: Path) -> TakeRun:
     return TakeRun(job_id, request, out, job_id)
 
@@ -116,6 +128,15 @@ def test_takes_run_in_order_and_the_model_stays_loaded(shared, tmp_path, caplog)
     assert rec.pids["first"] == rec.pids["second"] != os.getpid()
     loads = [r for r in caplog.records if r.getMessage().startswith("loaded model")]
     assert len(loads) == 1, [r.getMessage() for r in loads]
+
+    # unloading frees the model in the child (its resident memory drops); the next take
+    # loads it again
+    before, after = runner.unload(wait_s=120)
+    assert 0 < after < before, (before, after)
+    runner.submit(run("third", QUICK, tmp_path))
+    assert isinstance(rec.wait_terminal("third"), TakeFinished)
+    loads = [r for r in caplog.records if r.getMessage().startswith("loaded model")]
+    assert len(loads) == 2, [r.getMessage() for r in loads]
 
 
 def test_cooperative_cancel_keeps_the_child(shared, tmp_path):
@@ -152,12 +173,30 @@ def test_a_child_that_dies_mid_take_fails_it_plainly(shared, tmp_path, sig):
     assert [type(e) for e in rec.of(victim) if is_terminal(e)] == [TakeFailed]
 
 
-def test_a_take_that_ignores_its_cancel_is_stopped_after_the_grace_and_close(tmp_path):
-    from tests.worker_fakes import STUBBORN, stubborn_or_real
+def test_retry_in_low_memory_decodes_in_the_child(faked, tmp_path):
+    """A decode that runs out of memory keeps the denoised latents; "Retry in low memory"
+    (a TakeRun with ``decode_from``) decodes them in the worker process, no denoising."""
+    from sora_desktop.engine.export import read_video
+    from tests.worker_fakes import DECODE_FAILS
 
-    rec = Recorder()
-    runner = WorkerProcessRunner(rec, generate=stubborn_or_real, cancel_grace_s=1.0)
-    rec.runner = runner
+    runner, rec = faked
+    runner.submit(run("oom", QUICK.with_changes(prompt=f"a ball, {DECODE_FAILS}"), tmp_path))
+    failed = rec.wait_terminal("oom")
+    assert isinstance(failed, TakeFailed), failed
+    (latents,) = [Path(e.path) for e in rec.of("oom") if isinstance(e, TakeLatents)]
+    assert latents.is_file()
+    retry = TakeRun("retry", QUICK, tmp_path, "oom", decode_from=latents)
+    runner.submit(retry)
+    done = rec.wait_terminal("retry")
+    assert isinstance(done, TakeFinished), done
+    assert not any(isinstance(e, TakeProgress) for e in rec.of("retry"))  # no denoising
+    assert read_video(done.path)[0].shape[0] == QUICK.num_frames
+
+
+def test_a_take_that_ignores_its_cancel_is_stopped_after_the_grace_and_close(faked, tmp_path):
+    from tests.worker_fakes import STUBBORN
+
+    runner, rec = faked
     try:
         stuck = QUICK.with_changes(prompt=f"a red ball, {STUBBORN}")
         runner.submit(run("stuck", stuck, tmp_path))

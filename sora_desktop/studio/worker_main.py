@@ -112,6 +112,13 @@ def main(conn: Any, generate: Any = None, decode: Any = None) -> None:
         except (OSError, EOFError, ValueError):  # the parent is gone
             os._exit(0)
 
+    try:  # progress bars (weights loading) use a thread lock, not a semaphore that the
+        # quick exit below would leave behind (multiprocessing warns about it)
+        import tqdm
+
+        tqdm.tqdm.set_lock(threading.RLock())
+    except Exception:  # noqa: BLE001 - no tqdm: nothing to set
+        pass
     root = logging.getLogger()
     root.handlers[:] = [_PipeLogHandler(send)]
     root.setLevel(logging.WARNING)

@@ -19,13 +19,15 @@ Qt-free and torch-free (the child imports the engine, never this process).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import queue
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait
 from typing import Any
 
@@ -301,7 +303,8 @@ class WorkerProcessRunner:
             daemon=True,
         )
         try:
-            proc.start()
+            with _child_skips_main():
+                proc.start()
         except Exception as exc:  # noqa: BLE001 - e.g. no memory for a new process
             log.warning("the worker process could not start", exc_info=True)
             parent.close()
@@ -351,3 +354,27 @@ class WorkerProcessRunner:
 
 class _StartFailed(Exception):
     pass
+
+
+_main_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _child_skips_main() -> Iterator[None]:
+    """A spawned child normally re-runs the parent's main script (as ``__mp_main__``); a
+    script without an ``if __name__ == "__main__"`` guard would then open a second app in
+    the child. The child needs nothing from it (its target is ``worker_main.main``), so hide
+    the script while the child is started."""
+    main = sys.modules.get("__main__")
+    with _main_lock:
+        if main is None:
+            yield
+            return
+        saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+        try:
+            yield
+        finally:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
