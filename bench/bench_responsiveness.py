@@ -192,6 +192,10 @@ def gui_run(app, mode: str, jobs: int, steps: int | None, frames: int | None, tm
                 seconds.append(time.perf_counter() - t0)
             check_job(job, f"{mode} job {n + 1}")
         gaps = rec.stop()
+        if w.gen_worker.process is not None:  # the worker's memory with the model, and after
+            rss = w.gen_worker.process.unload(wait_s=120)  # unloading it (issue 18)
+            if rss is not None:
+                gaps["worker_rss_mb"] = [round(rss[0] / 1e6), round(rss[1] / 1e6)]
     finally:
         rec.timer.stop()
         w.shutdown()
@@ -291,6 +295,10 @@ def main() -> int:
     result["max_gap_ms"] = round(statistics.median(r["max_ms"] for r in proc), 1)
     result["max_gap_ms_runs"] = [round(r["max_ms"], 1) for r in proc]
     result["p99_gap_ms"] = round(statistics.median(r["p99_ms"] for r in proc), 1)
+    rss = [r["worker_rss_mb"] for r in proc if "worker_rss_mb" in r]
+    if rss:
+        result["worker_rss_loaded_mb"] = statistics.median(r[0] for r in rss)
+        result["worker_rss_after_unload_mb"] = statistics.median(r[1] for r in rss)
     warm = [s for r in proc for s in r["job_seconds"]]
     result["job_s_process"] = round(statistics.median(warm), 3)
     if "startup_s" in result:
@@ -307,6 +315,11 @@ def main() -> int:
         + ", ".join(f"{m:.1f}" for m in result["max_gap_ms_runs"])
         + f")   target <= {TARGET_GAP_MS:.0f} ms"
     )
+    if rss:
+        print(
+            f"worker process memory: {result['worker_rss_loaded_mb']:.0f} MB with the model, "
+            f"{result['worker_rss_after_unload_mb']:.0f} MB after unloading it"
+        )
     if "in-thread" in runs:
         base = runs["in-thread"]
         result["in_thread_max_gap_ms"] = round(statistics.median(r["max_ms"] for r in base), 1)

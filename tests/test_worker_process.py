@@ -77,7 +77,9 @@ class Recorder:
 def shared():
     """One runner (one child at a time) for the tests that use the real backend."""
     rec = Recorder()
-    runner = WorkerProcessRunner(rec)
+    # a generous grace: on a loaded machine one step can take seconds, and these tests check
+    # the cooperative path (the grace kill has its own test)
+    runner = WorkerProcessRunner(rec, cancel_grace_s=60.0)
     rec.runner = runner
     yield runner, rec
     runner.close()
