@@ -17,6 +17,12 @@ Run from the repository root (under ``nice`` on a shared machine)::
 
 The model: ``--model DIR`` or ``SORA_DESKTOP_EMBEDDED_MODEL``; otherwise a micro checkpoint is
 trained first (as tests/conftest.py does). Results go to ``bench/bench_cancel_stress.json``.
+
+Every job is checked (each cycle's job ends cancelled exactly once, the warm-up and final
+generations finish, every kill hit a saving process and the project reopened right); if any
+failed, the script says which and why, prints no figure, writes no ``--out`` and exits 1. The
+last stdout line is one JSON object with ``"ok"`` (bench/benchlib.py). Smallest run:
+``--part cancel --runs 1 --cycles 1`` or ``--part crash --kills 1``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import benchlib  # bench/ is sys.path[0] when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -100,31 +108,36 @@ def bench_cancel(model: Path, runs: int, cycles: int) -> dict:
         if log.terminals(job_id) != ["finished"]:
             raise RuntimeError(f"{job_id}: {log.events[job_id]}")
 
-    generate_full("warm-up")  # model, text encoder and allocators in place
-    gc.collect()
-    baseline = rss_bytes()
-    threads_start = python_threads()
-    per_run = []
-    for r in range(runs):
-        start = time.perf_counter()
-        before = rss_bytes()
-        modes = cancel_cycles(worker, log, out, cycles, wait_until, seed=r, prefix=f"run{r}")
+    try:
+        generate_full("warm-up")  # model, text encoder and allocators in place
         gc.collect()
-        after = rss_bytes()
-        bad = [j for j in modes if log.terminals(j) != ["cancelled"]]
-        per_run.append(
-            {
-                "rss_before_mb": round(before / 2**20, 1),
-                "rss_after_mb": round(after / 2**20, 1),
-                "delta_mb": round((after - before) / 2**20, 2),
-                "seconds": round(time.perf_counter() - start, 1),
-                "jobs_without_exactly_one_cancelled": len(bad),
-            }
-        )
-        print(f"run {r}: {per_run[-1]}", flush=True)
-    generate_full("final")
-    gc.collect()
-    final = rss_bytes()
+        baseline = rss_bytes()
+        threads_start = python_threads()
+        per_run = []
+        for r in range(runs):
+            start = time.perf_counter()
+            before = rss_bytes()
+            modes = cancel_cycles(worker, log, out, cycles, wait_until, seed=r, prefix=f"run{r}")
+            gc.collect()
+            after = rss_bytes()
+            bad = [j for j in modes if log.terminals(j) != ["cancelled"]]
+            per_run.append(
+                {
+                    "rss_before_mb": round(before / 2**20, 1),
+                    "rss_after_mb": round(after / 2**20, 1),
+                    "delta_mb": round((after - before) / 2**20, 2),
+                    "seconds": round(time.perf_counter() - start, 1),
+                    "jobs_without_exactly_one_cancelled": len(bad),
+                }
+            )
+            print(f"run {r}: {per_run[-1]}", file=sys.stderr, flush=True)
+        generate_full("final")
+        gc.collect()
+        final = rss_bytes()
+    except BaseException:
+        host.stop(30_000)  # a QThread destroyed while running aborts the process
+        app.processEvents()
+        raise
     stopped = host.stop(30_000)
     app.processEvents()
     return {
@@ -141,7 +154,8 @@ def bench_cancel(model: Path, runs: int, cycles: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------- crashes
-def _kill_child(kind: str, path: Path, rng: random.Random) -> list[int]:
+def _kill_child(kind: str, path: Path, rng: random.Random) -> tuple[bool, list[int]]:
+    """SIGKILL a saving child at a random moment; (whether it got ready, its acknowledged saves)."""
     cmd = [sys.executable, "-m", "tests.robust_support.crash_child", kind, str(path)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE)
     assert proc.stdout is not None
@@ -158,7 +172,7 @@ def _kill_child(kind: str, path: Path, rng: random.Random) -> list[int]:
     proc.wait()
     seen += proc.stdout.read()
     proc.stdout.close()
-    return [int(x) for x in seen.split() if x.isdigit()]
+    return b"ready" in seen, [int(x) for x in seen.split() if x.isdigit()]
 
 
 def bench_crash(kills: int, seed: int = 0) -> dict:
@@ -179,7 +193,9 @@ def bench_crash(kills: int, seed: int = 0) -> dict:
         cut: set[str] = set()
         start = time.perf_counter()
         for k in range(kills):
-            acks = _kill_child(kind, path, rng)
+            ready, acks = _kill_child(kind, path, rng)
+            if not ready:  # it never started saving: this kill proves nothing
+                failures.append(f"kill {k}: the saving process never printed 'ready'")
             saves += len(acks)
             cut |= {p.name for p in folder.glob(".*.part")}
             cut |= {p.name for p in (folder / "recovery").glob(".*.part")}
@@ -209,8 +225,8 @@ def bench_crash(kills: int, seed: int = 0) -> dict:
                         failures.append(f"kill {k}: recovery folder not clean: {left}")
             except ProjectError as exc:
                 failures.append(f"kill {k}: {exc}")
-            print(f"{kind} kill {k + 1}/{kills}: acks {len(acks)}", end="\r", flush=True)
-        print()
+            print(f"{kind} kill {k + 1}/{kills}: acks {len(acks)}", end="\r", file=sys.stderr)
+        print(file=sys.stderr)
         results[kind] = {
             "kills": kills,
             "completed_saves": saves,
@@ -219,12 +235,12 @@ def bench_crash(kills: int, seed: int = 0) -> dict:
             "failures": failures,
             "seconds": round(time.perf_counter() - start, 1),
         }
-        print(kind, {k: v for k, v in results[kind].items() if k != "failures"}, failures[:3])
+        print(kind, {k: v for k, v in results[kind].items() if k != "failures"}, file=sys.stderr)
     return results
 
 
 # ---------------------------------------------------------------------------------- main
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--part", choices=["cancel", "crash", "all"], default="all")
     ap.add_argument("--runs", type=int, default=3)
@@ -233,24 +249,56 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "bench_cancel_stress.json")
     args = ap.parse_args()
+    if min(args.runs, args.cycles, args.kills) < 1:
+        ap.error("--runs, --cycles and --kills: at least 1")
+    info = {"part": args.part}
+    return benchlib.run("cancel_stress", lambda checks: _bench(args, checks, info), info)
+
+
+def _bench(args: argparse.Namespace, checks: benchlib.Checks, info: dict) -> dict:
     report: dict = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
         "python": platform.python_version(),
     }
-    if args.out.is_file():  # keep the other part's figures when only one part is rerun
-        report = {**json.loads(args.out.read_text()), **report}
+    figures: dict = {}
     if args.part in ("crash", "all"):
-        report["crash"] = bench_crash(args.kills)
+        crash = bench_crash(args.kills)
+        for kind, result in crash.items():
+            for failure in result["failures"]:
+                checks.fail(f"crash {kind}", failure)
+        report["crash"] = crash
+        figures["crash"] = {
+            kind: {k: v for k, v in r.items() if k not in ("failures", "seconds")}
+            for kind, r in crash.items()
+        }
     if args.part in ("cancel", "all"):
         model = args.model or (
             Path(os.environ["SORA_DESKTOP_EMBEDDED_MODEL"])
             if os.environ.get("SORA_DESKTOP_EMBEDDED_MODEL")
             else train_micro(Path(tempfile.mkdtemp(prefix="sora-micro-")))
         )
-        report["cancel"] = {"model": str(model), **bench_cancel(model, args.runs, args.cycles)}
+        info["model"] = str(model)
+        cancel = {"model": str(model), **bench_cancel(model, args.runs, args.cycles)}
+        for r, run in enumerate(cancel["runs"]):
+            bad = run["jobs_without_exactly_one_cancelled"]
+            checks.check(f"cancel run {r}", bad == 0, f"{bad} job(s) did not end cancelled once")
+        checks.job("final generation", status="/".join(cancel["final_generation"]),
+                   want_status="finished")  # fmt: skip
+        checks.check("worker thread", cancel["worker_thread_stopped"], "did not stop in 30 s")
+        report["cancel"] = cancel
+        figures["cancel"] = {
+            k: cancel[k]
+            for k in ("cycles_per_run", "median_delta_per_run_mb", "total_growth_mb",
+                      "rss_baseline_mb", "rss_final_mb")
+        }  # fmt: skip
+    if not checks.ok:
+        return {}
+    if args.out.is_file():  # keep the other part's figures when only one part is rerun
+        report = {**json.loads(args.out.read_text()), **report}
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    return figures
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -7,18 +7,20 @@ statistics are the target's, and an sRGB -> CIELAB -> sRGB round trip is exact.
 
     python bench/bench_colour_match.py [--runs 5] [--frames 4]
 
-Ends with one JSON line: {"ok": true|false, "seconds_per_frame": {"832x480": ..., ...}, ...}.
+Ends with one JSON line: {"ok": true|false, "seconds_per_frame": {"832x480": ..., ...}, ...};
+a size whose check failed is named, no figure is printed and the exit code is 1
+(bench/benchlib.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
 import time
 
+import benchlib  # bench/ is sys.path[0] when this script runs
 import numpy as np
 
 from sora_desktop.engine.colour_match import (
@@ -45,9 +47,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--frames", type=int, default=4)
     args = parser.parse_args()
-    ok = True
+    if min(args.runs, args.frames) < 1:
+        parser.error("--runs and --frames: at least 1")
+    info = {"runs": args.runs, "frames": args.frames}
+    info["machine"] = f"{platform.machine()}, {platform.system()}"
+    return benchlib.run("colour_match", lambda checks: _bench(args, checks), info)
+
+
+def _bench(args: argparse.Namespace, checks: benchlib.Checks) -> dict:
     per_frame: dict[str, float] = {}
     for width, height in SIZES:
+        size = f"{width}x{height}"
         source = _frames(args.frames, width, height, 0)
         target = _frames(1, width, height, 1) // 2 + 60  # darker, flatter, shifted
         change = transfer(colour_stats(source[:1]), colour_stats(target))
@@ -56,28 +66,17 @@ def main() -> int:
             start = time.perf_counter()
             out = apply_transfer(source, change)
             times.append((time.perf_counter() - start) / args.frames)
-        per_frame[f"{width}x{height}"] = round(statistics.median(times), 4)
         got, want = colour_stats(out[:1]), colour_stats(target)
         matched = np.abs(got.mean - want.mean).max() < 0.5 and np.abs(got.std - want.std).max() < 1
         exact = np.array_equal(lab_to_rgb(rgb_to_lab(source[0])), source[0])
-        ok = ok and bool(matched) and bool(exact)
-        print(
-            f"{width}x{height}: {per_frame[f'{width}x{height}']:.4f} s/frame, "
-            f"matched={bool(matched)}, exact round trip={bool(exact)}",
-            file=sys.stderr,
-        )
-    print(
-        json.dumps(
-            {
-                "ok": ok,
-                "seconds_per_frame": per_frame,
-                "runs": args.runs,
-                "frames": args.frames,
-                "machine": f"{platform.machine()}, {platform.system()}",
-            }
-        )
-    )
-    return 0 if ok else 1
+        if (
+            checks.job(size, shape=out.shape, want_shape=source.shape)
+            and checks.check(size, bool(matched), "the frames' statistics are not the target's")
+            and checks.check(size, bool(exact), "sRGB -> CIELAB -> sRGB is not exact")
+        ):
+            per_frame[size] = round(statistics.median(times), 4)
+            print(f"{size}: {per_frame[size]:.4f} s/frame", file=sys.stderr)
+    return {"seconds_per_frame": per_frame}
 
 
 if __name__ == "__main__":

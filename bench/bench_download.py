@@ -17,10 +17,10 @@ memory of the model downloader, at its real chunk sizes, over a local link to th
    file, alternated, median of 3 each (ratio ours / http_get; the fake hub is the bottleneck).
 
 Every job checks its own result (cancelled as asked, bytes kept, file verified, bomb refused);
-if one fails the script prints no figure and exits 1. The last line is one JSON object with
-``"ok": true|false``. Run from the repository root::
+if one fails the script names it and why, prints no figure and exits 1. The last line is one
+JSON object with ``"ok": true|false`` (bench/benchlib.py). Run from the repository root::
 
-    nice -n 10 python bench/bench_download.py [--runs 5] [--size-mb 200]
+    nice -n 10 python bench/bench_download.py [--runs 5] [--size-mb 200] [--only bomb memory]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+import benchlib  # noqa: E402  (bench/ is sys.path[0] when this script runs)
 from fakehub import FakeHub, FileFaults  # noqa: E402
 
 from sora_desktop.core.catalog import is_installed, load_catalog  # noqa: E402
@@ -307,32 +308,50 @@ def job_gzip_bomb(tmp: Path) -> dict:
     return {"gzip_bomb_heap_peak_mb": round(peak / 2**20, 2)}
 
 
+JOBS = ("slow", "stalled", "first", "bomb", "memory", "throughput")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--size-mb", type=int, default=200)
+    ap.add_argument("--only", nargs="+", choices=JOBS, help="run only these jobs (smoke runs)")
     args = ap.parse_args()
+    if min(args.runs, args.size_mb) < 1:
+        ap.error("--runs and --size-mb: at least 1")
+    info = {"runs": args.runs, "size_mb": args.size_mb}
+    return benchlib.run("download", lambda checks: _bench(args, checks), info)
+
+
+def _bench(args: argparse.Namespace, checks: benchlib.Checks) -> dict:
     from huggingface_hub import constants
 
     constants.HF_HUB_OFFLINE = False  # 127.0.0.1 only
-    result: dict = {"bench": "download", "runs": args.runs}
-    try:
-        with tempfile.TemporaryDirectory() as tmp_name:
-            tmp = Path(tmp_name)
-            result.update(job_slow_link(args.runs, tmp))
-            result.update(job_stalled(args.runs, tmp))
-            result.update(job_first_progress_vs_http_get(tmp))
-            result.update(job_gzip_bomb(tmp))
-            result.update(job_memory(args.size_mb, tmp))
-            result.update(job_throughput(args.size_mb, tmp))
-    except JobFailed as exc:
-        print(json.dumps({"bench": "download", "ok": False, "error": str(exc)}))
-        return 1
+    result: dict = {}
+    jobs = {
+        "slow": ("cancel on a 1 Mbit/s link", lambda tmp: job_slow_link(args.runs, tmp)),
+        "stalled": ("cancel during a stalled read", lambda tmp: job_stalled(args.runs, tmp)),
+        "first": ("first progress vs http_get", job_first_progress_vs_http_get),
+        "bomb": ("gzip bomb", job_gzip_bomb),
+        "memory": ("memory", lambda tmp: job_memory(args.size_mb, tmp)),
+        "throughput": ("throughput", lambda tmp: job_throughput(args.size_mb, tmp)),
+    }
+    assert tuple(jobs) == JOBS
+    with tempfile.TemporaryDirectory() as tmp_name:
+        for key in args.only or JOBS:
+            name, job = jobs[key]
+            figures = None
+            try:
+                figures = job(Path(tmp_name))
+            except JobFailed as exc:
+                checks.fail(name, str(exc))
+            except Exception as exc:  # noqa: BLE001 - every job is tried, each failure named
+                checks.fail(name, f"{type(exc).__name__}: {exc}")
+            if figures is not None and checks.job(name):
+                result.update(figures)
     for key, value in result.items():
         print(f"{key}: {value}", file=sys.stderr)
-    result["ok"] = True
-    print(json.dumps(result))
-    return 0
+    return result
 
 
 if __name__ == "__main__":

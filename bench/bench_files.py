@@ -13,13 +13,14 @@ Run from the repository root::
 
     nice -n 19 python bench/bench_files.py [--runs 3] [--clips 20] [--clip-mb 5]
 
-Ends with one JSON line; exits non-zero (and prints no figure) if any run failed its check.
+Ends with one JSON line with ``"ok"`` (bench/benchlib.py); if any run failed its check, it is
+named with the reason, no figure is printed and the exit code is 1. Smoke run:
+``--runs 1 --clips 2 --clip-mb 1`` (``--only link copy lock`` leaves out the ffmpeg part).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -30,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 from unittest import mock
+
+import benchlib  # bench/ is sys.path[0] when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -141,53 +144,70 @@ def lock_run(tmp: Path, n: int = 200) -> float:
     return (time.perf_counter() - t0) / n
 
 
+PARTS = ("term", "link", "copy", "lock")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clips", type=int, default=20)
     parser.add_argument("--clip-mb", type=int, default=5)
+    parser.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts")
     args = parser.parse_args()
-    result: dict = {"bench": "files", "runs": args.runs}
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            os.environ["SORA_DESKTOP_HOME"] = str(Path(d) / "home")
-            term, linked, copied, lock = [], [], [], []
-            for i in range(args.runs):
-                for name, fn, bucket in (
-                    ("term", lambda t: sigterm_run(t), term),
-                    ("link", lambda t: save_as_run(t, args.clips, args.clip_mb, True), linked),
-                    ("copy", lambda t: save_as_run(t, args.clips, args.clip_mb, False), copied),
-                    ("lock", lambda t: lock_run(t), lock),
-                ):
-                    run_dir = Path(d) / f"{name}{i}"
-                    run_dir.mkdir()
-                    bucket.append(fn(run_dir))
-                    shutil.rmtree(run_dir, ignore_errors=True)
-    except Exception as exc:  # noqa: BLE001 - the bench reports, it does not crash
-        print(f"FAILED: {exc}", file=sys.stderr)
-        print(json.dumps({**result, "ok": False, "error": str(exc)}))
-        return 1
-    result.update(
-        sigterm_cleanup_s_median=round(statistics.median(term), 3),
-        save_as_link_s_median=round(statistics.median(linked), 4),
-        save_as_copy_s_median=round(statistics.median(copied), 4),
-        save_as_copy_over_link=round(statistics.median(copied) / statistics.median(linked), 1),
-        save_as_mb=args.clips * args.clip_mb,
-        lock_hold_release_ms_median=round(statistics.median(lock) * 1000, 3),
-        ok=True,
-    )
-    print(
-        f"SIGTERM mid-export -> exited, ffmpeg gone, no .part: "
-        f"{result['sigterm_cleanup_s_median']} s (median of {args.runs})"
-    )
-    print(
-        f"Save As same folder, {result['save_as_mb']} MB of clips: hard links "
-        f"{result['save_as_link_s_median']} s, copies {result['save_as_copy_s_median']} s "
-        f"({result['save_as_copy_over_link']}x)"
-    )
-    print(f"project lock hold+release: {result['lock_hold_release_ms_median']} ms")
-    print(json.dumps(result))
-    return 0
+    if min(args.runs, args.clips, args.clip_mb) < 1:
+        parser.error("--runs, --clips and --clip-mb: at least 1")
+    info = {"runs": args.runs}
+    return benchlib.run("files", lambda checks: _bench(args, checks), info)
+
+
+def _bench(args: argparse.Namespace, checks: benchlib.Checks) -> dict:
+    parts = args.only or PARTS
+    times: dict[str, list[float]] = {name: [] for name in parts}
+    with tempfile.TemporaryDirectory() as d:
+        os.environ["SORA_DESKTOP_HOME"] = str(Path(d) / "home")
+        for i in range(args.runs):
+            for name, fn in (
+                ("term", lambda t: sigterm_run(t)),
+                ("link", lambda t: save_as_run(t, args.clips, args.clip_mb, True)),
+                ("copy", lambda t: save_as_run(t, args.clips, args.clip_mb, False)),
+                ("lock", lambda t: lock_run(t)),
+            ):
+                if name not in parts:
+                    continue
+                run_dir = Path(d) / f"{name}{i}"
+                run_dir.mkdir()
+                job = f"{name} run {i + 1}"
+                with checks.guard(job):  # each run checks its own result and raises if wrong
+                    took = fn(run_dir)
+                    if checks.job(job):
+                        times[name].append(took)
+                shutil.rmtree(run_dir, ignore_errors=True)
+    if not checks.ok:
+        return {}
+    med = {name: statistics.median(values) for name, values in times.items()}
+    result: dict = {}
+    if "term" in med:
+        result["sigterm_cleanup_s_median"] = round(med["term"], 3)
+        print(
+            f"SIGTERM mid-export -> exited, ffmpeg gone, no .part: "
+            f"{result['sigterm_cleanup_s_median']} s (median of {args.runs})"
+        )
+    if "link" in med:
+        result["save_as_link_s_median"] = round(med["link"], 4)
+    if "copy" in med:
+        result["save_as_copy_s_median"] = round(med["copy"], 4)
+    if "link" in med and "copy" in med:
+        result["save_as_copy_over_link"] = round(med["copy"] / med["link"], 1)
+        result["save_as_mb"] = args.clips * args.clip_mb
+        print(
+            f"Save As same folder, {result['save_as_mb']} MB of clips: hard links "
+            f"{result['save_as_link_s_median']} s, copies {result['save_as_copy_s_median']} s "
+            f"({result['save_as_copy_over_link']}x)"
+        )
+    if "lock" in med:
+        result["lock_hold_release_ms_median"] = round(med["lock"] * 1000, 3)
+        print(f"project lock hold+release: {result['lock_hold_release_ms_median']} ms")
+    return result
 
 
 if __name__ == "__main__":

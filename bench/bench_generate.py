@@ -6,6 +6,10 @@ Measures a 2-second clip (16 frames at 8 fps) at the default 25 steps: model loa
 own, one warm-up generation, then the median of ``--runs`` timed generations. Peak memory is the
 process's peak resident set size (``resource.getrusage``), which covers Python and torch.
 Target: a 2-second clip in under 10 s on 2 CPU cores.
+
+Every clip is checked (frame count, size, uint8) before its time counts; if any failed, the
+script says which and why, prints no figure, writes no ``--out`` and exits 1. The last stdout
+line is one JSON object with ``"ok"`` (bench/benchlib.py). Smoke run: ``--runs 1 --steps 2``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import benchlib  # noqa: E402  (bench/ is sys.path[0] when this script runs)
+
 
 def peak_rss_mib() -> float:
     import resource
@@ -32,8 +38,10 @@ def peak_rss_mib() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model-dir", help="embedded checkpoint folder (default: the shipped one)")
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument(
+        "--model-dir", "--model", help="embedded checkpoint folder (default: the shipped one)"
+    )
+    p.add_argument("--runs", type=int, default=3, help="timed runs (1 is a smoke run)")
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--fps", type=int, default=8)
@@ -41,9 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=str(Path(__file__).with_name("bench_generate.json")))
     args = p.parse_args(argv)
-    if args.runs < 3:
-        p.error("--runs: use at least 3 runs for a median")
+    if args.runs < 1:
+        p.error("--runs: at least 1")
+    info: dict = {"runs": args.runs}
+    return benchlib.run("generate", lambda checks: _bench(args, checks, info), info)
 
+
+def _bench(args: argparse.Namespace, checks: benchlib.Checks, info: dict) -> dict:
     import torch
 
     if args.threads:
@@ -54,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from sora_desktop.engine.embedded.pipeline import EmbeddedBackend, embedded_model_dir
 
     model_dir = Path(args.model_dir) if args.model_dir else embedded_model_dir()
+    info["model_dir"] = str(model_dir)
     rss_start = peak_rss_mib()
     t0 = time.perf_counter()
     backend = EmbeddedBackend(model_dir=model_dir, device=args.device)
@@ -67,19 +80,39 @@ def main(argv: list[str] | None = None) -> int:
         fps=args.fps,
         seed=0,
     )
+    want_shape = (args.frames, backend.size, backend.size, 3)
 
-    def one(seed: int) -> float:
+    def one(job: str, seed: int) -> float | None:
+        """Seconds for one clip, or None (recorded as a failure) when it made no right clip."""
+        failed_before = len(checks.failures)
         start = time.perf_counter()
         result = None
-        for event in backend.generate(request.with_changes(seed=seed)):
-            if isinstance(event, GenerationResult):
-                result = event
-        assert result is not None and result.frames.shape[0] == args.frames
-        return time.perf_counter() - start
+        with checks.guard(job):
+            for event in backend.generate(request.with_changes(seed=seed)):
+                if isinstance(event, GenerationResult):
+                    result = event
+        took = time.perf_counter() - start
+        if len(checks.failures) > failed_before:
+            return None
+        if result is None:
+            checks.fail(job, "the backend finished without a clip")
+            return None
+        frames = result.frames
+        ok = checks.job(
+            job,
+            frames=int(frames.shape[0]),
+            want_frames=args.frames,
+            shape=tuple(frames.shape),
+            want_shape=want_shape,
+        ) and checks.check(job, str(frames.dtype) == "uint8", f"frames are {frames.dtype}")
+        return took if ok else None
 
-    warmup_s = one(999)
-    times = [one(seed) for seed in range(args.runs)]
+    warmup_s = one("warm-up clip", 999)
+    times = [one(f"clip {seed + 1}", seed) for seed in range(args.runs)]
     rss_peak = peak_rss_mib()
+    info.update(device=str(backend.device), torch_threads=torch.get_num_threads())
+    if not checks.ok:
+        return {}
     report = {
         "model_dir": str(model_dir),
         "device": str(backend.device),
@@ -121,8 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in rows:
         print(f"| {name} | {value} |")
     atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
+    if not checks.job("report", path=args.out):
+        return {}
     print(f"written: {args.out}")
-    return 0
+    return {
+        "median_seconds": round(report["median_seconds"], 3),
+        "load_seconds": round(load_s, 3),
+        "warmup_seconds": round(warmup_s, 3),
+        "runs_seconds": [round(t, 3) for t in times],
+        "peak_rss_mib": round(rss_peak, 1),
+        "clip": report["clip"],
+        "target_seconds": 10.0,
+        "out": args.out,
+    }
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@
    file, so it costs no disk): peak RSS growth and time until it is refused.
 
 Each figure is the median of ``--runs`` runs. Every run checks its own result (frames shown,
-their size, the refusal's message); if any check fails, no figure is printed and the exit code
-is 1. The last line is one JSON object with ``"ok"``.
+their size, the refusal's message); if any check fails, the run is named with the reason, no
+figure is printed and the exit code is 1. The last line is one JSON object with ``"ok"``
+(bench/benchlib.py). Smoke run: ``--runs 1 --only start_image_png_bomb``.
 
     QT_QPA_PLATFORM=offscreen python bench/bench_inputs.py [--runs 3] [--out FILE]
 """
@@ -31,6 +32,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import benchlib  # bench/ is sys.path[0] when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -206,6 +209,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--only", nargs="+", choices=CASES, help="run only these cases")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -219,51 +223,71 @@ def main() -> int:
         print(json.dumps(res))
         return 0
 
+    if args.runs < 1:
+        ap.error("--runs: at least 1")
+    info = {"runs": args.runs}
+    return benchlib.run("inputs", lambda checks: _bench(args, checks, info), info)
+
+
+CASES = (
+    "player_4k_60_before",
+    "player_4k_60_after",
+    "player_4k_300_after",
+    "start_image_png_bomb",
+    "model_extra_1_5_gb_tensor",
+)
+
+
+def _bench(args: argparse.Namespace, checks: benchlib.Checks, info: dict) -> dict:
     from tests.robust_support.hostile_files import png_bomb, still_video
 
+    only = args.only or CASES
     work = Path(tempfile.mkdtemp(prefix="sora-bench-inputs-"))
-    clip60 = still_video(work / "4k_60.mp4", 3840, 2160, 60)
-    clip300 = still_video(work / "4k_300.mp4", 3840, 2160, 300)
-    bomb = png_bomb(work / "bomb.png")
-    model = model_with_extra_tensor(work / "model", 1536 * 1024 * 1024)
-    report: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
-        "inputs": {
-            "clip_4k_60_bytes": clip60.stat().st_size,
-            "clip_4k_300_bytes": clip300.stat().st_size,
-            "png_bomb_bytes": bomb.stat().st_size,
-            "extra_tensor_bytes": 1536 * 1024 * 1024,
-        },
-    }
-    cases = {
-        "player_4k_60_before": ["player", str(clip60), "before", "60"],
-        "player_4k_60_after": ["player", str(clip60), "after", "60"],
-        "player_4k_300_after": ["player", str(clip300), "after", "300"],
-        "start_image_png_bomb": ["start_image", str(bomb)],
-        "model_extra_1_5_gb_tensor": ["model", str(model)],
-    }
+    info["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}"
+    inputs, cases = {}, {}
+    if any(c.startswith("player_4k_60") for c in only):
+        clip60 = still_video(work / "4k_60.mp4", 3840, 2160, 60)
+        inputs["clip_4k_60_bytes"] = clip60.stat().st_size
+        cases["player_4k_60_before"] = ["player", str(clip60), "before", "60"]
+        cases["player_4k_60_after"] = ["player", str(clip60), "after", "60"]
+    if "player_4k_300_after" in only:
+        clip300 = still_video(work / "4k_300.mp4", 3840, 2160, 300)
+        inputs["clip_4k_300_bytes"] = clip300.stat().st_size
+        cases["player_4k_300_after"] = ["player", str(clip300), "after", "300"]
+    if "start_image_png_bomb" in only:
+        bomb = png_bomb(work / "bomb.png")
+        inputs["png_bomb_bytes"] = bomb.stat().st_size
+        cases["start_image_png_bomb"] = ["start_image", str(bomb)]
+    if "model_extra_1_5_gb_tensor" in only:
+        model = model_with_extra_tensor(work / "model", 1536 * 1024 * 1024)
+        inputs["extra_tensor_bytes"] = 1536 * 1024 * 1024
+        cases["model_extra_1_5_gb_tensor"] = ["model", str(model)]
+    report: dict = {"machine": info["machine"], "inputs": inputs}
     results = {}
-    for name, child in cases.items():
-        runs = [run_child(child) for _ in range(args.runs)]
-        results[name] = median_of(runs) if all(r.get("ok") for r in runs) else runs[-1]
-        print(f"{name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
-    ok = all(r.get("ok") for r in results.values())
-    if ok:
+    for name in [c for c in CASES if c in only]:
+        runs = []
+        for i in range(args.runs):
+            res = run_child(cases[name])
+            why = res.get("error") or f"wrong result: {json.dumps(res)[:300]}"
+            if checks.check(f"{name} run {i + 1}", bool(res.get("ok")), why):
+                runs.append(res)
+        if len(runs) == args.runs:
+            results[name] = median_of(runs)
+            print(f"{name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
+    if not checks.ok:
+        return {}
+    report.update(results)
+    if "player_4k_60_before" in results and "player_4k_60_after" in results:
         before, after = results["player_4k_60_before"], results["player_4k_60_after"]
-        report.update(results)
         report["player_4k_60_ratio_after_over_before"] = {
             "rss_growth": round(after["rss_growth_mb"] / before["rss_growth_mb"], 3),
             "longest_gui_stall": round(
                 after["longest_gui_stall_s"] / before["longest_gui_stall_s"], 3
             ),
         }
-    else:
-        report = {"failed": {k: v for k, v in results.items() if not v.get("ok")}}
-    report["ok"] = ok
-    if args.out is not None and ok:
+    if args.out is not None:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report))
-    return 0 if ok else 1
+    return {k: v for k, v in report.items() if k != "machine"}
 
 
 if __name__ == "__main__":

@@ -8,19 +8,21 @@ design target is about 2 s (``RECOVERY_DELAY_S``).
 
     nice -n 19 python bench/bench_recovery_delay.py --runs 7
 
-Ends with one JSON line: {"bench": "recovery_delay", "ok": ..., "median_s": ..., ...}.
+Ends with one JSON line: {"bench": "recovery_delay", "ok": ..., "median_s": ..., ...}; a run whose
+copy never came is named, no figure is printed and the exit code is 1 (bench/benchlib.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import benchlib  # bench/ is sys.path[0] when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,6 +34,13 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=5, help="edits per run, 300 ms apart")
     parser.add_argument("--timeout", type=float, default=20.0)
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs: at least 1")
+    info = {"runs": args.runs}
+    return benchlib.run("recovery_delay", lambda checks: _bench(args, checks), info)
+
+
+def _bench(args: argparse.Namespace, checks: benchlib.Checks) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     home = Path(tempfile.mkdtemp(prefix="sora-bench-recovery-"))
     os.environ["SORA_DESKTOP_HOME"] = str(home)
@@ -61,7 +70,6 @@ def main() -> int:
             time.sleep(0.005)
 
     delays: list[float] = []
-    failures = 0
     for run in range(args.runs):
         wait(RECOVERY_DELAY_S + 0.5)  # let the previous copy land
         copy.unlink(missing_ok=True)
@@ -78,26 +86,24 @@ def main() -> int:
                 found = time.monotonic() - last
                 break
             time.sleep(0.01)
-        if found is None:
-            failures += 1
-        else:
+        why = f"no recovery copy with the last edit in {args.timeout} s"
+        if checks.check(f"run {run}", found is not None, why):
             delays.append(found)
     window.shutdown()
     window.deleteLater()
     QApplication.processEvents()
 
-    ok = failures == 0 and len(delays) == args.runs
-    result = {"bench": "recovery_delay", "ok": ok, "runs": args.runs, "failures": failures}
+    ok = checks.ok and len(delays) == args.runs
+    figures = {}
     if ok:
-        result.update(
+        figures = dict(
             median_s=round(statistics.median(delays), 3),
             min_s=round(min(delays), 3),
             max_s=round(max(delays), 3),
             target_s=RECOVERY_DELAY_S,
             periodic_autosave_s=Settings().autosave_seconds,
         )
-    print(json.dumps(result))
-    return 0 if ok else 1
+    return figures
 
 
 if __name__ == "__main__":

@@ -5,20 +5,24 @@ cannot drift from the code (tests/test_fit.py checks the document against this s
     python bench/fit_table.py --write    # replace them in docs/models.md
     python bench/fit_table.py --check    # exit 1 when docs/models.md differs
 
-Ends with one JSON line: {"ok": true|false, ...}. Nothing is measured: the figures are the
-documented method's estimates.
+Ends with one JSON line: {"bench": "fit_table", "ok": true|false, ...} (bench/benchlib.py).
+Nothing is measured or timed (the figures are the documented method's estimates), so there is no
+job to check; ``--check`` fails (exit 1, no figure) when the document differs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchlib, also when imported
+
+import benchlib  # noqa: E402
 
 from sora_desktop.core.catalog import load_catalog  # noqa: E402
 from sora_desktop.core.fit import Machine, best_mode, fit_for  # noqa: E402
@@ -96,26 +100,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--doc", type=Path, default=DOC, help=f"default: {DOC.relative_to(ROOT)}")
     args = ap.parse_args(argv)
     table = render()
-    text = DOC.read_text(encoding="utf-8")
-    ok = True
+    text = args.doc.read_text(encoding="utf-8")
+    failures = []
     if args.write:
         if doc_section(text) is None:
-            print(f"{DOC} has no {BEGIN} ... {END} section", file=sys.stderr)
-            ok = False
+            failures.append(f"{args.doc}: no {BEGIN} ... {END} section")
         else:
             head, rest = text.split(BEGIN, 1)
             tail = rest.split(END, 1)[1]
-            DOC.write_text(f"{head}{BEGIN}\n{table}{END}{tail}", encoding="utf-8")
+            args.doc.write_text(f"{head}{BEGIN}\n{table}{END}{tail}", encoding="utf-8")
     elif args.check:
-        ok = doc_section(text) == table
+        if doc_section(text) != table:
+            failures.append(f"{args.doc}: the fit tables differ; run bench/fit_table.py --write")
     else:
         print(table)
-    print(
-        json.dumps({"ok": ok, "models": len(_video_entries()), "machines": len(VRAMS) * len(RAMS)})
-    )
-    return 0 if ok else 1
+    figures = {"models": len(_video_entries()), "machines": len(VRAMS) * len(RAMS)}
+    return benchlib.finish(figures, failures, "fit_table")
 
 
 if __name__ == "__main__":

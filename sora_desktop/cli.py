@@ -5,6 +5,7 @@
     sora-desktop eval --n 200 --out report.json
     sora-desktop info
     sora-desktop decode clip.latents.npz   (a clip whose decode failed; see cli_decode.py)
+    sora-desktop batch shots.csv -o film.mp4   (a storyboard, headless; see cli_batch.py)
 
 Exit codes: 0 done, 1 something failed (model missing, disk full), 2 invalid input (one line
 ``error: <message>``, no traceback), 130 cancelled with Ctrl-C (no half file is left).
@@ -125,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(EXPORT_FORMATS),
         help="output format (default: from the output suffix)",
     )
+    gen.add_argument(
+        "--music",
+        metavar="FILE",
+        help="lay a WAV, MP3, FLAC or OGG file under the clip (cut to its length, faded in and "
+        "out); MP4 and WebM keep sound, GIF and PNG frames do not",
+    )
+    gen.add_argument(
+        "--normalize-loudness",
+        action="store_true",
+        help="even out the clip's loudness (ffmpeg loudnorm) when it has sound",
+    )
 
     ev = sub.add_parser("eval", help="score the model on held-out captions")
     ev.add_argument("--n", type=int, default=200, help="number of clips (default 200)")
@@ -148,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sora_desktop import cli_decode
 
     cli_decode.add_parser(sub)  # sora-desktop decode LATENTS [-o OUT]
+    from sora_desktop import cli_batch
+
+    cli_batch.add_parser(sub)  # sora-desktop batch SHOTS -o FILM (see cli_batch.py)
     return parser
 
 
@@ -371,6 +386,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     upscale_frames(np.zeros((1, 1, 1, 3), np.uint8), args.upscale, args.upscale_method)
     target = output_path_for(output, fmt)
     check_writable_folder(target.parent)  # fail before minutes of generation, not after
+    from sora_desktop.cli_generate import check_music, clip_sound
+    from sora_desktop.engine.export.audio_mix import remove_mix
+
+    music = check_music(args.music)  # a bad file fails now, not after the generation
 
     if enhanced is not None:
         print(f"enhanced prompt: {enhanced}", file=sys.stderr)
@@ -415,18 +434,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 bar.close()
                 bar = None
             print(f"exporting {fmt.upper()}...", file=sys.stderr)
-            path = export_video(
-                result.frames,
-                output,
-                result.fps,
-                fmt=fmt,
-                request=request,
-                upscale=args.upscale,
-                upscale_method=args.upscale_method,
-                quality=args.quality,
-                watermark=args.watermark,
-                cancel=cancel,
-            )
+            mix, sound_record = clip_sound(result, music, fmt, args.normalize_loudness, cancel)
+            try:
+                path = export_video(
+                    result.frames,
+                    output,
+                    result.fps,
+                    fmt=fmt,
+                    request=request,
+                    upscale=args.upscale,
+                    upscale_method=args.upscale_method,
+                    quality=args.quality,
+                    watermark=args.watermark,
+                    cancel=cancel,
+                    audio=mix,
+                    audio_record=sound_record,
+                )
+            finally:
+                remove_mix(mix)
         except take_decode.DecodeKept as exc:
             print(f"\nerror: {take_decode.cli_message(exc, args.output)}", file=sys.stderr)
             return EXIT_FAILED
@@ -610,6 +635,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sora_desktop import cli_decode
 
             return cli_decode.run(args)
+        if args.command == "batch":
+            from sora_desktop import cli_batch
+
+            return cli_batch.run(args)
         return cmd_info()
     except (UsageError, ValueError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)

@@ -136,3 +136,47 @@ def print_installed() -> None:
             else human_bytes(installed_size(e, settings.models_dir))
         )
         print(f"  {e.id}  {e.name}  {size}  {fit_summary(e, machine)}")
+
+
+def check_music(path: str | None) -> tuple[str, float] | None:
+    """``--music FILE`` checked before the generation (a hostile or unreadable file is a usage
+    error now, not after minutes of work): ``(path, its length in seconds)`` or None."""
+    if path is None:
+        return None
+    from sora_desktop.cli import UsageError
+    from sora_desktop.core.errors import FieldError
+    from sora_desktop.studio.soundtrack import check_sound_file
+
+    try:
+        _info, scan = check_sound_file(path)
+    except FieldError as exc:
+        raise UsageError(f"--music: {exc.message}") from exc
+    return path, scan.seconds
+
+
+def clip_sound(
+    result: Any, music: tuple[str, float] | None, fmt: str, normalize: bool, cancel: Any
+) -> tuple[Any, dict[str, Any] | None]:
+    """The generated clip's sound for the export: the model's own (LTX-2) and ``--music``.
+    GIF and PNG frames keep none, and say so on stderr (the one message, from core)."""
+    from pathlib import Path
+
+    from sora_desktop.core.export_settings import ExportSettings, sound_dropped_message
+    from sora_desktop.studio.film_sound import clip_sound_mix
+
+    own = getattr(result, "audio", None)
+    if own is None and music is None:
+        return None, None
+    if not ExportSettings(format=fmt).keeps_sound:
+        print(f"note: {sound_dropped_message(fmt)}", file=sys.stderr)
+        return None, {"dropped": True, "own_sound": own is not None, "music": music is not None}
+    return clip_sound_mix(
+        len(result.frames),
+        int(result.fps),
+        own_audio=own,
+        sample_rate=int(getattr(result, "sample_rate", 0) or 0),
+        music=Path(music[0]) if music is not None else None,
+        music_seconds=music[1] if music is not None else 0.0,
+        normalize=normalize,
+        cancel=cancel,
+    )

@@ -327,3 +327,67 @@ def test_context_frames_condition_a_window_as_a_video_from_the_first_latent(back
         decoded = backend.adapter.decode(pipe, backend.adapter.latents_from_output(pipe, out), req)
     assert seen == {"indices": [0], "pixel_frames": [n]}
     assert decoded.frames.shape == (9, 32, 32, 3) and decoded.audio.shape[0] > 0
+
+
+def test_a_takes_sound_reaches_the_film_and_a_muted_shots_does_not(backend, tmp_path, monkeypatch):
+    """Issue 19: the take's ``_audio.wav`` (made through the one take-running use case) is
+    mixed into the film export where the shot plays; muting the shot leaves the film silent."""
+    from sora_desktop.core.project import (
+        Take,
+        clip_relpath,
+        new_project,
+        relative_media,
+        resolve_media,
+        save_project,
+    )
+    from sora_desktop.engine.audio_decode import decode_pcm
+    from sora_desktop.engine.export import read_metadata
+    from sora_desktop.engine.export.audio_mix import film_samples, mix_sources
+    from sora_desktop.studio.audio import audio_path
+    from sora_desktop.studio.film import film_clips, film_plan, render_film
+    from sora_desktop.studio.film_sound import film_sound, mix_sources_for
+    from sora_desktop.studio.queue import TakeRun
+    from sora_desktop.studio.take_runner import TakeFinished, run_take
+    from tests.sound_support import export_audio, streams, video_frames
+
+    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
+    project = new_project("Barking")
+    save_project(project, tmp_path / "film.sdproj")
+    req = request(backend, num_frames=9)
+    shot = project.add_shot(req)
+    take = project.add_take(shot.id, Take.create(req))
+    out = resolve_media(project, clip_relpath(project, shot.id, take.id))
+    end = run_take(
+        TakeRun("job", req, out.parent, out.stem, device="cpu"),
+        CancelToken(),
+        lambda event: None,
+        generate=lambda r, cancel: registry.generate(r, cancel, backend=backend),
+    )
+    assert isinstance(end, TakeFinished), end
+    project.update_take(shot.id, take.id, status="done", clip=relative_media(project, end.path))
+    wav = audio_path(end.path)
+    assert wav.is_file()  # the take kept its sound
+
+    settings = project.export_settings
+    plan = film_plan(project, None, settings)
+    sound = film_sound(project, None, settings)
+    assert sound is not None and sound.shot_sounds == (wav,)
+    # the mix holds the take's sound at the shot's place (the film's start), resampled
+    timing = [(req.num_frames, req.fps)]
+    mix = mix_sources(
+        mix_sources_for(sound, timing, plan.fps, 0), film_samples(plan.frames, plan.fps)
+    )
+    own = decode_pcm(wav, 0.0, 10.0)
+    assert np.abs(own).max() > 1e-3
+    np.testing.assert_allclose(mix[: len(own)], np.clip(own, -1, 1)[: len(mix)], atol=1e-6)
+    film = render_film(film_clips(project), tmp_path / "film.mp4", plan.fps, fmt="mp4", sound=sound)
+    assert "Audio: aac" in streams(film)
+    heard = export_audio(film)
+    assert abs(len(heard) - video_frames(film) / plan.fps * 48_000) <= 1024
+    assert np.abs(heard).max() > 1e-3  # not silence
+    assert read_metadata(film)["audio"]["shot_sound"] == [shot.id]
+
+    project.set_shot_mute(shot.id, True)
+    assert film_sound(project, None, settings) is None
+    muted = render_film(film_clips(project), tmp_path / "muted.mp4", plan.fps, fmt="mp4")
+    assert "Audio" not in streams(muted)

@@ -199,10 +199,12 @@ def test_atomic_save_leaves_no_temp_files_and_keeps_bak(tmp_path):
     p = sample_project()
     out = save_project(p, tmp_path / "film.sdproj")
     first = out.read_bytes()
-    assert sorted(f.name for f in tmp_path.iterdir()) == ["film.sdproj"]
+    # "home" is the app's own data folder (SORA_DESKTOP_HOME), not beside a user's project
+    beside = lambda: sorted(f.name for f in tmp_path.iterdir() if f.name != "home")  # noqa: E731
+    assert beside() == ["film.sdproj"]
     p.add_shot(req("a third shot"))
     save_project(p)
-    assert sorted(f.name for f in tmp_path.iterdir()) == ["film.sdproj", "film.sdproj.bak"]
+    assert beside() == ["film.sdproj", "film.sdproj.bak"]
     assert (tmp_path / "film.sdproj.bak").read_bytes() == first
     assert len(load_project(out).shots) == 3
 
@@ -222,7 +224,7 @@ def test_crash_during_save_keeps_previous_file(tmp_path, monkeypatch):
         save_project(p)
     monkeypatch.undo()
     assert out.read_bytes() == before
-    leftovers = [f.name for f in tmp_path.iterdir() if f.name not in ("film.sdproj",)]
+    leftovers = [f.name for f in tmp_path.iterdir() if f.name not in ("film.sdproj", "home")]
     assert leftovers == []  # no temp file, and no .bak from the failed attempt
     assert p.dirty  # still unsaved: the UI must not claim it was saved
     assert len(load_project(out).shots) == 2

@@ -13,17 +13,117 @@ The write goes *through* to the file the user has:
   allowed, its owner; a new file gets the usual ``0o666 & ~umask``;
 - a target that exists but is not a regular file (a device such as /dev/null, a FIFO, a
   socket) is refused with an ``OSError``: replacing it would break the system or hang.
+
+After the rename the folder is fsynced too (POSIX; Windows cannot open a folder for that), so a
+power cut cannot lose the rename itself.
+
+Temp files are named ``.<target name>.<random>.w<pid>s<start>h<host>.part``: the writer's PID,
+its process start time (in 1/100 s since the epoch, which also tells a PID reused after a
+reboot or a wrap-around apart) and a short id of the machine and PID namespace (a writer on
+another machine sharing the folder, or in another container, is never judged by a PID).
+``temp_writer_gone`` reads them back, so a clean-up (core/leftovers.py) removes the temp file
+of a killed writer at once and never that of a live one, whatever its age.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import re
 import shutil
+import socket
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+import psutil
+
+TEMP_SUFFIX = ".part"
+# .<target name>.<mkstemp's random part, no dots>.w<pid>s<start in 1/100 s>h<host>.part
+TEMP_NAME_RE = re.compile(
+    r"^\.(?P<target>.+)\.[^./]+\.w(?P<pid>\d{1,10})s(?P<start>\d{1,16})h(?P<host>[0-9a-f]{6})\.part$"
+)
+_tag_cache: tuple[int, str] | None = None
+
+
+def _start_centis(proc: psutil.Process) -> int:
+    return int(round(proc.create_time() * 100))
+
+
+def host_id() -> str:
+    """Six hex digits for this machine and PID namespace: a PID is only checked where it
+    means the same process (not for a writer on another machine sharing the folder over the
+    network, nor in another container)."""
+    parts = [socket.gethostname()]
+    try:
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        pass
+    return hashlib.sha1("\0".join(parts).encode("utf-8", "replace")).hexdigest()[:6]
+
+
+def writer_tag() -> str:
+    """``w<pid>s<start>h<host>`` of this process (recomputed after a fork: the PID changes)."""
+    global _tag_cache
+    pid = os.getpid()
+    if _tag_cache is None or _tag_cache[0] != pid:
+        try:
+            start = _start_centis(psutil.Process(pid))
+        except (psutil.Error, OSError):
+            start = 0
+        _tag_cache = (pid, f"w{pid}s{start}h{host_id()}")
+    return _tag_cache[1]
+
+
+def temp_writer_gone(name: str) -> bool | None:
+    """For a temp file name made by this module: True when its writer process is gone (killed,
+    crashed, exited), False while it may still be writing or nothing can tell (another
+    machine or container); None for any other name (not ours, or made before writers were
+    named)."""
+    m = TEMP_NAME_RE.match(name)
+    if m is None:
+        return None
+    if m.group("host") != host_id():
+        return False  # its PID means nothing here: never touch a possibly live writer
+    if name.endswith(f".{writer_tag()}{TEMP_SUFFIX}"):
+        return False  # this process: a write in flight on another thread, or a kept copy
+    pid, start = int(m.group("pid")), int(m.group("start"))
+    try:
+        proc = psutil.Process(pid)
+        if abs(_start_centis(proc) - start) > 1:
+            return True  # the PID now belongs to another process (a reuse, a reboot)
+        return proc.status() == psutil.STATUS_ZOMBIE  # killed, not yet reaped: writes nothing
+    except psutil.NoSuchProcess:
+        return True
+    except (psutil.Error, OSError):
+        return False  # cannot tell (e.g. access denied): never touch a possibly live writer
+
+
+def _fit_name(name: str, reserve: int, limit: int = 255) -> str:
+    """``name`` cut (whole characters) so a temp name built on it stays within the usual
+    255-byte limit of a file name: a long project name must not make every save fail."""
+    while name and len(os.fsencode(name)) + reserve > limit:
+        name = name[:-1]
+    return name or "file"
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Make a rename or creation in ``folder`` durable. POSIX only; a file system that cannot
+    sync folders (some network shares) is skipped quietly: the data itself was synced."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def current_umask() -> int:
@@ -77,7 +177,10 @@ def atomic_write_with(
     old = check_regular_target(target)
     if mode is None:
         mode = stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~current_umask()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    suffix = f".{writer_tag()}{TEMP_SUFFIX}"
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{_fit_name(target.name, len(suffix) + 10)}.", suffix=suffix, dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     keep_tmp = False
@@ -99,6 +202,7 @@ def atomic_write_with(
             except OSError:
                 pass
         os.replace(tmp, target)
+        fsync_dir(target.parent)
     except BaseException:
         if not keep_tmp:
             tmp.unlink(missing_ok=True)

@@ -49,6 +49,20 @@ PROJECT_KEYS: dict[str, str] = {
     "upscale_method": "upscale_method",
     "fps": "export_fps",
     "fit": "export_fit",
+    "normalize_loudness": "normalize_loudness",
+}
+# the loudness target of "Normalise loudness" (ffmpeg's loudnorm: integrated LUFS, true peak dB)
+LOUDNESS_TARGET_LUFS, LOUDNESS_TRUE_PEAK_DB = -16.0, -1.5
+# formats whose files carry no sound: the export says so (one message: SOUND_DROPPED_MESSAGE)
+SILENT_FORMATS: tuple[str, ...] = ("gif", "png")
+SOUND_DROPPED_MESSAGE = (
+    "{label} cannot hold sound, so the sound is left out; export MP4 or WebM to keep it."
+)
+FORMAT_LABELS: dict[str, str] = {
+    "mp4": "MP4",
+    "webm": "WebM",
+    "gif": "A GIF",
+    "png": "A folder of PNG frames",
 }
 
 
@@ -64,6 +78,8 @@ class ExportSettings:
     watermark: bool = False
     fps: int | None = None  # the film's frame rate; None = the fastest shot's
     fit: str = "letterbox"
+    # even out the film's loudness (ffmpeg's loudnorm to LOUDNESS_TARGET_LUFS) when it has sound
+    normalize_loudness: bool = False
 
     def __post_init__(self) -> None:
         cf = self.crossfade_frames
@@ -101,10 +117,20 @@ class ExportSettings:
             )
         if not isinstance(self.watermark, bool):
             raise FieldError("watermark", f"expected true or false, got {_short(self.watermark)}")
+        if not isinstance(self.normalize_loudness, bool):
+            raise FieldError(
+                "normalize_loudness",
+                f"expected true or false, got {_short(self.normalize_loudness)}",
+            )
 
     @property
     def suffix(self) -> str:
         return FORMAT_SUFFIXES[self.format]
+
+    @property
+    def keeps_sound(self) -> bool:
+        """Whether this format carries the film's soundtrack (GIF and PNG frames do not)."""
+        return self.format not in SILENT_FORMATS
 
     def with_changes(self, **changes: Any) -> ExportSettings:
         return replace(self, **changes)
@@ -119,6 +145,11 @@ class ExportSettings:
     def project_settings(self) -> dict[str, Any]:
         """The keys a project file stores for these settings."""
         return {k: getattr(self, f) for f, k in PROJECT_KEYS.items()}
+
+
+def sound_dropped_message(fmt: str) -> str:
+    """What the export dialog and the CLI say when a film with sound goes to GIF or PNG."""
+    return SOUND_DROPPED_MESSAGE.format(label=FORMAT_LABELS.get(fmt, fmt))
 
 
 def _bad_int(value: Any) -> bool:

@@ -21,10 +21,10 @@ from sora_desktop.core.atomic import atomic_write_with
 def copy_media(
     project: Any, old_folder: Path, old_media: str, new_folder: Path, new_media: str
 ) -> None:
-    """Give every clip a place in the new media folder (named after the new file) and point
-    the takes at it. A clip in the old media folder is hard-linked there with its side files
-    (thumbnail, last frame: same name stem), else copied. Raises OSError; the caller restores
-    the takes."""
+    """Give every clip and sound file a place in the new media folder (named after the new
+    file) and point the takes and audio items at it. A clip in the old media folder is
+    hard-linked there with its side files (thumbnail, last frame, sound: same name stem), else
+    copied. Raises OSError; the caller restores the takes and the audio items."""
     copied: dict[str, str] = {}
     for shot in project.shots:
         for take in shot.takes:
@@ -34,6 +34,11 @@ def copy_media(
                 take.latents = _carry(
                     take.latents, copied, old_folder, old_media, new_folder, new_media, False
                 )
+    audio = getattr(project, "audio", [])
+    for i, item in enumerate(audio):  # frozen items: each is replaced by its moved copy
+        moved = _carry(item.file, copied, old_folder, old_media, new_folder, new_media, False)
+        if moved != item.file:
+            audio[i] = item.with_changes(file=moved)
 
 
 def _carry(

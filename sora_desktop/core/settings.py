@@ -23,6 +23,7 @@ import platformdirs
 
 from sora_desktop.core.atomic import atomic_write_with
 from sora_desktop.core.errors import FieldError
+from sora_desktop.core.farm_address import RENDER_ON, parse_ray_address
 from sora_desktop.core.memory_modes import MEMORY_MODES
 from sora_desktop.core.safe_paths import UnsafePathError, open_regular_file
 from sora_desktop.core.speed import SPEED_KEY, SpeedOptions
@@ -128,6 +129,9 @@ class Settings:
     hf_token: str | None = None
     offline: bool = False
     first_run_done: bool = False
+    # Render on this computer, or on a Ray cluster at ``ray_address`` (core/farm_address.py).
+    render_on: str = "this computer"
+    ray_address: str = ""
     # Keys written by a newer Sora Desktop; kept so saving here does not delete them.
     unknown: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # What load_settings had to fix or could not read; shown to the user, never saved.
@@ -150,6 +154,11 @@ class Settings:
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("memory_mode", self.memory_mode, MEMORY_MODES)
         _check_choice("theme", self.theme, THEMES)
+        _check_choice("render_on", self.render_on, RENDER_ON)
+        if not isinstance(self.ray_address, str):
+            raise FieldError("ray_address", "expected an address like 192.168.1.20:6379")
+        if self.render_on == "ray" or self.ray_address.strip():
+            parse_ray_address(self.ray_address, "ray_address")
         if not isinstance(self.speed, dict):
             raise FieldError("speed", f"expected an object, got {type(self.speed).__name__}")
         self.speed_options()  # FieldError naming the option

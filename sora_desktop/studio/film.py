@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sora_desktop.core.export_settings import ExportSettings
+from sora_desktop.core.export_settings import SILENT_FORMATS, ExportSettings
 from sora_desktop.core.film_layout import canvas_size, default_film_fps, shot_spans
 from sora_desktop.core.project import Project, Take
 from sora_desktop.core.request import GenerationRequest
@@ -103,12 +103,15 @@ def render_film(
     request: GenerationRequest | None = None,
     progress: Callable[[float], None] | None = None,
     cancel: Any = None,
+    sound: Any = None,
 ) -> Path:
     """Decode the clips, retime each to the film's ``fps`` from its own rate (each shot keeps
     its duration), fit each to the film's frame (the largest clip's) with ``fit`` ("letterbox"
     or "crop"), join them (cross-fading ``crossfade_frames`` film frames), and write the
     export. ``progress`` gets a fraction 0..1 (decoding is the first fifth); ``cancel`` is a
-    ``CancelToken`` checked between clips and during encoding."""
+    ``CancelToken`` checked between clips and during encoding. ``sound``: the film's
+    ``film_sound.FilmSound`` (None: silent, as before), mixed to exactly the film's length
+    (GIF and PNG frames leave it out; ``film_sound.dropped_message`` says so)."""
     from sora_desktop.engine.export import export_video, read_video  # lazy
     from sora_desktop.engine.export.film import assemble_film
 
@@ -126,7 +129,19 @@ def render_film(
     frames = assemble_film(
         decoded, fps, fit=fit, method=upscale_method, crossfade_frames=crossfade_frames
     )
+    timing = [(len(f), r) for f, r in decoded]
     del decoded
+    mix = record = None
+    if sound is not None:
+        from sora_desktop.engine.export.audio_mix import remove_mix
+        from sora_desktop.studio.film_sound import mix_sources_for, render_mix
+
+        record = dict(sound.record)
+        if fmt not in SILENT_FORMATS:
+            sources = mix_sources_for(sound, timing, fps, crossfade_frames)
+            mix = render_mix(sources, len(frames), fps, sound.normalize_loudness, cancel)
+        else:
+            record["dropped"] = True
 
     def on_progress(*args: Any) -> None:
         if len(args) >= 2 and args[1]:
@@ -135,19 +150,25 @@ def render_film(
             frac = float(args[0]) if args else 0.0
         report(0.2 + 0.8 * max(0.0, min(1.0, frac)))
 
-    out = export_video(
-        frames,
-        path,
-        fps,
-        fmt=fmt,
-        request=request,
-        upscale=upscale,
-        upscale_method=upscale_method,
-        quality=quality,
-        watermark=watermark,
-        progress=on_progress,
-        cancel=cancel,
-    )
+    try:
+        out = export_video(
+            frames,
+            path,
+            fps,
+            fmt=fmt,
+            request=request,
+            upscale=upscale,
+            upscale_method=upscale_method,
+            quality=quality,
+            watermark=watermark,
+            progress=on_progress,
+            cancel=cancel,
+            audio=mix,
+            audio_record=record,
+        )
+    finally:
+        if mix is not None:
+            remove_mix(mix)
     if cancel is not None:
         cancel.raise_if_cancelled()
     return Path(out)

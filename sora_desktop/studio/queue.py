@@ -21,11 +21,13 @@ from sora_desktop.core import project as core_project
 from sora_desktop.core.capabilities import capabilities_for, segments_for
 from sora_desktop.core.jobs import Job, JobError, JobQueue
 from sora_desktop.core.project import Project, Take
+from sora_desktop.core.project.queue_record import QueuedJob
 from sora_desktop.core.request import MAX_SEED, GenerationRequest
 from sora_desktop.engine.preflight import MemoryInfo
 from sora_desktop.studio.eta import PhaseClock, PhaseStatus
 from sora_desktop.studio.fit_advice import fit_advice
 from sora_desktop.studio.model_rules import continue_block_reason, frame_rule_message
+from sora_desktop.studio.resume import record_queue
 from sora_desktop.studio.shots import (
     QueueError,
     check_policy,
@@ -164,22 +166,61 @@ class ShotQueue:
         start = continuation(project, shot_id, self._pending_take)
         end = end_keyframe(project, shot_id)
         request = record_speed(take_request(project, shot_id, seed, start, end), self.settings)
-        parent_job = self.job_for_shot(start.previous_shot) if start is not None else None
 
         take = Take.create(request)
         had_pick = has_done_selection(shot)
         project.add_take(shot_id, take)
+        keep = new_seed and had_pick
+        return self._submit_take(shot_id, take, take.id, new_seed, keep, start, end)
+
+    def requeue_take(self, shot_id: str, take_id: str, variation: bool = False) -> Job:
+        """Queue an unfinished take again (``studio/resume.py``, after a restart or a crash).
+
+        The same take record, run with its own request (seed and settings as they were queued,
+        not the shot's current ones), its start and end frames worked out again from the
+        storyboard as it is now (a continuation chains to the previous shot's queued take).
+        ``PolicyBlocked`` / ``QueueError`` as ``generate_shot``; the memory advice was given
+        when it was first queued."""
+        project = self.project
+        shot = project.shot(shot_id)
+        take = shot.take(take_id)
+        if any(j.take_id == take_id and j.active for j in self.queue.jobs):
+            raise QueueError("This take is already being made.")
+        check_policy(take.request, self.settings)
+        self._check_model_rules(take.request, shot.continue_from_previous)
+        start = continuation(project, shot_id, self._pending_take)
+        end = end_keyframe(project, shot_id)
+        request = take_request(project, shot_id, None, start, end, base=take.request)
+        take.request, take.error, take.latents = request, None, None  # a fresh attempt
+        project.update_take(shot_id, take_id, status="queued")
+        job_id = f"{take_id}-resume-{core_project.new_id()[:8]}"
+        keep = variation and has_done_selection(shot)
+        return self._submit_take(shot_id, take, job_id, variation, keep, start, end)
+
+    def _submit_take(
+        self,
+        shot_id: str,
+        take: Take,
+        job_id: str,
+        variation: bool,
+        keep_pick: bool,
+        start: Any,
+        end: Any,
+    ) -> Job:
+        """Queue a take recorded in the project and hand it to the runner."""
+        project, request = self.project, take.request
+        parent_job = self.job_for_shot(start.previous_shot) if start is not None else None
         clip = core_project.resolve_media(
             project, core_project.clip_relpath(project, shot_id, take.id)
         )
-        job = Job(take.id, shot_id, take.id, request)
+        job = Job(job_id, shot_id, take.id, request)
         job.total = request.steps * segments_for(request)
-        self._variation[job.id] = new_seed
+        self._variation[job.id] = variation
         self._project_of[job.id] = project
         self.titles[job.id] = self._title(job)
         if parent_job is not None:
             self._chained_from[job.id] = parent_job.id
-        self._keep_pick[job.id] = new_seed and had_pick
+        self._keep_pick[job.id] = keep_pick
         self._take_of[job.id] = take
         self.queue.submit(job)
         device = getattr(self.settings, "device", "auto") if self.settings is not None else "auto"
@@ -189,6 +230,7 @@ class ShotQueue:
         self.runner.submit(
             TakeRun(job.id, request, clip.parent, take.id, device, source, end_from, None, after)
         )
+        self.record_queue()
         self.listener.project_edited()
         self.listener.queue_changed()
         self.listener.shot_changed(shot_id)
@@ -217,6 +259,7 @@ class ShotQueue:
         device = getattr(self.settings, "device", "auto") if self.settings is not None else "auto"
         run = TakeRun(job.id, take.request, clip.parent, take_id, device, decode_from=latents)
         self.runner.submit(run)
+        self.record_queue()
         self.listener.queue_changed()
         self.listener.shot_changed(shot_id)
         self.listener.busy_changed(True)
@@ -265,6 +308,7 @@ class ShotQueue:
         self.queue.cancel(job_id)
         if job.status == "cancelled":  # it was waiting: it ends now
             self._finish_take(job, "cancelled")
+            self.record_queue()
         self.listener.job_changed(job_id)
         self._skip_dependents(job, "was cancelled")
 
@@ -294,6 +338,19 @@ class ShotQueue:
             if self.titles.get(job.id) != title:
                 self.titles[job.id] = title
                 self.listener.job_changed(job.id)
+
+    def job_kind(self, job_id: str) -> str:
+        """What the project's saved queue calls the job (core/project/queue_record.py)."""
+        if job_id in self.decode_jobs:
+            return "decode"
+        return "variation" if self._variation.get(job_id) else "take"
+
+    def record_queue(self) -> None:
+        """Keep the open project's saved queue in step with its unfinished jobs, in order."""
+        project = self.project
+        mine = [j for j in self.queue.jobs if self._project_of.get(j.id) is project]
+        active = [QueuedJob(j.shot_id, j.take_id, self.job_kind(j.id)) for j in mine if j.active]
+        record_queue(project, active, {j.take_id for j in mine})
 
     # ------------------------------------------------------------------ runner reports
     def started(self, job_id: str) -> None:
@@ -466,6 +523,7 @@ class ShotQueue:
         self.listener.shot_changed(job.shot_id)
 
     def _after_terminal(self, job_id: str) -> None:
+        self.record_queue()
         self.listener.job_changed(job_id)
         if not self.busy:
             self.listener.busy_changed(False)

@@ -150,11 +150,12 @@ def take_request(
     seed: int | None,
     start: Continuation | None,
     end: EndKeyframe | None = None,
+    base: GenerationRequest | None = None,
 ) -> GenerationRequest:
-    """The request a new take of the shot runs: the shot's settings, a new seed for a
-    variation, the start image continuity chose and the end keyframe (stale images a request
-    carries are dropped)."""
-    request = project.shot(shot_id).request
+    """The request a new take of the shot runs: the shot's settings (or ``base``: a take's
+    own request, run again), a new seed for a variation, the start image continuity chose and
+    the end keyframe (stale images a request carries are dropped)."""
+    request = base if base is not None else project.shot(shot_id).request
     if seed is not None:
         request = request.with_changes(seed=seed)
     if end is not None:

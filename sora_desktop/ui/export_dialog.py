@@ -35,6 +35,7 @@ from sora_desktop.core.export_settings import (
 )
 from sora_desktop.core.film_layout import COMMON_FPS
 from sora_desktop.studio.film import FilmPlan, film_clips, film_plan, film_request
+from sora_desktop.studio.film_sound import dropped_message, film_sound
 from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
@@ -124,6 +125,12 @@ class ExportDialog(QDialog):
         self.output.setWordWrap(True)
         self.watermark = QCheckBox("Visible “AI-generated” watermark")
         self.watermark.setChecked(watermark_default)
+        self.loudness = QCheckBox("Even out the loudness of the sound")
+        self.loudness.setToolTip("Normalise the film's sound to a standard loudness (loudnorm)")
+        self.sound_note = QLabel()  # "A GIF cannot hold sound..." (core's one message)
+        self.sound_note.setObjectName("Muted")
+        self.sound_note.setWordWrap(True)
+        self.sound_note.hide()
         label_note = QLabel(
             "Every export is labelled AI-generated in its metadata, with its settings."
         )
@@ -163,6 +170,8 @@ class ExportDialog(QDialog):
         form.addRow("Quality", self.quality)
         form.addRow("Cross-fade", self.crossfade)
         form.addRow("", self.watermark)
+        form.addRow("Sound", self.loudness)
+        form.addRow("", self.sound_note)
         form.addRow("Save to", path_row)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -183,6 +192,7 @@ class ExportDialog(QDialog):
         self.format.setCurrentIndex(max(0, self.format.findData(settings.format)))
         self.method.setCurrentIndex(max(0, self.method.findData(settings.upscale_method)))
         self.fit.setCurrentIndex(max(0, self.fit.findData(settings.fit)))
+        self.loudness.setChecked(settings.normalize_loudness)
         if not self.shot_id or vm.selected_clip(self.shot_id) is None:
             self.scope.setCurrentIndex(1)
         self._fill_fps(settings.fps)
@@ -193,6 +203,7 @@ class ExportDialog(QDialog):
             box.currentIndexChanged.connect(lambda _i: self._show_output())
         self.crossfade.valueChanged.connect(lambda _v: self._show_output())
         self.format.currentIndexChanged.connect(lambda _i: self._suggest_path())
+        self.format.currentIndexChanged.connect(lambda _i: self._show_sound())
         self.export_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self._cancel_or_close)
         worker.progress.connect(self._on_progress)
@@ -261,6 +272,22 @@ class ExportDialog(QDialog):
     def _show_output(self) -> None:
         plan = self.plan()
         self.output.setText(plan.summary() if plan is not None else "—")
+        self._show_sound()
+
+    def _sound(self):
+        """The film's sound for the current choices (None: silent)."""
+        try:
+            return film_sound(self.vm.project, self._scope_shot())
+        except (ValueError, KeyError):
+            return None
+
+    def _show_sound(self) -> None:
+        """Say plainly when the chosen format drops the film's sound."""
+        sound = self._sound()
+        self.loudness.setEnabled(sound is not None)
+        note = dropped_message(sound, self.format.currentData())
+        self.sound_note.setText(note or "")
+        self.sound_note.setVisible(note is not None)
 
     def _on_scope(self) -> None:
         storyboard = self.scope.currentData() == "storyboard"
@@ -349,6 +376,7 @@ class ExportDialog(QDialog):
         request = film_request(self.vm.project, self._scope_shot())
         chosen = self.chosen_settings()
         plan = film_plan(self.vm.project, self._scope_shot(), chosen)
+        sound = film_sound(self.vm.project, self._scope_shot(), chosen)  # FieldError: a clip
         return ExportJob(
             job_id=uuid.uuid4().hex,
             clips=clips,
@@ -362,6 +390,7 @@ class ExportDialog(QDialog):
             quality=chosen.quality,
             watermark=chosen.watermark,
             request=request,
+            sound=sound,
         )
 
     def chosen_settings(self) -> ExportSettings:
@@ -376,6 +405,7 @@ class ExportDialog(QDialog):
             watermark=self.watermark.isChecked(),
             fps=self.fps.currentData(),
             fit=self.fit.currentData(),
+            normalize_loudness=self.loudness.isChecked(),
         )
 
     def start(self) -> str | None:

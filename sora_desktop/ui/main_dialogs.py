@@ -52,6 +52,7 @@ class MainDialogsMixin:
             self.model_status.setText("Model will reload with the new settings")
         self.settings = settings
         self.queue_vm.settings = settings
+        self.render_target.apply(settings)
         if (old.models_dir, old.memory_mode) != (settings.models_dir, settings.memory_mode):
             self.editor.models_dir = settings.models_dir
             self.editor.memory_mode = settings.memory_mode  # the model notes name the mode

@@ -35,6 +35,7 @@ class MainFilesMixin:
         self._last_autosave_mark = None
         if read_only:
             self.notify("Opened read-only", read_only, "warning")
+        self.offer_resume()  # jobs it was still making when the app closed (main_resume.py)
 
     def maybe_save(self) -> bool:
         """Ask to save unsaved changes; False means the user chose to stay."""

@@ -21,6 +21,7 @@ from sora_desktop.core import project_lock
 from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver
 from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.settings import Settings, load_settings
+from sora_desktop.ui.farm_runner import RenderTarget
 from sora_desktop.ui.first_run import FirstRunDialog, Hardware
 from sora_desktop.ui.geometry import (
     DEFAULT_SIZE,
@@ -33,6 +34,8 @@ from sora_desktop.ui.main_actions import MainActionsMixin
 from sora_desktop.ui.main_dialogs import MainDialogsMixin
 from sora_desktop.ui.main_files import PROJECT_FILTER, MainFilesMixin
 from sora_desktop.ui.main_recovery import MainRecoveryMixin, local_time_text
+from sora_desktop.ui.main_resume import MainResumeMixin
+from sora_desktop.ui.main_sound import MainSoundMixin
 from sora_desktop.ui.player import PlayerWidget
 from sora_desktop.ui.prompt_editor import PromptEditor
 from sora_desktop.ui.questions import ask as ask_question
@@ -57,7 +60,13 @@ def model_name(model_id: str) -> str:
 
 
 class MainWindow(
-    MainActionsMixin, MainFilesMixin, MainRecoveryMixin, MainDialogsMixin, QMainWindow
+    MainActionsMixin,
+    MainFilesMixin,
+    MainRecoveryMixin,
+    MainResumeMixin,
+    MainDialogsMixin,
+    MainSoundMixin,
+    QMainWindow,
 ):
     """The pieces live in mixins by seam: actions/menus/toolbar (``main_actions``), project
     files (``main_files``), autosave and recovery (``main_recovery``) and dialogs
@@ -91,6 +100,7 @@ class MainWindow(
         self.export_worker = ExportWorker()
         self.export_host = WorkerHost(self.export_worker, "export", self)
         self.queue_vm = QueueViewModel(self.project_vm, self.gen_worker, self.settings, self)
+        self.render_target = RenderTarget(self.queue_vm, self.settings)  # this computer / Ray
 
         # ---- widgets
         self.editor = PromptEditor(
@@ -116,11 +126,13 @@ class MainWindow(
         main.setChildrenCollapsible(False)
         self.setCentralWidget(main)
         self.splitters = (top, main)
+        self._build_resume_bar()  # "shots were still waiting…" above the panels (issue 18)
 
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self._build_sound()  # the sound lane, Import sound…, the player's sound (main_sound)
         let_panels_shrink(self)
 
         # ---- wiring
@@ -417,6 +429,7 @@ class MainWindow(
         if clip is None:
             self.player.vm.clear()
             return
+        self.audio_playback.expect([shot.id])
         try:
             self.player.vm.load_clip(clip, f"Shot {self.project_vm.shot_number(shot.id)}")
         except ValueError as exc:
@@ -424,12 +437,12 @@ class MainWindow(
             self.player.vm.clear()
 
     def play_storyboard(self, start: bool = True) -> None:
-        clips = [
-            c for c in (self.project_vm.selected_clip(s.id) for s in self.project_vm.shots) if c
-        ]
+        shown = [s.id for s in self.project_vm.shots if self.project_vm.selected_clip(s.id)]
+        clips = [self.project_vm.selected_clip(sid) for sid in shown]
         if not clips:
             self.status("No shot has a clip yet.")
             return
+        self.audio_playback.expect(shown)
         try:
             self.player.vm.load_clips(clips, f"Storyboard  ·  {len(clips)} shots")
         except ValueError as exc:
@@ -446,7 +459,8 @@ class MainWindow(
         if self.queue_vm.busy:
             choice = self.ask(
                 "Generation in progress",
-                "Shots are still being generated. Quit and cancel them?",
+                "Shots are still being generated. Quit and cancel them?\n"
+                "Saved with the project, they are offered again when you open it.",
                 ["Quit", "Keep working"],
                 default=1,
             )
@@ -485,7 +499,9 @@ class MainWindow(
         self.remember_place()
         project_lock.let_go(self.project_vm.project)
         self.player.vm.stop()
+        self._close_sound()
         self.queue_vm.cancel_all()
+        self.render_target.close()
         deadline = time.monotonic() + 60
         for host in (self.gen_host, self.export_host):
             host.stop(max(1000, int((deadline - time.monotonic()) * 1000)))

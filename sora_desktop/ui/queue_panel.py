@@ -52,6 +52,12 @@ def describe_running(queue: QueueViewModel, job: Job) -> str:
 
 
 def describe(queue: QueueViewModel, job: Job) -> str:
+    text = _describe(queue, job)
+    host = queue.studio.hosts.get(job.id)  # the render-farm machine that runs it
+    return f"{text}  ·  on {host}" if host and job.status in ("running", "done") else text
+
+
+def _describe(queue: QueueViewModel, job: Job) -> str:
     if job.status == "queued":
         return "Waiting…"
     if job.status == "running":

@@ -28,6 +28,7 @@ from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import mode_label
 from sora_desktop.core.settings import DEVICES, MEMORY_MODES, PRECISIONS, THEMES, Settings
 from sora_desktop.core.speed import ATTENTION_BACKENDS, SpeedOptions
+from sora_desktop.ui.farm_settings import FarmSettingsBox
 from sora_desktop.ui.style import icon
 
 SHORTCUTS = [
@@ -194,6 +195,8 @@ class SettingsDialog(QDialog):
         top.addLayout(left, 3)
         right = QVBoxLayout()
         right.addWidget(models)
+        self.farm = FarmSettingsBox(settings)  # render on this computer or a Ray cluster
+        right.addWidget(self.farm)
         right.addWidget(keys)
         right.addStretch(1)
         top.addLayout(right, 2)
@@ -234,6 +237,8 @@ class SettingsDialog(QDialog):
             autosave_seconds=self.autosave.value(),
             offline=self.offline.isChecked(),
             hf_endpoint=self.mirror.text().strip() or None,
+            render_on=self.farm.values()[0],
+            ray_address=self.farm.values()[1],
         )
 
     def _speed(self) -> SpeedOptions:
@@ -273,7 +278,9 @@ class SettingsDialog(QDialog):
             return
         except ValueError as exc:
             if isinstance(exc, FieldError):
-                label = {"hf_endpoint": "Mirror"}.get(exc.field) or exc.field.replace("_", " ")
+                label = {"hf_endpoint": "Mirror", "ray_address": "Ray cluster"}.get(
+                    exc.field
+                ) or exc.field.replace("_", " ")
                 self.error.setText(f"{label.capitalize()}: {exc.message}")
             else:
                 self.error.setText(str(exc))

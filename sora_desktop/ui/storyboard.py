@@ -385,7 +385,19 @@ class StoryboardWidget(QWidget):
         vm.selection_changed.connect(lambda _id: self.refresh_all())
         queue.job_changed.connect(self._on_job_changed)
         side_files.ready.connect(self._on_side_files_ready)  # a large clip's thumbnail is made
+        self.menu_extras: list = []  # callables(menu, shot) adding to a shot's menu (sound)
         self.rebuild()
+
+    def add_lane(self, lane: QWidget) -> None:
+        """A lane under the cards that scrolls with them (the sound track: ui/audio_lane.py)."""
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.scroll.takeWidget())
+        column.addWidget(lane)
+        self.scroll.setWidget(body)
+        self.scroll.setFixedHeight(self.scroll.maximumHeight() + lane.maximumHeight())
 
     # ------------------------------------------------------------------ building
     def card(self, shot_id: str) -> ShotCard | None:
@@ -531,6 +543,8 @@ class StoryboardWidget(QWidget):
         cont.toggled.connect(lambda on: self.vm.set_continue(shot_id, on))
         menu.addAction(cont)
         menu.addAction(self._end_on_next_action(shot, menu))
+        for extra in self.menu_extras:
+            extra(menu, shot)
         done = [t for t in shot.takes if t.status == "done"]
         if done:
             takes = menu.addMenu("Use take")

@@ -257,6 +257,7 @@ class ExportJob:
     request: GenerationRequest | None = None
     token: CancelToken = field(default_factory=CancelToken)
     fit: str = "letterbox"  # shots of another shape: "letterbox" or "crop" (ExportSettings)
+    sound: Any = None  # the film's sound (studio.film_sound.FilmSound); None: silent
 
 
 class ExportWorker(QObject):
@@ -322,6 +323,7 @@ class ExportWorker(QObject):
                 request=job.request,
                 progress=lambda fraction: self.progress.emit(jid, fraction),
                 cancel=job.token,
+                sound=job.sound,
             )
         except GenerationCancelled:
             self.cancelled.emit(jid)

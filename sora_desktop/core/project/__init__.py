@@ -1,6 +1,7 @@
 """Projects, shots and takes, and the versioned ``.sdproj`` file that holds them.
 
 - ``model.py``: the data (``Project``, ``Shot``, ``Take``) and the rules each change keeps;
+- ``audio.py``: the soundtrack's items (``AudioItem``, ``MusicRequest``, the fade law);
 - ``format.py``: the file layout, the checks on file data and the migration of older layouts;
 - ``storage.py``: load and save (atomic, with a ``.bak`` backup), the media folder and clip paths.
 
@@ -15,6 +16,16 @@ from sora_desktop.core.export_settings import (  # noqa: F401 - names kept for i
     UPSCALE_METHODS,
     ExportSettings,
 )
+from sora_desktop.core.project.audio import (  # noqa: F401
+    AUDIO_KINDS,
+    MAX_AUDIO_ITEMS,
+    MAX_AUDIO_SECONDS,
+    MAX_VOLUME_DB,
+    MIN_VOLUME_DB,
+    AudioItem,
+    MusicRequest,
+    fade_gain,
+)
 from sora_desktop.core.project.format import (  # noqa: F401
     _MIGRATIONS,
     BACKUP_SUFFIX,
@@ -26,6 +37,9 @@ from sora_desktop.core.project.format import (  # noqa: F401
     _check_id,
     _damaged,
     _migrate_v0_to_v1,
+    _migrate_v1_to_v2,
+    _parse_audio,
+    _parse_project,
     _parse_request,
     _parse_settings,
     _parse_shot,
@@ -58,6 +72,7 @@ from sora_desktop.core.project.model import (  # noqa: F401
     now_iso,
 )
 from sora_desktop.core.project.storage import (  # noqa: F401
+    AUDIO_FOLDER,
     INTERRUPTED_MESSAGE,
     STALE_TEMP_S,
     _backup_hint,
@@ -66,6 +81,7 @@ from sora_desktop.core.project.storage import (  # noqa: F401
     _note_unusable_media,
     _reject_constant,
     _remove_stale_temp_files,
+    audio_relpath,
     clip_relpath,
     load_project,
     mark_interrupted_takes,

@@ -6,19 +6,31 @@ hostile or absurd files are bounded (at most ``MAX_PROJECT_BYTES`` (50 MB), ``MA
 ``MAX_TAKES_PER_SHOT`` takes per shot, nesting at most ``MAX_JSON_DEPTH`` deep) and ids must be
 short and plain (they become folder names).
 
-File format, version 1 (``PROJECT_VERSION``)::
+File format, version 2 (``PROJECT_VERSION``)::
 
-    {"format": "sora-desktop-project", "version": 1, "id": "<hex>", "name": "My film",
+    {"format": "sora-desktop-project", "version": 2, "id": "<hex>", "name": "My film",
      "created_at": "<ISO-8601 UTC>", "modified_at": "<ISO-8601 UTC>",
      "settings": {"crossfade_frames": 0, "export_format": "mp4", "upscale": 1,
                   "upscale_method": "nearest", ...},
      "shots": [{"id": "<hex>", "title": "", "continue_from_previous": false,
-                "end_on_next_shot": false,
+                "end_on_next_shot": false, "mute": false,
                 "request": {GenerationRequest.to_dict()},
                 "selected_take": "<take id>" | null,
                 "takes": [{"id": "<hex>", "request": {...}, "status": "done",
                            "clip": "<stem>_media/<shot id>/<take id>.mp4" | null,
-                           "error": null, "created_at": "<ISO-8601 UTC>"}]}]}
+                           "error": null, "created_at": "<ISO-8601 UTC>"}]}],
+     "audio": [{"id": "<hex>", "file": "<stem>_media/audio/<id>.wav", "name": "song.wav",
+                "source_seconds": 30.0, "start": 0.0, "trim_in": 0.0, "duration": 30.0,
+                "volume_db": 0.0, "fade_in": 0.0, "fade_out": 0.0, "kind": "music",
+                "request": {MusicRequest.to_dict()} (a "generated" item only)}]}
+
+Version 2 added the soundtrack: ``audio`` (``core/project/audio.py``: at most
+``MAX_AUDIO_ITEMS`` items, each checked like everything else here: plain ids, every time bounded,
+the file a relative path inside the project folder) and each shot's ``mute``; the settings may
+hold ``normalize_loudness``. Migration from version 1: an empty ``audio`` list (no shot muted).
+The version was raised (not an optional key added) so that a Sora Desktop that knows no sound
+refuses the file with its "made by a newer Sora Desktop" message and never saves over it,
+instead of silently dropping the soundtrack on its next save.
 
 A take whose VAE decode failed (status ``decode_failed`` in memory) is written as
 ``"status": "failed"`` with ``"latents": "<stem>_media/<shot id>/<take id>.latents.npz"`` and read
@@ -35,11 +47,23 @@ Version 0 (the 0.0.x prototype; read and migrated, never written)::
 v0 had one flat list of clips and no takes. Migration: ``title`` → ``name``; ``crossfade`` →
 ``settings.crossfade_frames``; each clip becomes a shot whose request is built from the flat
 fields, and a clip with a ``file`` also gets one selected ``done`` take pointing at that file.
-Saving a migrated project writes version 1; the v0 file is kept as ``.bak``.
+Saving a migrated project writes the current version; the v0 file is kept as ``.bak``.
 
 ``end_on_next_shot`` (and the settings' ``export_fps``/``export_fit``) were added to version 1
 as optional keys: a file without them reads as before (false; Auto rate, letterbox), so no
 migration is needed and older version-1 files open unchanged.
+
+``save_count`` (optional, version 1): how many times the file was saved (``save_project``
+writes one more than the larger of the project's and the file's count). A recovery copy keeps
+the count of the file it started from, so "the file was saved after this copy" is decided by
+the counter, never by the clock (core/autosave.py). An older reader ignores the key; a file
+without it reads as 0. No version bump.
+
+``queue`` (optional, version 1 and later; no version bump): the unfinished jobs in order,
+``[{"shot": "<shot id>", "take": "<take id>", "kind": "take" | "variation" | "decode"}]``,
+written only while jobs wait (``queue_record.py``; offered again on opening,
+``studio/resume.py``). An older reader ignores it; a damaged one is ignored with a note, never
+refusing the project.
 """
 
 from __future__ import annotations
@@ -47,7 +71,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sora_desktop.core.errors import FieldError
 from sora_desktop.core.export_settings import DEFAULT_PROJECT_SETTINGS, ExportSettings
+from sora_desktop.core.project.audio import MAX_AUDIO_ITEMS, AudioItem
 from sora_desktop.core.project.model import (
     _ID_RE,
     MAX_SHOTS,
@@ -65,10 +91,13 @@ from sora_desktop.core.project.model import (
     new_id,
     now_iso,
 )
+from sora_desktop.core.project.queue_record import QUEUE_KEY, parse_queue
 from sora_desktop.core.request import GenerationRequest
 
 PROJECT_SUFFIX = ".sdproj"
 BACKUP_SUFFIX = ".bak"
+SAVE_COUNT_KEY = "save_count"
+MAX_SAVE_COUNT = 2**53  # a JSON number every reader keeps exact
 
 MAX_PROJECT_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_TAKES = 100_000
@@ -101,7 +130,7 @@ def project_from_dict(data: Any) -> Project:
     while version < PROJECT_VERSION:
         data = _MIGRATIONS[version](data)
         version += 1
-    project = _parse_v1(data)
+    project = _parse_project(data)
     project.warnings.extend(warnings)
     return project
 
@@ -241,11 +270,32 @@ def _parse_shot(data: Any, where: str) -> tuple[Shot, list[str]]:
     end_on_next = data.get("end_on_next_shot", False)
     if not isinstance(end_on_next, bool):
         raise _damaged(where, "end_on_next_shot must be true or false")
+    mute = data.get("mute", False)
+    if not isinstance(mute, bool):
+        raise _damaged(where, "mute must be true or false")
     title = _parse_text(data, "title", where, "", 500)
-    return Shot(shot_id, request, takes, selected, cont, title, end_on_next), warnings
+    return Shot(shot_id, request, takes, selected, cont, title, end_on_next, mute), warnings
 
 
-def _parse_v1(data: dict[str, Any]) -> Project:
+def _parse_audio(raw: Any) -> list[AudioItem]:
+    if not isinstance(raw, list):
+        raise _damaged("audio", "expected a list")
+    if len(raw) > MAX_AUDIO_ITEMS:
+        raise _damaged("audio", f"{len(raw)} sound clips; at most {MAX_AUDIO_ITEMS} are allowed")
+    items = []
+    for i, entry in enumerate(raw):
+        try:
+            items.append(AudioItem.from_dict(entry))
+        except FieldError as exc:
+            raise _damaged(f"sound clip {i + 1}", f"{exc.field}: {exc.message}") from exc
+        except (TypeError, ValueError) as exc:
+            raise _damaged(f"sound clip {i + 1}", str(exc)) from exc
+    if len({a.id for a in items}) != len(items):
+        raise _damaged("audio", "two sound clips have the same id")
+    return items
+
+
+def _parse_project(data: dict[str, Any]) -> Project:
     raw_shots = data.get("shots", [])
     if not isinstance(raw_shots, list):
         raise _damaged("shots", "expected a list")
@@ -275,14 +325,24 @@ def _parse_v1(data: dict[str, Any]) -> Project:
     project = Project(
         name=_parse_text(data, "name", "project", "Untitled", 500),
         shots=shots,
+        audio=_parse_audio(data.get("audio", [])),
         version=PROJECT_VERSION,
         settings=_parse_settings(data.get("settings")),
         created_at=_parse_text(data, "created_at", "project", "", 64) or now_iso(),
         modified_at=_parse_text(data, "modified_at", "project", "", 64) or now_iso(),
         id=project_id,
+        save_count=_parse_save_count(data.get(SAVE_COUNT_KEY, 0)),
     )
-    project.warnings.extend(warnings)
+    project.queue, queue_notes = parse_queue(data.get(QUEUE_KEY))
+    project.warnings.extend(warnings + queue_notes)
     return project
+
+
+def _parse_save_count(value: Any) -> int:
+    """The optional save counter; a damaged one reads as 0 (it only ever adds a note)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SAVE_COUNT:
+        return value
+    return 0
 
 
 def _migrate_v0_to_v1(data: dict[str, Any]) -> dict[str, Any]:
@@ -330,5 +390,15 @@ def _migrate_v0_to_v1(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _migrate_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 had no sound: the soundtrack starts empty and no shot is muted."""
+    return {**data, "version": 2, "audio": []}
+
+
+_parse_v1 = _parse_project  # the old name (re-exported by the package)
+
 # version N -> function returning the version N+1 layout
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _migrate_v0_to_v1}
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    0: _migrate_v0_to_v1,
+    1: _migrate_v1_to_v2,
+}

@@ -17,15 +17,19 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.errors import short_repr as _short
 from sora_desktop.core.export_settings import DEFAULT_PROJECT_SETTINGS, ExportSettings
+from sora_desktop.core.project.audio import MAX_AUDIO_ITEMS, AudioItem
 from sora_desktop.core.request import GenerationRequest
 
+if TYPE_CHECKING:  # queue_record.py reads this module's id rule
+    from sora_desktop.core.project.queue_record import QueuedJob
+
 PROJECT_FORMAT = "sora-desktop-project"
-PROJECT_VERSION = 1
+PROJECT_VERSION = 2  # 2: the soundtrack (audio items, per-shot mute); format.py
 
 MAX_SHOTS = 10_000
 MAX_TAKES_PER_SHOT = 1_000
@@ -118,6 +122,8 @@ class Shot:
     title: str = ""
     # End on the first frame of the next shot's selected clip (a keyframe; studio/shots.py).
     end_on_next_shot: bool = False
+    # Leave this shot's own sound (a take's ``_audio.wav``, e.g. LTX-2's) out of the film's mix.
+    mute: bool = False
 
     @classmethod
     def create(cls, request: GenerationRequest, title: str = "") -> Shot:
@@ -176,6 +182,7 @@ class Shot:
             "title": self.title,
             "continue_from_previous": self.continue_from_previous,
             "end_on_next_shot": self.end_on_next_shot,
+            "mute": self.mute,
             "request": self.request.to_dict(),
             "selected_take": self.selected_take,
             "takes": [t.to_dict() for t in self.takes],
@@ -196,10 +203,16 @@ class Project:
     version: int = PROJECT_VERSION
     path: Path | None = field(default=None, compare=False)
     settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PROJECT_SETTINGS))
+    # The soundtrack: clips on the storyboard's audio track (core/project/audio.py), in the
+    # order they were added (the mix sums them; their times say where they play).
+    audio: list[AudioItem] = field(default_factory=list)
     created_at: str = field(default_factory=now_iso)
     modified_at: str = field(default_factory=now_iso)
     # Stable identity: names the autosave copy and the media folder of a never-saved project.
     id: str = field(default_factory=new_id)
+    # The unfinished jobs, in order (queue_record.py): kept up to date by studio/queue.py,
+    # saved with the project, offered again on opening it (studio/resume.py).
+    queue: list[QueuedJob] = field(default_factory=list, compare=False)
     dirty: bool = field(default=False, compare=False)
     # Things load_project fixed or noticed (migration, interrupted takes); shown, never saved.
     warnings: list[str] = field(default_factory=list, compare=False, repr=False)
@@ -208,6 +221,9 @@ class Project:
     hold_lock: bool = field(default=False, compare=False, repr=False)
     lock: Any = field(default=None, compare=False, repr=False)
     read_only: str | None = field(default=None, compare=False, repr=False)
+    # How many times the file was saved (the optional ``save_count`` key, format.py): whether
+    # a recovery copy is older than the file is decided by it, not by the clock.
+    save_count: int = field(default=0, compare=False, repr=False)
 
     # ------------------------------------------------------------------ shots
     def shot(self, shot_id: str) -> Shot:
@@ -252,6 +268,7 @@ class Project:
             continue_from_previous=original.continue_from_previous,
             title=original.title,
             end_on_next_shot=original.end_on_next_shot,
+            mute=original.mute,
         )
         self.insert_shot(self.index_of(shot_id) + 1, copy_)
         return copy_
@@ -298,6 +315,16 @@ class Project:
         shot = self.shot(shot_id)
         old = shot.end_on_next_shot
         shot.end_on_next_shot = bool(value)
+        self.touch()
+        return old
+
+    def set_shot_mute(self, shot_id: str, value: bool) -> bool:
+        """Leave the shot's own sound out of the film (or put it back); returns the old value."""
+        if not isinstance(value, bool):
+            raise FieldError("mute", f"expected true or false, got {_short(value)}")
+        shot = self.shot(shot_id)
+        old = shot.mute
+        shot.mute = value
         self.touch()
         return old
 
@@ -390,6 +417,64 @@ class Project:
         self.touch()
         return take
 
+    # ------------------------------------------------------------------ audio
+    def audio_item(self, item_id: str) -> AudioItem:
+        for item in self.audio:
+            if item.id == item_id:
+                return item
+        raise KeyError(f"there is no sound clip with id {item_id!r} in project {self.name!r}")
+
+    def audio_index(self, item_id: str) -> int:
+        for i, item in enumerate(self.audio):
+            if item.id == item_id:
+                return i
+        raise KeyError(f"there is no sound clip with id {item_id!r} in project {self.name!r}")
+
+    def add_audio(self, item: AudioItem, index: int | None = None) -> AudioItem:
+        """Put a sound clip on the track (at the end of the list, or at ``index`` for undo)."""
+        self.insert_audio(len(self.audio) if index is None else index, item)
+        return item
+
+    def insert_audio(self, index: int, item: AudioItem) -> None:
+        if not isinstance(item, AudioItem):
+            raise ValueError("audio: expected an AudioItem")
+        if len(self.audio) >= MAX_AUDIO_ITEMS:
+            raise ProjectError(f"a project can hold at most {MAX_AUDIO_ITEMS} sound clips")
+        if not 0 <= index <= len(self.audio):
+            raise IndexError(f"index: {index} is out of range; allowed 0 to {len(self.audio)}")
+        if any(a.id == item.id for a in self.audio):
+            raise ValueError(f"sound clip {item.id!r} is already in the project")
+        self.audio.insert(index, item)
+        self.touch()
+
+    def update_audio(self, item_id: str, **changes: Any) -> AudioItem:
+        """Change a sound clip (start, trim_in, duration, volume_db, fade_in, fade_out...),
+        validated as a whole (``FieldError`` names the field; nothing changes then); returns
+        the previous item, for undo (``replace_audio(old)`` puts it back)."""
+        if "id" in changes:
+            raise FieldError("id", "a sound clip's id cannot change")
+        old = self.audio_item(item_id)
+        self.replace_audio(old.with_changes(**changes))
+        return old
+
+    def replace_audio(self, item: AudioItem) -> AudioItem:
+        """Put ``item`` in place of the clip with its id; returns the previous one."""
+        if not isinstance(item, AudioItem):
+            raise ValueError("audio: expected an AudioItem")
+        index = self.audio_index(item.id)
+        old = self.audio[index]
+        self.audio[index] = item
+        self.touch()
+        return old
+
+    def remove_audio(self, item_id: str) -> tuple[int, AudioItem]:
+        """Take a sound clip off the track (its file stays in the media folder, so undo can
+        put it back with ``insert_audio(index, item)``)."""
+        index = self.audio_index(item_id)
+        item = self.audio.pop(index)
+        self.touch()
+        return index, item
+
     # ------------------------------------------------------------------ misc
     @property
     def total_seconds(self) -> float:
@@ -424,6 +509,8 @@ class Project:
             "modified_at": self.modified_at,
             "settings": copy.deepcopy(self.settings),
             "shots": [s.to_dict() for s in self.shots],
+            "audio": [a.to_dict() for a in self.audio],
+            **(queue_to_dict(self.queue) if self.queue else {}),
         }
 
     @classmethod
@@ -436,6 +523,13 @@ class Project:
 
 
 # ====================================================================== checks
+
+
+def queue_to_dict(queue: list[QueuedJob]) -> dict[str, Any]:
+    """The file's optional ``queue`` key (queue_record.py imports this module, hence here)."""
+    from sora_desktop.core.project.queue_record import QUEUE_KEY
+
+    return {QUEUE_KEY: [job.to_dict() for job in queue]}
 
 
 def _check_text(name: str, value: Any, limit: int) -> str:

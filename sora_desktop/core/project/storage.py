@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sora_desktop.core import project_lock
+from sora_desktop.core import leftovers, project_lock
 from sora_desktop.core.atomic import (
+    TEMP_NAME_RE,
     atomic_write_text,
     atomic_write_with,
     check_regular_target,
@@ -35,6 +36,7 @@ from sora_desktop.core.project.format import (
     BACKUP_SUFFIX,
     MAX_PROJECT_BYTES,
     PROJECT_SUFFIX,
+    SAVE_COUNT_KEY,
     _check_id,
 )
 from sora_desktop.core.project.model import (
@@ -86,6 +88,17 @@ def clip_relpath(project: Project, shot_id: str, take_id: str, suffix: str = ".m
     if not re.match(r"^\.[A-Za-z0-9]{1,8}$", suffix):
         raise ValueError(f"suffix: {suffix!r} is not a file extension like '.mp4'")
     return f"{media_dir(project).name}/{shot_id}/{take_id}{suffix}"
+
+
+AUDIO_FOLDER = "audio"  # imported sound files: <stem>_media/audio/<item id><suffix>
+
+
+def audio_relpath(project: Project, item_id: str, suffix: str) -> str:
+    """Where an imported sound file goes, relative to the project folder (``/``-separated)."""
+    _check_id(item_id, "sound clip")
+    if not re.match(r"^\.[A-Za-z0-9]{1,8}$", suffix):
+        raise ValueError(f"suffix: {suffix!r} is not a file extension like '.wav'")
+    return f"{media_dir(project).name}/{AUDIO_FOLDER}/{item_id}{suffix.lower()}"
 
 
 def resolve_media(project: Project, relpath: str) -> Path:
@@ -140,7 +153,7 @@ def mark_interrupted_takes(project: Project) -> int:
                 take.status = "decode_failed" if take.latents else "failed"
                 take.error = INTERRUPTED_MESSAGE
                 count += 1
-    if count:
+    if count and not project.queue:  # a saved queue is offered again instead (studio/resume)
         project.warnings.append(
             f"{count} take(s) were still being generated when the project was saved; they are "
             "marked as interrupted."
@@ -239,6 +252,11 @@ def _note_unusable_media(project: Project) -> None:
                 resolve_media(project, take.clip)
             except ProjectError as exc:
                 problems.append(f"shot {number}: {exc}")
+    for number, item in enumerate(project.audio, 1):
+        try:
+            resolve_media(project, item.file)
+        except ProjectError as exc:
+            problems.append(f"sound clip {number}: {exc}")
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         project.warnings.append(
@@ -277,7 +295,9 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     deleting the old project cannot empty it; the old files are left alone. A project file that
     is a link is written through (core/atomic.py) and keeps its permissions, as does its
     ``.bak``. A file another window holds (core/project_lock.py) is never written over. On any
-    failure the file on disk and ``project`` are unchanged.
+    failure the file on disk and ``project`` are unchanged. Temp files of killed writes are
+    swept first (core/leftovers.py); on a full disk our own leftovers are reclaimed and the
+    save is tried once more.
     """
     if path is None and project.path is None:
         raise ProjectError("Choose where to save this project first (Save As).")
@@ -312,23 +332,31 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     new_folder = target.parent
     new_media = f"{target.stem}_media"
     old_clips = [(t, t.clip, t.latents) for shot in project.shots for t in shot.takes]
+    old_audio = list(project.audio)
     old_modified = project.modified_at
+    moving = old_folder.absolute() != new_folder or old_media != new_media
+    folders, trees = _save_places(target, new_media)
+    # before writing, not only after a success: a full disk must not keep its leftovers
+    leftovers.sweep_before_save(folders, trees)
+    intent = leftovers.record_intent(folders, trees) if moving else None
     saved = False
     try:
-        if old_folder.absolute() != new_folder or old_media != new_media:
-            copy_media(project, old_folder, old_media, new_folder, new_media)
-        project.modified_at = now_iso()
-        text = json.dumps(project.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        if target.exists() and _is_good_project(target):
-            bak = target.with_name(target.name + BACKUP_SUFFIX)
-            # the backup is as private as the project (a 0600 file gets a 0600 .bak)
-            bak_mode = stat.S_IMODE(os.stat(target).st_mode)
-            atomic_write_with(bak, lambda tmp: shutil.copyfile(target, tmp), mode=bak_mode)
-        atomic_write_text(target, text)
+        for attempt in (1, 2):
+            try:
+                count = _write_project_files(project, target, moving, old_folder, old_media)
+                break
+            except OSError as exc:
+                for take, clip, latents in old_clips:
+                    take.clip, take.latents = clip, latents
+                if attempt == 2 or not leftovers.is_no_space(exc):
+                    raise
+                # a full disk: reclaim our own leftovers (also pre-PID ones), then once more
+                _reclaim_space(target, folders, trees)
         saved = True
     except BaseException as exc:
         for take, clip, latents in old_clips:
             take.clip, take.latents = clip, latents
+        project.audio[:] = old_audio
         project.modified_at = old_modified
         if isinstance(exc, OSError):
             raise ProjectError(
@@ -338,16 +366,64 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
         raise
     finally:
         project_lock.after_save(project, new_lock, saved)
+        leftovers.forget_intent(intent)
     project.path = target
+    project.save_count = count
     project.dirty = False
     _remove_stale_temp_files(target)
     return target
 
 
+def _write_project_files(
+    project: Project, target: Path, moving: bool, old_folder: Path, old_media: str
+) -> int:
+    """Media (Save As), the ``.bak`` and the file itself; returns the save counter written."""
+    if moving:
+        copy_media(project, old_folder, old_media, target.parent, f"{target.stem}_media")
+    project.modified_at = now_iso()
+    on_disk = 0
+    data = project.to_dict()
+    if target.exists():
+        try:
+            previous = read_project_file(target)
+        except ProjectError:
+            previous = None
+        if previous is not None:
+            on_disk = previous.save_count
+            bak = target.with_name(target.name + BACKUP_SUFFIX)
+            # the backup is as private as the project (a 0600 file gets a 0600 .bak)
+            bak_mode = stat.S_IMODE(os.stat(target).st_mode)
+            atomic_write_with(bak, lambda tmp: shutil.copyfile(target, tmp), mode=bak_mode)
+    # the save counter decides whether a recovery copy is older than the file (core/autosave.py)
+    count = max(project.save_count, on_disk) + 1
+    data[SAVE_COUNT_KEY] = count
+    atomic_write_text(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return count
+
+
+def _save_places(target: Path, new_media: str) -> tuple[list[Path], list[Path]]:
+    """Folders a save of ``target`` writes temp files into: flat (the project's folder, also
+    the real file's for a link) and recursive (the media folder)."""
+    folders = [target.parent]
+    try:  # a linked project's temp files sit beside the real file (core/atomic.py)
+        folders.append(write_target(target).parent)
+    except OSError:
+        pass
+    return folders, [target.parent / new_media]
+
+
+def _reclaim_space(target: Path, folders: list[Path], trees: list[Path]) -> None:
+    """On a full disk: everything ``sweep_before_save`` removes, plus temp files from before
+    writers were named (no PID to check) of this project, older than ``STALE_TEMP_S``."""
+    leftovers.sweep_before_save(folders, trees)
+    _remove_stale_temp_files(target)
+
+
 def _remove_stale_temp_files(target: Path) -> None:
-    """A save killed mid-write (crash, power cut) leaves its temp file beside the project
-    (``.<file>.<random>.part``, see core/atomic.py); a later save removes old ones. Young ones
-    are left: they may belong to a save still in progress in another window."""
+    """Temp files of this project from before writers were named (``.<file>.<random>.part``,
+    no PID to check): removed after a save once older than ``STALE_TEMP_S``; young ones may
+    belong to a save in progress in an older version's window. Named ones are swept by their
+    writer's PID (core/leftovers.py)."""
     now = time.time()
     try:  # a linked project's temp files sit beside the real file (core/atomic.py)
         real = write_target(target)
@@ -358,6 +434,8 @@ def _remove_stale_temp_files(target: Path) -> None:
         places += [(folder, base), (folder, base + BACKUP_SUFFIX)]
     for folder, name in places:
         for tmp in folder.glob(f".{glob.escape(name)}.*.part"):
+            if TEMP_NAME_RE.match(tmp.name):
+                continue
             try:
                 if now - tmp.stat().st_mtime > STALE_TEMP_S:
                     tmp.unlink()

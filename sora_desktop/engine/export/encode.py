@@ -22,7 +22,12 @@ import numpy as np
 
 from sora_desktop import __version__
 from sora_desktop.core.atomic import atomic_write_text, atomic_write_with, current_umask
-from sora_desktop.core.export_settings import EXPORT_FORMATS, QUALITIES, SUFFIX_FORMATS
+from sora_desktop.core.export_settings import (
+    EXPORT_FORMATS,
+    QUALITIES,
+    SILENT_FORMATS,
+    SUFFIX_FORMATS,
+)
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import CancelToken
 from sora_desktop.engine.export import ffmpeg
@@ -126,8 +131,15 @@ def export_video(
     watermark: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    audio: str | os.PathLike | None = None,
+    audio_record: dict | None = None,
 ) -> Path:
     """Write ``frames`` ((T, H, W, 3) uint8 RGB) to ``path``; returns the path written.
+
+    ``audio``: the film's sound, a raw mix from ``audio_mix.write_mix`` (exactly the film's
+    length), muxed as AAC (MP4) or Opus (WebM); GIF and PNG frames leave it out.
+    ``audio_record``: what the metadata and sidecar record about the sound (under ``"audio"``).
+    Without either, the export is exactly what it was before sound existed.
 
     Raises ValueError for bad arguments, ExportError when the file cannot be written and
     GenerationCancelled when ``cancel`` is set; in every failure no file is left under the
@@ -174,10 +186,14 @@ def export_video(
         height=int(out_h),
         options=options,
     )
+    if audio_record is not None:
+        meta["audio"] = audio_record
+    if fmt in SILENT_FORMATS:
+        audio = None  # these formats hold no sound (the caller says so to the user)
     if fmt == "png":
         return _export_png(frames.shape[0], frame_at, target, meta, progress, cancel)
     return _export_ffmpeg(
-        frames.shape[0], frame_at, target, fps, fmt, quality, meta, progress, cancel
+        frames.shape[0], frame_at, target, fps, fmt, quality, meta, progress, cancel, audio
     )
 
 
@@ -233,7 +249,9 @@ def _codec_args(fmt: str, quality: str, comment: str) -> list[str]:
     raise ValueError(f"format: {fmt!r} is not an ffmpeg format")
 
 
-def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cancel) -> Path:
+def _export_ffmpeg(
+    n, frame_at, target, fps, fmt, quality, meta, progress, cancel, audio=None
+) -> Path:
     comment = json.dumps(meta, sort_keys=True)
     first = _pad_even(frame_at(0)) if fmt != "gif" else frame_at(0)
     sidecar = sidecar_path(target)
@@ -245,7 +263,9 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
         encoding = True
         made.append(tmp)
         _track(tmp)
-        _run_ffmpeg(n, frame_at, first, tmp, target, fps, fmt, quality, comment, progress, cancel)
+        _run_ffmpeg(
+            n, frame_at, first, tmp, target, fps, fmt, quality, comment, progress, cancel, audio
+        )
         if fmt == "gif":
             _gif_add_comment(tmp, comment)
         # sidecar first: if it cannot be written, nothing appears under the final name
@@ -272,9 +292,18 @@ def _export_ffmpeg(n, frame_at, target, fps, fmt, quality, meta, progress, cance
     return target
 
 
-def _run_ffmpeg(n, frame_at, first, tmp, target, fps, fmt, quality, comment, progress, cancel):
-    """Encode the frames into ``tmp``; ``ExportError`` (with ffmpeg's reason) if it fails."""
+def _run_ffmpeg(
+    n, frame_at, first, tmp, target, fps, fmt, quality, comment, progress, cancel, audio=None
+):
+    """Encode the frames into ``tmp`` (with ``audio``, a raw mix, as its sound track);
+    ``ExportError`` (with ffmpeg's reason) if it fails."""
     h, w = first.shape[:2]
+    sound: list[str] = []
+    if audio is not None:
+        from sora_desktop.engine.export.audio_mix import audio_codec_args, raw_input_args
+
+        sound = [*raw_input_args(Path(audio)), "-map", "0:v:0", "-map", "1:a:0"]
+        sound += audio_codec_args(fmt)
     cmd = [
         ffmpeg._ffmpeg_exe(),  # looked up per call: tests substitute it
         "-y",
@@ -291,6 +320,7 @@ def _run_ffmpeg(n, frame_at, first, tmp, target, fps, fmt, quality, comment, pro
         str(fps),
         "-i",
         "-",
+        *sound,
         *_codec_args(fmt, quality, comment),
         str(tmp),
     ]
