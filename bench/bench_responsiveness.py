@@ -28,7 +28,6 @@ the clip (default: the built-in model's default clip, as the editor makes it). S
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -39,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import benchlib  # noqa: E402 - bench/ is sys.path[0] when this script runs
 
 TARGET_GAP_MS = 50.0
 TARGET_STARTUP_S = 2.0
@@ -251,7 +252,7 @@ def main() -> int:
     if args.runs < 1 or args.jobs < 2:
         ap.error("--runs must be >= 1 and --jobs >= 2 (the second job is the warm one)")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    result: dict = {"ok": False, "runs": args.runs, "jobs": args.jobs}
+    result: dict = {"runs": args.runs, "jobs": args.jobs}
 
     try:
         if not args.no_startup:
@@ -283,12 +284,8 @@ def main() -> int:
                     runs[mode].append(gui_run(app, mode, args.jobs, args.steps, args.frames, tmp))
                 if mode == "process":  # the GUI process stayed free of the model's libraries
                     result["gui_imported_torch"] = "torch" in sys.modules
-    except JobFailed as exc:
-        print(f"FAILED: {exc}")
-        print("No figures: a timed job did not produce what it should.")
-        result["failed"] = str(exc)
-        print(json.dumps(result))
-        return 1
+    except JobFailed as exc:  # no figures: a timed job did not produce what it should
+        return benchlib.finish({}, [str(exc)], "responsiveness", result)
 
     proc = runs["process"]
     result["frames"], result["steps"] = proc[0]["frames"], proc[0]["steps"]
@@ -343,9 +340,7 @@ def main() -> int:
             f"{100 * result['process_overhead_per_job']:+.1f} % per job"
         )
     result["target_met"] = result["max_gap_ms"] <= TARGET_GAP_MS
-    result["ok"] = True  # every timed job made its clip
-    print(json.dumps(result))
-    return 0
+    return benchlib.finish(result, [], "responsiveness")  # every timed job made its clip
 
 
 if __name__ == "__main__":

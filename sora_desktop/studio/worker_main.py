@@ -100,6 +100,7 @@ def _switch_model(model_id: str, device: str) -> None:
 def main(conn: Any, generate: Any = None, decode: Any = None) -> None:
     """The child's entry point (``multiprocessing`` target). ``generate`` / ``decode``: picklable
     replacements for the registry's backend (tests); None runs the real models."""
+    from sora_desktop.studio.music import MusicRun, run_music
     from sora_desktop.studio.take_runner import run_take
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
@@ -168,6 +169,9 @@ def main(conn: Any, generate: Any = None, decode: Any = None) -> None:
             with lock:
                 token = tokens[run.job_id]
             try:
+                if isinstance(run, MusicRun):  # "Make music for this film": same events
+                    run_music(run, token, lambda event: send(("event", event)))
+                    continue
                 if generate is None and run.decode_from is None:
                     _switch_model(run.request.model_id, run.device)
                 run_take(run, token, lambda event: send(("event", event)), generate, decode)

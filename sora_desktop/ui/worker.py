@@ -114,6 +114,9 @@ class GenerationWorker(QObject):
         self._decode = decode_fn
         self._jobs: dict[str, GenerationJob] = {}
         self._lock = threading.Lock()
+        # jobs of other kinds (music) run in the same worker process: their events go to the
+        # caller of ``run_elsewhere``, not to this object's signals
+        self._elsewhere: dict[str, Callable[[TakeEvent], None]] = {}
         # No injected model: jobs, warm-up and unloads go to the worker process, whose
         # thread turns its events into this object's signals.
         self.process: WorkerProcessRunner | None = None
@@ -152,6 +155,38 @@ class GenerationWorker(QObject):
             jobs = list(self._jobs.values())
         for job in jobs:
             self.cancel(job.job_id)
+
+    def run_elsewhere(
+        self, run: Any, token: CancelToken, emit: Callable[[TakeEvent], None]
+    ) -> TakeEvent:
+        """Run another kind of job (``studio.music.MusicRun``) in the worker process, after the
+        takes already queued, and wait for it (call it from a worker thread, never the GUI
+        thread): its events go to ``emit``, ``token`` cancels it. Without a worker process
+        (tests with an injected model) it runs right here."""
+        from sora_desktop.studio.music import run_music
+
+        if self.process is None:
+            return run_music(run, token, emit)
+        done = threading.Event()
+        ending: list[TakeEvent] = []
+
+        def relay(event: TakeEvent) -> None:
+            emit(event)
+            if is_terminal(event):
+                ending.append(event)
+                done.set()
+
+        with self._lock:
+            self._elsewhere[run.job_id] = relay
+        self.process.submit(run)
+        asked = False
+        while not done.wait(0.1):
+            if token.cancelled and not asked:
+                asked = True
+                self.process.cancel(run.job_id)
+        with self._lock:
+            self._elsewhere.pop(run.job_id, None)
+        return ending[0]
 
     def close(self) -> None:
         """Cancel what is left and stop the worker process (each job still ends once)."""
@@ -218,6 +253,11 @@ class GenerationWorker(QObject):
 
     def _emit(self, event: TakeEvent) -> None:
         jid = event.job_id
+        with self._lock:
+            elsewhere = self._elsewhere.get(jid)
+        if elsewhere is not None:
+            elsewhere(event)
+            return
         if self.process is not None and is_terminal(event):
             with self._lock:
                 self._jobs.pop(jid, None)
