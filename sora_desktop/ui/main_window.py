@@ -21,6 +21,7 @@ from sora_desktop.core import project_lock
 from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver
 from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.settings import Settings, load_settings
+from sora_desktop.ui.accessibility import prepare as prepare_accessibility
 from sora_desktop.ui.farm_runner import RenderTarget
 from sora_desktop.ui.first_run import FirstRunDialog, Hardware
 from sora_desktop.ui.geometry import (
@@ -134,6 +135,7 @@ class MainWindow(
         self._build_status_bar()
         self._build_sound()  # the sound lane, Import sound…, the player's sound (main_sound)
         let_panels_shrink(self)
+        prepare_accessibility(self)  # names, Tab out of text boxes, keys in tooltips
 
         # ---- wiring
         pvm, qvm = self.project_vm, self.queue_vm

@@ -1,0 +1,166 @@
+"""Issue 20, accessibility, through the real main window: Tab leaves the prompt box, Ctrl+Enter
+generates from it, Help lists every shortcut, tooltips give the keys, every control has an
+accessible name (window, Settings, Export), and Ctrl+plus zooms the text (remembered)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.ui_support import (
+    close_window,
+    make_window,
+    unload_models_after_module,  # noqa: F401
+    use_micro_model,
+)
+
+
+@pytest.fixture
+def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
+    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
+    w = make_window(tmp_path)
+    qtbot.waitExposed(w)
+    yield w
+    close_window(w)
+
+
+@pytest.fixture
+def reset_zoom():
+    """The application font is process-wide: put the system size back for other tests."""
+    app = QApplication.instance()
+    font = app.font()
+    yield
+    app.setFont(font)
+
+
+def test_tab_leaves_the_prompt_and_negative_boxes(window, qtbot):
+    ed = window.editor
+    for box in (ed.prompt_edit, ed.negative_edit):
+        box.setPlainText("a red ball")
+        box.setFocus()
+        qtbot.waitUntil(box.hasFocus, timeout=2000)
+        qtbot.keyClick(box, Qt.Key.Key_Tab)
+        assert box.toPlainText() == "a red ball"  # no tab typed
+        qtbot.waitUntil(lambda b=box: not b.hasFocus(), timeout=2000)
+        assert QApplication.focusWidget() is not None
+
+
+@pytest.mark.parametrize("key", [Qt.Key.Key_Return, Qt.Key.Key_Enter])
+def test_ctrl_enter_in_the_prompt_box_generates(window, qtbot, key):
+    calls = []
+    window.queue_vm.generate_shot = lambda shot_id, force=False: calls.append(shot_id) or object()
+    ed = window.editor
+    ed.prompt_edit.setPlainText("a red ball bounces")
+    ed.prompt_edit.setFocus()
+    qtbot.waitUntil(ed.prompt_edit.hasFocus, timeout=2000)
+    qtbot.keyClick(ed.prompt_edit, key, Qt.KeyboardModifier.ControlModifier)
+    assert len(calls) == 1
+    assert window.project_vm.shot(calls[0]).request.prompt == "a red ball bounces"
+    assert ed.prompt_edit.toPlainText() == "a red ball bounces"  # no new line typed
+
+
+def test_shortcut_list_in_help_and_keys_in_tooltips(window, qtbot):
+    help_menu = next(
+        a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "Help"
+    )
+    entry = next(a for a in help_menu.actions() if "Keyboard shortcuts" in a.text())
+    entry.trigger()
+    dialog = window.shortcuts_dialog
+    qtbot.waitExposed(dialog)
+    table = dialog.table
+    rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert rows["Generate shot"] == "Ctrl+Enter"
+    assert rows["Undo"] == "Ctrl+Z"
+    assert "Zoom in" in rows and "Ctrl+0" in rows.values()
+    # every action with keys is listed, and its tooltip names them
+    with_keys = [a for a in window.actions() if not a.shortcut().isEmpty()]
+    assert len(with_keys) >= 15
+    for action in with_keys:
+        keys = action.shortcut().toString().replace("Return", "Enter")
+        assert keys in action.toolTip(), (action.text(), action.toolTip())
+    assert window.act_generate.toolTip() == "Generate the selected shot (Ctrl+Enter)"
+    dialog.close()
+
+
+def _unnamed(root) -> list[str]:
+    from sora_desktop.ui.accessibility import interactive_widgets
+
+    return [
+        f"{type(w).__name__} {w.objectName()!r} text={getattr(w, 'text', lambda: '')()!r}"
+        for w in interactive_widgets(root)
+        if not w.accessibleName().strip()
+    ]
+
+
+def test_every_control_has_an_accessible_name(window, qtbot):
+    from sora_desktop.ui.settings_dialog import SettingsDialog
+
+    controls = window.findChildren(object)
+    assert len(controls) > 50
+    assert _unnamed(window) == []
+    assert window.editor.duration_spin.accessibleName() == "Duration"
+    assert window.editor.prompt_edit.accessibleName() == "Prompt"
+    export = window.open_export_dialog()
+    qtbot.waitExposed(export)
+    assert _unnamed(export) == []
+    assert export.format.accessibleName() == "Format"
+    export.close()
+    settings = SettingsDialog(window.settings, window)
+    assert _unnamed(settings) == []
+    assert settings.device.accessibleName() == "Device"
+    settings.deleteLater()
+
+
+def test_ctrl_plus_zooms_and_the_zoom_survives_a_restart(
+    qtbot, monkeypatch, micro_model_dir, tmp_path, reset_zoom
+):
+    from sora_desktop.core.settings import load_settings
+
+    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
+    app = QApplication.instance()
+    before = app.font().pointSizeF()
+    w = make_window(tmp_path)
+    qtbot.waitExposed(w)
+    box = w.editor.prompt_edit  # where the keyboard is: the keys work while typing
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=2000)
+    text = box.toPlainText()
+    qtbot.keyClick(box, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(box, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    grown = app.font().pointSizeF()
+    assert grown > before * 1.15
+    qtbot.waitUntil(lambda: box.font().pointSizeF() == pytest.approx(grown), timeout=3000)
+    assert box.toPlainText() == text  # nothing typed
+    qtbot.keyClick(box, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert before < app.font().pointSizeF() < grown
+    qtbot.keyClick(box, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    saved = load_settings()
+    assert saved.ui_zoom > 1.15
+    close_window(w)
+
+    reset_font = type(app.font())(app.font())  # a "new process": the system size again
+    reset_font.setPointSizeF(before)
+    app.setFont(reset_font)
+    w2 = make_window(tmp_path, settings=load_settings())
+    qtbot.waitExposed(w2)
+    assert app.font().pointSizeF() == pytest.approx(grown)
+    w2.editor.prompt_edit.setFocus()
+    qtbot.waitUntil(w2.editor.prompt_edit.hasFocus, timeout=2000)
+    qtbot.keyClick(w2.editor.prompt_edit, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert app.font().pointSizeF() == pytest.approx(before)
+    assert load_settings().ui_zoom == 1.0
+    close_window(w2)
+
+
+def test_theme_text_sizes_follow_the_application_font(qtbot, reset_zoom):
+    from sora_desktop.core.assets import resources_dir
+    from sora_desktop.ui.style import sized_stylesheet
+
+    for name in ("dark", "light"):
+        qss = (resources_dir() / f"theme_{name}.qss").read_text(encoding="utf-8")
+        assert "pt;" not in qss and "pt }" not in qss  # no fixed point sizes left
+        small = sized_stylesheet(qss, 10.0)
+        large = sized_stylesheet(qss, 20.0)
+        assert "font-size: 8.50pt" in small and "font-size: 17.00pt" in large
+        assert "em;" not in large
