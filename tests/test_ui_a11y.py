@@ -164,3 +164,34 @@ def test_theme_text_sizes_follow_the_application_font(qtbot, reset_zoom):
         large = sized_stylesheet(qss, 20.0)
         assert "font-size: 8.50pt" in small and "font-size: 17.00pt" in large
         assert "em;" not in large
+
+
+def test_advanced_section_folds_the_technical_settings(
+    qtbot, monkeypatch, micro_model_dir, tmp_path
+):
+    from sora_desktop.core.settings import load_settings
+
+    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
+    w = make_window(tmp_path)
+    qtbot.waitExposed(w)
+    ed = w.editor
+    # closed by default: steps, guidance and seed are out of sight; the plain fields are not
+    assert ed.prompt_edit.isVisible() and ed.duration_spin.isVisible()
+    for spin in (ed.steps_spin, ed.guidance_spin, ed.seed_spin):
+        assert not spin.isVisible()
+    qtbot.mouseClick(ed.advanced.button, Qt.MouseButton.LeftButton)
+    assert ed.steps_spin.isVisible() and ed.seed_spin.isVisible()
+    assert load_settings().advanced_open is True  # remembered at once
+    close_window(w)
+
+    w2 = make_window(tmp_path, settings=load_settings())  # a restart: still open
+    qtbot.waitExposed(w2)
+    assert w2.editor.steps_spin.isVisible()
+    qtbot.mouseClick(w2.editor.advanced.button, Qt.MouseButton.LeftButton)
+    assert not w2.editor.steps_spin.isVisible()
+    # a bad value in a folded field opens the section so its message shows
+    w2.editor.prompt_edit.setPlainText("a ball")
+    w2.editor.steps_spin.setValue(0)
+    assert w2.editor.steps_error.isVisible()
+    assert load_settings().advanced_open is False  # only the user's clicks are remembered
+    close_window(w2)

@@ -118,6 +118,7 @@ class Settings:
     speed: dict[str, Any] = field(default_factory=dict)
     theme: str = "system"
     ui_zoom: float = 1.0  # text size, x the system's (View → Zoom in / out)
+    advanced_open: bool = False  # the prompt editor's Advanced section (steps, guidance, seed)
     # Visible watermark on exported videos; on by default so shared clips are recognisable.
     watermark: bool = True
     # "AI-generated" label in exported files' metadata.
@@ -173,7 +174,7 @@ class Settings:
             raise FieldError("speed", f"expected an object, got {type(self.speed).__name__}")
         self.speed_options()  # FieldError naming the option
         bools = ("watermark", "ai_label", "policy_enabled", "offline", "first_run_done")
-        for name in (*bools, "provenance_prompt"):
+        for name in (*bools, "provenance_prompt", "advanced_open"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise FieldError(name, f"expected true or false, got {value!r}")

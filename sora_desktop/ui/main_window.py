@@ -136,6 +136,8 @@ class MainWindow(
         self._build_sound()  # the sound lane, Import sound…, the player's sound (main_sound)
         let_panels_shrink(self)
         prepare_accessibility(self)  # names, Tab out of text boxes, keys in tooltips
+        self.editor.advanced.set_expanded(self.settings.advanced_open)
+        self.editor.advanced.toggled_by_user.connect(self._remember_advanced)
 
         # ---- wiring
         pvm, qvm = self.project_vm, self.queue_vm
@@ -187,6 +189,10 @@ class MainWindow(
         self._update_actions()
         if warm_up:
             QTimer.singleShot(300, self.warm_up)
+
+    def _remember_advanced(self, on: bool) -> None:
+        self.settings.advanced_open = on
+        self._save_settings()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self._fit_toolbar()
