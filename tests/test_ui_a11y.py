@@ -195,3 +195,22 @@ def test_advanced_section_folds_the_technical_settings(
     assert w2.editor.steps_error.isVisible()
     assert load_settings().advanced_open is False  # only the user's clicks are remembered
     close_window(w2)
+
+
+def test_zoom_setting_is_validated(tmp_path, monkeypatch):
+    import json
+
+    from sora_desktop.core.errors import FieldError
+    from sora_desktop.core.settings import UI_ZOOM_MAX, Settings, default_paths, load_settings
+
+    with pytest.raises(FieldError, match="ui_zoom"):
+        Settings(ui_zoom=UI_ZOOM_MAX * 2)
+    with pytest.raises(FieldError, match="ui_zoom"):
+        Settings(ui_zoom="big")
+    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path))
+    path = default_paths().settings_file
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"ui_zoom": 40, "theme": "light"}), encoding="utf-8")
+    loaded = load_settings()
+    assert loaded.ui_zoom == 1.0 and loaded.theme == "light"  # the bad value only is dropped
+    assert any("ui_zoom" in w for w in loaded.warnings)
