@@ -214,3 +214,35 @@ def test_zoom_setting_is_validated(tmp_path, monkeypatch):
     loaded = load_settings()
     assert loaded.ui_zoom == 1.0 and loaded.theme == "light"  # the bad value only is dropped
     assert any("ui_zoom" in w for w in loaded.warnings)
+
+
+def test_tab_alone_reaches_every_control(window, qtbot):
+    """Keyboard-only use: Tab from the first field visits every visible control of the window;
+    the toolbar's buttons (no focus, as in every Qt app) are all in the menus (Alt / F10)."""
+    from PySide6.QtWidgets import QToolBar
+
+    from sora_desktop.ui.accessibility import interactive_widgets
+
+    window.editor.advanced.set_expanded(True)
+    start = window.editor.model_combo
+    start.setFocus()
+    qtbot.waitUntil(start.hasFocus, timeout=2000)
+    seen = []
+    for _ in range(150):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        focus = QApplication.focusWidget()
+        if focus is start:
+            break
+        seen.append(focus)
+    else:
+        pytest.fail("Tab never came back to the first field")
+    in_menus = {a for m in window.menuBar().actions() if m.menu() for a in m.menu().actions()}
+    missed = []
+    for w in interactive_widgets(window):
+        if not (w.isVisible() and w.isEnabled()) or w in seen or w is start:
+            continue
+        if isinstance(w.parentWidget(), QToolBar) and w.defaultAction() in in_menus:
+            continue
+        missed.append(f"{type(w).__name__} {w.accessibleName()!r}")
+    assert missed == []
+    assert window.editor.prompt_edit in seen and window.editor.generate_btn in seen
