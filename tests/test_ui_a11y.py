@@ -101,6 +101,9 @@ def test_every_control_has_an_accessible_name(window, qtbot):
     assert _unnamed(window) == []
     assert window.editor.duration_spin.accessibleName() == "Duration"
     assert window.editor.prompt_edit.accessibleName() == "Prompt"
+    window.editor.timed_edit.add_row()  # controls made later are named too
+    assert _unnamed(window) == []
+    assert window.editor.timed_edit.rows[0].remove_btn.accessibleName() == "Remove this prompt"
     export = window.open_export_dialog()
     qtbot.waitExposed(export)
     assert _unnamed(export) == []
