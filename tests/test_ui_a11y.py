@@ -80,6 +80,11 @@ def test_shortcut_list_in_help_and_keys_in_tooltips(window, qtbot):
         keys = action.shortcut().toString().replace("Return", "Enter")
         assert keys in action.toolTip(), (action.text(), action.toolTip())
     assert window.act_generate.toolTip() == "Generate the selected shot (Ctrl+Enter)"
+    # the buttons that repeat an action show the action's keys too
+    assert window.editor.generate_btn.toolTip() == "Generate this shot (Ctrl+Enter)"
+    assert window.editor.variations_btn.toolTip().endswith("(Ctrl+Shift+Enter)")
+    assert window.player.play_btn.toolTip() == "Play / pause (Space)"
+    assert window.storyboard.add_btn.toolTip().endswith("(Ctrl+T)")
     dialog.close()
 
 

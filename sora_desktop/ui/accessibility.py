@@ -81,6 +81,33 @@ def add_shortcut_tooltips(actions) -> int:
     return done
 
 
+def keys_in_tooltip(widget: QWidget, action: QAction) -> str:
+    """A button that does what ``action`` does shows the action's keys in its tooltip (any keys
+    written into the tip by hand are replaced, so they can never disagree)."""
+    base = widget.property("plain_tip")
+    if base is None:
+        base = re.sub(r"\s*\([^()]*\)$", "", widget.toolTip()) or plain(action.text())
+        widget.setProperty("plain_tip", base)
+    keys = shortcut_text(action)
+    widget.setToolTip(f"{base} ({keys})" if keys else base)
+    return widget.toolTip()
+
+
+def show_keys_on_buttons(window) -> None:
+    """The main window's buttons that repeat a menu action: the editor's Generate and
+    Variations, the player's play and frame steps, the storyboard's Add shot."""
+    pairs = [
+        (window.editor.generate_btn, window.act_generate),
+        (window.editor.variations_btn, window.act_variations),
+        (window.player.play_btn, window.act_play),
+        (window.player.prev_btn, window.act_prev),
+        (window.player.next_btn, window.act_next),
+        (window.storyboard.add_btn, window.act_add),
+    ]
+    for widget, action in pairs:
+        keys_in_tooltip(widget, action)
+
+
 def tab_leaves_text_boxes(root: QWidget) -> None:
     for box in root.findChildren(QPlainTextEdit) + root.findChildren(QTextEdit):
         box.setTabChangesFocus(True)
