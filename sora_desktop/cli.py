@@ -14,7 +14,6 @@ Exit codes: 0 done, 1 something failed (model missing, disk full), 2 invalid inp
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import secrets
 import signal
@@ -46,6 +45,8 @@ from sora_desktop.core.request import (
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
+
+from sora_desktop.cli_app import _open_app, _project_argument  # noqa: E402 - after the codes
 
 
 class UsageError(Exception):
@@ -511,144 +512,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------------------
-#                                       eval / info
-# ---------------------------------------------------------------------------------------------
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from sora_desktop.core.atomic import atomic_write_text
-    from sora_desktop.engine.evaluate import evaluate, report_markdown
-
-    if args.n < 1:
-        raise UsageError(f"--n: {args.n} must be at least 1")
-    if args.steps is not None and not 1 <= args.steps <= 200:
-        raise UsageError(f"--steps: {args.steps} is out of range; allowed 1 to 200")
-    out = Path(args.out)
-    enhancer = None
-    if args.enhance:
-        from sora_desktop.engine.enhance import get_enhancer
-
-        enhancer = get_enhancer(args.enhancer)
-    backend = _load_backend(EMBEDDED_MODEL_ID, args.device, args.model_dir)
-    bar = tqdm(total=args.n, file=sys.stderr, unit="clip", dynamic_ncols=True, leave=False)
-    try:
-        report = evaluate(
-            backend,
-            n=args.n,
-            seed=args.seed,
-            steps=args.steps,
-            guidance=args.guidance,
-            progress=lambda done, total: bar.update(1),
-            enhancer=enhancer,
-        )
-    except KeyboardInterrupt:
-        bar.close()
-        print("cancelled; no report was written", file=sys.stderr)
-        return EXIT_CANCELLED
-    bar.close()
-    table = report_markdown(report)
-    atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True, default=str))
-    atomic_write_text(out.with_suffix(".md"), table + "\n")
-    print(table)
-    print(f"\nreport: {out}")
-    return 0
-
-
-def cmd_info() -> int:
-    import torch
-
-    from sora_desktop.engine.device import pick_device
-    from sora_desktop.engine.embedded.pipeline import embedded_model_dir
-
-    model_dir = embedded_model_dir()
-    present = (model_dir / "dit.safetensors").is_file()
-    print(f"Sora Desktop {__version__}")
-    print(f"python: {sys.version.split()[0]}")
-    print(f"torch: {torch.__version__}")
-    print(f"device: {pick_device('auto')}")
-    print(f"model folder: {model_dir} ({'present' if present else 'missing'})")
-    try:
-        import imageio_ffmpeg
-
-        print(f"ffmpeg: {imageio_ffmpeg.get_ffmpeg_exe()}")
-    except Exception as exc:  # info must not crash on a broken optional part
-        print(f"ffmpeg: unavailable ({exc})")
-    from sora_desktop.cli_generate import print_installed
-
-    print_installed()  # installed models, their size on disk and how they fit
-    return 0
-
-
-def _project_argument(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
-    """``sora-desktop "My film.sdproj"`` (a double-click on a project): the first positional
-    that is no command and names a project file (or any existing file) opens the app with it."""
-    positional = [a for a in argv if not a.startswith("-")]
-    if not positional:
-        return None
-    first = positional[0]
-    commands = set()
-    for action in parser._actions:  # noqa: SLF001 - argparse keeps the subcommands here
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
-            commands.update(action.choices)
-    if first in commands:
-        return None
-    try:
-        is_file = Path(first).is_file()
-    except (OSError, ValueError):  # NUL, lone surrogates, too long: not a file we can open
-        is_file = False
-    if not (first.lower().endswith(".sdproj") or is_file):
-        return None
-    extra = [a for a in argv if a != first and a != "--smoke-test"]
-    if extra:
-        raise UsageError(f"unexpected arguments after the project file: {' '.join(extra)}")
-    return first
-
-
-def _open_app(smoke_test: bool = False, project: str | None = None) -> int:
-    try:
-        from sora_desktop.ui.app import main as ui_main
-    except ImportError as exc:
-        print(
-            f"error: the desktop app could not be started ({exc}); "
-            "use 'sora-desktop generate \"...\"' from the command line",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    if smoke_test:
-        _close_once_shown()
-    if project is not None:
-        return int(ui_main(project=project) or 0)
-    return int(ui_main() or 0)
-
-
-def _close_once_shown() -> None:
-    """--smoke-test: once the event loop runs, print the shown windows and close them."""
-    import time
-
-    from PySide6.QtCore import QTimer
-
-    from sora_desktop.ui.app import create_app
-
-    start = time.perf_counter()
-    app = create_app()
-
-    def check() -> None:
-        shown = [w.windowTitle() for w in app.topLevelWidgets() if w.isVisible()]
-        print(f"window shown: {shown} after {time.perf_counter() - start:.2f} s", flush=True)
-        if shown:
-            app.closeAllWindows()  # the window's own close path stops its worker thread
-            # end the loop ourselves: a message box shown after this (a damaged settings
-            # file's warning) must not keep a smoke test running for ever
-            app.exit(0)
-        else:
-            app.exit(EXIT_FAILED)
-
-    QTimer.singleShot(0, check)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # No process-wide HF_HUB_OFFLINE: downloads follow Settings → Models (offline switch); the
@@ -665,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate":
             return cmd_generate(args)
         if args.command == "eval":
+            from sora_desktop.cli_info import cmd_eval
+
             return cmd_eval(args)
         if args.command == "models":
             from sora_desktop import cli_models
@@ -684,6 +549,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "provenance":
                 return cli_handoff.run_provenance(args)
             return cli_handoff.run_export_timeline(args)
+        from sora_desktop.cli_info import cmd_info
+
         return cmd_info()
     except (UsageError, ValueError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)

@@ -89,13 +89,13 @@ CASES = (
         "config",
         {"SORA_DESKTOP_EMBEDDED_MODEL": "{empty}"},
     ),
+    Case(
+        "bench_responsiveness.py",
+        ("--json", "--runs", "1", "--jobs", "2", "--no-startup", "--no-baseline")
+        + ("--model", "{empty}"),
+        "process job 1",
+    ),
 )
-# Rewritten by other branches (worker process, batch); the lead enables these at merge, with the
-# arguments those branches settled on. Assumed here: `--json`, `--runs 1`, `--model DIR`.
-LATER = (
-    Case("bench_responsiveness.py", ("--json", "--runs", "1", "--model", "{empty}"), "config"),
-)
-LATER_ENABLED = False
 POSITIVE = (
     Case("fit_table.py", ("--check",), ""),
     Case("bench_colour_match.py", ("--runs", "1", "--frames", "1"), ""),
@@ -104,7 +104,7 @@ FIGURES = {  # a positive run's figures, by script
     "fit_table.py": ("models", "machines"),
     "bench_colour_match.py": ("seconds_per_frame",),
 }
-NEGATIVE = CASES + (LATER if LATER_ENABLED else ())
+NEGATIVE = CASES
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ def _last_json(proc: subprocess.CompletedProcess) -> dict:
 
 def test_every_bench_script_has_a_self_check():
     scripts = {p.name for p in BENCH.glob("*.py")} - {"benchlib.py"}
-    covered = {c.script for c in CASES + LATER}
+    covered = {c.script for c in CASES}
     assert scripts <= covered, f"add a row to CASES for {sorted(scripts - covered)}"
 
 

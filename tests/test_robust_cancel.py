@@ -46,7 +46,7 @@ def test_fifty_cancel_cycles_then_a_full_generation(qtbot, micro, tmp_path):
 
     threads_before = len(python_threads())
     jobs_before, tokens_before = live(GenerationJob), live(CancelToken)
-    worker = GenerationWorker()
+    worker = GenerationWorker(in_process=True)  # thread mechanics: the old in-thread path
     host = WorkerHost(worker, "robust-cancel")
     log = record(worker)
     out = tmp_path / "media"
@@ -97,7 +97,7 @@ def test_stopping_the_worker_mid_generation_five_times(qtbot, micro, tmp_path):
     threads_before = len(python_threads())
     long = GenerationRequest("a blue square sliding", steps=200)
     for i in range(5):
-        worker = GenerationWorker()
+        worker = GenerationWorker(in_process=True)  # a thread stopped mid-generation
         host = WorkerHost(worker, f"robust-stop-{i}")
         log = record(worker)
         worker.submit(GenerationJob("job", long, tmp_path / "media", f"job{i}"))

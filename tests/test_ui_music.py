@@ -63,6 +63,10 @@ def test_make_music_puts_it_on_the_track_and_in_the_film(qtbot, window, tmp_path
     assert len(rows) == 1 and not w.music_list.isHidden()
     qtbot.waitUntil(lambda: bool(w.project_vm.project.audio), timeout=120_000)
     item = w.project_vm.project.audio[0]
+    # made in the generation worker process, like a shot (the GUI process loads no model)
+    import os
+
+    assert w.gen_worker.process is not None and w.gen_worker.process.pid not in (None, os.getpid())
     assert item.kind == "generated"
     assert item.request.prompt == "calm piano at sunset" and item.request.seed == 5
     assert item.request.seconds == pytest.approx(FILM_SECONDS)

@@ -35,7 +35,7 @@ def make_window(tmp_path: Path, **kwargs):
     from sora_desktop.core.settings import Settings
     from sora_desktop.ui.main_window import MainWindow
 
-    settings = Settings(
+    settings = kwargs.pop("settings", None) or Settings(
         output_dir=str(tmp_path / "exports"),
         models_dir=str(tmp_path / "models"),
         autosave_seconds=0,

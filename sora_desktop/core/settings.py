@@ -41,6 +41,9 @@ THEMES = ("dark", "light", "system")
 # 0 turns autosave off; otherwise between 5 seconds and one hour.
 AUTOSAVE_MIN_SECONDS = 5
 AUTOSAVE_MAX_SECONDS = 3600
+# UI zoom (Ctrl+plus / Ctrl+minus): a factor on the system's text size.
+UI_ZOOM_MIN = 0.5
+UI_ZOOM_MAX = 3.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class Settings:
     # clip's request; empty = all off
     speed: dict[str, Any] = field(default_factory=dict)
     theme: str = "system"
+    ui_zoom: float = 1.0  # text size, x the system's (View → Zoom in / out)
+    advanced_open: bool = False  # the prompt editor's Advanced section (steps, guidance, seed)
     # Visible watermark on exported videos; on by default so shared clips are recognisable.
     watermark: bool = True
     # "AI-generated" label in exported files' metadata.
@@ -169,7 +174,7 @@ class Settings:
             raise FieldError("speed", f"expected an object, got {type(self.speed).__name__}")
         self.speed_options()  # FieldError naming the option
         bools = ("watermark", "ai_label", "policy_enabled", "offline", "first_run_done")
-        for name in (*bools, "provenance_prompt"):
+        for name in (*bools, "provenance_prompt", "advanced_open"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise FieldError(name, f"expected true or false, got {value!r}")
@@ -177,6 +182,11 @@ class Settings:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise FieldError(name, "must be a file path, or empty for the app's own")
+        zoom = self.ui_zoom
+        if isinstance(zoom, bool) or not isinstance(zoom, (int, float)):
+            raise FieldError("ui_zoom", f"expected a number, got {zoom!r}")
+        if not UI_ZOOM_MIN <= zoom <= UI_ZOOM_MAX:
+            raise FieldError("ui_zoom", f"{zoom} is out of range {UI_ZOOM_MIN} to {UI_ZOOM_MAX}")
         value = self.autosave_seconds
         if isinstance(value, bool) or not isinstance(value, int):
             raise FieldError("autosave_seconds", f"expected whole seconds, got {value!r}")

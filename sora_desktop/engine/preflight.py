@@ -9,6 +9,7 @@ advice (also after a real out-of-memory error). A verdict is advice: the caller 
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 
 from sora_desktop.core.capabilities import capabilities_for
@@ -65,8 +66,16 @@ def read_ram() -> tuple[float | None, float | None]:
 
 
 def probe_memory() -> MemoryInfo:
+    """What the machine has. Where torch is not imported yet (the GUI process, which never
+    imports it: the model runs in the worker process) the GPU is asked through
+    ``engine.gpu_query`` (nvidia-smi) instead of importing torch for it."""
     avail, total = read_ram()
     name = free = gtotal = None
+    if "torch" not in sys.modules:
+        from sora_desktop.engine.gpu_query import query_gpu
+
+        name, free, gtotal = query_gpu()
+        return MemoryInfo(name, free, gtotal, avail, total)
     try:
         import torch
 

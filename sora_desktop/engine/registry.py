@@ -71,6 +71,12 @@ def load_backend(model_id: str = EMBEDDED_MODEL_ID, device: str = "auto") -> Bac
         return backend
 
 
+def loaded_models() -> list[tuple[str, str]]:
+    """The (model id, device) pairs loaded now."""
+    with _lock:
+        return list(_loaded)
+
+
 def unload_all() -> None:
     with _lock:
         for key in list(_loaded):

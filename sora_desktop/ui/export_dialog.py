@@ -41,6 +41,7 @@ from sora_desktop.core.film_layout import COMMON_FPS
 from sora_desktop.studio.film import FilmPlan, film_clips, film_plan, film_request
 from sora_desktop.studio.film_sound import dropped_message, film_sound
 from sora_desktop.studio.provenance import options_from_settings
+from sora_desktop.ui.accessibility import prepare as prepare_accessibility
 from sora_desktop.ui.export_done import ExportDoneBar
 from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.style import icon
@@ -236,6 +237,7 @@ class ExportDialog(QDialog):
         worker.warned.connect(self._on_warned)
         self._warning = ""
         self._on_scope()
+        prepare_accessibility(self)
 
     # ------------------------------------------------------------------ choices
     def _scope_shot(self) -> str | None:
@@ -472,6 +474,7 @@ class ExportDialog(QDialog):
         self.done_bar.clear()
         self.export_btn.setEnabled(False)
         self.cancel_btn.setText("Cancel")
+        self.cancel_btn.setAccessibleName("Cancel")
         self.progress.setValue(0)
         self.status.setText("Exporting…")
         # remembered by the project through an undoable edit
@@ -490,6 +493,7 @@ class ExportDialog(QDialog):
     def _done(self) -> None:
         self.job_id = None
         self.cancel_btn.setText("Close")
+        self.cancel_btn.setAccessibleName("Close")
         self.export_btn.setEnabled(bool(self.clips()))
 
     def _on_progress(self, job_id: str, fraction: float) -> None:

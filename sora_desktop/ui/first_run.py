@@ -11,6 +11,7 @@ function of the detected hardware and the catalog, so tests pass a fake machine.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,21 +69,18 @@ class Hardware:
 
 
 def detect_hardware() -> Hardware:
-    """Look at the GPU and memory. Imports torch (seconds): call it off the GUI thread."""
+    """Look at the GPU and memory, without torch (the GUI process never imports it; the
+    probe may still take a moment: call it off the GUI thread)."""
+    import platform
+
     from sora_desktop.engine.preflight import probe_memory
 
     mem = probe_memory()
     if mem.gpu_total_gb:
         return Hardware("cuda", mem.gpu_name, mem.gpu_total_gb, mem.ram_total_gb)
-    kind = "cpu"
-    try:
-        import torch
-
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            kind = "mps"
-    except Exception:  # noqa: BLE001 - a broken torch install still gets the guide
-        pass
+    # every Apple-silicon Mac has Metal graphics (torch's "mps")
+    apple = sys.platform == "darwin" and platform.machine() == "arm64"
+    kind = "mps" if apple else "cpu"
     return Hardware(kind, "Apple graphics" if kind == "mps" else None, None, mem.ram_total_gb)
 
 

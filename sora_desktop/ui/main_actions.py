@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QToolBar, QToolButton, QWidget
 
 from sora_desktop.ui.style import icon
+from sora_desktop.ui.zoom import ZoomControl
 
 
 class MainActionsMixin:
@@ -50,15 +51,15 @@ class MainActionsMixin:
         self.act_undo.setShortcut(QKeySequence(K.Undo))
         self.act_undo.setIcon(icon("undo"))
         self.act_undo.setProperty("icon_name", "undo")
-        self.act_undo.setToolTip("Undo (Ctrl+Z)")
+        self.act_undo.setToolTip("Undo")
         self.act_redo = stack.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence(K.Redo), QKeySequence("Ctrl+Y")])
         self.act_redo.setIcon(icon("redo"))
         self.act_redo.setProperty("icon_name", "redo")
-        self.act_redo.setToolTip("Redo (Ctrl+Shift+Z)")
+        self.act_redo.setToolTip("Redo")
         self.addAction(self.act_undo)
         self.addAction(self.act_redo)
-        self.act_add = self._act("&Add shot", self.add_shot, "Ctrl+T", "add", "Add a shot (Ctrl+T)")
+        self.act_add = self._act("&Add shot", self.add_shot, "Ctrl+T", "add", "Add a shot")
         self.act_dup = self._act("&Duplicate shot", self.duplicate_shot, "Ctrl+D", "duplicate")
         self.act_del = self._act("De&lete shot", self.delete_shot, None, "delete")
         self.act_del.setShortcuts([QKeySequence("Ctrl+Backspace"), QKeySequence("Ctrl+Delete")])
@@ -72,7 +73,7 @@ class MainActionsMixin:
             self.generate_selected,
             "Ctrl+Return",
             "generate",
-            "Generate the selected shot (Ctrl+Enter)",
+            "Generate the selected shot",
         )
         self.act_generate.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.act_variations = self._act(
@@ -94,7 +95,7 @@ class MainActionsMixin:
             self.cancel_running,
             "Esc",
             "cancel",
-            "Stop the running job (Esc)",
+            "Stop the running job",
         )
         self.act_play = self._act("&Play / pause", self.player.vm.toggle, "Space", "play")
         self.act_play_all = self._act("Play whole &storyboard", self.play_storyboard)
@@ -108,10 +109,20 @@ class MainActionsMixin:
         self.act_about = self._act("&About Sora Desktop", self.about)
         self.act_responsible = self._act("Responsible use", self.about_responsible_use)
         self.act_log_folder = self._act("Open &log folder", self.open_log_folder)
+        self.act_shortcuts = self._act("&Keyboard shortcuts…", self.show_shortcuts)
+        self.zoom = ZoomControl(self)  # View → Zoom in / out / Actual size (ui/zoom.py)
 
         # "Retry in low memory" for a take whose decode failed (shot menu and queue row)
         self.storyboard.retry_decode_requested.connect(self.retry_decode)
         self.queue_panel.retry_decode_requested.connect(self.retry_decode)
+
+    def show_shortcuts(self):
+        """Help → Keyboard shortcuts: read from the window's actions."""
+        from sora_desktop.ui.shortcuts_dialog import ShortcutsDialog
+
+        self.shortcuts_dialog = ShortcutsDialog(self.actions(), self)
+        self.shortcuts_dialog.show()
+        return self.shortcuts_dialog
 
     def retry_decode(self, shot_id: str, take_id: str) -> list:
         """Decode the take's saved latents again in low memory, without denoising."""
@@ -147,11 +158,14 @@ class MainActionsMixin:
         m.addAction(self.act_cancel)
         m = bar.addMenu("&Playback")
         m.addActions([self.act_play, self.act_play_all, self.act_prev, self.act_next])
+        m = bar.addMenu("&View")
+        m.addActions(self.zoom.actions)
         m = bar.addMenu("&Models")
         m.addAction(self.act_models)
         m.menuAction().setVisible(self.act_models.isVisible())
         m = bar.addMenu("&Help")
-        m.addActions([self.act_first_run, self.act_responsible, self.act_log_folder])
+        m.addActions([self.act_first_run, self.act_shortcuts, self.act_responsible])
+        m.addAction(self.act_log_folder)
         m.addAction(self.act_about)
 
     def _build_toolbar(self) -> None:

@@ -30,7 +30,8 @@ class MainMusicMixin:
         self.music_dialog: MusicDialog | None = None
         self.music_runs: dict[str, tuple[object, MusicRun]] = {}  # job id -> (project, run)
         self.music_rows: dict[str, MusicRow] = {}
-        self._music_thread = MusicThread()
+        # the music is made in the generation worker process, like a shot (never in the GUI)
+        self._music_thread = MusicThread(self.gen_worker.run_elsewhere)
         worker = self._music_thread.worker
         worker.phase.connect(self._music_phase)
         worker.progress.connect(self._music_progress)

@@ -22,6 +22,8 @@ from sora_desktop.core.autosave import RECOVERY_DELAY_S, Autosaver
 from sora_desktop.core.capabilities import capabilities_for
 from sora_desktop.core.settings import Settings, load_settings
 from sora_desktop.studio.shots import new_shot_request
+from sora_desktop.ui.accessibility import prepare as prepare_accessibility
+from sora_desktop.ui.accessibility import show_keys_on_buttons
 from sora_desktop.ui.farm_runner import RenderTarget
 from sora_desktop.ui.first_run import FirstRunDialog, Hardware
 from sora_desktop.ui.geometry import (
@@ -136,6 +138,10 @@ class MainWindow(
         self._build_status_bar()
         self._build_sound()  # the sound lane, Import sound…, the player's sound (main_sound)
         let_panels_shrink(self)
+        prepare_accessibility(self)  # names, Tab out of text boxes, keys in tooltips
+        show_keys_on_buttons(self)  # Generate, play… buttons: the actions' keys in the tooltips
+        self.editor.advanced.set_expanded(self.settings.advanced_open)
+        self.editor.advanced.toggled_by_user.connect(self._remember_advanced)
 
         # ---- wiring
         pvm, qvm = self.project_vm, self.queue_vm
@@ -188,6 +194,10 @@ class MainWindow(
         self._update_actions()
         if warm_up:
             QTimer.singleShot(300, self.warm_up)
+
+    def _remember_advanced(self, on: bool) -> None:
+        self.settings.advanced_open = on
+        self._save_settings()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self._fit_toolbar()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import MAX_PROMPT_CHARS, MAX_SEED, GenerationRequest
 from sora_desktop.ui import prompt_editor_vm as logic
+from sora_desktop.ui.advanced_section import AdvancedSection
 from sora_desktop.ui.editor_model_rules import EditorModelRules
 from sora_desktop.ui.model_choices import (  # noqa: F401 - the model list lives there now
     ModelChoice,
@@ -216,28 +217,35 @@ class PromptEditor(QWidget):
         grid.addWidget(self.fps_spin, 1, 1)
         grid.addWidget(self.duration_error, 2, 0)
         grid.addWidget(self.fps_error, 2, 1)
-        grid.addWidget(_section("Steps"), 3, 0)
-        grid.addWidget(_section("Guidance"), 3, 1)
-        grid.addWidget(self.steps_spin, 4, 0)
-        grid.addWidget(self.guidance_spin, 4, 1)
-        grid.addWidget(self.steps_error, 5, 0)
-        grid.addWidget(self.guidance_error, 5, 1)
         lay.addLayout(grid)
         lay.addWidget(self.rules.duration_fix)
 
         lay.addWidget(_section("Size"))
         lay.addWidget(self.size_combo)
         lay.addWidget(self.size_error)
-        lay.addWidget(_section("Seed"))
+        lay.addSpacing(6)
+        lay.addWidget(self.continue_check)
+        lay.addWidget(self.rules.continue_note)
+        # technical settings fold away (issue 20); closed by default, remembered by the window
+        self.advanced = AdvancedSection()
+        adv = QGridLayout()
+        adv.setHorizontalSpacing(8)
+        adv.setVerticalSpacing(2)
+        adv.addWidget(_section("Steps"), 0, 0)
+        adv.addWidget(_section("Guidance"), 0, 1)
+        adv.addWidget(self.steps_spin, 1, 0)
+        adv.addWidget(self.guidance_spin, 1, 1)
+        adv.addWidget(self.steps_error, 2, 0)
+        adv.addWidget(self.guidance_error, 2, 1)
+        self.advanced.body_layout.addLayout(adv)
+        self.advanced.body_layout.addWidget(_section("Seed"))
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed_spin, 1)
         seed_row.addWidget(self.seed_lock)
         seed_row.addWidget(self.seed_dice)
-        lay.addLayout(seed_row)
-        lay.addWidget(self.seed_error)
-        lay.addSpacing(6)
-        lay.addWidget(self.continue_check)
-        lay.addWidget(self.rules.continue_note)
+        self.advanced.body_layout.addLayout(seed_row)
+        self.advanced.body_layout.addWidget(self.seed_error)
+        lay.addWidget(self.advanced)
         lay.addStretch(1)
 
         scroll = QScrollArea()
@@ -446,6 +454,7 @@ class PromptEditor(QWidget):
         lab = self.errors[key]
         lab.setText(logic.error_text(exc))
         lab.show()
+        self.advanced.reveal(lab)  # an error in a folded field opens the section
         w = self.inputs[key]
         w.setProperty("invalid", True)
         w.style().unpolish(w)

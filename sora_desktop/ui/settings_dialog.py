@@ -28,6 +28,7 @@ from sora_desktop.core.errors import FieldError
 from sora_desktop.core.memory_modes import mode_label
 from sora_desktop.core.settings import DEVICES, MEMORY_MODES, PRECISIONS, THEMES, Settings
 from sora_desktop.core.speed import ATTENTION_BACKENDS, SpeedOptions
+from sora_desktop.ui.accessibility import prepare as prepare_accessibility
 from sora_desktop.ui.farm_settings import FarmSettingsBox
 from sora_desktop.ui.style import icon
 
@@ -220,6 +221,7 @@ class SettingsDialog(QDialog):
         lay.addLayout(top)
         lay.addWidget(self.error)
         lay.addWidget(buttons)
+        prepare_accessibility(self)
 
     def _folder_row(self, edit: QLineEdit) -> QWidget:
         w = QWidget()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
@@ -13,6 +14,22 @@ from sora_desktop.core.assets import resources_dir
 ICON_COLORS = {"dark": "#c9d1d9", "light": "#30363d"}
 ACCENT = "#7c6cff"
 _current_theme = "dark"
+_theme_applied = False
+# Text sizes in the themes are in em (x the application font), so they follow the system's font
+# size and the UI zoom; Qt's style sheets take points, so they are computed at apply time.
+_EM_SIZE = re.compile(r"font-size:\s*([0-9]*\.?[0-9]+)em")
+
+
+def sized_stylesheet(qss: str, point_size: float) -> str:
+    """The theme with every ``font-size: <n>em`` written as points of ``point_size``."""
+    return _EM_SIZE.sub(lambda m: f"font-size: {float(m.group(1)) * point_size:.2f}pt", qss)
+
+
+def restyle(app: QApplication) -> None:
+    """Apply the current theme again (after the application font changed); nothing when no
+    theme was applied (tests that build widgets without one)."""
+    if _theme_applied:
+        apply_theme(app, _current_theme)
 
 
 def theme_name(setting: str) -> str:
@@ -21,9 +38,10 @@ def theme_name(setting: str) -> str:
 
 
 def apply_theme(app: QApplication, setting: str = "dark") -> str:
-    global _current_theme
+    global _current_theme, _theme_applied
     name = theme_name(setting)
     _current_theme = name
+    _theme_applied = True
     if app.style().name().lower() != "fusion":
         app.setStyle("Fusion")
     qss = resources_dir() / f"theme_{name}.qss"
@@ -64,7 +82,11 @@ def apply_theme(app: QApplication, setting: str = "dark") -> str:
     # into widgets the sheet styles (scroll areas, panels). The other order left the old
     # theme's colours in those widgets until a restart.
     app.setPalette(pal)
-    app.setStyleSheet(qss.read_text(encoding="utf-8") if qss.is_file() else "")
+    from sora_desktop.ui.zoom import base_point_size
+
+    base_point_size(app)  # the system size, captured before any zoom
+    text = qss.read_text(encoding="utf-8") if qss.is_file() else ""
+    app.setStyleSheet(sized_stylesheet(text, app.font().pointSizeF()))
     _icon.cache_clear()
     retint_icons(app)  # a live switch: icons already shown follow the new text colour
     return name

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from sora_desktop.core.request import MAX_PROMPT_CHARS, MAX_TIMED_PROMPTS, TimedPrompt
+from sora_desktop.ui.accessibility import name_controls
 
 HINT = (
     "A long shot is made in windows; each window uses the prompt in force at its start. "
@@ -43,11 +44,13 @@ class _Row(QWidget):
         self.remove_btn = QToolButton()
         self.remove_btn.setText("✕")
         self.remove_btn.setToolTip("Remove this prompt")
+        self.remove_btn.setAccessibleName("Remove this prompt")  # not "✕"
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.at_spin)
         row.addWidget(self.text_edit, 1)
         row.addWidget(self.remove_btn)
+        name_controls(self)  # rows come and go: each names its own controls
 
 
 class TimedPromptsEditor(QWidget):

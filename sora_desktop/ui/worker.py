@@ -3,6 +3,10 @@
 Workers only emit data (ids, numbers, paths, QImages); they never touch widgets. Every job gets
 exactly one terminal signal: ``finished``, ``failed`` or ``cancelled``. Cancel is cooperative
 (a ``CancelToken`` the backend checks every step); threads are never terminated.
+
+``GenerationWorker`` runs the model in a worker process (``studio.worker_process``) unless a
+``generate_fn`` / ``decode_fn`` is given (tests, benchmarks), which run in its thread as before:
+the GUI process never imports torch, and a crash in the model fails the job, not the app.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ from sora_desktop.studio.take_runner import (
     TakePreview,
     TakeProgress,
     TakeStarted,
+    is_terminal,
     run_take,
 )
+from sora_desktop.studio.worker_process import WorkerProcessRunner
 from sora_desktop.ui.images import frame_to_qimage
 
 log = logging.getLogger(__name__)
@@ -98,12 +104,24 @@ class GenerationWorker(QObject):
         self,
         generate_fn: Callable[..., Iterator[Any]] | None = None,
         decode_fn: Callable[..., Any] | None = None,
+        *,
+        in_process: bool = False,
     ) -> None:
+        """``in_process``: run the registry's backend in this object's thread instead of the
+        worker process (the old path: thread-level tests, the benchmark's baseline)."""
         super().__init__()
         self._generate = generate_fn  # None: the registry's backend for the job's model
         self._decode = decode_fn
         self._jobs: dict[str, GenerationJob] = {}
         self._lock = threading.Lock()
+        # jobs of other kinds (music) run in the same worker process: their events go to the
+        # caller of ``run_elsewhere``, not to this object's signals
+        self._elsewhere: dict[str, Callable[[TakeEvent], None]] = {}
+        # No injected model: jobs, warm-up and unloads go to the worker process, whose
+        # thread turns its events into this object's signals.
+        self.process: WorkerProcessRunner | None = None
+        if generate_fn is None and decode_fn is None and not in_process:
+            self.process = WorkerProcessRunner(self._emit, on_model=self._model_report)
         # Queued: the slot runs in this object's thread, in submission order, one at a time.
         self._submit.connect(self._run, Qt.ConnectionType.QueuedConnection)
         self._warm.connect(self._warm_up, Qt.ConnectionType.QueuedConnection)
@@ -115,35 +133,90 @@ class GenerationWorker(QObject):
             if job.job_id in self._jobs:
                 raise ValueError(f"job_id: {job.job_id} was already submitted")
             self._jobs[job.job_id] = job
-        self._submit.emit(job)
+        if self.process is not None:
+            self.process.submit(job.as_run())
+        else:
+            self._submit.emit(job)
 
     def cancel(self, job_id: str) -> bool:
-        """Ask a queued or running job to stop; it ends with ``cancelled`` within one step."""
+        """Ask a queued or running job to stop; it ends with ``cancelled`` within one step
+        (in the worker process: or when the process is stopped, a few seconds later)."""
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
             return False
         job.token.cancel()
+        if self.process is not None:
+            self.process.cancel(job_id)
         return True
 
     def cancel_all(self) -> None:
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
-            job.token.cancel()
+            self.cancel(job.job_id)
+
+    def run_elsewhere(
+        self, run: Any, token: CancelToken, emit: Callable[[TakeEvent], None]
+    ) -> TakeEvent:
+        """Run another kind of job (``studio.music.MusicRun``) in the worker process, after the
+        takes already queued, and wait for it (call it from a worker thread, never the GUI
+        thread): its events go to ``emit``, ``token`` cancels it. Without a worker process
+        (tests with an injected model) it runs right here."""
+        from sora_desktop.studio.music import run_music
+
+        if self.process is None:
+            return run_music(run, token, emit)
+        done = threading.Event()
+        ending: list[TakeEvent] = []
+
+        def relay(event: TakeEvent) -> None:
+            emit(event)
+            if is_terminal(event):
+                ending.append(event)
+                done.set()
+
+        with self._lock:
+            self._elsewhere[run.job_id] = relay
+        self.process.submit(run)
+        asked = False
+        while not done.wait(0.1):
+            if token.cancelled and not asked:
+                asked = True
+                self.process.cancel(run.job_id)
+        with self._lock:
+            self._elsewhere.pop(run.job_id, None)
+        return ending[0]
+
+    def close(self) -> None:
+        """Cancel what is left and stop the worker process (each job still ends once)."""
+        if self.process is not None:
+            self.process.close()
 
     def pending(self) -> list[str]:
         with self._lock:
             return list(self._jobs)
 
     def warm_up(self, model_id: str, device: str = "auto") -> None:
-        """Load the model in the worker thread so the first job starts quickly."""
-        self._warm.emit(model_id, device)
+        """Load the model in the background so the first job starts quickly."""
+        if self.process is not None:
+            self.process.warm_up(model_id, device)
+        else:
+            self._warm.emit(model_id, device)
 
     def unload_models(self) -> None:
         """Free the loaded model after the jobs already queued (device or memory settings
         changed; the next job loads it again with the new settings)."""
-        self._unload.emit()
+        if self.process is not None:
+            self.process.unload()
+        else:
+            self._unload.emit()
+
+    def _model_report(self, model_id: str, message: str | None) -> None:
+        if message is None:
+            self.model_ready.emit(model_id)
+        else:
+            self.model_failed.emit(model_id, message)
 
     # ------------------------------------------------------------------ worker thread
     @Slot()
@@ -180,6 +253,14 @@ class GenerationWorker(QObject):
 
     def _emit(self, event: TakeEvent) -> None:
         jid = event.job_id
+        with self._lock:
+            elsewhere = self._elsewhere.get(jid)
+        if elsewhere is not None:
+            elsewhere(event)
+            return
+        if self.process is not None and is_terminal(event):
+            with self._lock:
+                self._jobs.pop(jid, None)
         if isinstance(event, TakeStarted):
             self.started.emit(jid)
         elif isinstance(event, TakePhase):
@@ -321,5 +402,8 @@ class WorkerHost(QObject):
             cancel_all()
         for job_id in list(getattr(self.worker, "_jobs", {})):
             self.worker.cancel(job_id)
+        close = getattr(self.worker, "close", None)
+        if close is not None:
+            close()  # a worker process: its jobs end, the process stops
         self.thread.quit()
         return self.thread.wait(timeout_ms)
