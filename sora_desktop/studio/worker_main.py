@@ -97,6 +97,18 @@ def _switch_model(model_id: str, device: str) -> None:
         release_memory()
 
 
+def _yield_to_the_window() -> None:
+    """Run below normal CPU priority: on a machine with few cores the model's threads would
+    otherwise take the time the window needs to repaint and answer clicks."""
+    try:
+        import psutil
+
+        me = psutil.Process()
+        me.nice(psutil.BELOW_NORMAL_PRIORITY_CLASS if os.name == "nt" else 10)
+    except Exception:  # noqa: BLE001 - a priority we may not change is only slower to yield
+        log.debug("could not lower the worker process's priority", exc_info=True)
+
+
 def main(conn: Any, generate: Any = None, decode: Any = None) -> None:
     """The child's entry point (``multiprocessing`` target). ``generate`` / ``decode``: picklable
     replacements for the registry's backend (tests); None runs the real models."""
@@ -104,6 +116,7 @@ def main(conn: Any, generate: Any = None, decode: Any = None) -> None:
     from sora_desktop.studio.take_runner import run_take
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
+    _yield_to_the_window()
     send_lock = threading.Lock()
 
     def send(message: Any) -> None:
