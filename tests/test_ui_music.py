@@ -25,7 +25,7 @@ def window(qtbot, monkeypatch, tmp_path):
     monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
     _models, catalog = tsa.install(tmp_path / "hub", models=tmp_path / "models")
     monkeypatch.setenv("SORA_DESKTOP_CATALOG", str(catalog))
-    w = make_window(tmp_path)
+    w = make_window(tmp_path, worker_process=True)  # music is made in the worker process
     qtbot.waitExposed(w)
     yield w
     close_window(w)

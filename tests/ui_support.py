@@ -41,6 +41,9 @@ def make_window(tmp_path: Path, **kwargs):
         autosave_seconds=0,
     )
     autosaver = kwargs.pop("autosaver", None) or Autosaver(tmp_path / "recovery")
+    # The model runs in the window's worker thread, so a test can patch the engine in this
+    # process; the worker process has its own tests (test_ui_worker_process, test_ui_music).
+    kwargs.setdefault("in_process", not kwargs.pop("worker_process", False))
     window = MainWindow(settings, autosaver=autosaver, warm_up=False, **kwargs)
     window.place_file = None  # tests never touch the real window.json
     # questions would block a test; each test that expects one replaces this

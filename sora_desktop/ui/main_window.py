@@ -83,6 +83,7 @@ class MainWindow(
         autosaver: Autosaver | None = None,
         warm_up: bool = True,
         generate_fn=None,
+        in_process: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings or load_settings()
@@ -99,7 +100,9 @@ class MainWindow(
 
         # ---- models and workers
         self.project_vm = ProjectViewModel(core_project.new_project(), self)
-        self.gen_worker = GenerationWorker(generate_fn)
+        # in_process: the model in the GUI's worker thread (tests that patch the engine in this
+        # process); the app itself always uses the worker process
+        self.gen_worker = GenerationWorker(generate_fn, in_process=in_process)
         self.gen_host = WorkerHost(self.gen_worker, "generation", self)
         self.export_worker = ExportWorker()
         self.export_host = WorkerHost(self.export_worker, "export", self)

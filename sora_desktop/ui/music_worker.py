@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QToolButton, QVBoxLayout
 
 from sora_desktop.engine.backend import CancelToken
 from sora_desktop.studio.music import MusicRun, run_music
@@ -24,7 +23,7 @@ from sora_desktop.studio.take_runner import (
     TakeProgress,
     TakeStarted,
 )
-from sora_desktop.ui.style import icon
+from sora_desktop.ui.queue_panel import ProgressRow
 
 log = logging.getLogger(__name__)
 
@@ -114,36 +113,14 @@ class MusicThread:
             _LINGERING.append(self)
 
 
-class MusicRow(QFrame):
+class MusicRow(ProgressRow):
     """One music job in the queue panel: title, progress, what it does now, Cancel."""
 
     def __init__(self, job_id: str, title: str, on_cancel: Callable[[str], None]) -> None:
-        super().__init__()
-        self.job_id = job_id
-        self.setObjectName("JobRow")
-        self.title = QLabel(title)
-        self.title.setObjectName("ShotTitle")
-        self.detail = QLabel("Waiting…")
-        self.detail.setObjectName("Muted")
-        self.detail.setWordWrap(True)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 1000)
-        self.bar.setTextVisible(False)
-        self.bar.setFixedHeight(6)
-        self.cancel_btn = QToolButton()
-        self.cancel_btn.setIcon(icon("cancel"))
-        self.cancel_btn.setToolTip("Stop making this music")
-        self.cancel_btn.setAutoRaise(True)
+        super().__init__(job_id, "Stop making this music")
+        self.title.setText(title)
+        self.detail.setText("Waiting…")
         self.cancel_btn.clicked.connect(lambda: self._cancel(on_cancel))
-        top = QHBoxLayout()
-        top.addWidget(self.title, 1)
-        top.addWidget(self.cancel_btn)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(10, 6, 6, 8)
-        lay.setSpacing(4)
-        lay.addLayout(top)
-        lay.addWidget(self.bar)
-        lay.addWidget(self.detail)
         self.active = True
         self._phase = ""
 

@@ -74,15 +74,13 @@ def _describe(queue: QueueViewModel, job: Job) -> str:
     return first
 
 
-class JobRow(QFrame):
-    clicked = Signal(str)
-    retry_requested = Signal(str, str)  # shot id, take id: "Retry in low memory"
+class ProgressRow(QFrame):
+    """A queue row's parts: its title and Cancel, a progress bar, and what happens now (shot
+    jobs here, music jobs in ui/music_worker.py)."""
 
-    def __init__(self, job_id: str, parent: QWidget | None = None) -> None:
+    def __init__(self, job_id: str, cancel_tip: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.job_id = job_id
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Show this shot")
         self.setObjectName("JobRow")
         self.title = QLabel()
         self.title.setObjectName("ShotTitle")
@@ -95,7 +93,7 @@ class JobRow(QFrame):
         self.bar.setFixedHeight(6)
         self.cancel_btn = QToolButton()
         self.cancel_btn.setIcon(icon("cancel"))
-        self.cancel_btn.setToolTip("Cancel this job (Esc cancels the running one)")
+        self.cancel_btn.setToolTip(cancel_tip)
         self.cancel_btn.setAutoRaise(True)
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
@@ -106,6 +104,17 @@ class JobRow(QFrame):
         lay.addLayout(top)
         lay.addWidget(self.bar)
         lay.addWidget(self.detail)
+
+
+class JobRow(ProgressRow):
+    clicked = Signal(str)
+    retry_requested = Signal(str, str)  # shot id, take id: "Retry in low memory"
+
+    def __init__(self, job_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(job_id, "Cancel this job (Esc cancels the running one)", parent)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Show this shot")
+        lay = self.layout()
         self.retry_btn = QPushButton("Retry in low memory")
         self.retry_btn.setToolTip("Decode the saved denoising again, a few frames at a time")
         self.retry_btn.setVisible(False)
