@@ -68,6 +68,7 @@ def test_failed_decode_keeps_latents_and_decode_makes_the_clip(tmp_path, micro_m
     from sora_desktop.engine.export import read_video
 
     gen = ("generate", "a red ball rolls", "--steps", "2", "--frames", "16", "--seed", "11")
+    gen += ("--upscale", "1")  # the decode restores the take at the model's size
     code, _out, err = _run(tmp_path, micro_model_dir, *gen, "-o", "out/clip.mp4")
     latents = tmp_path / "out" / "clip.latents.npz"
     assert code == 1, err

@@ -67,8 +67,12 @@ def test_frames_checks_name_the_duration_field():
 
 def test_every_bad_field_is_reported_at_once():
     base = GenerationRequest("ok", seed=1)
-    errors = logic.field_errors(base, _fields(prompt="", steps=0, seconds=0.0))
+    errors = logic.field_errors(base, _fields(prompt="x" * 5000, steps=0, seconds=0.0))
     assert {logic.error_key(e) for e in errors} == {"prompt", "steps", "duration"}
+    # an empty prompt is a shot not written yet (its other settings may change); Generate
+    # refuses it (test_ui_new_shot)
+    blank = logic.field_errors(base, _fields(prompt="", steps=0))
+    assert {logic.error_key(e) for e in blank} == {"steps"}
     with pytest.raises(FieldError) as err:
         logic.request_from_fields(base, _fields(fps=0), None)
     assert logic.error_key(err.value) == "fps"

@@ -77,7 +77,8 @@ def test_fifty_cancel_cycles_then_a_full_generation(qtbot, micro, tmp_path):
     # nothing written for the cancelled jobs: only the full job's clip, thumbnail, first and
     # last frames (keyframes for the storyboard), and no latents left once the clip exists
     names = {p.name for p in out.iterdir()}
-    expected = {"full.mp4", "full.mp4.json", "full_thumb.png", "full_first.png", "full_last.png"}
+    # a take's clip carries its request inside the file: no .json beside it any more
+    expected = {"full.mp4", "full_thumb.png", "full_first.png", "full_last.png"}
     assert names == expected, names
 
     # nothing left behind: the worker thread ended, no Python thread leaked, no job kept alive
