@@ -229,8 +229,14 @@ def test_tab_alone_reaches_every_control(window, qtbot):
     the toolbar's buttons (no focus, as in every Qt app) are all in the menus (Alt / F10)."""
     from PySide6.QtWidgets import QToolBar
 
+    from sora_desktop.core.request import GenerationRequest
     from sora_desktop.ui.accessibility import interactive_widgets
+    from tests.test_ui_keyboard import focusable
 
+    for prompt in ("a red ball", "a blue square"):  # storyboard cards are controls too
+        window.project_vm.add_shot(GenerationRequest(prompt, seed=1))
+    cards = window.storyboard.strip.cards
+    qtbot.waitUntil(lambda: all(card.isVisible() for card in cards), timeout=2000)
     window.editor.advanced.set_expanded(True)
     start = window.editor.model_combo
     start.setFocus()
@@ -246,7 +252,9 @@ def test_tab_alone_reaches_every_control(window, qtbot):
         pytest.fail("Tab never came back to the first field")
     in_menus = {a for m in window.menuBar().actions() if m.menu() for a in m.menu().actions()}
     missed = []
-    for w in interactive_widgets(window):
+    # what a user operates, and anything else Tab may stop on (cards, the scrubber…)
+    must = interactive_widgets(window) + focusable(window)
+    for w in dict.fromkeys(must):
         if not (w.isVisible() and w.isEnabled()) or w in seen or w is start:
             continue
         if isinstance(w.parentWidget(), QToolBar) and w.defaultAction() in in_menus:
@@ -254,3 +262,4 @@ def test_tab_alone_reaches_every_control(window, qtbot):
         missed.append(f"{type(w).__name__} {w.accessibleName()!r}")
     assert missed == []
     assert window.editor.prompt_edit in seen and window.editor.generate_btn in seen
+    assert len(cards) == 2 and all(card in seen for card in cards)

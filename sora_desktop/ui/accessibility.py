@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -106,6 +107,23 @@ def show_keys_on_buttons(window) -> None:
     ]
     for widget, action in pairs:
         keys_in_tooltip(widget, action)
+
+
+class _EnterClicks(QObject):
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.KeyPress and not event.modifiers():
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and obj.isEnabled():
+                obj.click()
+                return True
+        return False
+
+
+def enter_clicks(button: QAbstractButton) -> QAbstractButton:
+    """Enter on a focused tool button (a tile) clicks it, as Space does; in a dialog, Enter
+    would otherwise press the dialog's default button instead of the tile the user is on."""
+    keeper = _EnterClicks(button)
+    button.installEventFilter(keeper)
+    return button
 
 
 def tab_leaves_text_boxes(root: QWidget) -> None:

@@ -122,10 +122,9 @@ def let_panels_shrink(window) -> None:
     way (elided combo boxes, a narrower frame counter, a slimmer editor) so the main window fits
     a 1600 px screen at 150 % scaling (it needed 1613 px)."""
     for combo in window.player.findChildren(QComboBox):
-        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        combo.setMinimumContentsLength(4)
+        # the whole text while there is room (the size hint), elided only when squeezed
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         combo.setMinimumWidth(72)  # an explicit minimum overrides the wide size hint
     frame_label = getattr(window.player, "frame_label", None)
     if isinstance(frame_label, QLabel):
         frame_label.setMinimumWidth(48)
-    window.editor.setMinimumWidth(270)

@@ -9,54 +9,27 @@ from __future__ import annotations
 
 import random
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDoubleSpinBox,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QPlainTextEdit,
-    QPushButton,
-    QScrollArea,
     QSpinBox,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.request import MAX_PROMPT_CHARS, MAX_SEED, GenerationRequest
 from sora_desktop.ui import prompt_editor_vm as logic
-from sora_desktop.ui.advanced_section import AdvancedSection
-from sora_desktop.ui.editor_model_rules import EditorModelRules
 from sora_desktop.ui.model_choices import (  # noqa: F401 - the model list lives there now
     ModelChoice,
     model_choices,
     sizes_for,
     unknown_choice,
 )
+from sora_desktop.ui.prompt_editor_form import build_form
 from sora_desktop.ui.prompt_editor_vm import FIELD_NAMES, PRESETS  # noqa: F401 - moved there
 from sora_desktop.ui.style import icon
-from sora_desktop.ui.timed_prompts import TimedPromptsEditor
 from sora_desktop.ui.viewmodels import ProjectViewModel
-from sora_desktop.ui.vocabulary_note import VocabularyNote
-
-
-def _error_label() -> QLabel:
-    lab = QLabel()
-    lab.setObjectName("FieldError")
-    lab.setWordWrap(True)
-    lab.hide()
-    return lab
-
-
-def _section(text: str) -> QLabel:
-    lab = QLabel(text.upper())
-    lab.setObjectName("SectionLabel")
-    return lab
 
 
 class PromptEditor(QWidget):
@@ -79,190 +52,7 @@ class PromptEditor(QWidget):
         self.memory_mode = memory_mode or "balanced"  # the model notes name it (issue 23)
         self.choices = model_choices(models_dir, self.memory_mode)
 
-        self.heading = QLabel("New shot")
-        self.heading.setObjectName("PanelTitle")
-
-        # model
-        self.model_combo = QComboBox()
-        for c in self.choices:
-            self.model_combo.addItem(icon("models"), c.name, c.id)
-        self.model_note = QLabel()
-        self.model_note.setObjectName("Muted")
-        self.model_note.setWordWrap(True)
-        self.model_error = _error_label()
-
-        # preset
-        self.preset_combo = QComboBox()
-        self.preset_combo.addItem("Choose a preset…", None)
-        for name in PRESETS:
-            self.preset_combo.addItem(name, name)
-        self.preset_combo.setToolTip(logic.PRESETS_HINT)
-
-        # prompt
-        self.prompt_edit = QPlainTextEdit()
-        self.prompt_edit.setPlaceholderText("Describe the scene: who or what, doing what, where…")
-        self.prompt_edit.setMinimumHeight(80)
-        self.prompt_edit.setMaximumHeight(130)
-        self.char_count = QLabel()
-        self.char_count.setObjectName("Muted")
-        self.enhance_btn = QPushButton(icon("enhance"), "Enhance")
-        self.enhance_btn.setToolTip(
-            "Rewrite the prompt in words the model understands best; you can edit or undo it"
-        )
-        self.enhance_note = QLabel()
-        self.enhance_note.setObjectName("Notice")
-        self.enhance_note.setWordWrap(True)
-        self.enhance_note.hide()
-        self.revert_btn = QPushButton("Use my words")
-        self.revert_btn.setToolTip("Put back the prompt as you wrote it before Enhance")
-        self.revert_btn.hide()
-        self.prompt_error = _error_label()
-        self.vocabulary_note = VocabularyNote()  # the built-in model: words it cannot draw
-        self.policy_label = QLabel()
-        self.policy_label.setObjectName("PolicyMessage")
-        self.policy_label.setWordWrap(True)
-        self.policy_label.hide()
-
-        self.negative_edit = QPlainTextEdit()
-        self.negative_edit.setPlaceholderText("What to avoid (optional)")
-        self.negative_edit.setFixedHeight(52)
-        self.negative_error = _error_label()
-
-        # numbers
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(-1, 2**31 - 1)  # wide on purpose: the request validates
-        self.seed_spin.setToolTip("The same seed and settings give the same clip")
-        self.seed_lock = QToolButton()
-        self.seed_lock.setCheckable(True)
-        self.seed_lock.setChecked(True)
-        self.seed_lock.setIcon(icon("lock"))
-        self.seed_lock.setToolTip("Locked: keep this seed. Unlocked: a new seed every Generate")
-        self.seed_dice = QToolButton()
-        self.seed_dice.setIcon(icon("dice"))
-        self.seed_dice.setToolTip("Pick a random seed now")
-        self.seed_error = _error_label()
-
-        self.duration_spin = QDoubleSpinBox()
-        self.duration_spin.setRange(0.0, 600.0)
-        self.duration_spin.setDecimals(2)
-        self.duration_spin.setSingleStep(0.5)
-        self.duration_spin.setSuffix(" s")
-        self.fps_spin = QSpinBox()
-        self.fps_spin.setRange(0, 240)
-        self.fps_spin.setSuffix(" fps")
-        self.duration_error = _error_label()
-        self.fps_error = _error_label()
-
-        self.size_combo = QComboBox()
-        self.size_error = _error_label()
-
-        self.steps_spin = QSpinBox()
-        self.steps_spin.setRange(0, 1000)
-        self.steps_spin.setToolTip("More steps: cleaner detail, slower")
-        self.guidance_spin = QDoubleSpinBox()
-        self.guidance_spin.setRange(0.0, 100.0)
-        self.guidance_spin.setSingleStep(0.5)
-        self.guidance_spin.setToolTip("How strictly to follow the prompt")
-        self.steps_error = _error_label()
-        self.guidance_error = _error_label()
-
-        self.continue_check = QCheckBox("Continue from previous shot")
-        self.rules = EditorModelRules(self)  # duration fix and why Continue is off (issue 23)
-        self._can_continue = False
-
-        self.generate_btn = QPushButton(icon("generate"), "Generate")
-        self.generate_btn.setObjectName("PrimaryButton")
-        self.generate_btn.setToolTip("Generate this shot (Ctrl+Enter)")
-        self.variations_btn = QPushButton(icon("variations"), "Variations")
-        self.variations_btn.setToolTip("Generate 3 takes with new seeds, then pick the best")
-
-        # layout
-        body = QWidget()
-        lay = QVBoxLayout(body)
-        lay.setContentsMargins(14, 10, 14, 14)
-        lay.setSpacing(4)
-        lay.addWidget(self.heading)
-        lay.addWidget(_section("Model"))
-        lay.addWidget(self.model_combo)
-        lay.addWidget(self.model_note)
-        lay.addWidget(self.model_error)
-        lay.addWidget(_section(logic.PRESETS_TITLE))
-        lay.addWidget(self.preset_combo)
-        lay.addWidget(_section("Prompt"))
-        lay.addWidget(self.prompt_edit)
-        row = QHBoxLayout()
-        row.addWidget(self.char_count)
-        row.addStretch(1)
-        row.addWidget(self.revert_btn)
-        row.addWidget(self.enhance_btn)
-        lay.addLayout(row)
-        lay.addWidget(self.enhance_note)
-        lay.addWidget(self.prompt_error)
-        lay.addWidget(self.vocabulary_note)
-        lay.addWidget(_section("Negative prompt"))
-        lay.addWidget(self.negative_edit)
-        lay.addWidget(self.negative_error)
-        self.timed_edit = TimedPromptsEditor()  # a long shot's prompts over time
-        self.timed_error = _error_label()
-        lay.addWidget(_section("Prompts over time"))
-        lay.addWidget(self.timed_edit)
-        lay.addWidget(self.timed_error)
-
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(2)
-        grid.addWidget(_section("Duration"), 0, 0)
-        grid.addWidget(_section("Frame rate"), 0, 1)
-        grid.addWidget(self.duration_spin, 1, 0)
-        grid.addWidget(self.fps_spin, 1, 1)
-        grid.addWidget(self.duration_error, 2, 0)
-        grid.addWidget(self.fps_error, 2, 1)
-        lay.addLayout(grid)
-        lay.addWidget(self.rules.duration_fix)
-
-        lay.addWidget(_section("Size"))
-        lay.addWidget(self.size_combo)
-        lay.addWidget(self.size_error)
-        lay.addSpacing(6)
-        lay.addWidget(self.continue_check)
-        lay.addWidget(self.rules.continue_note)
-        # technical settings fold away (issue 20); closed by default, remembered by the window
-        self.advanced = AdvancedSection()
-        adv = QGridLayout()
-        adv.setHorizontalSpacing(8)
-        adv.setVerticalSpacing(2)
-        adv.addWidget(_section("Steps"), 0, 0)
-        adv.addWidget(_section("Guidance"), 0, 1)
-        adv.addWidget(self.steps_spin, 1, 0)
-        adv.addWidget(self.guidance_spin, 1, 1)
-        adv.addWidget(self.steps_error, 2, 0)
-        adv.addWidget(self.guidance_error, 2, 1)
-        self.advanced.body_layout.addLayout(adv)
-        self.advanced.body_layout.addWidget(_section("Seed"))
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed_spin, 1)
-        seed_row.addWidget(self.seed_lock)
-        seed_row.addWidget(self.seed_dice)
-        self.advanced.body_layout.addLayout(seed_row)
-        self.advanced.body_layout.addWidget(self.seed_error)
-        lay.addWidget(self.advanced)
-        lay.addStretch(1)
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
-        actions = QHBoxLayout()
-        actions.setContentsMargins(14, 8, 14, 12)
-        actions.addWidget(self.generate_btn, 2)
-        actions.addWidget(self.variations_btn, 1)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(0)
-        outer.addWidget(scroll, 1)
-        outer.addWidget(self.policy_label)
-        outer.addLayout(actions)
-        self.setMinimumWidth(300)
+        build_form(self)  # the fields and their layout (ui/prompt_editor_form.py)
 
         self.errors = {
             "prompt": self.prompt_error,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 from sora_desktop.core.jobs import Job
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import QueueViewModel
+from sora_desktop.ui.zoom import size_in_em
 
 COUNTDOWN_MS = 250  # the running job's text counts down between step reports
 
@@ -162,7 +164,7 @@ class QueuePanel(QWidget):
         head.addWidget(title)
         head.addStretch(1)
         head.addWidget(self.summary)
-        buttons = QHBoxLayout()
+        buttons = self.buttons = QHBoxLayout()
         buttons.setContentsMargins(12, 0, 12, 6)
         buttons.addWidget(self.cancel_all_btn)
         buttons.addWidget(self.clear_btn)
@@ -172,8 +174,9 @@ class QueuePanel(QWidget):
         self.rows_layout = QVBoxLayout(self.list)
         self.rows_layout.setContentsMargins(10, 4, 10, 10)
         self.rows_layout.setSpacing(6)
-        self.empty = QLabel("Nothing queued.\nGenerated shots appear here with\ntheir progress.")
+        self.empty = QLabel("Nothing queued. Generated shots appear here with their progress.")
         self.empty.setObjectName("Muted")
+        self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -186,7 +189,7 @@ class QueuePanel(QWidget):
         lay.addLayout(head)
         lay.addLayout(buttons)
         lay.addWidget(scroll, 1)
-        self.setMinimumWidth(230)
+        size_in_em(self, min_width=13)  # grows with the UI zoom
 
         self.rows: dict[str, JobRow] = {}
         self.cancel_all_btn.clicked.connect(queue.cancel_all)
@@ -197,6 +200,17 @@ class QueuePanel(QWidget):
         self.countdown.setInterval(COUNTDOWN_MS)
         self.countdown.timeout.connect(self._tick)
         self.rebuild()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        """Narrow (large text): the two buttons stack instead of being cut."""
+        m = self.buttons.contentsMargins()
+        need = sum(b.sizeHint().width() for b in (self.cancel_all_btn, self.clear_btn))
+        need += m.left() + m.right() + self.buttons.spacing()
+        Dir = QBoxLayout.Direction  # noqa: N806
+        wanted = Dir.LeftToRight if event.size().width() >= need else Dir.TopToBottom
+        if self.buttons.direction() != wanted:
+            self.buttons.setDirection(wanted)
+        super().resizeEvent(event)
 
     def _tick(self) -> None:
         running = self.queue.running()

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from sora_desktop.studio.examples import EXAMPLE_STORYBOARDS, ExampleStoryboard, example_project
+from sora_desktop.ui.accessibility import enter_clicks
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,9 @@ class StartScreen(QDialog):
         lay.addWidget(QLabel("Recent projects" if files else "No recent projects yet."))
         row = QHBoxLayout()
         for f in files:
-            tile = QToolButton()
+            tile = enter_clicks(QToolButton())
+            tile.setObjectName("StartTile")
+            tile.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab reaches it; Enter/Space opens
             tile.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             tile.setIconSize(THUMB)
             blank = QPixmap(THUMB)

@@ -35,17 +35,35 @@ from sora_desktop.ui.viewmodels import (
     changed_settings,
     is_out_of_date,
 )
+from sora_desktop.ui.zoom import em, refit_on_zoom
 
 MIME_SHOT = "application/x-sora-desktop-shot"
 PX_PER_SECOND = 80
 MIN_CARD_W, MAX_CARD_W = 200, 480
-CARD_H = 196
+CARD_H = 196  # at the system font size; card_height() follows the font (UI zoom)
 THUMB_H = 84
+CARD_CHROME = 130  # margins, spacing, thumbnail and progress bar, in pixels
+CARD_TEXT_EM = 4.4  # title, two prompt lines and the seed line
+
+
+def card_height() -> int:
+    """A card's height: the thumbnail plus its lines of text, which grow with the UI zoom."""
+    return CARD_CHROME + em(CARD_TEXT_EM)
+
+
 TRIM_HANDLE_PX = 8
 
 
+MIN_CARD_EM = 16.7  # a short shot's card still fits its words at any zoom
+
+
+def min_card_width() -> int:
+    return max(MIN_CARD_W, em(MIN_CARD_EM))
+
+
 def card_width(seconds: float) -> int:
-    return int(max(MIN_CARD_W, min(MAX_CARD_W, seconds * PX_PER_SECOND)))
+    low = min_card_width()
+    return int(max(low, min(max(low, MAX_CARD_W), seconds * PX_PER_SECOND)))
 
 
 def _repolish(w: QWidget) -> None:
@@ -89,8 +107,10 @@ class ShotCard(QFrame):
         super().__init__(parent)
         self.shot_id = shot_id
         self.setObjectName("ShotCard")
-        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # so Delete acts on the storyboard
-        self.setFixedHeight(CARD_H)
+        # Tab reaches a card (keyboard-only use); Enter/Space selects it, the Menu key or
+        # Shift+F10 opens its menu, and Delete acts on the storyboard
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setFixedHeight(card_height())
         self.setMouseTracking(True)
         self.seconds = 2.0
         self.fps = 8
@@ -177,6 +197,7 @@ class ShotCard(QFrame):
             "decode_failed": "Decode failed",
         }.get(status, status)
         self.chip.setText(label)
+        self.setAccessibleName(f"{title}, {label}")
         self.chip.setProperty("status", status)
         _repolish(self.chip)
         self.chip.setFixedSize(self.chip.sizeHint())  # the whole word, always
@@ -190,12 +211,7 @@ class ShotCard(QFrame):
         self.setProperty("selected", "true" if selected else "false")
         self.setProperty("status", status)
         _repolish(self)
-        fm = QFontMetrics(self.prompt.font())
-        width = max(40, self.width() - 24)
-        text = fm.elidedText(
-            req.prompt.replace("\n", " ") or BLANK_CARD, Qt.TextElideMode.ElideRight, width * 2 - 10
-        )
-        self.prompt.setText(text)
+        self.prompt.setText(self._two_lines(req.prompt.replace("\n", " ") or BLANK_CARD))
         self.prompt.setToolTip(req.prompt)
         takes = len(shot.takes)
         take_no = ""
@@ -219,6 +235,32 @@ class ShotCard(QFrame):
             no_clip = {"failed": "No clip", "decode_failed": "No clip", "generating": "Generating…"}
             self.thumb.setText(no_clip.get(status, ""))
 
+    def _two_lines(self, words: str) -> str:
+        """The prompt shortened with "…" to what two wrapped lines of the card can show."""
+        self.prompt.ensurePolished()  # the theme's font size for prompts
+        fm = QFontMetrics(self.prompt.font())
+        width = max(40, self.width() - 24)
+        room = 2 * fm.lineSpacing() + 2
+        text = words
+        for cut in range(10, width, max(4, fm.averageCharWidth() * 2)):
+            text = fm.elidedText(words, Qt.TextElideMode.ElideRight, width * 2 - cut)
+            self.prompt.setText(text)
+            if self.prompt.heightForWidth(width) <= room:
+                break
+        return text
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
+        key, mods = event.key(), event.modifiers()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and not mods:
+            self.clicked.emit(self.shot_id)
+            return
+        shift_f10 = key == Qt.Key.Key_F10 and mods == Qt.KeyboardModifier.ShiftModifier
+        if key == Qt.Key.Key_Menu or shift_f10:
+            self.clicked.emit(self.shot_id)
+            self.context_requested.emit(self.shot_id, self.mapToGlobal(self.rect().center()))
+            return
+        super().keyPressEvent(event)
+
     # ------------------------------------------------------------------ mouse
     def _on_trim_edge(self, pos: QPoint) -> bool:
         return pos.x() >= self.width() - TRIM_HANDLE_PX
@@ -241,7 +283,9 @@ class ShotCard(QFrame):
             self.setCursor(Qt.CursorShape.SizeHorCursor if edge else Qt.CursorShape.OpenHandCursor)
             return
         if self._trim_start_w is not None:
-            new_w = max(MIN_CARD_W, min(MAX_CARD_W, self._trim_start_w + pos.x() - self._press.x()))
+            low = min_card_width()
+            wanted = self._trim_start_w + pos.x() - self._press.x()
+            new_w = max(low, min(max(low, MAX_CARD_W), wanted))
             self.setFixedWidth(new_w)
             self.meta.setText(f"{self._seconds_for_width(new_w):.1f}s — release to trim")
             return
@@ -361,13 +405,15 @@ class StoryboardWidget(QWidget):
         self.strip = _CardStrip()
         self.add_card = QPushButton("+\nAdd shot")
         self.add_card.setObjectName("AddShotCard")
-        self.add_card.setFixedSize(110, CARD_H)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
-        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # a short window (a laptop at 200 % text) scrolls the cards instead of cutting them
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.scroll.setWidget(self.strip)
-        self.scroll.setFixedHeight(CARD_H + 34)
-        self.scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.lanes: list[QWidget] = []
+        self.refit_em()
+        refit_on_zoom(self)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -397,7 +443,19 @@ class StoryboardWidget(QWidget):
         column.addWidget(self.scroll.takeWidget())
         column.addWidget(lane)
         self.scroll.setWidget(body)
-        self.scroll.setFixedHeight(self.scroll.maximumHeight() + lane.maximumHeight())
+        self.lanes.append(lane)
+        self.refit_em()
+
+    def refit_em(self) -> None:
+        """Card and strip heights for the current font (called again after a zoom)."""
+        height = card_height()
+        self.add_card.setFixedSize(max(110, self.add_card.sizeHint().width()), height)
+        for card in self.strip.cards:
+            card.setFixedHeight(height)
+        self.refresh_all()  # widths, status chips and shortened prompts for the new font
+        lanes = sum(lane.maximumHeight() for lane in self.lanes)
+        self.scroll.setMaximumHeight(height + 34 + lanes)
+        self.scroll.setMinimumHeight(min(height + 34 + lanes, em(8)))
 
     # ------------------------------------------------------------------ building
     def card(self, shot_id: str) -> ShotCard | None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from sora_desktop.core.project import Take
 from sora_desktop.studio.media import thumbnail_path
 from sora_desktop.studio.takes import take_clip
+from sora_desktop.ui.accessibility import enter_clicks
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ class TakesGrid(QDialog):
             f"Shot {number}: {len(shot.takes)} take{'s' if len(shot.takes) != 1 else ''}. "
             + ("Click a finished take to use it in the film." if done else "None is finished yet.")
         )
+        # a keyboard user keeps their place: the tile rebuilt for the focused take gets focus
+        focused = next((tid for tid, tile in self.tiles.items() if tile.hasFocus()), None)
         while self.grid.count():
             item = self.grid.takeAt(0)
             if item.widget() is not None:
@@ -122,16 +125,21 @@ class TakesGrid(QDialog):
         for n, take in enumerate(shot.takes, 1):
             tile = self._tile(n, take, take.id == shot.selected_take)
             self.grid.addWidget(tile, (n - 1) // COLUMNS, (n - 1) % COLUMNS)
+            if self.isVisible():
+                tile.show()  # now, not at the next turn: the next Tab finds it
             self.tiles[take.id] = tile
             clip = take_clip(self.vm.project, take)
             if clip is not None and thumbnail_path(clip).is_file():
                 thumbs.append((take.id, thumbnail_path(clip)))
+        if focused in self.tiles:
+            self.tiles[focused].setFocus(Qt.FocusReason.OtherFocusReason)
         if thumbs:
             self.loader.load(thumbs)
 
     def _tile(self, number: int, take: Take, picked: bool) -> QToolButton:
-        tile = QToolButton()
+        tile = enter_clicks(QToolButton())
         tile.setObjectName("TakeTile")
+        tile.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab reaches it; Enter/Space picks
         tile.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
         tile.setIconSize(TILE)
         tile.setCheckable(True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtGui import QAction, QFont, QKeySequence
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QAction, QFont, QFontInfo, QKeySequence
+from PySide6.QtWidgets import QApplication, QWidget
 
 from sora_desktop.core.settings import UI_ZOOM_MAX, UI_ZOOM_MIN
 
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 ZOOM_STEPS = (0.5, 0.67, 0.75, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 assert ZOOM_STEPS[0] >= UI_ZOOM_MIN and ZOOM_STEPS[-1] <= UI_ZOOM_MAX
 _BASE_PROPERTY = "sora_base_font_pt"
+_EM_PROPERTY = "sora_em_sizes"  # a widget's sizes in em, applied again after each zoom
+_REFIT_PROPERTY = "sora_refit_em"  # a widget whose refit_em() runs after each zoom
 FALLBACK_POINT_SIZE = 10.0  # a font given in pixels has no point size
 
 
@@ -46,7 +48,58 @@ def apply_zoom(app: QApplication, zoom: float) -> float:
     font.setPointSizeF(base_point_size(app) * zoom)
     app.setFont(font)
     style.restyle(app)  # the style sheet's sizes follow the new font
+    resize_em_widgets(app)
     return zoom
+
+
+def em(count: float = 1.0) -> int:
+    """``count`` em in pixels: the application font's size, so a length in em grows with the
+    system font and the UI zoom (a panel's minimum width, a card's height)."""
+    return round(count * QFontInfo(QApplication.font()).pixelSize())
+
+
+_SETTERS = {
+    "min_width": QWidget.setMinimumWidth,
+    "min_height": QWidget.setMinimumHeight,
+    "max_height": QWidget.setMaximumHeight,
+    "fixed_width": QWidget.setFixedWidth,
+    "fixed_height": QWidget.setFixedHeight,
+}
+
+
+def size_in_em(widget: QWidget, **sizes: float) -> QWidget:
+    """Give ``widget`` sizes in em (``min_width=22``, ``fixed_height=1.5`` …) instead of pixels;
+    they are applied now and again after every zoom change. Returns the widget."""
+    unknown = set(sizes) - set(_SETTERS)
+    if unknown:
+        raise ValueError(f"size_in_em: unknown size {sorted(unknown)}; allowed {sorted(_SETTERS)}")
+    widget.setProperty(_EM_PROPERTY, dict(sizes))
+    _apply_em(widget, sizes)
+    return widget
+
+
+def _apply_em(widget: QWidget, sizes: dict) -> None:
+    for name, count in sizes.items():
+        _SETTERS[name](widget, em(count))
+
+
+def refit_on_zoom(widget: QWidget) -> None:
+    """``widget.refit_em()`` (sizes it works out from the font) runs again after every zoom."""
+    widget.setProperty(_REFIT_PROPERTY, True)
+
+
+def resize_em_widgets(app: QApplication) -> int:
+    """Apply every widget's em sizes for the current font; returns how many widgets."""
+    done = 0
+    for widget in app.allWidgets():
+        sizes = widget.property(_EM_PROPERTY)
+        if sizes:
+            _apply_em(widget, sizes)
+            done += 1
+        if widget.property(_REFIT_PROPERTY) and hasattr(widget, "refit_em"):
+            widget.refit_em()
+            done += 1
+    return done
 
 
 def next_step(zoom: float, direction: int) -> float:
