@@ -1,7 +1,8 @@
 """Save docs/screenshots/advanced_section.png (the prompt editor with Advanced open) and
-docs/screenshots/zoom_150.png (the window at 150 % text size, Ctrl+plus).
+docs/screenshots/zoom_150.png (the window at 150 % text size, Ctrl+plus, at its default size
+on a 1366x768 screen, with shots on the storyboard).
 
-    QT_QPA_PLATFORM=offscreen python scripts/screenshot_a11y.py [--out DIR]
+    xvfb-run -a python scripts/screenshot_a11y.py [--out DIR]
 """
 
 from __future__ import annotations
@@ -36,8 +37,17 @@ def main() -> int:
     settings = Settings(autosave_seconds=0, advanced_open=True)
     window = MainWindow(settings, autosaver=Autosaver(home / "recovery"), warm_up=False)
     window.place_file = None
-    window.resize(1440, 900)
+    from PySide6.QtCore import QRect
+
+    from sora_desktop.core.request import GenerationRequest
+    from sora_desktop.ui.geometry import default_rect
+
+    window.setGeometry(default_rect(QRect(0, 0, 1366, 768)))
     window.show()
+    for n, prompt in enumerate(
+        ["a red circle bounces up and down on a plain green background", "a blue square"]
+    ):
+        window.project_vm.add_shot(GenerationRequest(prompt, seed=7 + n))
     window.editor.prompt_edit.setPlainText("a yellow star spins slowly on a dark blue background")
     settle(app, 600)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -235,4 +235,4 @@ def build_form(ed: PromptEditor) -> None:
     outer.addWidget(scroll, 1)
     outer.addWidget(ed.policy_label)
     outer.addLayout(actions)
-    size_in_em(ed, min_width=20)  # grows with the UI zoom
+    size_in_em(ed, min_width=21)  # grows with the UI zoom; the form fits without sideways scrolling

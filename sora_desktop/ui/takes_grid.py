@@ -119,6 +119,7 @@ class TakesGrid(QDialog):
         while self.grid.count():
             item = self.grid.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()  # gone now, not at the next event-loop turn
                 item.widget().deleteLater()
         self.tiles = {}
         thumbs: list[tuple[str, Path]] = []
