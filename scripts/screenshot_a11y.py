@@ -2,7 +2,7 @@
 docs/screenshots/zoom_150.png (the window at 150 % text size, Ctrl+plus, at its default size
 on a 1366x768 screen, with shots on the storyboard).
 
-    xvfb-run -a python scripts/screenshot_a11y.py [--out DIR]
+    xvfb-run -a -s "-screen 0 1366x768x24" python scripts/screenshot_a11y.py [--out DIR]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Save docs/screenshots/start_screen.png (recent projects with their thumbnails, "New film"
 and the examples) and docs/screenshots/takes_grid.png (one shot's takes side by side).
 
-    xvfb-run -a python scripts/screenshot_start.py [--out DIR]
+    xvfb-run -a -s "-screen 0 1366x768x24" python scripts/screenshot_start.py [--out DIR]
 
 Everything is made for real: each recent project's first shot and each take is generated with
 the built-in model (about a second each), the projects are saved with Save As, and the start
@@ -59,6 +59,7 @@ def main() -> int:
     os.environ["SORA_DESKTOP_HOME"] = str(home)
     args.out.mkdir(parents=True, exist_ok=True)
     from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QCursor
 
     from sora_desktop.core.autosave import Autosaver
     from sora_desktop.core.settings import Settings
@@ -109,10 +110,10 @@ def main() -> int:
     tiles = list(grid.tiles.values())
     wait_until(app, lambda: all(t.property("thumbnail") for t in tiles), 30)
     grid.pick(shot.takes[1].id)  # the picked take is marked
+    if app.focusWidget() is not None:
+        app.focusWidget().clearFocus()  # no focus frame that looks like a second pick
+    QCursor.setPos(grid.mapToGlobal(grid.rect().bottomRight()) + QPoint(40, 40))  # no hover
     settle(app, 400)
-    last = grid.tiles[shot.takes[-1].id]
-    grid.resize(grid.width(), last.mapTo(grid, QPoint(0, last.height())).y() + 24)
-    settle(app, 300)
     grid.grab().save(str(grid_path := args.out / "takes_grid.png"))
     grid.close()
     window.project_vm.mark_saved()

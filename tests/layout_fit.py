@@ -56,14 +56,14 @@ def needed_size(w: QWidget) -> QSize:
 def _visible_in(w: QWidget, top: QWidget) -> tuple[QRect, QWidget | None]:
     """``w``'s rect in ``top`` clipped by every ancestor, stopping at a scroll area's
     viewport (returned: the scroll area, whose content can be scrolled into view)."""
-    rect = QRect(QPoint(0, 0), w.size())
+    rect = QRect(QPoint(0, 0), QWidget.size(w))
     child, parent = w, w.parentWidget()
     while parent is not None:
         rect = rect.translated(child.pos())
         area = parent.parentWidget()
         if isinstance(area, QAbstractScrollArea) and parent is area.viewport():
             return rect, area
-        rect = rect.intersected(QRect(QPoint(0, 0), parent.size()))
+        rect = rect.intersected(QRect(QPoint(0, 0), QWidget.size(parent)))
         if parent is top:
             break
         child, parent = parent, parent.parentWidget()
@@ -76,7 +76,7 @@ def clipped(top: QWidget) -> list[str]:
     for w in top.findChildren(QWidget):
         if not isinstance(w, CHECKED) or not w.isVisibleTo(top) or w.objectName().startswith("qt_"):
             continue
-        if w.size().isEmpty():
+        if QWidget.size(w).isEmpty():
             problems.append(f"{describe(w)}: no room at all")
             continue
         if isinstance(w, QLabel) and not w.text() and w.pixmap().isNull():
@@ -89,7 +89,7 @@ def clipped(top: QWidget) -> list[str]:
             continue
         rect, area = _visible_in(w, top)
         if area is None:
-            if rect.size() != w.size():
+            if rect.size() != QWidget.size(w):
                 problems.append(
                     f"{describe(w)}: {w.width()}x{w.height()} cut to "
                     f"{rect.width()}x{rect.height()} by its panel"
@@ -97,15 +97,15 @@ def clipped(top: QWidget) -> list[str]:
             continue
         # inside a scroll area: it can be scrolled into view if the view is as large as it,
         # and horizontally only if that scroll bar is allowed
-        view = area.viewport().size()
+        view = QWidget.size(area.viewport())
         wide_ok = need.width() <= view.width()
         if isinstance(area, QScrollArea) and area.widget() is not None:
             from PySide6.QtCore import Qt
 
             no_h = area.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
             content = area.widget()
-            inside = QRect(w.mapTo(content, QPoint(0, 0)), w.size())
-            limit = QRect(QPoint(0, 0), content.size())
+            inside = QRect(w.mapTo(content, QPoint(0, 0)), QWidget.size(w))
+            limit = QRect(QPoint(0, 0), QWidget.size(content))
             if no_h:
                 limit.setWidth(min(limit.width(), view.width()))
             if not limit.contains(inside) or not wide_ok or need.height() > view.height():

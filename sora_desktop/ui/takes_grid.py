@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QGridLayout,
@@ -95,12 +95,34 @@ class TakesGrid(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(self.heading)
         lay.addWidget(scroll, 1)
-        self.resize(4 * (TILE.width() + 24) + 40, 2 * (TILE.height() + 90) + 80)
         self.loader = _ThumbLoader(self)
         self.loader.loaded.connect(self._on_thumb, Qt.ConnectionType.QueuedConnection)
         vm.shot_changed.connect(self._on_shot_changed)
         vm.shots_changed.connect(self._on_shots_changed)
         self.refresh()
+        self.resize(self.fitting_size())
+
+    def fitting_size(self) -> QSize:
+        """Room for up to COLUMNS x 2 tiles at the current text size, inside the screen."""
+        tiles = list(self.tiles.values())
+        if tiles:
+            tiles[0].ensurePolished()
+            hint = tiles[0].sizeHint()
+        else:
+            hint = TILE
+        cols = max(1, min(COLUMNS, len(tiles)))
+        rows = max(1, min(2, -(-len(tiles) // COLUMNS)))
+        gap = self.grid.spacing() + 2
+        m = self.layout().contentsMargins()
+        self.heading.ensurePolished()
+        width = cols * (hint.width() + gap) + m.left() + m.right() + 24  # 24: a scroll bar
+        height = rows * (hint.height() + gap) + m.top() + m.bottom() + 24
+        height += self.heading.heightForWidth(width - m.left() - m.right()) + gap
+        size = QSize(max(width, 360), height)
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            size = size.boundedTo(screen.availableGeometry().size() * 0.9)
+        return size
 
     # ------------------------------------------------------------------ filling
     def refresh(self) -> None:
