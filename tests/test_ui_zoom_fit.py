@@ -23,12 +23,13 @@ SCREEN = QRect(0, 0, 1366, 768)
 @pytest.fixture
 def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
     from sora_desktop.core.request import GenerationRequest
+    from sora_desktop.ui import style
     from sora_desktop.ui.geometry import default_rect
     from sora_desktop.ui.style import apply_theme
 
     use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
     app = QApplication.instance()
-    font = app.font()
+    font, style_name, palette = app.font(), app.style().name(), app.palette()
     apply_theme(app, "dark")  # the theme's em text sizes, as the app has them
     w = make_window(tmp_path)
     w.setGeometry(default_rect(SCREEN))
@@ -40,30 +41,28 @@ def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
     yield w
     w.zoom.set(1.0)
     close_window(w)
-    app.setFont(font)
+    app.setFont(font)  # the look is process-wide: back as other tests had it
     app.setStyleSheet("")
+    app.setStyle(style_name)
+    app.setPalette(palette)
+    style._theme_applied = False
 
 
-def _outside_player(problems: list[str], window) -> list[str]:
-    """The player's controls row (ui/player.py) is another helper's part: checked apart."""
+def _outside_player(problems: list[str]) -> list[str]:
+    """The player's controls row (ui/player.py: one row of buttons, a frame counter and two
+    combo boxes) is another part of issue 20's work and is left out here."""
     return [p for p in problems if "PlayerWidget" not in p]
 
 
-@pytest.mark.parametrize("zoom", [1.0, 1.5, 2.0])
-def test_nothing_is_cut_off_at_any_zoom(window, qtbot, zoom):
+def test_nothing_is_cut_off_at_any_zoom(window, qtbot):
     from sora_desktop.ui.geometry import default_rect
 
-    window.zoom.set(zoom)
     size = default_rect(SCREEN).size()
-    qtbot.waitUntil(lambda: window.size() == size, timeout=3000)  # it never outgrows the screen
-    qtbot.wait(300)  # layouts settle (each pass can post another layout request)
-    assert window.width() <= SCREEN.width() and window.height() <= SCREEN.height()
-    assert window.minimumSizeHint().height() <= size.height()
-    assert _outside_player(clipped(window), window) == []
-
-
-@pytest.mark.xfail(reason="ui/player.py: its one controls row is wider than the player at 150 %")
-def test_player_controls_fit_at_150(window, qtbot):
-    window.zoom.set(1.5)
-    qtbot.wait(300)
-    assert clipped(window.player) == []
+    found = {}
+    for zoom in (1.0, 1.5, 2.0):
+        window.zoom.set(zoom)
+        qtbot.waitUntil(lambda: window.size() == size, timeout=3000)  # never outgrows the screen
+        qtbot.wait(300)  # layouts settle (each pass can post another layout request)
+        assert window.minimumSizeHint().height() <= size.height(), zoom
+        found[zoom] = _outside_player(clipped(window))
+    assert found == {1.0: [], 1.5: [], 2.0: []}
