@@ -56,8 +56,11 @@ def preview_film(project: Any) -> PreviewFilm | None:
         shots = [(t.request.num_frames, t.request.fps) for t in _film_takes(project, None)]
         try:
             film_cut(shots, plan.fps, cf)
-        except ValueError as exc:
-            note = str(exc).split(": ", 1)[-1] + "; shown without cross-fades"
+        except ValueError:
+            note = (
+                "The cross-fade is longer than a shot allows, so the storyboard plays with "
+                "cuts; shorten the cross-fade in Export."
+            )
             cf = 0
     return PreviewFilm(plan.fps, cf, settings.fit, settings.upscale_method, note)
 

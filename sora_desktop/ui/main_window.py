@@ -463,8 +463,13 @@ class MainWindow(
             self.status("No shot has a clip yet.")
             return
         self.audio_playback.expect(shown)
+        from sora_desktop.studio.film_preview import preview_film
+
+        film = preview_film(self.project_vm.project)  # the Export settings' cross-fade, rate, fit
+        if film is not None and film.note:
+            self.status(film.note)
         try:
-            self.player.vm.load_clips(clips, f"Storyboard  ·  {len(clips)} shots")
+            self.player.vm.load_clips(clips, f"Storyboard  ·  {len(clips)} shots", film)
         except ValueError as exc:
             self.status(f"Cannot play the storyboard: {exc}")
             return
