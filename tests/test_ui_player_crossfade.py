@@ -89,10 +89,16 @@ def test_a_crossfade_changed_in_export_is_used_by_the_next_play(qtbot, window, t
     player = play_whole_storyboard(qtbot, window)
     assert len(player.vm.frames) == 12
     vm = window.project_vm
-    # what the Export dialog does with the cross-fade the user chose: 1 frame
+    # what the Export dialog does with the cross-fade the user chose: 1 frame; the storyboard
+    # on screen is shown again with it
     vm.set_export_settings(vm.project.export_settings.with_changes(crossfade_frames=1))
-    window.act_play_all.trigger()
     qtbot.waitUntil(lambda: len(player.vm.frames) == 15, timeout=10_000)
+    # playing one shot meanwhile, the next "Play whole storyboard" uses the new one (2 frames)
+    player.source_combo.setCurrentIndex(0)
+    vm.set_export_settings(vm.project.export_settings.with_changes(crossfade_frames=2))
+    assert len(player.vm.frames) == 8
+    window.act_play_all.trigger()
+    qtbot.waitUntil(lambda: len(player.vm.frames) == 14, timeout=10_000)
     player.vm.stop()
     film = exported_frames(vm.project, tmp_path)
     shown = np.stack([qimage_array(img) for img in player.vm.frames])
