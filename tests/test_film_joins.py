@@ -94,3 +94,24 @@ def test_the_players_preview_is_the_exports_film_frame_for_frame(crossfade):
     assert np.array_equal(np.stack(got), want)
     # frames repeated by retiming are converted once (8 fps shots at 16 fps show each twice)
     assert len(converted) < len(got)
+
+
+def test_decoded_clips_of_other_sizes_and_rates_preview_as_exported(tmp_path):
+    """Real files (the mixed storyboard: 64x64 at 8 fps, 48x48 at 16, 96x64 at 24): the
+    preview decoded from them is the export's film, letterbox bars and cross-fades included."""
+    from sora_desktop.engine.export import read_video
+    from sora_desktop.engine.export.film import assemble_film
+    from sora_desktop.studio.film import film_clips
+    from sora_desktop.studio.film_preview import PreviewFilm, decode_film
+    from tests.film_support import mixed_project
+
+    project = mixed_project(tmp_path / "film")
+    paths = film_clips(project)
+    film = PreviewFilm(24, 3, "letterbox", "nearest")
+    got, cut = decode_film(paths, film, lambda f: f.copy(), 640, 1 << 30)
+    want = assemble_film([read_video(p) for p in paths], 24, crossfade_frames=3)
+    assert len(got) == cut.frames == len(want)
+    assert np.array_equal(np.stack(got), want)
+    # at a smaller size for the screen: the same film, scaled (each side within a pixel)
+    small, _cut = decode_film(paths, film, lambda f: f.copy(), 48, 1 << 30)
+    assert len(small) == len(want) and small[0].shape == (32, 48, 3)

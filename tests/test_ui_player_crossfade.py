@@ -65,7 +65,12 @@ def play_whole_storyboard(qtbot, window):
     return player
 
 
-def test_whole_storyboard_shows_the_exports_crossfades(qtbot, window, tmp_path):
+@pytest.mark.parametrize("background", [False, True], ids=["small", "loader-thread"])
+def test_whole_storyboard_shows_the_exports_crossfades(
+    qtbot, window, tmp_path, monkeypatch, background
+):
+    if background:  # as a storyboard of big clips loads: decoded and blended off the GUI
+        monkeypatch.setattr("sora_desktop.ui.player.SYNC_BYTES", 0)
     player = play_whole_storyboard(qtbot, window)
     film = exported_frames(window.project_vm.project, tmp_path)
     assert len(film) == 8 + 8 - FADE  # the export overlaps the join
