@@ -44,7 +44,8 @@ def preview_film(project: Any) -> PreviewFilm | None:
     """What an export of the whole storyboard with the project's export settings would be
     (None: no shot has a clip). A cross-fade longer than a shot allows (the export refuses it)
     is shown as cuts, with ``note`` saying why."""
-    from sora_desktop.studio.film import _film_takes, film_plan
+    from sora_desktop.studio.film import film_plan
+    from sora_desktop.studio.takes import take_clip
 
     settings = project.export_settings
     plan = film_plan(project, None, settings)
@@ -53,7 +54,8 @@ def preview_film(project: Any) -> PreviewFilm | None:
     cf = settings.crossfade_frames if plan.shots > 1 else 0
     note = ""
     if cf:
-        shots = [(t.request.num_frames, t.request.fps) for t in _film_takes(project, None)]
+        takes = [s.selected for s in project.shots if take_clip(project, s.selected) is not None]
+        shots = [(t.request.num_frames, t.request.fps) for t in takes]
         try:
             film_cut(shots, plan.fps, cf)
         except ValueError:
