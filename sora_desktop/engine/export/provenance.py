@@ -407,6 +407,12 @@ def read_provenance(path: str | os.PathLike) -> ProvenanceSummary | None:
     except ImportError as exc:
         raise ProvenanceError("the C2PA library (c2pa-python) is not installed") from exc
     except Exception as exc:  # noqa: BLE001 - c2pa's errors are its own classes
+        unsupported = getattr(getattr(c2pa, "C2paError", None), "NotSupported", ())
+        if isinstance(exc, unsupported):  # e.g. WebM: the library cannot read it at all
+            raise ProvenanceError(
+                f"{p.name} is a kind of file that can't carry proof of origin (C2PA), "
+                "so there is nothing to check"
+            ) from exc
         raise ProvenanceError(f"cannot read the manifest of {p.name}: {exc}") from exc
     manifest = store.get("manifests", {}).get(store.get("active_manifest") or "", {})
     problems = _failure_codes(store)
