@@ -50,9 +50,16 @@ def run_export_timeline(args: argparse.Namespace) -> int:
 
     project_path = safe_paths.check_path_text(args.project, "project")
     project = load_project(project_path)  # ProjectError (a ValueError): one line, exit 2
-    result = export_timeline(project, Path(args.output), overwrite=args.force)
+    from sora_desktop.studio.provenance import options_from_settings
+
+    options = options_from_settings()  # each clip signed, as Settings say (the prompt or not)
+    result = export_timeline(project, Path(args.output), overwrite=args.force, provenance=options)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"saved: {result.path}")
     print(f"clips: {len(result.media)} in {result.media_dir}")
+    if result.signed:
+        print("signed: each clip carries proof of origin (C2PA)", file=sys.stderr)
     return 0
 
 

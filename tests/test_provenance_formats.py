@@ -258,3 +258,29 @@ def test_export_dialog_says_which_formats_carry_proof(qtbot, monkeypatch, tmp_pa
         dialog.close()
     finally:
         close_window(window)
+
+
+def test_installed_export_timeline_signs_each_clip(tmp_path):
+    """The clips handed to an editor carry their shot's proof of origin (Premiere and other
+    tools that keep Content Credentials list them as the edit's ingredients)."""
+    from sora_desktop.studio.provenance import read_provenance
+    from tests.film_support import mixed_project
+
+    project = mixed_project(tmp_path / "p")
+    env = {**os.environ, "SORA_DESKTOP_HOME": str(tmp_path / "home")}
+    out = tmp_path / "cut.edl"
+    done = subprocess.run(
+        [str(EXE), "export-timeline", str(project.path), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "signed: each clip carries proof of origin" in done.stderr
+    clips = sorted((tmp_path / "cut_media").iterdir())
+    summaries = [read_provenance(c) for c in clips]
+    assert all(s is not None and s.valid for s in summaries)
+    assert [s.prompt for s in summaries] == [s.request.prompt for s in project.shots]
+    # the project's own takes are left as they were (only the copies are signed)
+    assert all(read_provenance(c) is None for c in project.path.parent.rglob("*.mp4"))

@@ -106,8 +106,16 @@ def test_gui_stays_responsive_while_the_timeline_exports(qtbot, monkeypatch, tmp
     assert "cut.otio" in box.status.text()
     timeline = otio.adapters.read_from_file(str(out))
     assert len(list(timeline.find_clips())) == 3
-    assert len(list((out.parent / "cut_media").iterdir())) == 3
+    media = sorted((out.parent / "cut_media").iterdir())
+    assert len(media) == 3
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+    # each clip handed to the editor carries its shot's proof of origin, and the box says so
+    from sora_desktop.studio.provenance import read_provenance
+
+    summaries = [read_provenance(p) for p in media]
+    assert all(s is not None and s.valid for s in summaries)
+    assert [s.prompt for s in summaries] == ["shot 1", "shot 2", "shot 3"]
+    assert "proof of origin" in box.status.text()
 
 
 def test_cancel_and_failure_leave_nothing_behind(qtbot, monkeypatch, tmp_path, dialog):

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.studio.provenance import options_from_settings
 from sora_desktop.studio.timeline import TIMELINE_FORMATS, TimelineResult
 from sora_desktop.ui.timeline_worker import TimelineJob, TimelineWorker, snapshot
 from sora_desktop.ui.timeline_worker import timeline_worker_for as _worker_for
@@ -121,6 +122,7 @@ class TimelineExportBox(QGroupBox):
         if self.busy:
             return None
         job = TimelineJob(uuid.uuid4().hex, snapshot(self.vm.project), Path(path), overwrite)
+        job.provenance = options_from_settings()  # each clip signed, as Settings say
         self.job_id = job.job_id
         self.result = None
         self.button.setEnabled(False)
@@ -164,7 +166,10 @@ class TimelineExportBox(QGroupBox):
         if self._mine(job_id):
             assert isinstance(result, TimelineResult)
             self.result = result
-            self._end("finished", f"Saved {result.summary()}")
+            lines = [f"Saved {result.summary()}"]
+            if result.signed:
+                lines.append("Each clip carries proof of origin (C2PA).")
+            self._end("finished", "\n".join(lines + result.warnings))
 
     def _on_failed(self, job_id: str, message: str) -> None:
         if self._mine(job_id):

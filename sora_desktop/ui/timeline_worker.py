@@ -18,6 +18,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
@@ -35,6 +36,7 @@ class TimelineJob:
     path: Path
     overwrite: bool = False
     token: CancelToken = field(default_factory=CancelToken)
+    provenance: Any = None  # ProvenanceOptions: sign each clip (C2PA); None: not signed
 
 
 def snapshot(project: Project) -> Project:
@@ -114,6 +116,7 @@ class TimelineWorker(QObject):
                 overwrite=job.overwrite,
                 progress=lambda fraction: self.progress.emit(jid, fraction),
                 cancel=job.token,
+                provenance=job.provenance,
             )
         except GenerationCancelled:
             self.cancelled.emit(jid)
