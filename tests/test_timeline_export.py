@@ -177,7 +177,7 @@ def test_export_dialog_writes_the_timeline(qtbot, monkeypatch, tmp_path, project
         assert len(list(timeline.find_clips())) == 3
         with qtbot.waitSignal(box.ended, timeout=60_000) as ended:
             box.export_to(tmp_path / "cut.fcpxml")  # not replaced unasked
-        assert ended.args == ["failed"] and "already exists" in box.status.text()
+        assert ended.args == ["failed"] and "cut.fcpxml already exists" in box.status.text()
         dialog.close()
     finally:
         close_window(window)

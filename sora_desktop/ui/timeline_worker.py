@@ -58,7 +58,7 @@ def failure_message(exc: BaseException) -> str:
         text += "another folder"
     else:
         text = str(exc).strip() or type(exc).__name__
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    return text + ("" if text.endswith(".") else ".")
 
 
 class TimelineWorker(QObject):
