@@ -335,7 +335,16 @@ def export_timeline(
                 f"({cf} frames); shorten the cross-fade in Export"
             )
     media_dir = media_dir_for(target)
-    stage = Path(tempfile.mkdtemp(prefix=f".{media_dir.name}.", suffix=".part", dir=target.parent))
+    _sweep_stages(media_dir)  # what a killed export of this timeline left behind
+    from sora_desktop.core.atomic import writer_tag
+
+    # named like core/atomic's temp files (this process's PID and start): a later export sweeps
+    # it if this process is killed before it takes its final name
+    stage = Path(
+        tempfile.mkdtemp(
+            prefix=f".{media_dir.name}.", suffix=f".{writer_tag()}.part", dir=target.parent
+        )
+    )
     old: Path | None = None
     try:
         names, frames, warnings = [], [], []
@@ -386,6 +395,24 @@ def export_timeline(
 
     signed = provenance is not None and not warnings and can_carry_proof("mp4")
     return TimelineResult(target, media_dir, media, rate, frames, cf, signed, warnings)
+
+
+def _sweep_stages(media_dir: Path) -> None:
+    """Remove the staging folders of ``media_dir`` whose writer process is gone (killed
+    mid-export); a live writer's (another window, the CLI) is never touched."""
+    from sora_desktop.core.atomic import TEMP_NAME_RE, temp_writer_gone
+
+    try:
+        entries = list(os.scandir(media_dir.parent))
+    except OSError:
+        return
+    for entry in entries:
+        m = TEMP_NAME_RE.match(entry.name)
+        if m is None or m.group("target") != media_dir.name:
+            continue
+        if entry.is_dir(follow_symlinks=False) and temp_writer_gone(entry.name) is True:
+            log.info("removing %s, left by a killed timeline export", entry.path)
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _umask() -> int:
