@@ -16,8 +16,9 @@ leaves the unsigned export in place and returns a warning.
 Which formats are signed is read from the library, not written here: our export formats
 (core/export_settings.py) whose media type ``c2pa.Builder.get_supported_mime_types()`` lists.
 WebM is not signed today because c2pa-rs cannot write it; a c2pa that can signs it with no
-change here. No claim thumbnail is embedded: it cost a GIF 2.4 s and 250 KB and each PNG
-frame 35 % of its size, and validation does not need it."""
+change here. No claim thumbnail is embedded: validation does not need it, and it made
+signing a 24-frame 512 px GIF ~100x slower (2.4 s) and a folder of PNG frames ~17x slower and
+12x larger in added bytes (``bench/bench_provenance.py``)."""
 
 from __future__ import annotations
 
