@@ -284,3 +284,22 @@ def test_installed_export_timeline_signs_each_clip(tmp_path):
     assert [s.prompt for s in summaries] == [s.request.prompt for s in project.shots]
     # the project's own takes are left as they were (only the copies are signed)
     assert all(read_provenance(c) is None for c in project.path.parent.rglob("*.mp4"))
+
+
+def test_batch_film_is_signed_and_a_failure_is_a_note(tmp_path):
+    """``sora-desktop batch``'s film (studio.batch.write_film) is signed like the app's."""
+    from sora_desktop.engine.export.provenance import ProvenanceOptions
+    from sora_desktop.studio.batch import write_film
+    from sora_desktop.studio.provenance import read_provenance
+    from tests.film_support import mixed_project
+
+    project = mixed_project(tmp_path / "p")
+    notes: list[str] = []
+    options = ProvenanceOptions(data_dir=str(tmp_path / "d"))
+    film = write_film(project, tmp_path / "film.gif", "gif", note=notes.append, provenance=options)
+    summary = read_provenance(film)
+    assert summary.valid and summary.prompt == "shot 1"
+    broken = ProvenanceOptions(cert_path=str(tmp_path / "gone.pem"), key_path=str(tmp_path / "k"))
+    film = write_film(project, tmp_path / "film.mp4", "mp4", note=notes.append, provenance=broken)
+    assert film.is_file() and read_provenance(film) is None  # the film is kept
+    assert [n for n in notes if "not signed" in n] == [notes[-1]] and "film.mp4" in notes[-1]
