@@ -425,6 +425,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     music = check_music(args.music)  # a bad file fails now, not after the generation
 
     _warn_vocabulary(args.prompt, request.model_id)
+    from sora_desktop.cli_handoff import sign_and_report, warn_unsigned
+
+    warn_unsigned(fmt)  # e.g. WebM: no proof of origin; said before minutes of generation
     if enhanced is not None:
         print(f"enhanced prompt: {enhanced}", file=sys.stderr)
     print(f"seed: {request.seed}", file=sys.stderr)
@@ -504,9 +507,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if bar is not None:  # leave the terminal clean whatever happened
                 bar.close()
     take_decode.discard_latents(latents)  # the clip exists
-    from sora_desktop.cli_handoff import sign_and_report
-
-    sign_and_report(path, request)  # the proof-of-origin manifest (a failure only warns)
+    sign_and_report(path, request, warned=True)  # proof of origin (a failure only warns)
     print(f"saved: {path}")
     print(f"seed: {request.seed}")
     return 0

@@ -242,6 +242,9 @@ def run(args: argparse.Namespace) -> int:
 
     music = check_music(args.music)  # a bad file is a usage error now, not after the shots
     settings = _settings(args.device)
+    from sora_desktop.cli_handoff import warn_unsigned
+
+    warn_unsigned(fmt)  # e.g. a WebM film: no proof of origin; said before the shots
     if make_farm is None and args.device:
         from sora_desktop.engine.device import pick_device
 
@@ -364,6 +367,7 @@ def _render(
                     progress=progress.film,
                     cancel=stop,
                     note=lambda text: print(f"note: {text}", file=sys.stderr),
+                    provenance=_provenance(settings),  # the film signed (C2PA), as Settings say
                 )
             except GenerationCancelled:
                 progress.close()
@@ -480,6 +484,12 @@ def _farm_factory(args: argparse.Namespace, usage: type[Exception]) -> Any:
     except ImportError:
         raise usage(FARM_MISSING) from None
     return make_farm_runner
+
+
+def _provenance(settings: Any) -> Any:
+    from sora_desktop.studio.provenance import options_from_settings
+
+    return options_from_settings(settings)
 
 
 def _settings(device: str | None) -> Any:
