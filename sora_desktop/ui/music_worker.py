@@ -122,12 +122,17 @@ class MusicRow(ProgressRow):
         self.detail.setText("Waiting…")
         self.cancel_btn.clicked.connect(lambda: self._cancel(on_cancel))
         self.active = True
+        self.running = False  # started in the worker (Esc stops a running job, not a waiting one)
         self._phase = ""
 
     def _cancel(self, on_cancel: Callable[[str], None]) -> None:
+        self.stopping()
+        on_cancel(self.job_id)
+
+    def stopping(self) -> None:
+        """Cancel was asked (this row's button, Cancel all, Esc): the job ends at its next step."""
         self.detail.setText("Stopping…")
         self.cancel_btn.setVisible(False)
-        on_cancel(self.job_id)
 
     def set_phase(self, phase: str) -> None:
         self._phase = phase
@@ -140,6 +145,7 @@ class MusicRow(ProgressRow):
 
     def end(self, text: str, tip: str = "") -> None:
         self.active = False
+        self.running = False
         self.detail.setText(text)
         self.detail.setToolTip(tip)
         self.bar.setVisible(False)
