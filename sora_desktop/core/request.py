@@ -236,6 +236,8 @@ def kind_of(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return "yes or no"
+    if isinstance(value, float):
+        return "a number with a fraction" if math.isfinite(value) else "not a number"
     for kind, words in _KIND_WORDS.items():
         if isinstance(value, kind):
             return words
