@@ -76,8 +76,18 @@ def is_device_error(exc: BaseException) -> bool:
     return any(word in low for word in _DEVICE_WORDS)
 
 
-def friendly_error(exc: BaseException) -> str:
-    """A message a non-programmer can act on: what happened and what to try next."""
+def friendly_error(exc: BaseException, job: str = "shot") -> str:
+    """A message a non-programmer can act on: what happened and what to try next. ``job``
+    names what was being made ("shot", or "music" for Make music…)."""
+    text = _friendly(exc)
+    if job == "shot":
+        return text
+    for shot, other in (("This shot's", f"The {job}'s"), ("this shot", f"this {job}")):
+        text = text.replace(shot, other)
+    return text.replace("the shot", f"the {job}")
+
+
+def _friendly(exc: BaseException) -> str:
     if isinstance(exc, OutOfMemory):
         # The backend's advice names this model, mode and size; a generic text would lose it.
         return str(exc).strip() or OUT_OF_MEMORY

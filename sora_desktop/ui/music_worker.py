@@ -13,6 +13,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from sora_desktop.engine.backend import CancelToken
+from sora_desktop.studio.messages import friendly_error
 from sora_desktop.studio.music import MusicRun, run_music
 from sora_desktop.studio.take_runner import (
     TakeCancelled,
@@ -72,7 +73,7 @@ class MusicWorker(QObject):
             self._runner(run, token, self._emit)
         except Exception as exc:  # noqa: BLE001 - run_music never raises; a bug must not hang
             log.exception("music job %s crashed", run.job_id)
-            self.failed.emit(run.job_id, f"Making the music failed: {exc}")
+            self.failed.emit(run.job_id, friendly_error(exc, job="music"))
         finally:
             self._tokens.pop(run.job_id, None)
 
