@@ -3,7 +3,6 @@ modules can raise them without importing the downloader."""
 
 from __future__ import annotations
 
-
 # what the model manager says for a failure nobody foresaw (the detail goes to the log)
 UNEXPECTED_DOWNLOAD_ERROR = (
     "The download stopped because of an unexpected error. Try again: it resumes where it "
