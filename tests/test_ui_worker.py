@@ -119,9 +119,9 @@ def test_errors_become_readable_messages_and_the_worker_goes_on(qtbot, tmp_path)
     finally:
         assert host.stop(10000)
     oom = [a[0] for n, a in log["oom"] if n == "failed"][0]
-    assert "out of memory" in oom and "Try" in oom
+    assert "Not enough memory" in oom and "Try" in oom and "CUDA" not in oom
     broken = [a[0] for n, a in log["broken model"] if n == "failed"][0]
-    assert "model files" in broken and "Models" in broken
+    assert "model's files" in broken and "Models" in broken
     assert terminals(log["fine"]) == ["finished"]
 
 
