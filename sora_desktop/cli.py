@@ -33,6 +33,7 @@ from sora_desktop.core.export_settings import (
     MIN_EXPORT_SIDE,
     QUALITIES,
     UPSCALE_METHODS,
+    ExportSettings,
     default_upscale,
 )
 from sora_desktop.core.request import (
@@ -399,6 +400,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from sora_desktop.studio import decode as take_decode
 
     _check_path_args(args)
+    if args.upscale is not None:  # the export's own range, before minutes of generating
+        ExportSettings(upscale=args.upscale)
     request, enhanced = build_request(args)
     _check_policy(request)
     if args.output:
