@@ -96,6 +96,8 @@ CLI_OPTIONS: dict[str, str] = {
     "upscale_method": "--upscale-method",
     "quality": "--quality",
     "export_format": "--format",
+    "path": "--output",
+    "device": "--device",
 }
 
 
@@ -120,7 +122,11 @@ def for_cli(exc: BaseException) -> str:
     ("--frames (Duration): …"); a field with no option reads as in the app."""
     if isinstance(exc, FieldError) and not exc.field.startswith("-"):
         option = CLI_OPTIONS.get(exc.field)
+        if option and option == option.upper():  # the positional PROMPT says it already
+            return f"{option}: {exc.message}"
         if option:
             return f"{option} ({field_label(exc.field)}): {exc.message}"
-        return in_words(exc)
+        if exc.field in FIELD_LABELS:
+            return in_words(exc)
+        # a key of a file the user edits by hand (a checkpoint's config.json): its own name
     return " ".join(str(exc).split())

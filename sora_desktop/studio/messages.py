@@ -190,6 +190,10 @@ def command_line_error(exc: BaseException) -> str:
         return for_cli(exc)
     if isinstance(exc, OutOfMemory):
         return " ".join(str(exc).split())
+    if isinstance(exc, ValueError) and not isinstance(exc, OSError):  # an older "field: …"
+        field, _, rest = str(exc).partition(":")
+        if field.strip() in FIELD_LABELS and rest.strip():
+            return for_cli(FieldError(field.strip(), rest.strip()))
     if is_out_of_memory(exc):
         return (
             "not enough memory for this clip (graphics card or computer); try a smaller --size "
