@@ -110,4 +110,4 @@ def test_settings_dialog_labels_the_field(qtbot, monkeypatch, tmp_path):
     dialog.build = lambda: (_ for _ in ()).throw(FieldError("autosave_seconds", "x: y"))
     dialog.accept()
     assert dialog.result_settings is None
-    assert dialog.error.text() == "Autosave seconds: x: y"
+    assert dialog.error.text() == "Autosave every: x: y"  # the row's label in Settings

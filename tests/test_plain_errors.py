@@ -371,3 +371,29 @@ def test_the_editor_labels_are_the_ones_the_messages_use(qtbot, tmp_path, monkey
             assert field_label(field).lower() in shown, field
     finally:
         close_window(w)
+
+
+def test_the_undo_menu_names_changes_by_their_labels():
+    from sora_desktop.ui import prompt_editor_vm as logic
+
+    keys = ("prompt", "negative_prompt", "seed", "duration", "fps", "steps", "guidance", "size")
+    labels = [logic.commit_label(k) for k in (*keys, "timed_prompts", "model")]
+    for label in labels:
+        assert_plain(label, next_step=False)
+    assert logic.commit_label("fps") == "Change frame rate"
+    assert logic.commit_label("timed_prompts") == "Change prompts over time"
+
+
+def test_settings_errors_use_the_labels_on_screen(qtbot, tmp_path, monkeypatch):
+    """Settings → a bad Mirror address: the message starts with the row's label."""
+    from sora_desktop.core.settings import Settings
+    from sora_desktop.ui.settings_dialog import SettingsDialog
+
+    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
+    dialog = SettingsDialog(Settings(models_dir=str(tmp_path / "m")))
+    qtbot.addWidget(dialog)
+    dialog.mirror.setText("hf-mirror")
+    dialog.accept()
+    text = dialog.error.text()
+    assert text.startswith("Mirror: ") and "web address" in text
+    assert_plain(text.replace("hf-mirror", "the address"))
