@@ -67,7 +67,7 @@ def test_worker_message_uses_the_field_not_the_text():
     # a model error whose message itself holds colons (a Windows path) is a model problem,
     # whatever its text: the user is sent to the model manager, not to a setting
     text = friendly_error(FieldError("model", r"C:\models\wan: has model.ckpt"))
-    assert text.startswith("The model's files are missing or damaged")
+    assert text.startswith("The model's files are missing, damaged or not safe to load")
     assert "Model manager" in text
     assert "previous shot" in friendly_error(FieldError("start_image", "no clip"))
 

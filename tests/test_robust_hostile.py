@@ -419,7 +419,7 @@ def test_a_refused_model_folder_reads_as_a_model_problem_not_a_setting(model_cop
     with pytest.raises(ValueError) as info:
         load_checkpoint(model_copy)
     message = friendly_error(info.value)
-    assert message.startswith("The model's files are missing or damaged")
+    assert message.startswith("The model's files are missing, damaged or not safe to load")
     assert "settings" not in message and "download the model again" in message
     # a real settings problem still names the setting, by its label on screen
     message = friendly_error(ValueError("model_id: x is not installed"))

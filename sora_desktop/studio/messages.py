@@ -28,7 +28,8 @@ DEVICE_FAILED = (
     "driver, or choose “Processor (CPU)” as the Device in Settings (slower)."
 )
 MODEL_FILES = (
-    "The model's files are missing or damaged, so the model cannot be loaded.\n"
+    "The model's files are missing, damaged or not safe to load, so the model cannot be "
+    "loaded.\n"
     "Try: open Models → Model manager and download the model again (or remove it), "
     "or pick another model."
 )
