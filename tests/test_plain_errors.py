@@ -397,3 +397,21 @@ def test_settings_errors_use_the_labels_on_screen(qtbot, tmp_path, monkeypatch):
     text = dialog.error.text()
     assert text.startswith("Mirror: ") and "web address" in text
     assert_plain(text.replace("hf-mirror", "the address"))
+
+
+def test_a_failed_decode_keeps_the_denoising_and_says_so_plainly(tmp_path):
+    """The graphics card fails in the decode, after the latents were handed out: the take ends
+    "Decode failed" with the retry to use, and no driver text."""
+    from sora_desktop.engine.backend import DecodeFailed, LatentsReady
+
+    def generate(request, cancel, **_kw):
+        yield LatentsReady({"video": np.zeros((1, 4, 2, 8, 8), np.float32)})
+        try:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        except RuntimeError as exc:
+            raise DecodeFailed("decode") from exc
+
+    message = _run(tmp_path, generate)
+    assert message.startswith("Decode failed: the graphics card stopped with an error")
+    assert "Retry in low memory" in message
+    assert_plain(message)

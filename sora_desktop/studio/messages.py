@@ -120,7 +120,7 @@ def plain_cause(exc: BaseException) -> str:
         return "the disk is full"
     if isinstance(exc, FieldError):
         return f"{field_label(exc.field)}: {exc.message}"
-    return "an unexpected error (Help → Open log folder has the details)"
+    return "an unexpected error (the details are in the log file)"
 
 
 def _field_message(field: str, message: str) -> str:
