@@ -33,6 +33,7 @@ from sora_desktop.core.export_settings import (
     MIN_EXPORT_SIDE,
     QUALITIES,
     UPSCALE_METHODS,
+    ExportSettings,
     default_upscale,
 )
 from sora_desktop.core.request import (
@@ -210,7 +211,9 @@ def _frames_from(args: argparse.Namespace, fps: int) -> int | None:
         try:  # the request's own rule: no OverflowError for 1e308, no NaN, fps in range
             return frames_for_seconds(args.seconds, fps)
         except ValueError as exc:
-            raise UsageError(f"--{exc}") from exc
+            from sora_desktop.core.labels import for_cli
+
+            raise UsageError(for_cli(exc)) from exc
     return args.frames
 
 
@@ -397,6 +400,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from sora_desktop.studio import decode as take_decode
 
     _check_path_args(args)
+    if args.upscale is not None:  # the export's own range, before minutes of generating
+        ExportSettings(upscale=args.upscale)
     request, enhanced = build_request(args)
     _check_policy(request)
     if args.output:
@@ -554,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cmd_info()
     except (UsageError, ValueError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {_error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
@@ -563,13 +568,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sora_desktop.engine.export import ExportError
 
         if isinstance(exc, (ExportError, FileNotFoundError, RuntimeError, OSError)):
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            print(f"error: {_error_line(exc)}", file=sys.stderr)
             return EXIT_FAILED
         raise
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _error_line(exc: BaseException) -> str:
+    """Plain words: the option and the label for a bad value, no error numbers or code words."""
+    from sora_desktop.studio.messages import command_line_error
+
+    return command_line_error(exc)
 
 
 if __name__ == "__main__":

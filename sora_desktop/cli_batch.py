@@ -436,6 +436,7 @@ def _project_path(project: str | None, film: Path, usage: type[Exception]) -> Pa
 
 def _options(args: argparse.Namespace, usage: type[Exception]) -> Any:
     from sora_desktop.core.errors import FieldError
+    from sora_desktop.core.labels import for_cli
     from sora_desktop.core.request import GenerationRequest
     from sora_desktop.studio.batch import BatchOptions
 
@@ -445,7 +446,7 @@ def _options(args: argparse.Namespace, usage: type[Exception]) -> Any:
             try:  # the request's own ranges
                 GenerationRequest("check", **{name: value})
             except FieldError as exc:
-                raise usage(f"--{name}: {exc.message}") from exc
+                raise usage(for_cli(exc)) from exc
     if args.workers is not None and (args.ray is None or args.workers < 1):
         raise usage("--workers: give a number of at least 1, with --ray")
     return BatchOptions(args.model, args.steps, args.guidance, args.force)
@@ -463,8 +464,9 @@ def _export_changes(args: argparse.Namespace, usage: type[Exception]) -> dict[st
     try:
         ExportSettings(**changes)
     except FieldError as exc:
-        flag = {"crossfade_frames": "--crossfade", "upscale": "--upscale"}.get(exc.field)
-        raise usage(f"{flag or exc.field}: {exc.message}") from exc
+        from sora_desktop.core.labels import for_cli
+
+        raise usage(for_cli(exc)) from exc
     return changes
 
 

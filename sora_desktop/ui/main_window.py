@@ -270,7 +270,9 @@ class MainWindow(
         self.act_del.setEnabled(has_shot)
         self.act_variations.setEnabled(True)
         self.act_generate_all.setEnabled(bool(self.project_vm.shots))
-        self.act_cancel.setEnabled(self.queue_vm.running() is not None)
+        music = getattr(self, "music_rows", {})  # Esc also stops a running music job
+        running_music = any(r.active and r.running for r in music.values())
+        self.act_cancel.setEnabled(self.queue_vm.running() is not None or running_music)
 
     # ================================================================== model warm-up
     def warm_up(self) -> None:
