@@ -33,6 +33,7 @@ from sora_desktop.core.export_settings import (
     MIN_EXPORT_SIDE,
     QUALITIES,
     UPSCALE_METHODS,
+    ExportSettings,
     default_upscale,
 )
 from sora_desktop.core.request import (
@@ -210,7 +211,9 @@ def _frames_from(args: argparse.Namespace, fps: int) -> int | None:
         try:  # the request's own rule: no OverflowError for 1e308, no NaN, fps in range
             return frames_for_seconds(args.seconds, fps)
         except ValueError as exc:
-            raise UsageError(f"--{exc}") from exc
+            from sora_desktop.core.labels import for_cli
+
+            raise UsageError(for_cli(exc)) from exc
     return args.frames
 
 
@@ -397,6 +400,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from sora_desktop.studio import decode as take_decode
 
     _check_path_args(args)
+    if args.upscale is not None:  # the export's own range, before minutes of generating
+        ExportSettings(upscale=args.upscale)
     request, enhanced = build_request(args)
     _check_policy(request)
     if args.output:
@@ -425,6 +430,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     music = check_music(args.music)  # a bad file fails now, not after the generation
 
     _warn_vocabulary(args.prompt, request.model_id)
+    from sora_desktop.cli_handoff import sign_and_report, warn_unsigned
+
+    warn_unsigned(fmt)  # e.g. WebM: no proof of origin; said before minutes of generation
     if enhanced is not None:
         print(f"enhanced prompt: {enhanced}", file=sys.stderr)
     print(f"seed: {request.seed}", file=sys.stderr)
@@ -504,9 +512,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             if bar is not None:  # leave the terminal clean whatever happened
                 bar.close()
     take_decode.discard_latents(latents)  # the clip exists
-    from sora_desktop.cli_handoff import sign_and_report
-
-    sign_and_report(path, request)  # the proof-of-origin manifest (a failure only warns)
+    sign_and_report(path, request, warned=True)  # proof of origin (a failure only warns)
     print(f"saved: {path}")
     print(f"seed: {request.seed}")
     return 0
@@ -553,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cmd_info()
     except (UsageError, ValueError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {_error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
@@ -562,13 +568,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sora_desktop.engine.export import ExportError
 
         if isinstance(exc, (ExportError, FileNotFoundError, RuntimeError, OSError)):
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            print(f"error: {_error_line(exc)}", file=sys.stderr)
             return EXIT_FAILED
         raise
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _error_line(exc: BaseException) -> str:
+    """Plain words: the option and the label for a bad value, no error numbers or code words."""
+    from sora_desktop.studio.messages import command_line_error
+
+    return command_line_error(exc)
 
 
 if __name__ == "__main__":

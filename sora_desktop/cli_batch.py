@@ -242,6 +242,9 @@ def run(args: argparse.Namespace) -> int:
 
     music = check_music(args.music)  # a bad file is a usage error now, not after the shots
     settings = _settings(args.device)
+    from sora_desktop.cli_handoff import warn_unsigned
+
+    warn_unsigned(fmt)  # e.g. a WebM film: no proof of origin; said before the shots
     if make_farm is None and args.device:
         from sora_desktop.engine.device import pick_device
 
@@ -364,6 +367,7 @@ def _render(
                     progress=progress.film,
                     cancel=stop,
                     note=lambda text: print(f"note: {text}", file=sys.stderr),
+                    provenance=_provenance(settings),  # the film signed (C2PA), as Settings say
                 )
             except GenerationCancelled:
                 progress.close()
@@ -432,6 +436,7 @@ def _project_path(project: str | None, film: Path, usage: type[Exception]) -> Pa
 
 def _options(args: argparse.Namespace, usage: type[Exception]) -> Any:
     from sora_desktop.core.errors import FieldError
+    from sora_desktop.core.labels import for_cli
     from sora_desktop.core.request import GenerationRequest
     from sora_desktop.studio.batch import BatchOptions
 
@@ -441,7 +446,7 @@ def _options(args: argparse.Namespace, usage: type[Exception]) -> Any:
             try:  # the request's own ranges
                 GenerationRequest("check", **{name: value})
             except FieldError as exc:
-                raise usage(f"--{name}: {exc.message}") from exc
+                raise usage(for_cli(exc)) from exc
     if args.workers is not None and (args.ray is None or args.workers < 1):
         raise usage("--workers: give a number of at least 1, with --ray")
     return BatchOptions(args.model, args.steps, args.guidance, args.force)
@@ -459,8 +464,9 @@ def _export_changes(args: argparse.Namespace, usage: type[Exception]) -> dict[st
     try:
         ExportSettings(**changes)
     except FieldError as exc:
-        flag = {"crossfade_frames": "--crossfade", "upscale": "--upscale"}.get(exc.field)
-        raise usage(f"{flag or exc.field}: {exc.message}") from exc
+        from sora_desktop.core.labels import for_cli
+
+        raise usage(for_cli(exc)) from exc
     return changes
 
 
@@ -480,6 +486,12 @@ def _farm_factory(args: argparse.Namespace, usage: type[Exception]) -> Any:
     except ImportError:
         raise usage(FARM_MISSING) from None
     return make_farm_runner
+
+
+def _provenance(settings: Any) -> Any:
+    from sora_desktop.studio.provenance import options_from_settings
+
+    return options_from_settings(settings)
 
 
 def _settings(device: str | None) -> Any:

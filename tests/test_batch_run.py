@@ -255,7 +255,7 @@ def test_a_full_disk_stops_the_batch_with_the_last_good_project_on_disk(work, ca
     code = cli.main(["batch", "shots.csv", "-o", "film.mp4"])
     err = capsys.readouterr().err
     assert code == 1, err
-    assert "error: Could not save film.sdproj: No space left on device" in err
+    assert "error: Could not save film.sdproj: the disk is full; free some space" in err
     assert "Traceback" not in err and not (work / "film.mp4").exists()
     monkeypatch.setattr(storage, "atomic_write_text", real_write)
     project = load_project(work / "film.sdproj")  # the last good save

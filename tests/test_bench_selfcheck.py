@@ -84,6 +84,12 @@ CASES = (
     Case("bench_recovery_delay.py", ("--runs", "1", "--burst", "1"), "run 0", {FORCE: "run 0"}),
     Case("bench_kill_events.py", ("--kills", "8", "--only", "kills"), "kills", {FORCE: "kills"}),
     Case(
+        "bench_provenance.py",
+        ("--runs", "1", "--frames", "2", "--side", "32"),
+        "gif ours",
+        {FORCE: "gif ours"},
+    ),
+    Case(
         "bench_batch.py",
         ("--shots", "1", "--steps", "1", "--no-worker-process"),
         "config",

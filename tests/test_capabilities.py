@@ -4,6 +4,7 @@ catalog entry, and read by the editor, the validators, the ETA and the backends.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -88,7 +89,8 @@ def test_an_entry_may_turn_its_start_image_off():
     wan = find_entry(WAN, load_catalog())
     off = capabilities_from_entry(replace(wan, supports_start_image=False))
     assert not off.supports_start_image and not off.supports_end_image
-    with pytest.raises(ValueError, match=f"start_image: {WAN} cannot start from an image"):
+    # the model's name as the user sees it, not its id
+    with pytest.raises(ValueError, match=f"start_image: {wan.name} cannot start from an image"):
         off.check(GenerationRequest("x", model_id=WAN, num_frames=81, start_image="/x.png"))
 
 
@@ -116,17 +118,18 @@ def test_the_diffusers_backend_states_the_catalog_record():
     [
         (
             {"num_frames": 80},
-            "num_frames: 80 does not fit Wan 2.1 VACE 1.3B, which needs a length in steps of 4",
+            "num_frames: 80 frames does not fit Wan 2.1 VACE 1.3B, which needs a length in "
+            "steps of 4",
         ),
         # Wan continues from an image, so a long shot runs up to its windows' limit (641)
-        ({"num_frames": 645}, "num_frames: 645 is out of range"),
+        ({"num_frames": 645}, "num_frames: 80.6 s (645 frames) is too long for"),
     ],
 )
 def test_one_validator_for_what_a_model_accepts(changes, field):
     wan = capabilities_for(WAN)
     ok = GenerationRequest("x", model_id=WAN, num_frames=81, width=832, height=480)
     wan.check(ok)
-    with pytest.raises(ValueError, match=field.replace("+", r"\+")):
+    with pytest.raises(ValueError, match=re.escape(field)):
         wan.check(ok.with_changes(**changes))
 
 
@@ -191,7 +194,11 @@ def test_cli_checks_the_models_record_before_loading_it(capsys, monkeypatch, tmp
     code, _out, err = run_main(capsys, "generate", "a red ball", "--frames", "200")
     assert code == 2
     limit = embedded_capabilities().max_frames
-    assert f"num_frames: 200 is out of range for {EMBEDDED_MODEL_ID}; allowed 1 to {limit}" in err
+    # the option, the label on screen and the limit in seconds (no code word, no model id)
+    fps = embedded_capabilities().default_fps
+    assert f"--frames (Duration): {200 / fps:.1f} s (200 frames) is too long for" in err
+    assert f"the longest is {limit / fps:.1f} s ({limit} frames)" in err
+    assert "num_frames" not in err and EMBEDDED_MODEL_ID not in err
 
 
 def test_prompt_editor_reads_the_models_record(qtbot):

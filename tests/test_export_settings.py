@@ -74,7 +74,9 @@ def test_a_project_with_an_upscale_beyond_the_range_is_refused(tmp_path):
     data = json.loads(path.read_text())
     data["settings"]["upscale"] = facts.MAX_UPSCALE + 1
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match=f"upscale: {facts.MAX_UPSCALE + 1} is not allowed"):
+    with pytest.raises(
+        ValueError, match=f"settings: Size: {facts.MAX_UPSCALE + 1} times is not allowed"
+    ):
         load_project(path)
 
 

@@ -64,9 +64,11 @@ def test_project_settings_and_path_errors_name_their_field():
 def test_worker_message_uses_the_field_not_the_text():
     from sora_desktop.ui.worker import friendly_error
 
-    # a model error whose message itself holds colons (a Windows path) keeps all of it
+    # a model error whose message itself holds colons (a Windows path) is a model problem,
+    # whatever its text: the user is sent to the model manager, not to a setting
     text = friendly_error(FieldError("model", r"C:\models\wan: has model.ckpt"))
-    assert text.startswith(r"The model files cannot be used (C:\models\wan: has model.ckpt)")
+    assert text.startswith("The model's files are missing, damaged or not safe to load")
+    assert "Model manager" in text
     assert "previous shot" in friendly_error(FieldError("start_image", "no clip"))
 
 
@@ -108,4 +110,4 @@ def test_settings_dialog_labels_the_field(qtbot, monkeypatch, tmp_path):
     dialog.build = lambda: (_ for _ in ()).throw(FieldError("autosave_seconds", "x: y"))
     dialog.accept()
     assert dialog.result_settings is None
-    assert dialog.error.text() == "Autosave seconds: x: y"
+    assert dialog.error.text() == "Autosave every: x: y"  # the row's label in Settings

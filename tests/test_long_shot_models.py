@@ -275,7 +275,11 @@ def test_cli_generates_a_long_shot_with_timed_prompts(tiny_ltx, tmp_path):
         str(bad),
     )
     assert run.returncode == 2 and not bad.exists()
-    assert run.stderr.strip().splitlines()[-1].startswith("error: timed_prompts: prompt 1: 4 s")
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: --prompt-at (Prompts over time): prompt 1: 4 s")
+    )
     run = _cli(home, catalog, "generate", "a fox", *common, "--prompt-at", "soon", "x")
     assert run.returncode == 2 and "--prompt-at: 'soon' is not a number" in run.stderr
 

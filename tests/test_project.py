@@ -356,7 +356,7 @@ def test_corrupt_content_is_refused_with_location(tmp_path):
     data["shots"][1]["request"]["steps"] = -5
     f = tmp_path / "x.sdproj"
     f.write_text(json.dumps(data))
-    _expect_refused(f, r"damaged: shot 2, request: steps")
+    _expect_refused(f, r"damaged: shot 2, request: Steps")
     data = json.loads(_valid_text())
     data["shots"][0]["takes"][0]["status"] = "exploded"
     f.write_text(json.dumps(data))

@@ -118,13 +118,13 @@ def test_a_stored_shot_start_image_is_dropped_with_a_warning(tmp_path, start_ima
 @pytest.mark.parametrize(
     ("field", "value", "pattern"),
     [
-        ("seed", 2**64, "seed: .* out of range"),
-        ("steps", 10**30, "steps: .* out of range"),
-        ("num_frames", 10**9, "num_frames: .* out of range"),
-        ("width", 2**40, "width: .* out of range"),
-        ("guidance", 10**400, "guidance: .* out of range"),
-        ("fps", -(2**63), "fps: .* out of range"),
-        ("seed", 1e308, "seed: expected int"),
+        ("seed", 2**64, "Seed: .* out of range"),
+        ("steps", 10**30, "Steps: .* out of range"),
+        ("num_frames", 10**9, "Duration: .* out of range"),
+        ("width", 2**40, "Size: .* out of range"),
+        ("guidance", 10**400, "Guidance: .* out of range"),
+        ("fps", -(2**63), "Frame rate: .* out of range"),
+        ("seed", 1e308, "Seed: must be a whole number"),
     ],
 )
 def test_huge_numbers_are_refused_naming_the_field(tmp_path, field, value, pattern):
@@ -138,13 +138,13 @@ def test_huge_numbers_are_refused_naming_the_field(tmp_path, field, value, patte
     [
         ("name", 10**6, "name must be text of at most 500"),
         ("title", 10**6, "title must be text of at most 500"),
-        ("prompt", 10**6, "prompt: 1000000 characters is too long"),
-        ("negative_prompt", 10**6, "negative_prompt: 1000000 characters is too long"),
+        ("prompt", 10**6, "Prompt: 1000000 characters is too long"),
+        ("negative_prompt", 10**6, "Negative prompt: 1000000 characters is too long"),
         ("error", 10**6, "error must be text"),
         ("shot_id", 10**5, "is not valid"),
         ("clip", 10**6, "not a valid file path"),
         ("status", 10**6, "is not one of"),
-        ("model_id", 10**5, "model_id: 100000 characters is too long"),
+        ("model_id", 10**5, "Model: 100000 characters is too long"),
         ("prompt", 12 * 10**6, "too long"),  # one 12 MB string (the file limit is 50 MB)
     ],
 )
@@ -419,7 +419,8 @@ def test_a_refused_model_folder_reads_as_a_model_problem_not_a_setting(model_cop
     with pytest.raises(ValueError) as info:
         load_checkpoint(model_copy)
     message = friendly_error(info.value)
-    assert message.startswith("The model files cannot be used") and "dit.pt" in message
-    assert "settings" not in message and "re-download" in message
-    # a real settings problem still names the setting
-    assert "Change the setting" in friendly_error(ValueError("model_id: x is not installed"))
+    assert message.startswith("The model's files are missing, damaged or not safe to load")
+    assert "settings" not in message and "download the model again" in message
+    # a real settings problem still names the setting, by its label on screen
+    message = friendly_error(ValueError("model_id: x is not installed"))
+    assert "Model" in message and "model_id" not in message

@@ -54,9 +54,9 @@ def one_error_line(err: str) -> str:
         (["--seconds", "nan"], "--seconds"),
         (["--seconds", "2", "--fps", "0"], "--fps"),
         (["--seconds", "2", "--fps", "9" * 400], "--fps"),
-        (["--frames", "9" * 400], "num_frames"),
-        (["--fps", "9" * 40], "fps"),
-        (["--guidance", "1e400"], "guidance"),
+        (["--frames", "9" * 400], "--frames (Duration)"),
+        (["--fps", "9" * 40], "--fps (Frame rate)"),
+        (["--guidance", "1e400"], "--guidance (Guidance)"),
     ],
 )
 def test_absurd_numbers_exit_2_with_one_line(capsys, tmp_path, monkeypatch, argv, field):

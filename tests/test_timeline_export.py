@@ -169,13 +169,15 @@ def test_export_dialog_writes_the_timeline(qtbot, monkeypatch, tmp_path, project
         dialog = window.open_export_dialog()
         box = dialog.timeline
         assert box.isVisibleTo(dialog) and box.button.accessibleName()
-        result = box.export_to(tmp_path / "cut.fcpxml")
-        assert result is not None, box.status.text()
-        assert "cut.fcpxml" in box.status.text()
+        with qtbot.waitSignal(box.ended, timeout=120_000) as ended:  # in the background
+            assert box.export_to(tmp_path / "cut.fcpxml") is not None
+        assert ended.args == ["finished"], box.status.text()
+        assert box.result is not None and "cut.fcpxml" in box.status.text()
         timeline = otio.adapters.read_from_file(str(tmp_path / "cut.fcpxml"))
         assert len(list(timeline.find_clips())) == 3
-        assert box.export_to(tmp_path / "cut.fcpxml") is None  # not replaced unasked
-        assert "already exists" in box.status.text()
+        with qtbot.waitSignal(box.ended, timeout=60_000) as ended:
+            box.export_to(tmp_path / "cut.fcpxml")  # not replaced unasked
+        assert ended.args == ["failed"] and "cut.fcpxml already exists" in box.status.text()
         dialog.close()
     finally:
         close_window(window)

@@ -310,7 +310,8 @@ def test_friendly_error_passes_the_out_of_memory_advice_through():
     assert friendly_error(OutOfMemory(advice)) == advice
     # a plain runtime OOM (no advice) still gets the generic help
     generic = friendly_error(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"))
-    assert generic.startswith("The model ran out of memory.")
+    assert generic.startswith("Not enough memory") and "CUDA" not in generic
+    assert "Low memory" in generic  # the mode's name as Settings shows it
 
 
 def test_out_of_memory_advice_reaches_the_user(qtbot, tmp_path, home):

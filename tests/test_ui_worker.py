@@ -78,9 +78,10 @@ def test_mix_of_jobs_each_ends_exactly_once(qtbot, host, tmp_path):
     # cancelled within one step of the request: a step or two, nowhere near all 200
     steps = [args[0] for name, args in log["running"] if name == "progress"]
     assert steps and max(steps) <= 3
-    # the failure names the field and says what to do
+    # the failure names the setting by its label on screen and says what to do
     (message,) = [args[0] for name, args in log["bad"] if name == "failed"]
-    assert "num_frames" in message and "Change the setting" in message
+    assert "Duration" in message and "change Duration" in message
+    assert "num_frames" not in message
     # every finished take has its clip, thumbnail and last frame; the clip plays back
     for jid, frames in (("ok1", 16), ("ok2", 20)):
         (path,) = [args[0] for name, args in log[jid] if name == "finished"]
@@ -118,9 +119,9 @@ def test_errors_become_readable_messages_and_the_worker_goes_on(qtbot, tmp_path)
     finally:
         assert host.stop(10000)
     oom = [a[0] for n, a in log["oom"] if n == "failed"][0]
-    assert "out of memory" in oom and "Try" in oom
+    assert "Not enough memory" in oom and "Try" in oom and "CUDA" not in oom
     broken = [a[0] for n, a in log["broken model"] if n == "failed"][0]
-    assert "model files" in broken and "Models" in broken
+    assert "model's files" in broken and "Models" in broken
     assert terminals(log["fine"]) == ["finished"]
 
 

@@ -199,7 +199,7 @@ class ModelCapabilities:
             longest = self.frames_per_pass / fps
             raise FieldError(
                 "timed_prompts",
-                f"{name} makes this shot in one pass (up to {longest:.1f} s at {fps} fps), so "
+                f"{name} makes this shot in one pass (up to {longest:.1f} s), so "
                 f"prompts over time would not be used; make the shot longer than {longest:.1f} s "
                 "or remove them",
             )
@@ -234,21 +234,24 @@ class ModelCapabilities:
     # ------------------------------------------------------------------ validation
     def check(self, request: GenerationRequest) -> None:
         """Raise ValueError naming the field when this model cannot honour ``request``."""
-        who = self.model_id or request.model_id
-        name = self.name or who
+        name = self.name or self.model_id or request.model_id
         if self.sizes and (request.width, request.height) not in self.sizes:
             allowed = ", ".join(f"{w}x{h}" for w, h in self.sizes)
             raise FieldError(
                 "width/height",
-                f"{request.width}x{request.height} is not supported by {who}; allowed: {allowed}",
+                f"{request.width}x{request.height} is not a size {name} makes; "
+                f"choose one of {allowed}",
             )
         if request.num_frames > self.max_frames:
+            fps = request.fps
             raise FieldError(
                 "num_frames",
-                f"{request.num_frames} is out of range for {who}; allowed 1 to {self.max_frames}",
+                f"{request.num_frames / fps:.1f} s ({request.num_frames} frames) is too long for "
+                f"{name}; the longest is {self.max_frames / fps:.1f} s ({self.max_frames} frames) "
+                f"at {fps} frames a second",
             )
         if request.start_image is not None and not self.supports_start_image:
-            raise FieldError("start_image", f"{who} cannot start from an image")
+            raise FieldError("start_image", f"{name} cannot start from an image")
         if request.start_image is None and not self.text_to_video:
             raise FieldError("start_image", f"{name} makes clips from a start image only; give one")
         m = self.size_multiple
@@ -267,7 +270,9 @@ class ModelCapabilities:
             raise FieldError("negative_prompt", f"{name} does not use a negative prompt")
         if self.fps_choices and request.fps not in self.fps_choices:
             allowed = ", ".join(str(x) for x in self.fps_choices)
-            raise FieldError("fps", f"{request.fps} is not offered by {name}; allowed {allowed}")
+            raise FieldError(
+                "fps", f"{request.fps} frames a second is not offered by {name}; choose {allowed}"
+            )
 
     def check_frame_rule(self, num_frames: int) -> None:
         """Raise ValueError("num_frames: ...") when the count breaks the model's k*m+1 rule."""
@@ -276,8 +281,8 @@ class ModelCapabilities:
             k = (num_frames - 1) // f
             raise FieldError(
                 "num_frames",
-                f"{num_frames} does not fit {self.name or self.model_id}, which "
-                f"needs {self.frame_rule_words}; use {k * f + 1} or {(k + 1) * f + 1}",
+                f"{num_frames} frames does not fit {self.name or self.model_id}, which "
+                f"needs {self.frame_rule_words}; use {k * f + 1} or {(k + 1) * f + 1} frames",
             )
 
 

@@ -92,23 +92,27 @@ class ExportSettings:
         if _bad_int(cf) or not 0 <= cf <= MAX_CROSSFADE_FRAMES:
             raise FieldError(
                 "crossfade_frames",
-                f"{_short(cf)} is not allowed; allowed 0 to {MAX_CROSSFADE_FRAMES}",
+                f"{_short(cf)} frames is not allowed; use 0 (none) to {MAX_CROSSFADE_FRAMES} "
+                "frames",
             )
         if not isinstance(self.format, str) or self.format not in EXPORT_FORMATS:
             raise FieldError(
-                "export_format", f"{_short(self.format)} is not allowed; allowed {EXPORT_FORMATS}"
+                "export_format",
+                f"{_short(self.format)} is not allowed; choose {_choices(EXPORT_FORMATS)}",
             )
         up = self.upscale
         if up is not None and (_bad_int(up) or not 1 <= up <= MAX_UPSCALE):
-            raise FieldError("upscale", f"{_short(up)} is not allowed; allowed 1 to {MAX_UPSCALE}")
+            raise FieldError(
+                "upscale", f"{_short(up)} times is not allowed; use 1 to {MAX_UPSCALE} times"
+            )
         if not isinstance(self.upscale_method, str) or self.upscale_method not in UPSCALE_METHODS:
             raise FieldError(
                 "upscale_method",
-                f"{_short(self.upscale_method)} is not allowed; allowed {UPSCALE_METHODS}",
+                f"{_short(self.upscale_method)} is not allowed; choose {_choices(UPSCALE_METHODS)}",
             )
         if not isinstance(self.quality, str) or self.quality not in QUALITIES:
             raise FieldError(
-                "quality", f"{_short(self.quality)} is not allowed; allowed {QUALITIES}"
+                "quality", f"{_short(self.quality)} is not allowed; choose {_choices(QUALITIES)}"
             )
         fps = self.fps
         if fps is not None and (_bad_int(fps) or not 1 <= fps <= MAX_EXPORT_FPS):
@@ -119,16 +123,16 @@ class ExportSettings:
             )
         if not isinstance(self.fit, str) or self.fit not in FIT_MODES:
             raise FieldError(
-                "export_fit", f"{_short(self.fit)} is not allowed; allowed {FIT_MODES}"
+                "export_fit", f"{_short(self.fit)} is not allowed; choose {_choices(FIT_MODES)}"
             )
         if not isinstance(self.watermark, bool):
-            raise FieldError("watermark", f"expected true or false, got {_short(self.watermark)}")
+            raise FieldError("watermark", f"must be on or off, got {_short(self.watermark)}")
         if not isinstance(self.sidecar, bool):
-            raise FieldError("sidecar", f"expected true or false, got {_short(self.sidecar)}")
+            raise FieldError("sidecar", f"must be on or off, got {_short(self.sidecar)}")
         if not isinstance(self.normalize_loudness, bool):
             raise FieldError(
                 "normalize_loudness",
-                f"expected true or false, got {_short(self.normalize_loudness)}",
+                f"must be on or off, got {_short(self.normalize_loudness)}",
             )
 
     @property
@@ -182,6 +186,12 @@ def crossfade_seconds(frames: int, fps: float) -> float:
 def crossfade_frames_for(seconds: float, fps: float) -> int:
     """Seconds the user typed → the frames stored (nearest whole frame, within the limit)."""
     return max(0, min(MAX_CROSSFADE_FRAMES, round(seconds * fps))) if fps > 0 else 0
+
+
+def _choices(values: Any) -> str:
+    """Allowed values for a message: "mp4, webm, gif or png" (no Python tuple)."""
+    items = [str(v) for v in values]
+    return ", ".join(items[:-1]) + f" or {items[-1]}" if len(items) > 1 else "".join(items)
 
 
 def _bad_int(value: Any) -> bool:

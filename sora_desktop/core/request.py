@@ -16,7 +16,7 @@ from sora_desktop.core.capabilities import (  # noqa: F401 - MAX_* and the id ar
     MAX_FRAMES,
     SIZE_MULTIPLE,
 )
-from sora_desktop.core.errors import FieldError, short_repr
+from sora_desktop.core.errors import FieldError
 
 MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**32 - 1
@@ -125,7 +125,7 @@ class GenerationRequest:
             if value is not None:
                 _check_text(name, value, MAX_PATH_CHARS)
                 if not value or "\0" in value:
-                    raise FieldError(name, "must be a file path or None")
+                    raise FieldError(name, "must be the path of an image file")
         if self.original_prompt is not None:
             _check_text("original_prompt", self.original_prompt)
         _check_extra(self.extra)
@@ -161,7 +161,7 @@ class GenerationRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
         if not isinstance(data, dict):
-            raise FieldError("request", "expected a JSON object")
+            raise FieldError("request", "the saved settings are not a list of named values")
         version = data.get("version", REQUEST_VERSION)
         if not isinstance(version, int) or version > REQUEST_VERSION:
             raise FieldError(
@@ -172,22 +172,30 @@ class GenerationRequest:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         if "prompt" not in kwargs:
-            raise FieldError("request", "missing field 'prompt'")
+            raise FieldError("request", "the saved settings have no prompt")
         try:
             return cls(**kwargs)
         except TypeError as exc:  # wrong field types that the dataclass itself refuses
-            raise FieldError("request", f"{exc}") from exc
+            raise FieldError(
+                "request", "the saved settings hold a value of the wrong kind"
+            ) from exc
 
     @classmethod
     def from_json(cls, text: str) -> GenerationRequest:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise FieldError("request", f"not valid JSON ({exc.msg})") from exc
+            raise FieldError(
+                "request", "the saved settings are damaged (not readable text)"
+            ) from exc
         except RecursionError as exc:
-            raise FieldError("request", "not usable JSON (nested too deeply)") from exc
+            raise FieldError(
+                "request", "the saved settings are damaged (nested too deeply)"
+            ) from exc
         except (ValueError, TypeError) as exc:  # e.g. a number with more than 4300 digits
-            raise FieldError("request", f"not usable JSON ({exc})") from exc
+            raise FieldError(
+                "request", "the saved settings are damaged (a value is unusable)"
+            ) from exc
         return cls.from_dict(data)
 
 
@@ -204,25 +212,47 @@ def frames_for_seconds(seconds: Any, fps: Any) -> int:
     except OverflowError:  # an int too large for a float
         value = math.inf
     if not math.isfinite(value) or value <= 0:
-        raise FieldError("seconds", f"{_show(seconds)} must be a positive number of seconds")
+        raise FieldError("seconds", f"{_show(seconds)} is not a length; give more than 0 seconds")
     limit = MAX_FRAMES / fps
     if value > limit:
         raise FieldError(
             "seconds",
-            f"{value:g} s at {fps} fps is more than {MAX_FRAMES} frames; allowed up to {limit:g} s",
+            f"{value:g} s is too long; the longest is {limit:g} s at {fps} frames a second",
         )
     frames = round(value * fps)
     if frames < 1:
-        raise FieldError("seconds", f"{value:g} s at {fps} fps is less than one frame")
+        raise FieldError(
+            "seconds", f"{value:g} s is shorter than one frame at {fps} frames a second"
+        )
     return frames
+
+
+_KIND_WORDS = {int: "a whole number", float: "a number", str: "text"}
+
+
+def kind_of(value: Any) -> str:
+    """A value's kind in words ("text", "a whole number", "nothing"), for "must be …, got …"."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "yes or no"
+    if isinstance(value, float):
+        return "a number with a fraction" if math.isfinite(value) else "not a number"
+    for kind, words in _KIND_WORDS.items():
+        if isinstance(value, kind):
+            return words
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a group of named values"
+    return "something else"
 
 
 def _check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:
     if isinstance(value, bool) or not isinstance(value, types):
-        names = (
-            types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
-        )
-        raise FieldError(name, f"expected {names}, got {type(value).__name__}")
+        kinds = (types,) if isinstance(types, type) else types
+        want = "a number" if float in kinds else " or ".join(_KIND_WORDS[t] for t in kinds)
+        raise FieldError(name, f"must be {want}, got {kind_of(value)}")
 
 
 def _check_int_range(name: str, value: Any, lo: int, hi: int) -> None:
@@ -256,7 +286,7 @@ def _as_timed_prompts(value: Any) -> tuple[TimedPrompt, ...]:
     if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
         raise FieldError(
             "timed_prompts",
-            f"expected a list of {{'at': seconds, 'prompt': text}}, got {type(value).__name__}",
+            f"must be a list of times and texts, got {kind_of(value)}",
         )
     if len(value) > MAX_TIMED_PROMPTS:
         raise FieldError(
@@ -270,7 +300,7 @@ def _as_timed_prompts(value: Any) -> tuple[TimedPrompt, ...]:
         if not isinstance(item, dict) or set(item) != {"at", "prompt"}:
             raise FieldError(
                 "timed_prompts",
-                f"prompt {n}: expected {{'at': seconds, 'prompt': text}}, got {short_repr(item)}",
+                f"prompt {n} must have a time in seconds and a text",
             )
         items.append(TimedPrompt(item["at"], item["prompt"]))
     return tuple(items)
@@ -322,7 +352,7 @@ def _check_timed_prompts(timed: tuple[TimedPrompt, ...], num_frames: int, fps: i
 def _check_extra(extra: Any) -> None:
     """``extra`` is saved in project files and export metadata: plain, finite JSON only."""
     if not isinstance(extra, dict):
-        raise FieldError("extra", f"expected an object (dict), got {type(extra).__name__}")
+        raise FieldError("extra", f"must be a group of named values, got {kind_of(extra)}")
     stack: list[tuple[Any, int]] = [(extra, 1)]
     while stack:
         value, depth = stack.pop()
@@ -331,7 +361,7 @@ def _check_extra(extra: Any) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if not isinstance(key, str):
-                    raise FieldError("extra", f"keys must be text, got {type(key).__name__}")
+                    raise FieldError("extra", f"names must be text, got {kind_of(key)}")
                 _check_text("extra", key)
                 stack.append((item, depth + 1))
         elif isinstance(value, list):
@@ -340,6 +370,6 @@ def _check_extra(extra: Any) -> None:
             _check_text("extra", value)
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise FieldError("extra", f"{value} is not allowed (only finite numbers)")
+                raise FieldError("extra", "holds a number that is not a real number")
         elif value is not None and not isinstance(value, (bool, int)):
-            raise FieldError("extra", f"{type(value).__name__} values cannot be saved")
+            raise FieldError("extra", f"holds {kind_of(value)}, which cannot be saved")

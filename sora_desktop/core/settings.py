@@ -160,7 +160,7 @@ class Settings:
         for name in ("output_dir", "models_dir"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
-                raise FieldError(name, f"must be a folder path, got {value!r}")
+                raise FieldError(name, "choose a folder")
         _check_choice("device", self.device, DEVICES)
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("memory_mode", self.memory_mode, MEMORY_MODES)
@@ -171,25 +171,25 @@ class Settings:
         if self.render_on == "ray" or self.ray_address.strip():
             parse_ray_address(self.ray_address, "ray_address")
         if not isinstance(self.speed, dict):
-            raise FieldError("speed", f"expected an object, got {type(self.speed).__name__}")
+            raise FieldError("speed", "the saved speed options are damaged; set them again")
         self.speed_options()  # FieldError naming the option
         bools = ("watermark", "ai_label", "policy_enabled", "offline", "first_run_done")
         for name in (*bools, "provenance_prompt", "advanced_open"):
             value = getattr(self, name)
             if not isinstance(value, bool):
-                raise FieldError(name, f"expected true or false, got {value!r}")
+                raise FieldError(name, "must be on or off")
         for name in ("provenance_cert", "provenance_key"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise FieldError(name, "must be a file path, or empty for the app's own")
         zoom = self.ui_zoom
         if isinstance(zoom, bool) or not isinstance(zoom, (int, float)):
-            raise FieldError("ui_zoom", f"expected a number, got {zoom!r}")
+            raise FieldError("ui_zoom", "must be a number")
         if not UI_ZOOM_MIN <= zoom <= UI_ZOOM_MAX:
             raise FieldError("ui_zoom", f"{zoom} is out of range {UI_ZOOM_MIN} to {UI_ZOOM_MAX}")
         value = self.autosave_seconds
         if isinstance(value, bool) or not isinstance(value, int):
-            raise FieldError("autosave_seconds", f"expected whole seconds, got {value!r}")
+            raise FieldError("autosave_seconds", "must be a whole number of seconds")
         if value != 0 and not AUTOSAVE_MIN_SECONDS <= value <= AUTOSAVE_MAX_SECONDS:
             raise FieldError(
                 "autosave_seconds",
@@ -199,7 +199,7 @@ class Settings:
         if not isinstance(self.recent_files, list) or not all(
             isinstance(p, str) and p for p in self.recent_files
         ):
-            raise FieldError("recent_files", "expected a list of file paths")
+            raise FieldError("recent_files", "the list of recent projects is damaged")
         if len(self.recent_files) > MAX_RECENT_FILES:
             raise FieldError(
                 "recent_files", f"{len(self.recent_files)} entries; at most {MAX_RECENT_FILES}"
@@ -212,13 +212,13 @@ class Settings:
             ):
                 raise FieldError(
                     "hf_endpoint",
-                    f"{self.hf_endpoint!r} is not a web address; "
+                    f"“{str(self.hf_endpoint)[:80]}” is not a web address; "
                     "use e.g. https://hf-mirror.com, or leave it empty",
                 )
         if self.hf_token is not None and (
             not isinstance(self.hf_token, str) or not self.hf_token.strip()
         ):
-            raise FieldError("hf_token", "must be a token string, or empty for none")
+            raise FieldError("hf_token", "paste the token, or leave it empty for none")
 
     # ------------------------------------------------------------------ helpers
     def add_recent(self, path: str | os.PathLike) -> None:
@@ -271,7 +271,7 @@ def _has_host(url: str) -> bool:
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise FieldError(name, f"{value!r} is not allowed; allowed {', '.join(allowed)}")
+        raise FieldError(name, f"“{str(value)[:40]}” is not one of {', '.join(allowed)}")
 
 
 def settings_path() -> Path:

@@ -3,6 +3,12 @@ modules can raise them without importing the downloader."""
 
 from __future__ import annotations
 
+# what the model manager says for a failure nobody foresaw (the detail goes to the log)
+UNEXPECTED_DOWNLOAD_ERROR = (
+    "The download stopped because of an unexpected error. Try again: it resumes where it "
+    "stopped. Help → Open log folder has the details for a bug report."
+)
+
 
 class DownloadError(RuntimeError):
     """A download, import or delete failed; ``str(exc)`` is a message for the user."""

@@ -18,7 +18,11 @@ from typing import Any, TypeVar
 
 from sora_desktop.core.catalog import CatalogEntry
 from sora_desktop.core.model_files import is_pickle_name
-from sora_desktop.engine.download_errors import DownloadCancelled, DownloadError
+from sora_desktop.engine.download_errors import (
+    UNEXPECTED_DOWNLOAD_ERROR,
+    DownloadCancelled,
+    DownloadError,
+)
 from sora_desktop.engine.hub_listing import (
     RemoteFile,
     check_commit,
@@ -146,19 +150,23 @@ def explain_hub_error(
         status = exc.response.status_code if exc.response is not None else "?"
         if status == 401:
             return f"The access token was refused by {where}; check it in Settings → Models."
-        return f"The server {where} answered HTTP {status} for {repo}: {exc}".split("\n")[0]
+        return (
+            f"The server {where} refused to send {repo} (it answered {status}). Try again "
+            "later, or check the mirror address in Settings → Models."
+        )
     if isinstance(exc, (KeyError, TypeError, AttributeError, ValueError)):
         return (
-            f"The server {where} sent a malformed file list for {repo} "
-            f"({type(exc).__name__}); refusing to download from it."
+            f"The server {where} sent a broken list of files for {repo}, so nothing was "
+            "downloaded from it. Try again later, or check the mirror address in Settings → "
+            "Models."
         )
     if isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError)):
         return (
-            f"Could not reach {where} ({type(exc).__name__}). Check the internet connection "
+            f"Could not reach {where}. Check the internet connection "
             "or the mirror address in Settings → Models; the download resumes where it "
             "stopped."
         )
-    return f"{type(exc).__name__}: {exc}"
+    return UNEXPECTED_DOWNLOAD_ERROR
 
 
 def plan_download(

@@ -475,11 +475,13 @@ def write_film(
     progress: Callable[[float], None] | None = None,
     cancel: Any = None,
     note: Callable[[str], None] | None = None,
+    provenance: Any = None,
 ) -> Path:
     """Every shot's picked clip, in order, as the app's Export makes the film: the project's
     export settings (cross-fade, frame rate, fit, upscale, loudness), its sound track and the
     shots' own sound, and the storyboard's settings in the file's metadata. ``note`` hears
-    that a GIF or PNG film leaves the sound out."""
+    that a GIF or PNG film leaves the sound out, and that a film could not be signed.
+    ``provenance``: ``ProvenanceOptions`` to sign the film (proof of origin, C2PA)."""
     from sora_desktop.studio.film import film_clips, film_plan, film_request, render_film
     from sora_desktop.studio.film_sound import dropped_message, film_sound
 
@@ -507,4 +509,6 @@ def write_film(
         progress=progress,
         cancel=cancel,
         sound=sound,
+        provenance=provenance,
+        on_warning=note,
     )

@@ -286,10 +286,11 @@ def reason_for(exc: BaseException) -> str:
     cause: BaseException = exc
     while cause.__cause__ is not None and type(cause).__name__ == "DecodeFailed":
         cause = cause.__cause__
-    text = " ".join(str(cause).split())[:200]
     if is_out_of_memory(cause):
         return "the decode ran out of memory"
-    return f"the decode failed: {text or type(cause).__name__}"
+    from sora_desktop.studio.messages import plain_cause  # the words for a cause, once
+
+    return plain_cause(cause)  # the technical detail is in the log
 
 
 def decode_saved(

@@ -91,21 +91,11 @@ def shot_starts(
 ) -> list[tuple[int, int] | None]:
     """Where each decoded shot ``(frames, fps)`` plays in the assembled film, in film frames
     ``(first, count)`` (None: a shot too short to show one frame, left out as the pictures
-    are). The same arithmetic as ``engine/export/film.assemble_film``: spans from
-    ``core/film_layout``, each join overlapping ``crossfade_frames``."""
-    from sora_desktop.core.film_layout import source_frames
+    are): core/film_joins' rule, the one the pictures (and the player) follow."""
+    from sora_desktop.core.film_joins import film_cut
 
-    picks = source_frames(list(clips), film_fps)
-    out: list[tuple[int, int] | None] = []
-    position = 0
-    for idx in picks:
-        if not idx:
-            out.append(None)
-            continue
-        first = position if position == 0 else position - crossfade_frames
-        out.append((first, len(idx)))
-        position = first + len(idx)
-    return out
+    cut = film_cut(list(clips), film_fps, crossfade_frames)
+    return [None if p is None else (p.first, p.count) for p in cut.places]
 
 
 def mix_sources_for(

@@ -99,7 +99,7 @@ def _default_music(run: MusicRun, token: CancelToken, on_load, on_step) -> tuple
 def _message(exc: BaseException) -> str:
     if isinstance(exc, FieldError) and exc.field in ("model", "seconds"):
         return exc.message  # already in plain words, with what to do
-    return friendly_error(exc).replace("This shot's settings", "The music's settings")
+    return friendly_error(exc, job="music")
 
 
 def run_music(

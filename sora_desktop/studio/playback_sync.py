@@ -1,7 +1,9 @@
 """Playing the sound track with the pictures: film time ↔ each sound's position. Qt-free.
 
 The storyboard's timeline is the shots in order, each as long as its picked clip (else its
-settings); sound clips sit on it in those seconds, as in the exported film. The player shows
+settings); sound clips sit on it in those seconds, as in the exported film. Playing, a shot
+sits where the exported film has it (``film_spans``: core/film_joins' rule, so cross-faded
+shots start earlier and overlap, and their own sound cross-fades with them). The player shows
 frames: ``FilmClock`` turns the frame on screen into film seconds, ``Voice`` says where in its
 file a sound is (and how loud) at a film second, and ``DriftCheck`` says when a playing sound
 has wandered far enough from there to seek it back. The Qt player (ui/audio_playback.py) only
@@ -32,6 +34,8 @@ class ShotSpan:
     shot_id: str
     start: float
     seconds: float
+    fade_in: float = 0.0  # seconds it cross-fades from the shot before (its own sound too)
+    fade_out: float = 0.0
 
     @property
     def end(self) -> float:
@@ -47,6 +51,33 @@ def shot_spans(shots: list[Any]) -> list[ShotSpan]:
         spans.append(ShotSpan(shot.id, t, seconds))
         t += seconds
     return spans
+
+
+def cut_spans(cut: Any, shot_ids: list[str]) -> list[ShotSpan]:
+    """The shots of a ``core.film_joins.FilmCut`` (``shot_ids`` in its order) at their film
+    seconds; a shot the film leaves out (too short at its rate) has none."""
+    fps = cut.fps
+    return [
+        ShotSpan(sid, p.first / fps, p.count / fps, p.fade_in / fps, p.fade_out / fps)
+        for sid, p in zip(shot_ids, cut.places, strict=False)
+        if p is not None
+    ]
+
+
+def film_spans(project: Any) -> list[ShotSpan]:
+    """Each shot with a picked clip where an export of the whole film (the project's Export
+    settings: rate, cross-fade) puts it, from its take's settings (no clip is decoded)."""
+    from sora_desktop.core.film_joins import film_cut
+    from sora_desktop.studio.film_preview import preview_film
+    from sora_desktop.studio.takes import take_clip
+
+    film = preview_film(project)
+    if film is None:
+        return []
+    shots = [s for s in project.shots if take_clip(project, s.selected) is not None]
+    timing = [(s.selected.request.num_frames, s.selected.request.fps) for s in shots]
+    cut = film_cut(timing, film.fps, film.crossfade_frames)
+    return cut_spans(cut, [s.id for s in shots])
 
 
 @dataclass(frozen=True)
@@ -66,6 +97,16 @@ class FilmClock:
         for i, (first, span) in enumerate(zip(boundaries, spans, strict=False)):
             last = boundaries[i + 1] if i + 1 < len(boundaries) else total_frames
             segs.append((first, max(1, last - first), span))
+        return cls(tuple(segs))
+
+    @classmethod
+    def for_film(cls, spans: list[ShotSpan], fps: float) -> FilmClock:
+        """The player shows the film itself (``spans`` from ``cut_spans``): frame ``k`` is
+        film second ``k / fps``, cross-faded shots overlapping."""
+        segs = []
+        for span in spans:
+            first = round(span.start * fps)
+            segs.append((first, max(1, round(span.seconds * fps)), span))
         return cls(tuple(segs))
 
     def seconds_at(self, frame: int) -> float:
@@ -147,14 +188,23 @@ def shot_voice(project: Any, span: ShotSpan) -> Voice | None:
     path = shot_sound(project, project.shot(span.shot_id))
     if path is None:
         return None
-    return Voice(f"shot:{span.shot_id}", str(path), span.start, span.seconds)
+    return Voice(
+        f"shot:{span.shot_id}",
+        str(path),
+        span.start,
+        span.seconds,
+        fade_in=span.fade_in,
+        fade_out=span.fade_out,
+    )
 
 
-def voices_for(project: Any) -> list[Voice]:
+def voices_for(project: Any, spans: list[ShotSpan] | None = None) -> list[Voice]:
     """Everything the player should sound: the track's clips, then each unmuted shot's own
-    sound, on the storyboard's timeline."""
+    sound under its shot (``spans``; default: where the exported film has it), cross-fading
+    over the joins as the export mixes it."""
     voices = [item_voice(project, item) for item in project.audio]
-    voices += [shot_voice(project, span) for span in shot_spans(project.shots)]
+    spans = film_spans(project) if spans is None else spans
+    voices += [shot_voice(project, span) for span in spans]
     return [v for v in voices if v is not None]
 
 

@@ -70,6 +70,8 @@ class TimelineResult:
     rate: int = 24
     frames: list[int] = field(default_factory=list)  # each clip's length on the timeline
     crossfade_frames: int = 0
+    signed: bool = False  # every clip carries proof of origin (C2PA)
+    warnings: list[str] = field(default_factory=list)  # e.g. a clip that could not be signed
 
     def summary(self) -> str:
         n = len(self.media)
@@ -312,10 +314,13 @@ def export_timeline(
     overwrite: bool = False,
     progress: Callable[[float], None] | None = None,
     cancel: Any = None,
+    provenance: Any = None,
 ) -> TimelineResult:
     """Write the project's timeline to ``path`` (format by suffix) with its clips beside it.
     ``TimelineError`` (a ``ValueError``) for anything the user must fix; nothing is left
-    half-written on any failure."""
+    half-written on any failure. ``provenance``: ``ProvenanceOptions`` to sign each clip with
+    its shot's proof of origin (studio/provenance.py; a clip that cannot be signed is kept and
+    named in ``TimelineResult.warnings``)."""
     target = _check_target(Path(path), overwrite)
     adapter = timeline_adapter(target)
     shots = timeline_shots(project)
@@ -330,16 +335,30 @@ def export_timeline(
                 f"({cf} frames); shorten the cross-fade in Export"
             )
     media_dir = media_dir_for(target)
-    stage = Path(tempfile.mkdtemp(prefix=f".{media_dir.name}.", suffix=".part", dir=target.parent))
+    _sweep_stages(media_dir)  # what a killed export of this timeline left behind
+    from sora_desktop.core.atomic import writer_tag
+
+    # named like core/atomic's temp files (this process's PID and start): a later export sweeps
+    # it if this process is killed before it takes its final name
+    stage = Path(
+        tempfile.mkdtemp(
+            prefix=f".{media_dir.name}.", suffix=f".{writer_tag()}.part", dir=target.parent
+        )
+    )
     old: Path | None = None
     try:
-        names, frames = [], []
+        names, frames, warnings = [], [], []
         for i, ts in enumerate(shots):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             name = _media_name(ts)
             frames.append(_make_media(ts, stage / name, rate, cancel))
             names.append(name)
+            if provenance is not None:
+                from sora_desktop.studio.provenance import sign_exported
+
+                warning = sign_exported(stage / name, ts.request, provenance)
+                warnings += [warning] if warning else []
             if progress is not None:
                 progress(0.9 * (i + 1) / len(shots))
         media = [media_dir / n for n in names]
@@ -372,7 +391,28 @@ def export_timeline(
     if progress is not None:
         progress(1.0)
     log.info("timeline %s written: %d clips at %d fps", target, len(media), rate)
-    return TimelineResult(target, media_dir, media, rate, frames, cf)
+    from sora_desktop.studio.provenance import can_carry_proof
+
+    signed = provenance is not None and not warnings and can_carry_proof("mp4")
+    return TimelineResult(target, media_dir, media, rate, frames, cf, signed, warnings)
+
+
+def _sweep_stages(media_dir: Path) -> None:
+    """Remove the staging folders of ``media_dir`` whose writer process is gone (killed
+    mid-export); a live writer's (another window, the CLI) is never touched."""
+    from sora_desktop.core.atomic import TEMP_NAME_RE, temp_writer_gone
+
+    try:
+        entries = list(os.scandir(media_dir.parent))
+    except OSError:
+        return
+    for entry in entries:
+        m = TEMP_NAME_RE.match(entry.name)
+        if m is None or m.group("target") != media_dir.name:
+            continue
+        if entry.is_dir(follow_symlinks=False) and temp_writer_gone(entry.name) is True:
+            log.info("removing %s, left by a killed timeline export", entry.path)
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _umask() -> int:

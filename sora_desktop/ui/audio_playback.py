@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QUrl
 
-from sora_desktop.studio.playback_sync import DriftCheck, FilmClock, Voice, shot_spans, voices_for
+from sora_desktop.studio.playback_sync import (
+    DriftCheck,
+    FilmClock,
+    Voice,
+    cut_spans,
+    film_spans,
+    voices_for,
+)
 from sora_desktop.ui.audio_vm import AudioViewModel
 from sora_desktop.ui.player import PlayerViewModel
 
@@ -103,12 +110,18 @@ class AudioPlayback(QObject):
         if self._closed:
             return
         project = self.audio.project
-        spans = {s.shot_id: s for s in shot_spans(project.shots)}
-        shown = [spans[sid] for sid in self._expected if sid in spans]
         frames = len(self.player.frames)
-        bounds = list(self.player.boundaries or [0])[: len(shown)]
-        self.clock = FilmClock.for_clips(bounds, frames, shown) if frames else FilmClock()
-        voices = {v.key: v for v in voices_for(project)}
+        cut = self.player.film  # the whole storyboard, as exported: its frames are the film's
+        if cut is not None:
+            placed = cut_spans(cut, self._expected)
+            self.clock = FilmClock.for_film(placed, cut.fps) if frames else FilmClock()
+        else:  # one shot's clip, at its place in the film
+            placed = film_spans(project)
+            spans = {s.shot_id: s for s in placed}
+            shown = [spans[sid] for sid in self._expected if sid in spans]
+            bounds = list(self.player.boundaries or [0])[: len(shown)]
+            self.clock = FilmClock.for_clips(bounds, frames, shown) if frames else FilmClock()
+        voices = {v.key: v for v in voices_for(project, placed)}
         for key in list(self.channels):
             if key not in voices or voices[key].path != self.channels[key].voice.path:
                 self._drop(key)

@@ -40,9 +40,10 @@ from sora_desktop.core.export_settings import (
 from sora_desktop.core.film_layout import COMMON_FPS
 from sora_desktop.studio.film import FilmPlan, film_clips, film_plan, film_request
 from sora_desktop.studio.film_sound import dropped_message, film_sound
-from sora_desktop.studio.provenance import options_from_settings
+from sora_desktop.studio.provenance import options_from_settings, proof_outcome
 from sora_desktop.ui.accessibility import prepare as prepare_accessibility
 from sora_desktop.ui.export_done import ExportDoneBar
+from sora_desktop.ui.proof_note import ProofNote
 from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
@@ -177,6 +178,8 @@ class ExportDialog(QDialog):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.addRow("What", self.scope)
         form.addRow("Format", self.format)
+        self.proof_note = ProofNote(self.format, self)  # "WebM can't carry proof of origin yet; …"
+        form.addRow("", self.proof_note)
         form.addRow("Size", self.size)
         form.addRow("Frame rate", self.fps)
         form.addRow("Other shapes", self.fit)
@@ -205,7 +208,8 @@ class ExportDialog(QDialog):
         lay.addWidget(self.done_bar)
         from sora_desktop.ui.timeline_export import TimelineExportBox
 
-        self.timeline = TimelineExportBox(vm, self.output_dir, self)  # for an editor
+        # for an editor; runs in the background, in the export worker's thread
+        self.timeline = TimelineExportBox(vm, self.output_dir, self, export_worker=worker)
         lay.addWidget(self.timeline)
         lay.addLayout(buttons)
 
@@ -470,6 +474,7 @@ class ExportDialog(QDialog):
             self.status.setText("Not exported: choose another name, or confirm Replace.")
             return None
         self.job_id = job.job_id
+        self._job_fmt = job.fmt  # what the after-export line says about proof of origin
         self.result_path = None
         self.done_bar.clear()
         self.export_btn.setEnabled(False)
@@ -506,8 +511,9 @@ class ExportDialog(QDialog):
         self.result_path = path
         self.progress.setValue(1000)
         self.status.setText(f"Saved {path}" + (f"\n{self._warning}" if self._warning else ""))
+        _signed, proof = proof_outcome(self._job_fmt, [self._warning])
         self._warning = ""
-        self.done_bar.show_result(path)
+        self.done_bar.show_result(path, proof)
         self._done()
 
     def _on_warned(self, job_id: str, message: str) -> None:
@@ -532,6 +538,7 @@ class ExportDialog(QDialog):
     def done(self, result: int) -> None:  # noqa: D401 - Qt API
         if self.job_id is not None:
             self.worker.cancel(self.job_id)
+        self.timeline.cancel()  # a running timeline export ends, leaving nothing behind
         for sig, slot in (
             (self.worker.progress, self._on_progress),
             (self.worker.finished, self._on_finished),

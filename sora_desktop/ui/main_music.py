@@ -38,6 +38,11 @@ class MainMusicMixin:
         worker.finished.connect(self._music_finished)
         worker.failed.connect(self._music_failed)
         worker.cancelled.connect(self._music_cancelled)
+        worker.started.connect(self._music_started)
+        # "Cancel all" and Esc stop music jobs too (cooperative: each still ends once, cancelled)
+        self.queue_panel.others_active = self.music_busy
+        self.queue_panel.cancel_all_requested.connect(self.cancel_all_music)
+        self.act_cancel.triggered.connect(self.cancel_running_music)
         self.act_make_music = self._act(MUSIC_LABEL, self.make_music, None, None, MUSIC_TIP)
         for action in self.menuBar().actions():
             if action.text().replace("&", "") == "Generate":
@@ -94,9 +99,42 @@ class MainMusicMixin:
         self.music_list_layout.insertWidget(0, row)
         self.music_list.setVisible(True)
         self._music_thread.worker.submit(run)
+        self._music_changed()
         self.status("Making the music… (see the queue)")
 
+    # ------------------------------------------------------------------ cancel
+    def music_busy(self) -> bool:
+        """Whether a music job is waiting or running (its row is active)."""
+        return any(row.active for row in self.music_rows.values())
+
+    def cancel_all_music(self) -> None:
+        """Cancel all: every waiting or running music job."""
+        for row in self.music_rows.values():
+            if row.active:
+                row.stopping()
+        self._music_thread.worker.cancel_all()
+
+    def cancel_running_music(self) -> None:
+        """Esc ("Cancel running job"): the music job that has started, if any (the window's
+        ``_update_actions`` keeps Esc enabled while one runs)."""
+        running = [jid for jid, row in self.music_rows.items() if row.active and row.running]
+        for jid in running:
+            self.music_rows[jid].stopping()
+            self._music_thread.worker.cancel(jid)
+        if running:
+            self.status("Cancelling… the music stops after the current step.")
+
+    def _music_changed(self) -> None:
+        self.queue_panel.update_cancel_all()
+        self._update_actions()
+
     # ------------------------------------------------------------------ worker reports
+    def _music_started(self, job_id: str) -> None:
+        row = self.music_rows.get(job_id)
+        if row is not None and row.active:
+            row.running = True
+            self._music_changed()
+
     def _music_phase(self, job_id: str, phase: str) -> None:
         row = self.music_rows.get(job_id)
         if row is not None:
@@ -115,6 +153,7 @@ class MainMusicMixin:
         if project is not self.project_vm.project:  # another project was opened meanwhile
             if row is not None:
                 row.end("Done (for the project that was open then)")
+            self._music_changed()
             return
         try:
             item = music_item(project, run, path)
@@ -124,9 +163,11 @@ class MainMusicMixin:
             if row is not None:
                 row.end("Failed", message)
             self.notify("Cannot put the music on the track", message, "warning")
+            self._music_changed()
             return
         if row is not None:
             row.end("Done · on the sound track")
+        self._music_changed()
         self.status(f"The music is on the sound track ({item.duration:.1f} s).")
 
     def _music_failed(self, job_id: str, message: str) -> None:
@@ -134,6 +175,7 @@ class MainMusicMixin:
         row = self.music_rows.get(job_id)
         if row is not None:
             row.end(message.split("\n")[0], message)
+        self._music_changed()
         self.notify("Making the music failed", message, "warning")
 
     def _music_cancelled(self, job_id: str) -> None:
@@ -141,6 +183,7 @@ class MainMusicMixin:
         row = self.music_rows.get(job_id)
         if row is not None:
             row.end("Cancelled")
+        self._music_changed()
 
     def _close_music(self) -> None:
         self._music_thread.close()

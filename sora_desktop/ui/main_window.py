@@ -90,6 +90,7 @@ class MainWindow(
         self.messages: list[tuple[str, str]] = []  # (title, text) of everything shown to the user
         self._boxes: list[QMessageBox] = []
         self._closing = False
+        self._storyboard_film = None  # the PreviewFilm the whole storyboard was last shown as
         self._last_autosave_mark: object = None
         # The first-run guide's hardware check; None = the real one. Tests pass a fake machine.
         self.detect_hardware: Callable[[], Hardware] | None = None
@@ -191,6 +192,7 @@ class MainWindow(
         self.recovery_timer.setInterval(int(RECOVERY_DELAY_S * 1000))
         self.recovery_timer.timeout.connect(self.autosave_now)
         pvm.edited.connect(self._edits_made)
+        pvm.edited.connect(self._film_settings_edited)  # the storyboard shows the export's film
         pvm.dirty_changed.connect(lambda _d: self._edits_made())
 
         self._update_title()
@@ -268,7 +270,9 @@ class MainWindow(
         self.act_del.setEnabled(has_shot)
         self.act_variations.setEnabled(True)
         self.act_generate_all.setEnabled(bool(self.project_vm.shots))
-        self.act_cancel.setEnabled(self.queue_vm.running() is not None)
+        music = getattr(self, "music_rows", {})  # Esc also stops a running music job
+        running_music = any(r.active and r.running for r in music.values())
+        self.act_cancel.setEnabled(self.queue_vm.running() is not None or running_music)
 
     # ================================================================== model warm-up
     def warm_up(self) -> None:
@@ -463,13 +467,28 @@ class MainWindow(
             self.status("No shot has a clip yet.")
             return
         self.audio_playback.expect(shown)
+        from sora_desktop.studio.film_preview import preview_film
+
+        film = preview_film(self.project_vm.project)  # the Export settings' cross-fade, rate, fit
+        self._storyboard_film = film
+        if film is not None and film.note:
+            self.status(film.note)
         try:
-            self.player.vm.load_clips(clips, f"Storyboard  ·  {len(clips)} shots")
+            self.player.vm.load_clips(clips, f"Storyboard  ·  {len(clips)} shots", film)
         except ValueError as exc:
             self.status(f"Cannot play the storyboard: {exc}")
             return
         if start:
             self.player.vm.play()
+
+    def _film_settings_edited(self) -> None:
+        """The Export settings changed (cross-fade, rate, fit) while the whole storyboard is
+        shown: show it as the export now makes it."""
+        if self.player.whole_storyboard and self.player.vm.film is not None:
+            from sora_desktop.studio.film_preview import preview_film
+
+            if preview_film(self.project_vm.project) != self._storyboard_film:
+                self.play_storyboard(start=False)
 
     # ================================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API

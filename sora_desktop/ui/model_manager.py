@@ -46,6 +46,7 @@ from sora_desktop.core.catalog import (
     load_catalog,
 )
 from sora_desktop.core.memory_modes import MODE_NAMES
+from sora_desktop.engine.download_errors import UNEXPECTED_DOWNLOAD_ERROR
 from sora_desktop.engine.downloads import (
     DownloadCancelled,
     DownloadError,
@@ -147,8 +148,9 @@ class ModelJobWorker(QObject):
             self.cancelled.emit(entry.id, not self._discard)
         except DownloadError as exc:
             self.failed.emit(entry.id, str(exc))
-        except Exception as exc:  # the window must stay up whatever happens in a job
-            self.failed.emit(entry.id, f"{type(exc).__name__}: {exc}")
+        except Exception:  # the window must stay up whatever happens in a job
+            log.exception("model job for %s failed", entry.id)
+            self.failed.emit(entry.id, UNEXPECTED_DOWNLOAD_ERROR)
         else:
             self.finished.emit(entry.id, str(folder))
 
@@ -438,7 +440,10 @@ class ModelManagerWindow(QDialog):
         try:
             freed = self._make_downloader().delete(e)
         except (DownloadError, OSError) as exc:
-            self.status_label.setText(f"Could not delete {e.name}: {exc}")
+            from sora_desktop.studio.messages import file_problem
+
+            why = file_problem(exc) if isinstance(exc, OSError) else str(exc)
+            self.status_label.setText(f"Could not delete {e.name}: {why}")
             return
         self.status_label.setText(f"Deleted {e.name}; freed {human_bytes(freed)}.")
         self.refresh()

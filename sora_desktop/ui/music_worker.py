@@ -13,6 +13,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from sora_desktop.engine.backend import CancelToken
+from sora_desktop.studio.messages import friendly_error
 from sora_desktop.studio.music import MusicRun, run_music
 from sora_desktop.studio.take_runner import (
     TakeCancelled,
@@ -72,7 +73,7 @@ class MusicWorker(QObject):
             self._runner(run, token, self._emit)
         except Exception as exc:  # noqa: BLE001 - run_music never raises; a bug must not hang
             log.exception("music job %s crashed", run.job_id)
-            self.failed.emit(run.job_id, f"Making the music failed: {exc}")
+            self.failed.emit(run.job_id, friendly_error(exc, job="music"))
         finally:
             self._tokens.pop(run.job_id, None)
 
@@ -122,12 +123,17 @@ class MusicRow(ProgressRow):
         self.detail.setText("Waiting…")
         self.cancel_btn.clicked.connect(lambda: self._cancel(on_cancel))
         self.active = True
+        self.running = False  # started in the worker (Esc stops a running job, not a waiting one)
         self._phase = ""
 
     def _cancel(self, on_cancel: Callable[[str], None]) -> None:
+        self.stopping()
+        on_cancel(self.job_id)
+
+    def stopping(self) -> None:
+        """Cancel was asked (this row's button, Cancel all, Esc): the job ends at its next step."""
         self.detail.setText("Stopping…")
         self.cancel_btn.setVisible(False)
-        on_cancel(self.job_id)
 
     def set_phase(self, phase: str) -> None:
         self._phase = phase
@@ -140,6 +146,7 @@ class MusicRow(ProgressRow):
 
     def end(self, text: str, tip: str = "") -> None:
         self.active = False
+        self.running = False
         self.detail.setText(text)
         self.detail.setToolTip(tip)
         self.bar.setVisible(False)

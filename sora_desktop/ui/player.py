@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.core.film_joins import FilmCut
+from sora_desktop.studio.film_preview import PreviewFilm
 from sora_desktop.ui.images import frame_to_qimage
 from sora_desktop.ui.style import icon
 
@@ -60,7 +62,7 @@ class _LoadToken:
 class _LoadRelay(QObject):
     """Carries a background decode's result to the GUI thread (queued signals)."""
 
-    done = Signal(object, object, float, str, object)
+    done = Signal(object, object, float, str, object)  # token, images, fps, title, (bounds, cut)
     failed = Signal(object, str)
 
 
@@ -86,6 +88,30 @@ def _decode(
     return images, fps, bounds
 
 
+def _decode_film(
+    paths: list[Path], film: PreviewFilm, token: _LoadToken | None
+) -> tuple[list[QImage], float, list[int], FilmCut]:
+    """The whole storyboard as the export makes it (studio/film_preview): retimed to the
+    film's rate, fitted to its frame, each join blended; a frame shown twice is one QImage."""
+    from sora_desktop.studio.film_preview import decode_film
+
+    images, cut = decode_film(paths, film, frame_to_qimage, MAX_SIDE, BUDGET_BYTES, token)
+    return images, float(cut.fps), [p.first for p in cut.kept], cut
+
+
+def _decoder(paths: list[Path], budget: int, film: PreviewFilm | None, storyboard: bool):
+    """``decode(token) -> (images, fps, (bounds or None, cut or None))`` for a load."""
+
+    def decode(token: _LoadToken | None):
+        if film is not None:
+            images, fps, bounds, cut = _decode_film(paths, film, token)
+            return images, fps, (bounds, cut)
+        images, fps, bounds = _decode(paths, budget, token)
+        return images, fps, (bounds if storyboard else None, None)
+
+    return decode
+
+
 class PlayerViewModel(QObject):
     """What is loaded and where playback is; the widget only draws and forwards clicks."""
 
@@ -105,6 +131,7 @@ class PlayerViewModel(QObject):
         self.preview: QImage | None = None
         self.preview_text = ""
         self.boundaries: list[int] = []  # first frame index of each shot (storyboard playback)
+        self.film: FilmCut | None = None  # the whole storyboard as exported (cross-fades)
         self.loading = False
         self._play_when_loaded = False  # a clip loading in the background starts when shown
         self._token: _LoadToken | None = None
@@ -122,6 +149,7 @@ class PlayerViewModel(QObject):
         fps: float,
         title: str = "",
         boundaries: list[int] | None = None,
+        film: FilmCut | None = None,
     ) -> None:
         self.stop()
         self._cancel_loading()
@@ -132,6 +160,7 @@ class PlayerViewModel(QObject):
         self.index = 0
         self.title = title
         self.boundaries = boundaries or [0]
+        self.film = film
         self.preview = None
         self.clip_changed.emit()
         self.frame_changed.emit(0)
@@ -146,12 +175,17 @@ class PlayerViewModel(QObject):
             self._play_when_loaded = False
             self.play()
 
-    def load_clips(self, paths: list[Path], title: str = "") -> None:
-        """The whole storyboard in order, as one timeline."""
+    def load_clips(
+        self, paths: list[Path], title: str = "", film: PreviewFilm | None = None
+    ) -> None:
+        """The whole storyboard in order, as one timeline; with ``film`` (the export's rate,
+        fit and cross-fade: studio/film_preview.preview_film) exactly as the export makes it."""
         self._play_when_loaded = False
-        self._load([Path(p) for p in paths], title, storyboard=True)
+        self._load([Path(p) for p in paths], title, storyboard=True, film=film)
 
-    def _load(self, paths: list[Path], title: str, storyboard: bool) -> None:
+    def _load(
+        self, paths: list[Path], title: str, storyboard: bool, film: PreviewFilm | None = None
+    ) -> None:
         """Read the headers here (refusing absurd clips), then decode only what is shown:
         scaled to at most ``MAX_SIDE`` and within ``BUDGET_BYTES`` in all. Small clips (the
         app's own) decode here at once; anything bigger decodes on a background thread while
@@ -162,12 +196,13 @@ class PlayerViewModel(QObject):
         self._cancel_loading()
         share = BUDGET_BYTES // max(1, len(paths))
         full = sum(i.frames * i.frame_bytes for i in infos)
+        decode = _decoder(paths, share, film, storyboard)
         if full <= SYNC_BYTES and all(i.frames for i in infos):
-            frames, fps, bounds = _decode(paths, share, None)
-            self.load_frames(frames, fps, title, bounds if storyboard else None)
+            frames, fps, (bounds, cut) = decode(None)  # a few ms, joins and all
+            self.load_frames(frames, fps, title, bounds, cut)
             return
         self.stop()
-        self.frames, self.index, self.preview = [], 0, None
+        self.frames, self.index, self.preview, self.film = [], 0, None, None
         self.title = f"{title}  ·  loading…" if title else "Loading…"
         self.loading = True
         self.clip_changed.emit()
@@ -180,13 +215,13 @@ class PlayerViewModel(QObject):
         def work() -> None:
             try:
                 try:
-                    images, fps, bounds = _decode(paths, share, token)
+                    images, fps, placed = decode(token)
                 except _Cancelled:
                     return
                 except (ValueError, OSError, MemoryError) as exc:
                     relay.failed.emit(token, str(exc) or type(exc).__name__)
                     return
-                relay.done.emit(token, images, fps, title, bounds if storyboard else None)
+                relay.done.emit(token, images, fps, title, placed)
             except RuntimeError:  # the player was closed meanwhile: nobody to tell
                 log.debug("clip loaded after the player closed", exc_info=True)
 
@@ -198,12 +233,12 @@ class PlayerViewModel(QObject):
             self._token = None
         self.loading = False
 
-    def _on_loaded(self, token, images, fps, title, bounds) -> None:
+    def _on_loaded(self, token, images, fps, title, placed) -> None:
         if token is not self._token:
             return  # a newer load (or clear) replaced this one
         self._token = None
         self.loading = False
-        self.load_frames(images, fps, title, bounds)
+        self.load_frames(images, fps, title, *placed)
         if self._play_when_loaded:
             self._play_when_loaded = False
             self.play()
@@ -221,6 +256,7 @@ class PlayerViewModel(QObject):
         self.stop()
         self._cancel_loading()
         self.frames, self.index, self.title, self.preview = [], 0, "", None
+        self.film = None
         self.clip_changed.emit()
         self.frame_changed.emit(0)
         self.preview_changed.emit()

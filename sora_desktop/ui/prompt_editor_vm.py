@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sora_desktop.core.errors import FieldError
+from sora_desktop.core.labels import FIELD_LABELS, field_label
 from sora_desktop.core.request import MAX_FPS, GenerationRequest
 from sora_desktop.studio.model_rules import frame_rule_message
 from sora_desktop.ui.model_choices import ModelChoice
@@ -160,10 +161,12 @@ def field_errors(base: GenerationRequest, f: EditorFields) -> list[ValueError]:
 
 
 def commit_label(key: str) -> str:
-    """The undo-menu label of a change to one field."""
-    return {"prompt": "Edit prompt", "negative_prompt": "Edit negative prompt"}.get(
-        key, f"Change {key}"
-    )
+    """The undo-menu label of a change to one field, by the field's label on screen
+    ("Change frame rate", not "Change fps")."""
+    if key in ("prompt", "negative_prompt"):
+        return f"Edit {field_label(key).lower()}"
+    field = {"duration": "num_frames", "size": "width"}.get(key, key)
+    return f"Change {field_label(field).lower()}" if field in FIELD_LABELS else f"Change {key}"
 
 
 def enhanced(words: str) -> str:

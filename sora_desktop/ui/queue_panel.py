@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -147,6 +149,9 @@ class JobRow(ProgressRow):
 class QueuePanel(QWidget):
     job_activated = Signal(str)
     retry_decode_requested = Signal(str, str)  # shot id, take id
+    # "Cancel all" also stops jobs outside the shot queue (music): their owner connects this and
+    # sets ``others_active`` so the button stays usable while only such a job runs
+    cancel_all_requested = Signal()
 
     def __init__(self, queue: QueueViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -192,7 +197,8 @@ class QueuePanel(QWidget):
         size_in_em(self, min_width=13)  # grows with the UI zoom
 
         self.rows: dict[str, JobRow] = {}
-        self.cancel_all_btn.clicked.connect(queue.cancel_all)
+        self.others_active: Callable[[], bool] = lambda: False
+        self.cancel_all_btn.clicked.connect(self.cancel_all)
         self.clear_btn.clicked.connect(queue.clear_finished)
         queue.queue_changed.connect(self.rebuild)
         queue.job_changed.connect(self.refresh)
@@ -211,6 +217,10 @@ class QueuePanel(QWidget):
         if self.buttons.direction() != wanted:
             self.buttons.setDirection(wanted)
         super().resizeEvent(event)
+
+    def cancel_all(self) -> None:
+        self.queue.cancel_all()
+        self.cancel_all_requested.emit()
 
     def _tick(self) -> None:
         running = self.queue.running()
@@ -260,7 +270,11 @@ class QueuePanel(QWidget):
         waiting = sum(1 for j in jobs if j.status == "queued")
         running = sum(1 for j in jobs if j.status == "running")
         self.summary.setText(f"{running} running · {waiting} waiting" if jobs else "")
-        self.cancel_all_btn.setEnabled(any(j.active for j in jobs))
+        self.update_cancel_all()
         if running and not self.countdown.isActive():
             self.countdown.start()
         self.clear_btn.setEnabled(any(j.is_terminal for j in jobs))
+
+    def update_cancel_all(self) -> None:
+        busy = any(j.active for j in self.queue.jobs) or self.others_active()
+        self.cancel_all_btn.setEnabled(busy)

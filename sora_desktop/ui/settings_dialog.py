@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from sora_desktop.core import hub_token
 from sora_desktop.core.errors import FieldError
+from sora_desktop.core.labels import in_words
 from sora_desktop.core.memory_modes import mode_label
 from sora_desktop.core.settings import DEVICES, MEMORY_MODES, PRECISIONS, THEMES, Settings
 from sora_desktop.core.speed import ATTENTION_BACKENDS, SpeedOptions
@@ -299,11 +300,8 @@ class SettingsDialog(QDialog):
             self.error.show()
             return
         except ValueError as exc:
-            if isinstance(exc, FieldError):
-                label = {"hf_endpoint": "Mirror", "ray_address": "Ray cluster"}.get(
-                    exc.field
-                ) or exc.field.replace("_", " ")
-                self.error.setText(f"{label.capitalize()}: {exc.message}")
+            if isinstance(exc, FieldError):  # the field's label on screen (core/labels.py)
+                self.error.setText(in_words(exc))
             else:
                 self.error.setText(str(exc))
             self.error.show()

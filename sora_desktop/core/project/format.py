@@ -73,6 +73,7 @@ from typing import Any
 
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.export_settings import DEFAULT_PROJECT_SETTINGS, ExportSettings
+from sora_desktop.core.labels import in_words
 from sora_desktop.core.project.audio import MAX_AUDIO_ITEMS, AudioItem
 from sora_desktop.core.project.model import (
     _ID_RE,
@@ -175,7 +176,7 @@ def _parse_request(data: Any, where: str) -> GenerationRequest:
     try:
         return GenerationRequest.from_dict(data)
     except ValueError as exc:
-        raise _damaged(where, str(exc)) from exc
+        raise _damaged(where, in_words(exc)) from exc
 
 
 def _parse_text(data: dict[str, Any], key: str, where: str, default: str, limit: int) -> str:
@@ -194,7 +195,7 @@ def _parse_settings(raw: Any) -> dict[str, Any]:
     try:
         validate_project_settings(settings)
     except ValueError as exc:
-        raise _damaged("settings", str(exc)) from exc
+        raise _damaged("settings", in_words(exc)) from exc
     return settings
 
 
@@ -217,7 +218,7 @@ def _parse_take(data: Any, where: str) -> Take:
         try:
             clip = _check_relpath(clip, "clip")
         except ProjectError as exc:
-            raise _damaged(where, str(exc)) from exc
+            raise _damaged(where, in_words(exc)) from exc
     error = data.get("error")
     if error is not None and (not isinstance(error, str) or len(error) > MAX_TEXT_CHARS):
         raise _damaged(where, "error must be text")
@@ -227,7 +228,7 @@ def _parse_take(data: Any, where: str) -> Take:
         try:
             latents = _check_relpath(latents, "latents")
         except ProjectError as exc:
-            raise _damaged(where, str(exc)) from exc
+            raise _damaged(where, in_words(exc)) from exc
         if status == "failed":
             status = "decode_failed"  # see the module docstring
         elif status == "done":
@@ -287,9 +288,9 @@ def _parse_audio(raw: Any) -> list[AudioItem]:
         try:
             items.append(AudioItem.from_dict(entry))
         except FieldError as exc:
-            raise _damaged(f"sound clip {i + 1}", f"{exc.field}: {exc.message}") from exc
+            raise _damaged(f"sound clip {i + 1}", in_words(exc)) from exc
         except (TypeError, ValueError) as exc:
-            raise _damaged(f"sound clip {i + 1}", str(exc)) from exc
+            raise _damaged(f"sound clip {i + 1}", in_words(exc)) from exc
     if len({a.id for a in items}) != len(items):
         raise _damaged("audio", "two sound clips have the same id")
     return items

@@ -14,6 +14,7 @@ Why the file works this way (the app must never lose a user's work):
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -324,7 +325,7 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     try:  # before anything reads it: a FIFO would hang, a device must never be replaced
         check_regular_target(write_target(target))
     except OSError as exc:
-        raise ProjectError(f"Cannot save to {target}: {exc.strerror or exc}.") from exc
+        raise ProjectError(f"Cannot save to {target}: {_save_problem(exc)}.") from exc
     if (
         project.read_only
         and project.path is not None
@@ -375,7 +376,7 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
         project.modified_at = old_modified
         if isinstance(exc, OSError):
             raise ProjectError(
-                f"Could not save {target.name}: {exc.strerror or exc}. "
+                f"Could not save {target.name}: {_save_problem(exc)}. "
                 "The previous file on disk is unchanged."
             ) from exc
         raise
@@ -456,3 +457,12 @@ def _remove_stale_temp_files(target: Path) -> None:
                     tmp.unlink()
             except OSError:
                 pass
+
+
+def _save_problem(exc: OSError) -> str:
+    """Why a save failed, and what to do, in plain words (no error numbers)."""
+    if leftovers.is_no_space(exc):
+        return "the disk is full; free some space, or use Save As to choose another disk"
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "Sora Desktop may not write there; use Save As to choose a folder you own"
+    return (exc.strerror or "the file could not be written").rstrip(".")

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from sora_desktop.core.export_settings import MAX_UPSCALE, UPSCALE_METHODS
+from sora_desktop.core.film_joins import blend_join, join_starts
 
 # how each of core's UPSCALE_METHODS resizes
 INTERPOLATION = {"nearest": cv2.INTER_NEAREST, "lanczos": cv2.INTER_LANCZOS4}
@@ -87,39 +88,22 @@ def concat_clips(clips: list[np.ndarray], crossfade_frames: int = 0) -> np.ndarr
     """Join shots into one clip, resized to the first clip's size, with optional cross-fades.
 
     Each cross-fade overlaps the last ``crossfade_frames`` of a shot with the first ones of the
-    next, so the result has ``sum(len) - crossfade_frames * (len(clips) - 1)`` frames.
+    next, so the result has ``sum(len) - crossfade_frames * (len(clips) - 1)`` frames; where
+    shots sit and how a join blends is core/film_joins' rule (the player shows the same).
     """
     if not clips:
         raise ValueError("clips: need at least one clip")
     clips = [_check_frames(c) for c in clips]
-    if isinstance(crossfade_frames, bool) or not isinstance(crossfade_frames, int):
-        raise ValueError(f"crossfade_frames: expected an integer, got {crossfade_frames!r}")
-    if crossfade_frames < 0:
-        raise ValueError(f"crossfade_frames: {crossfade_frames} must not be negative")
+    starts = join_starts([len(clip) for clip in clips], crossfade_frames)
     c = crossfade_frames
-    n = len(clips)
-    for i, clip in enumerate(clips):
-        used = c * ((i > 0) + (i < n - 1))
-        if used > len(clip):
-            raise ValueError(
-                f"crossfade_frames: {c} is too long for shot {i + 1} ({len(clip)} frames); "
-                f"allowed up to {len(clip) // max(1, (i > 0) + (i < n - 1))}"
-            )
     h, w = clips[0].shape[1:3]
-    resized = []
-    for clip in clips:
+    out = np.empty((starts[-1] + len(clips[-1]), h, w, 3), np.uint8)
+    for i, (clip, first) in enumerate(zip(clips, starts, strict=True)):
         if clip.shape[1:3] != (h, w):
             clip = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in clip])
-        resized.append(clip)
-    out = [resized[0]]
-    for nxt in resized[1:]:
-        if c == 0:
-            out.append(nxt)
-            continue
-        prev = out[-1]
-        alpha = (np.arange(1, c + 1, dtype=np.float32) / (c + 1))[:, None, None, None]
-        blend = (1 - alpha) * prev[-c:].astype(np.float32) + alpha * nxt[:c].astype(np.float32)
-        out[-1] = prev[:-c]
-        out.append(np.clip(np.round(blend), 0, 255).astype(np.uint8))
-        out.append(nxt[c:])
-    return np.concatenate(out, axis=0)
+        if i > 0 and c:  # the join: the previous shot's last frames are already in place
+            out[first : first + c] = blend_join(out[first : first + c], clip[:c])
+            out[first + c : first + len(clip)] = clip[c:]
+        else:
+            out[first : first + len(clip)] = clip
+    return out
