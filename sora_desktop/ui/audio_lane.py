@@ -161,8 +161,10 @@ class AudioLane(QWidget):
         self._preview: AudioItem | None = None  # the clip as the drag would leave it
         self.playhead: float | None = None  # the film second the player shows
         vm.track_changed.connect(lambda _id: self.update())
-        vm.timeline_changed.connect(self.update)
-        vm.project_vm.edited.connect(self.update)  # e.g. the cross-fade chosen in Export
+        # where the film has each shot: read from the project (file checks) once per change
+        self._places: list[ShotSpan] | None = None
+        vm.timeline_changed.connect(self._replace)
+        vm.project_vm.edited.connect(self._replace)  # e.g. the cross-fade chosen in Export
         vm.selection_changed.connect(lambda _id: self.update())
         self.waveforms.ready.connect(lambda _p: self.update())
         self.waveforms.failed.connect(lambda _p, _m: self.update())
@@ -177,13 +179,19 @@ class AudioLane(QWidget):
         spans = self.shot_places()
         return LaneGeometry.build(spans, cards, strip.row.spacing(), margins.left(), PX_PER_SECOND)
 
+    def _replace(self) -> None:
+        self._places = None
+        self.update()
+
     def shot_places(self) -> list[ShotSpan]:
         """Each card's shot at its film place; [] (the plain scale) if that cannot be read."""
-        try:
-            return lane_spans(self.vm.project)
-        except (ValueError, OSError):  # a project being replaced, a clip gone meanwhile
-            log.debug("the lane cannot place the shots", exc_info=True)
-            return []
+        if self._places is None:
+            try:
+                self._places = lane_spans(self.vm.project)
+            except (ValueError, OSError):  # a project being replaced, a clip gone meanwhile
+                log.debug("the lane cannot place the shots", exc_info=True)
+                return []
+        return self._places
 
     def empty_cards(self) -> list[tuple[int, int]]:
         """(left, width) of each card whose shot is not in the film (no clip yet)."""
