@@ -471,8 +471,14 @@ class MainWindow(
         self._storyboard_film = film
         if film is not None and film.note:
             self.status(film.note)
+        from sora_desktop.core.film_joins import CrossfadeTooLong
+
         try:
             self.player.vm.load_clips(clips, f"Storyboard  ·  {len(clips)} shots", film)
+        except CrossfadeTooLong as exc:  # a clip shorter than its take says: its card's number
+            shot = f"shot {self.project_vm.shot_number(shown[exc.shot])}"
+            self.status(f"Cannot play the storyboard: {exc.said(shot)}")
+            return
         except ValueError as exc:
             self.status(f"Cannot play the storyboard: {exc}")
             return
