@@ -10,7 +10,10 @@ at ``first_i = first_(i-1) + n_(i-1) - c`` and the film has ``sum(n) - c * (shot
 Film frame ``first_i + j`` (``j < c``) is ``(1 - w_j) * earlier + w_j * later`` with
 ``w_j = (j + 1) / (c + 1)``: neither shot is ever shown pure inside the fade, so it takes
 exactly ``c`` frames. The blend is done in float32 and rounded to the nearest value (ties to
-even), so every caller gets the same bytes.
+even), so every caller gets the same bytes. A cross-fade longer than a shot allows (a middle
+shot needs twice the cross-fade) is ``CrossfadeTooLong``, said in seconds with the shot named;
+the editor hand-off (studio/timeline) and the Export dialog's length (``film_frames``) read the
+same rule.
 """
 
 from __future__ import annotations

@@ -164,7 +164,12 @@ class MainWindow(
         pvm.shot_changed.connect(lambda sid: self._fill_takes() if sid == pvm.selected_id else None)
         self.player.play_storyboard_requested.connect(self.play_storyboard)
         self.player.play_shot_requested.connect(self.show_selected_clip)
-        self.player.vm.load_failed.connect(lambda m: self.status(f"Cannot play this clip: {m}"))
+        self.player.vm.load_failed.connect(
+            lambda m: self.status(
+                f"Cannot play {'the storyboard' if self.player.whole_storyboard else 'this clip'}"
+                f": {m}"
+            )
+        )
         pvm.selection_changed.connect(lambda _id: self.show_selected_clip())
         pvm.shot_changed.connect(self._on_shot_changed)
         pvm.dirty_changed.connect(self._update_title)
