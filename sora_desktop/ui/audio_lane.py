@@ -285,7 +285,7 @@ class AudioLane(QWidget):
             p.drawText(
                 band.adjusted(4, 0, -4, -4),
                 Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
-                "no clip: not in the film",
+                "no clip yet: not in the film",
             )
 
     def _paint_item(self, p: QPainter, item: AudioItem, geo: LaneGeometry) -> None:
