@@ -32,7 +32,7 @@ def test_shots_overlap_by_the_crossfade_and_the_film_is_that_much_shorter():
 
 
 def test_a_crossfade_longer_than_a_shot_is_refused_with_the_shot_named():
-    with pytest.raises(ValueError, match="too long for shot 2 \\(5 frames\\); allowed up to 2"):
+    with pytest.raises(ValueError, match="too long for the film's shot 2 \\(5 frames\\)"):
         join_starts([8, 5, 8], 3)
     with pytest.raises(ValueError, match="must not be negative"):
         film_cut([(8, 8)], 8, -1)

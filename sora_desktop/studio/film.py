@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sora_desktop.core.export_settings import SILENT_FORMATS, ExportSettings
-from sora_desktop.core.film_layout import canvas_size, default_film_fps, shot_spans
+from sora_desktop.core.film_joins import film_cut, film_frames
+from sora_desktop.core.film_layout import canvas_size, default_film_fps
 from sora_desktop.core.project import Project, Take
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.studio.takes import take_clip
@@ -56,10 +57,10 @@ def film_plan(project: Project, shot_id: str | None, settings: ExportSettings) -
     auto = default_film_fps([r.fps for r in requests])
     fps = settings.fps if settings.fps is not None else auto
     w, h = canvas_size([(r.width, r.height) for r in requests])
-    spans = shot_spans([(r.num_frames, r.fps) for r in requests], fps)
-    frames = spans[-1][1] - settings.crossfade_frames * (len(requests) - 1)
+    timing = [(r.num_frames, r.fps) for r in requests]
+    frames = film_frames(timing, fps, settings.crossfade_frames)  # core/film_joins' rule
     up = settings.upscale_for(w, h)
-    return FilmPlan(w * up, h * up, fps, max(0, frames), len(requests), auto, settings.fit, up)
+    return FilmPlan(w * up, h * up, fps, frames, len(requests), auto, settings.fit, up)
 
 
 def film_clips(project: Project, shot_id: str | None = None) -> list[Path]:
@@ -133,6 +134,8 @@ def render_film(
         frames, clip_fps = read_video(clip)
         decoded.append((frames, clip_fps if clip_fps > 0 else fps))
         report(0.2 * (i + 1) / len(clips))
+    # a clip shorter than its take says may no longer fit the cross-fade: say so in seconds
+    film_cut([(len(f), r) for f, r in decoded], fps, crossfade_frames)
     frames = assemble_film(
         decoded, fps, fit=fit, method=upscale_method, crossfade_frames=crossfade_frames
     )

@@ -80,6 +80,20 @@ def film_spans(project: Any) -> list[ShotSpan]:
     return cut_spans(cut, [s.id for s in shots])
 
 
+def lane_spans(project: Any) -> list[ShotSpan]:
+    """Every shot in storyboard order where the exported film has it (``film_spans``), for the
+    sound lane under the cards. A shot the film leaves out (no clip yet, or too short at the
+    film's rate) takes no film time: a span of 0 seconds where the film goes on after it."""
+    placed = {s.shot_id: s for s in film_spans(project)}
+    after = max((s.end for s in placed.values()), default=0.0)
+    spans: list[ShotSpan] = []
+    for shot in reversed(project.shots):
+        span = placed.get(shot.id) or ShotSpan(shot.id, after, 0.0)
+        spans.append(span)
+        after = span.start
+    return spans[::-1]
+
+
 @dataclass(frozen=True)
 class FilmClock:
     """Where the player's frames are on the timeline: ``segments`` are (first frame index in

@@ -29,6 +29,7 @@ from typing import Any
 
 from sora_desktop.core import safe_paths
 from sora_desktop.core.atomic import atomic_write_text
+from sora_desktop.core.film_joins import CrossfadeTooLong, check_crossfade
 from sora_desktop.core.film_layout import default_film_fps, shot_spans
 from sora_desktop.core.project import Project, Shot
 from sora_desktop.core.request import GenerationRequest
@@ -328,12 +329,15 @@ def export_timeline(
     rate = chosen.fps or default_film_fps([s.source_fps for s in shots])
     cf = chosen.crossfade_frames if len(shots) > 1 else 0
     spans = shot_spans([(s.source_frames, s.source_fps) for s in shots], rate)
-    for ts, (first, end) in zip(shots, spans, strict=True):
-        if cf and end - first < cf:
-            raise TimelineError(
-                f"{_shot_label(ts.number, ts.shot)} is shorter than the cross-fade "
-                f"({cf} frames); shorten the cross-fade in Export"
-            )
+    try:  # the film export's rule (core/film_joins): a shot between two needs twice the fade
+        check_crossfade(
+            [end - first for first, end in spans],
+            cf,
+            rate,
+            [_shot_label(ts.number, ts.shot) for ts in shots],
+        )
+    except CrossfadeTooLong as exc:
+        raise TimelineError(exc.message) from None
     media_dir = media_dir_for(target)
     _sweep_stages(media_dir)  # what a killed export of this timeline left behind
     from sora_desktop.core.atomic import writer_tag

@@ -1,10 +1,14 @@
 """The storyboard's audio lane: the sound track's clips under the shot cards, with waveforms.
 
-The lane shares the cards' scale: a second under a shot is as wide as that shot's card makes it
-(``LaneGeometry``), so a sound lines up with the shot it plays under. Drag a clip to move it,
-its edges to trim it, the small squares on its top corners to fade it in and out; right-click
-(or double-click) for its volume and exact values, and drop sound files on the lane to import
-them there. Every change is one undoable command (through ``AudioViewModel``).
+The lane shares the cards' scale: each card starts at the film second where the exported film
+starts its shot (``playback_sync.lane_spans``: the export's rule, so with a cross-fade a shot
+starts before the one ahead has ended) and a second under a card is as wide as the card makes
+it (``LaneGeometry``), so a sound lines up with the shot it plays under in the film. A shot
+without a clip is not in the film: its card takes no film time and the lane greys it.
+
+Drag a clip to move it, its edges to trim it, the small squares on its top corners to fade it in
+and out; right-click (or double-click) for its volume and exact values, and drop sound files on
+the lane to import them there. Every change is one undoable command (through ``AudioViewModel``).
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QFont, QMouseEvent, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QMenu, QWidget
 
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.project import AudioItem
 from sora_desktop.core.project.audio import IMPORT_SUFFIXES
-from sora_desktop.studio.playback_sync import ShotSpan, shot_spans
+from sora_desktop.studio.playback_sync import ShotSpan, lane_spans
 from sora_desktop.ui.audio_vm import AudioViewModel
 from sora_desktop.ui.waveforms import WaveformStore
 
@@ -36,9 +40,11 @@ MIN_CLIP_S = 0.1  # a trim never leaves less than this
 
 @dataclass(frozen=True)
 class LaneGeometry:
-    """Seconds ↔ pixels along the storyboard. Shot ``i`` spans ``xs[i]`` to ``xs[i + 1]``
-    pixels (its card and the gap after it) for ``spans[i]``; before and after the shots the
-    scale is ``px_per_second`` from ``xs[0]`` / ``xs[-1]``."""
+    """Seconds ↔ pixels along the storyboard. Card ``i`` spans ``xs[i]`` to ``xs[i + 1]``
+    pixels (the card and the gap after it) for film seconds ``times[i]`` to ``times[i + 1]``
+    (its shot's start to the next one's); before and after the shots the scale is
+    ``px_per_second`` from ``xs[0]`` / the film's end. A card of no film time (a shot left out
+    of the film) is one instant: a second there is drawn on the next card that has it."""
 
     xs: tuple[float, ...]  # len(spans) + 1 pixel positions
     times: tuple[float, ...]  # len(spans) + 1 film seconds
@@ -64,10 +70,10 @@ class LaneGeometry:
 
     def x_for(self, t: float) -> float:
         xs, ts = self.xs, self.times
-        if t <= ts[0]:
+        if t < ts[0]:
             return xs[0] + (t - ts[0]) * self.px_per_second
-        if t >= ts[-1]:
-            return xs[-1] + (t - ts[-1]) * self.px_per_second
+        if t >= ts[-1]:  # the film's end: right after the last card that has film time
+            return xs[bisect.bisect_left(ts, ts[-1])] + (t - ts[-1]) * self.px_per_second
         i = bisect.bisect_right(ts, t) - 1
         return xs[i] + (t - ts[i]) / (ts[i + 1] - ts[i]) * (xs[i + 1] - xs[i])
 
@@ -155,7 +161,10 @@ class AudioLane(QWidget):
         self._preview: AudioItem | None = None  # the clip as the drag would leave it
         self.playhead: float | None = None  # the film second the player shows
         vm.track_changed.connect(lambda _id: self.update())
-        vm.timeline_changed.connect(self.update)
+        # where the film has each shot: read from the project (file checks) once per change
+        self._places: list[ShotSpan] | None = None
+        vm.timeline_changed.connect(self._replace)
+        vm.project_vm.edited.connect(self._replace)  # e.g. the cross-fade chosen in Export
         vm.selection_changed.connect(lambda _id: self.update())
         self.waveforms.ready.connect(lambda _p: self.update())
         self.waveforms.failed.connect(lambda _p, _m: self.update())
@@ -166,9 +175,35 @@ class AudioLane(QWidget):
 
         strip = self.storyboard.strip
         cards = [(c.geometry().x(), c.geometry().width()) for c in strip.cards]
-        spans = shot_spans(self.vm.project_vm.shots)
         margins = strip.row.contentsMargins()
+        spans = self.shot_places()
         return LaneGeometry.build(spans, cards, strip.row.spacing(), margins.left(), PX_PER_SECOND)
+
+    def _replace(self) -> None:
+        self._places = None
+        self.update()
+
+    def shot_places(self) -> list[ShotSpan]:
+        """Each card's shot at its film place; [] (the plain scale) if that cannot be read."""
+        if self._places is None:
+            try:
+                self._places = lane_spans(self.vm.project)
+            except (ValueError, OSError):  # a project being replaced, a clip gone meanwhile
+                log.debug("the lane cannot place the shots", exc_info=True)
+                return []
+        return self._places
+
+    def empty_cards(self) -> list[tuple[int, int]]:
+        """(left, width) of each card whose shot is not in the film (no clip yet)."""
+        spans = self.shot_places()
+        cards = self.storyboard.strip.cards
+        if len(spans) != len(cards):
+            return []
+        return [
+            (c.geometry().x(), c.geometry().width())
+            for c, s in zip(cards, spans, strict=True)
+            if s.seconds <= 0
+        ]
 
     def item_rect(self, item: AudioItem, geo: LaneGeometry | None = None) -> QRectF:
         geo = geo or self.lane_geometry()
@@ -224,6 +259,7 @@ class AudioLane(QWidget):
         p.fillRect(self.rect(), self.palette().base().color().darker(108))
         geo = self.lane_geometry()
         items = self._shown_items()
+        self._paint_empty_cards(p)
         if not items:
             p.setPen(self.palette().placeholderText().color())
             p.drawText(
@@ -237,6 +273,20 @@ class AudioLane(QWidget):
             x = geo.x_for(self.playhead)
             p.setPen(QPen(QColor("#ff5c5c"), 2))
             p.drawLine(QLineF(x, 0, x, self.height()))
+
+    def _paint_empty_cards(self, p: QPainter) -> None:
+        """Under a shot without a clip: grey, and "not in the film" where there is room."""
+        grey = self.palette().window().color().darker(125)
+        grey.setAlpha(120)
+        for left, width in self.empty_cards():
+            band = QRectF(left, 0, width, self.height())
+            p.fillRect(band, QBrush(grey, Qt.BrushStyle.BDiagPattern))
+            p.setPen(self.palette().placeholderText().color())
+            p.drawText(
+                band.adjusted(4, 0, -4, -4),
+                Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+                "no clip yet: not in the film",
+            )
 
     def _paint_item(self, p: QPainter, item: AudioItem, geo: LaneGeometry) -> None:
         rect = self.item_rect(item, geo)

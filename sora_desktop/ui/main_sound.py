@@ -85,10 +85,9 @@ class MainSoundMixin(MainMusicMixin):
 
     # ------------------------------------------------------------------ import
     def _default_start(self) -> float:
-        """A new sound starts under the selected shot (else at the film's start)."""
-        from sora_desktop.studio.playback_sync import shot_spans
-
-        spans = {s.shot_id: s for s in shot_spans(self.project_vm.shots)}
+        """A new sound starts under the selected shot, where the exported film starts it (a
+        shot without a clip: where the film goes on after it); else at the film's start."""
+        spans = {s.shot_id: s for s in self.audio_lane.shot_places()}
         span = spans.get(self.project_vm.selected_id)
         return span.start if span is not None else 0.0
 

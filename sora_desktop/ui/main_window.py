@@ -164,7 +164,12 @@ class MainWindow(
         pvm.shot_changed.connect(lambda sid: self._fill_takes() if sid == pvm.selected_id else None)
         self.player.play_storyboard_requested.connect(self.play_storyboard)
         self.player.play_shot_requested.connect(self.show_selected_clip)
-        self.player.vm.load_failed.connect(lambda m: self.status(f"Cannot play this clip: {m}"))
+        self.player.vm.load_failed.connect(
+            lambda m: self.status(
+                f"Cannot play {'the storyboard' if self.player.whole_storyboard else 'this clip'}"
+                f": {m}"
+            )
+        )
         pvm.selection_changed.connect(lambda _id: self.show_selected_clip())
         pvm.shot_changed.connect(self._on_shot_changed)
         pvm.dirty_changed.connect(self._update_title)
@@ -473,8 +478,14 @@ class MainWindow(
         self._storyboard_film = film
         if film is not None and film.note:
             self.status(film.note)
+        from sora_desktop.core.film_joins import CrossfadeTooLong
+
         try:
             self.player.vm.load_clips(clips, f"Storyboard  ·  {len(clips)} shots", film)
+        except CrossfadeTooLong as exc:  # a clip shorter than its take says: its card's number
+            shot = f"shot {self.project_vm.shot_number(shown[exc.shot])}"
+            self.status(f"Cannot play the storyboard: {exc.said(shot)}")
+            return
         except ValueError as exc:
             self.status(f"Cannot play the storyboard: {exc}")
             return

@@ -219,7 +219,8 @@ class PlayerViewModel(QObject):
                 except _Cancelled:
                     return
                 except (ValueError, OSError, MemoryError) as exc:
-                    relay.failed.emit(token, str(exc) or type(exc).__name__)
+                    words = getattr(exc, "message", "") or str(exc)  # a FieldError: its words
+                    relay.failed.emit(token, words or type(exc).__name__)
                     return
                 relay.done.emit(token, images, fps, title, placed)
             except RuntimeError:  # the player was closed meanwhile: nobody to tell

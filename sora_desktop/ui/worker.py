@@ -21,6 +21,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from sora_desktop.core.film_joins import CrossfadeTooLong
 from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import CancelToken, GenerationCancelled
 from sora_desktop.studio.film import render_film
@@ -373,6 +374,9 @@ class ExportWorker(QObject):
             )
         except GenerationCancelled:
             self.cancelled.emit(jid)
+        except CrossfadeTooLong as exc:  # the user's setting: its own words say what to change
+            log.info("export job %s refused: %s", jid, exc)
+            self.failed.emit(jid, f"Export failed: {exc.message}")
         except Exception as exc:  # noqa: BLE001
             if job.token.cancelled:
                 self.cancelled.emit(jid)
