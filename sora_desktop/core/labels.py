@@ -130,3 +130,22 @@ def for_cli(exc: BaseException) -> str:
             return in_words(exc)
         # a key of a file the user edits by hand (a checkpoint's config.json): its own name
     return " ".join(str(exc).split())
+
+
+# A take's or shot's status as the storyboard card and the takes grid show it (one list, so
+# the two never disagree). "generating" on a card shows its percentage instead.
+STATUS_WORDS: dict[str, str] = {
+    "empty": "Not generated",
+    "queued": "Queued",
+    "generating": "Generating",
+    "done": "Done",
+    "outdated": "Out of date",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "decode_failed": "Decode failed",
+}
+
+
+def status_words(status: str) -> str:
+    """The on-screen word for a status (an unknown one as itself)."""
+    return STATUS_WORDS.get(status, status)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.core.labels import status_words
 from sora_desktop.studio.shots import BLANK_CARD, END_ON_NEXT_LABEL, end_on_next_blocker
 from sora_desktop.ui.images import (
     ensure_side_files,
@@ -186,16 +187,7 @@ class ShotCard(QFrame):
         title = shot.title or f"Shot {number}"
         self.title.set_full_text(f"{number}  {title}" if shot.title else title)
         self.link.setVisible(bool(shot.continue_from_previous))
-        label = {
-            "empty": "Not generated",
-            "queued": "Queued",
-            "generating": f"{int(fraction * 100)}%",
-            "done": "Done",
-            "outdated": "Out of date",
-            "failed": "Failed",
-            "cancelled": "Cancelled",
-            "decode_failed": "Decode failed",
-        }.get(status, status)
+        label = f"{int(fraction * 100)}%" if status == "generating" else status_words(status)
         self.chip.setText(label)
         self.setAccessibleName(f"{title}, {label}")
         self.chip.setProperty("status", status)

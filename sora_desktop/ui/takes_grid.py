@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sora_desktop.core.labels import status_words
 from sora_desktop.core.project import Take
 from sora_desktop.studio.media import thumbnail_path
 from sora_desktop.studio.takes import take_clip
@@ -38,21 +39,13 @@ log = logging.getLogger(__name__)
 TILE = QSize(160, 120)  # the thumbnail's box in a tile
 COLUMNS = 4
 OPEN_LABEL = "Compare takes…"
-STATUS_WORDS = {
-    "queued": "Queued",
-    "generating": "Generating",
-    "done": "Done",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-    "decode_failed": "Decode failed",
-}
 
 
 def take_caption(number: int, take: Take, picked: bool) -> str:
     """The words under a tile: number, seed, status and time (and the pick)."""
     from sora_desktop.ui.main_recovery import local_time_text
 
-    status = STATUS_WORDS.get(take.status, take.status)
+    status = status_words(take.status)
     mark = "  ✓ Picked" if picked else ""
     return (
         f"Take {number}{mark}\nseed {take.request.seed} · {status}\n"
@@ -173,7 +166,7 @@ class TakesGrid(QDialog):
         tile.setAccessibleName(f"Take {number}" + (", picked" if picked else ""))
         tip = "The take used in the film" if picked else "Use this take in the film"
         if take.status != "done":
-            tip = take.error or STATUS_WORDS.get(take.status, take.status)
+            tip = take.error or status_words(take.status)
         tile.setToolTip(tip)
         blank = QPixmap(TILE)
         blank.fill(Qt.GlobalColor.black)
