@@ -103,7 +103,7 @@ def test_settings_dialog_validates_and_returns_new_settings(qtbot, tmp_path, mon
     dialog.output_dir.setText("   ")
     dialog.accept()
     assert dialog.result_settings is None and not dialog.error.isHidden()
-    assert "Output dir" in dialog.error.text()
+    assert "Exports" in dialog.error.text()  # the label on screen
     dialog.output_dir.setText(str(tmp_path / "videos"))
     dialog.theme.setCurrentIndex(dialog.theme.findData("light"))
     dialog.watermark.setChecked(False)
