@@ -137,3 +137,64 @@ def test_the_cli_says_a_file_size_limit_in_words(capsys, tmp_path, monkeypatch):
     assert "File too large" not in line
     assert_plain(_without(line, "x.mp4"))
     assert not (tmp_path / "x.mp4").exists()
+
+
+# ---------------------------------------------------------------------------- files
+def test_a_shot_list_with_an_unusable_number_says_where_and_what_to_write(
+    capsys, tmp_path, monkeypatch
+):
+    """``sora-desktop batch`` with valid JSON holding NaN or a 5000-digit seed."""
+    from sora_desktop import cli
+
+    monkeypatch.chdir(tmp_path)
+    for value, words in (("NaN", "“NaN” is not a number"), ("9" * 5000, "far too long")):
+        shots = tmp_path / "shots.json"
+        shots.write_text('[\n  {"prompt": "a red ball",\n   "seed": ' + value + "}\n]\n")
+        code = cli.main(["batch", str(shots), "-o", str(tmp_path / "film.mp4")])
+        err = "\n".join(
+            ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error: ")
+        )
+        assert code != 0, err
+        assert "line 3, column 12" in err and words in err, err
+        assert "ordinary number" in err and "digits" not in err and "sys." not in err
+        for line in err.splitlines():
+            if "shots.json" in line:
+                text = line.removeprefix("error: ")
+                assert_plain(_without(text, str(shots), "shots.json"), next_step=False)
+
+
+def test_an_unreadable_previous_clip_says_why_in_words(tmp_path):
+    """A shot continues from a clip that is damaged: no decoder text in the message."""
+    from sora_desktop.studio.media import StartFrameError, ensure_last_frame
+
+    clip = tmp_path / "take.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    with pytest.raises(StartFrameError) as info:
+        ensure_last_frame(clip)
+    message = str(info.value)
+    assert "damaged or not a video" in message
+    assert_plain(_without(message, "take.mp4"))
+
+
+def test_a_hand_damaged_on_off_setting_is_named_by_its_label(tmp_path):
+    import json
+
+    from sora_desktop.core.project import ProjectError, load_project, new_project, save_project
+
+    project = new_project("Film")
+    project.add_shot(REQUEST)
+    path = save_project(project, tmp_path / "film.sdproj")
+    for key, label in (
+        ("continue_from_previous", "Continue from previous shot"),
+        ("end_on_next_shot", "End on the next shot"),
+        ("mute", "Mute shot's sound"),
+    ):
+        data = json.loads(path.read_text())
+        data["shots"][0][key] = "yes"
+        broken = tmp_path / f"{key}.sdproj"
+        broken.write_text(json.dumps(data))
+        with pytest.raises(ProjectError) as info:
+            load_project(broken)
+        message = str(info.value)
+        assert f"“{label}”" in message and "on or off" in message
+        assert_plain(_without(message, broken.name), next_step=False)
