@@ -82,8 +82,8 @@ def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
         return SUFFIX_FORMATS[suffix]
     allowed = ", ".join(sorted(SUFFIX_FORMATS))
     raise ValueError(
-        f"path: cannot tell the format from {p.name!r}; use a suffix ({allowed}), "
-        "an existing folder for PNG frames, or pass the format explicitly"
+        f"path: cannot tell the format from “{p.name}”; end the name with one of {allowed}, "
+        "use an existing folder for PNG frames, or choose the format"
     )
 
 
