@@ -82,7 +82,7 @@ def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
         return SUFFIX_FORMATS[suffix]
     allowed = ", ".join(sorted(SUFFIX_FORMATS))
     raise ValueError(
-        f"path: cannot tell the format from “{p.name}”; end the name with one of {allowed}, "
+        f"path: cannot tell the format from “{p.name}”; end the name with a suffix ({allowed}), "
         "use an existing folder for PNG frames, or choose the format"
     )
 
