@@ -156,6 +156,12 @@ def test_out_of_memory_becomes_advice_and_the_backend_survives(backends, monkeyp
         list(backend.generate(request_for(backend)))
     assert isinstance(err.value, RuntimeError)
     assert "Low VRAM" in str(err.value) or "smaller" in str(err.value)
+    # the on-screen words (issue 20): the Duration box, the mode as Settings names it
+    from test_plain_errors import assert_plain
+
+    advice = str(err.value)
+    assert "Duration" in advice and "frames" not in advice and "“Low memory”" in advice
+    assert_plain(advice)
     monkeypatch.setattr(backend.pipe.transformer, "forward", real)
     _, result = run(backend, request_for(backend))
     assert result.frames.shape[0] == 9

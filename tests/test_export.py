@@ -252,7 +252,7 @@ def test_ffmpeg_failure_keeps_the_previous_export(tmp_path: Path, monkeypatch):
     before, meta_before = good.read_bytes(), read_metadata(good)
     fake = _fake_ffmpeg(tmp_path, "Conversion failed!\n")
     monkeypatch.setattr(export.ffmpeg, "_ffmpeg_exe", lambda: fake)
-    with pytest.raises(ExportError, match="Conversion failed"):
+    with pytest.raises(ExportError, match="video encoder stopped with an error"):
         export_video(synthetic(4), out_dir / "clip.mp4", 8)
     assert good.read_bytes() == before
     assert read_metadata(good) == meta_before

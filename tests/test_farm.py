@@ -221,6 +221,24 @@ def test_a_farm_worker_killed_mid_shot_is_retried_once_then_the_shot_fails_plain
     assert again.status == "done", again.error
 
 
+def test_a_take_whose_node_code_raises_fails_in_plain_words(farm_runner, tmp_path, monkeypatch):
+    """The farm node's own code raises (here: it is handed an input it does not know), so Ray
+    reports a task error: the shot fails with a plain message and a next step, not the
+    exception's text or class name (issue 20)."""
+    from sora_desktop.studio import farm as studio_farm
+    from tests.test_plain_errors import assert_plain
+
+    monkeypatch.setattr(studio_farm, "pack_inputs", lambda run: {"bogus": ("x.png", b"")})
+    farm = Farm(farm_runner, tmp_path)
+    job = farm.queue.generate_shot(farm.shot("a node that raises"))
+    farm.pump()
+    assert job.status == "failed"
+    assert "bogus" not in job.error and "x.png" not in job.error
+    host = job.error.split("\n")[0].removeprefix("The take failed on ").rstrip(".")
+    assert host and "\nTry: " in job.error
+    assert_plain(job.error.replace(host, "the machine"))
+
+
 def test_an_address_with_no_cluster_is_a_plain_error():
     import socket
 

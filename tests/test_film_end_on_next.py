@@ -140,7 +140,7 @@ def test_the_option_is_saved_with_the_shot(catalog, tmp_path):
     assert copy.end_on_next_shot
     data = project.to_dict()
     data["shots"][0]["end_on_next_shot"] = "yes"
-    with pytest.raises(ProjectError, match="end_on_next_shot must be true or false"):
+    with pytest.raises(ProjectError, match="“End on the next shot” must be on or off"):
         type(project).from_dict(data)
     # a file that names an end image for a shot is not trusted (set per take, like starts)
     data["shots"][0]["end_on_next_shot"] = True

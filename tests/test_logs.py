@@ -120,6 +120,7 @@ CRASH_PROBE = textwrap.dedent(
         print("BOXES", len(boxes), flush=True)
         for box in boxes:
             print("TEXT", box.text().replace("\\n", " | "), flush=True)
+            print("DETAILS", box.detailedText().replace("\\n", " | "), flush=True)
         app.closeAllWindows()
         for box in boxes:
             box.close()
@@ -148,7 +149,14 @@ def test_crash_handler_logs_and_names_the_log_file(tmp_path):
     assert "WARNING sora_desktop.qt" in text and "probe Qt warning" in text
     boxes = [line for line in run.stdout.splitlines() if line.startswith("TEXT")]
     assert len(boxes) == 1, run.stdout  # one dialog at a time
-    assert "ZeroDivisionError: probe error in a slot" in boxes[0]
+    # plain words in the main text (issue 20), the error itself under Show Details
+    from tests.test_plain_errors import assert_plain
+
+    assert "ZeroDivisionError" not in boxes[0] and "probe error" not in boxes[0]
+    assert "Something went wrong inside Sora Desktop" in boxes[0] and "File → Save" in boxes[0]
+    assert_plain(boxes[0].replace(str(log_path), "the log file"))
+    details = [line for line in run.stdout.splitlines() if line.startswith("DETAILS")]
+    assert "ZeroDivisionError: probe error in a slot" in details[0]
     assert str(log_path) in boxes[0]
     assert "ZeroDivisionError" in run.stderr  # the terminal still shows the traceback
 

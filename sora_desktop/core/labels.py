@@ -33,6 +33,9 @@ FIELD_LABELS: dict[str, str] = {
     "original_prompt": "Prompt",
     "extra": "Model options",
     "request": "Shot settings",
+    "continue_from_previous": "Continue from previous shot",
+    "end_on_next_shot": "End on the next shot",
+    "mute": "Mute shot's sound",
     # the export dialog
     "crossfade_frames": "Cross-fade",
     "upscale": "Size",

@@ -9,6 +9,8 @@ Kept out of export.py (encoding) so the rules about the user's files sit in one 
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import shutil
 import stat
@@ -27,6 +29,47 @@ __all__ = [
 
 class ExportError(RuntimeError):
     """An export could not be written; the message says what failed and what to do."""
+
+
+_log = logging.getLogger(__name__)
+_EDQUOT = getattr(errno, "EDQUOT", errno.ENOSPC)
+
+
+def disk_problem(exc: OSError) -> tuple[str, str]:
+    """An operating-system error as (cause, next step) in the user's words, no error number:
+    ("the disk is full", "free some disk space, or choose a folder on another disk")."""
+    code = exc.errno
+    if code in (errno.ENOSPC, _EDQUOT):
+        return "the disk is full", "free some disk space, or choose a folder on another disk"
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS) or isinstance(exc, PermissionError):
+        return (
+            "Sora Desktop is not allowed to write there",
+            "choose a folder you own, such as your Videos folder",
+        )
+    if code == errno.EFBIG:
+        return (
+            "the file grew past the largest size allowed on this disk",
+            "choose a folder on another disk, or a smaller Size",
+        )
+    if code == errno.ENAMETOOLONG:
+        return "the file name is too long", "choose a shorter name"
+    if code == errno.ENOENT or isinstance(exc, FileNotFoundError):
+        return (
+            "the folder is not there any more (was a disk removed?)",
+            "check that the disk is connected, or choose another folder",
+        )
+    return (
+        "the disk could not be written to",
+        "check that the disk is connected and has free space, or choose another folder",
+    )
+
+
+def export_failed(name: str, exc: OSError) -> ExportError:
+    """The ``ExportError`` for an operating-system error while writing ``name``: what happened
+    and what to do, on two lines; the error itself goes to the log."""
+    _log.warning("export to %s failed: %s", name, exc)
+    cause, step = disk_problem(exc)
+    return ExportError(f"export to {name} failed: {cause}.\nTry: {step}, then export again.")
 
 
 def refuse_special_file(path: str | os.PathLike) -> None:

@@ -222,8 +222,14 @@ def oom_advice(
     order = list(MEMORY_MODES)
     later = order[order.index(memory_mode) + 1 :] if memory_mode in order else []
     if later:
-        return f"{head} Choose {MODE_NAMES[later[0]]} mode, or a smaller size or fewer frames."
-    return f"{head} Use a smaller size or fewer frames, or close other programs using the GPU."
+        return (
+            f"{head} Try: choose “{MODE_NAMES[later[0]]}” as the Memory setting in Settings, "
+            "or a smaller Size or a shorter Duration."
+        )
+    return (
+        f"{head} Try: a smaller Size or a shorter Duration, or close other programs that use "
+        "the graphics card."
+    )
 
 
 def preflight_request(

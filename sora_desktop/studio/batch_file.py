@@ -21,7 +21,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from typing import Any
 from sora_desktop.core.errors import short_repr
 from sora_desktop.core.request import MAX_SEED
 from sora_desktop.core.safe_paths import UnsafePathError, read_regular_file
+
+log = logging.getLogger(__name__)
 
 COLUMNS: tuple[str, ...] = ("prompt", "seconds", "continue", "seed", "negative", "model")
 TRUE_WORDS: tuple[str, ...] = ("yes", "true", "1", "y")
@@ -200,6 +204,23 @@ def _header(name: str, line: int, cells: list[str], problems: list[str]) -> list
     return None if bad else header
 
 
+def _unusable_json(name: str, text: str, exc: BaseException) -> str:
+    """Valid JSON that holds a value no shot can use (NaN, Infinity, a number with thousands of
+    digits): where it is, in words, and what to write instead."""
+    if isinstance(exc, RecursionError):
+        return f"{name}: the lists or objects are nested too deeply; a shot list needs 2 levels"
+    if "digits" in str(exc):
+        found, what = re.search(r"\d{100,}", text), "a number is far too long"
+    else:  # NaN, Infinity, -Infinity (``_no_constant``)
+        found, what = re.search(r"-?\b(NaN|Infinity)\b", text), ""
+        what = f"“{found.group(0)}” is not a number a shot can use" if found else ""
+    if found is None:
+        return f"{name}: a value is not a usable number; write ordinary numbers (such as 42)"
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    return f"{name} line {line}, column {column}: {what}; write an ordinary number (such as 42)"
+
+
 def _read_json(name: str, text: str) -> list[ShotRow]:
     depth = _max_depth(text)
     if depth > MAX_JSON_DEPTH:
@@ -214,7 +235,8 @@ def _read_json(name: str, text: str) -> list[ShotRow]:
             [f"{name} line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})"],
         ) from exc
     except (ValueError, RecursionError) as exc:  # NaN, a 5000-digit number
-        raise BadShots(name, [f"{name}: not usable JSON ({exc})"]) from exc
+        log.info("%s: not usable JSON: %s", name, exc)
+        raise BadShots(name, [_unusable_json(name, text, exc)]) from exc
     if not isinstance(data, list):
         raise BadShots(
             name,

@@ -86,7 +86,13 @@ def _reachable(address: RayAddress) -> None:
         with socket.create_connection((address.host, address.port), CONNECT_TIMEOUT_S):
             pass
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
+        log.warning("no Ray cluster at %s: %s", address.text, exc)
+        if isinstance(exc, ConnectionRefusedError):
+            reason = "nothing answered at that address"
+        elif isinstance(exc, (TimeoutError, socket.timeout)):
+            reason = f"no answer within {CONNECT_TIMEOUT_S:g} seconds"
+        else:
+            reason = "the network could not reach it"
         raise FarmError(
             f"Could not reach a Ray cluster at {address.text} ({reason}). Check the address "
             f"(for example {EXAMPLE}) and that `ray start --head` runs on that machine."
@@ -111,8 +117,13 @@ def connect(address: RayAddress, cpus: int | None = None) -> bool:
     try:
         ray.init(address=address.text, log_to_driver=False)
     except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; the user needs one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FarmError(f"Could not connect to the Ray cluster at {address.text}: {first}") from exc
+        log.warning("could not join the Ray cluster at %s", address.text, exc_info=True)
+        raise FarmError(
+            f"Could not connect to the Ray cluster at {address.text}: something answered there, "
+            "but not as a Ray cluster this computer can join. Check the address (for example "
+            f"{EXAMPLE}), and that the same Ray and Python versions are installed on both "
+            "machines; Help → Open log folder has the details."
+        ) from exc
     return True
 
 
@@ -163,9 +174,11 @@ class FarmRunner:
                 self._slots.append(self._new_slot())
         except Exception as exc:  # noqa: BLE001 - no worker could start there
             self.close()
+            log.warning("no farm worker at %s", self.address.text, exc_info=True)
             raise FarmError(
-                f"The Ray cluster at {self.address.text} could not start a Sora Desktop worker "
-                f"({_first_line(exc)}). Is sora-desktop[farm] installed on its machines?"
+                f"The Ray cluster at {self.address.text} could not start a Sora Desktop worker. "
+                "Try: install Sora Desktop with its farm part (sora-desktop[farm]) on the "
+                "cluster's machines; Help → Open log folder has the details."
             ) from exc
         self._idle = list(self._slots)
         self._dispatcher = threading.Thread(target=self._dispatch, name="farm", daemon=True)
@@ -308,7 +321,8 @@ class FarmRunner:
             final = TakeFailed(jid, friendly_error(exc))
         except ray.exceptions.RayTaskError as exc:  # our code on the node raised
             log.error("farm take %s failed on %s: %s", jid, slot.host, exc)
-            final = TakeFailed(jid, f"The take failed on {slot.host}: {_first_line(exc)}")
+            cause = getattr(exc, "cause", None) or exc
+            final = TakeFailed(jid, f"The take failed on {slot.host}.\n{friendly_error(cause)}")
         except ray.exceptions.RayError as exc:  # the node's process or machine is gone
             log.warning(
                 "farm worker on %s (pid %s) lost during %s: %s", slot.host, slot.pid, jid, exc
@@ -383,12 +397,6 @@ class FarmRunner:
         if isinstance(event, TakeFailed) and kept:  # decode failed: denoising kept here
             self._emit(TakeLatents(jid, str(run.out_dir / kept[0])))
         return event
-
-
-def _first_line(exc: BaseException) -> str:
-    cause = getattr(exc, "cause", None) or exc
-    text = str(cause).strip().splitlines()
-    return text[-1] if text else type(cause).__name__
 
 
 def make_farm_runner(address: str, emit: Emit, workers: int | None = None) -> EventRunner:

@@ -78,6 +78,17 @@ def make_side_files(clip: str | Path) -> None:
         save_png(final, last)
 
 
+def _why(exc: BaseException) -> str:
+    """Why a clip could not be read, in words (the exception itself goes to the log)."""
+    if isinstance(exc, FileNotFoundError):
+        return "the file is missing"
+    if isinstance(exc, PermissionError):
+        return "Sora Desktop is not allowed to read it"
+    if isinstance(exc, OSError):
+        return "the disk could not be read"
+    return "the file is damaged or not a video"
+
+
 def ensure_last_frame(clip: str | Path) -> Path:
     """The clip's last-frame file, made from the clip when it is missing (a clip imported
     without its side files). Decodes the clip: call it off the GUI thread (the generation
@@ -91,7 +102,7 @@ def ensure_last_frame(clip: str | Path) -> Path:
         log.warning("no last frame from %s: %s", clip, exc)
         raise StartFrameError(
             f"This shot continues from the previous shot, but the last frame of its clip "
-            f"“{Path(clip).name}” could not be read ({exc}).\n"
+            f"“{Path(clip).name}” could not be read ({_why(exc)}).\n"
             "Try: generate the previous shot again, or turn off 'Continue from previous shot'."
         ) from exc
     return last
@@ -122,7 +133,7 @@ def ensure_first_frame(clip: str | Path) -> Path:
         log.warning("no first frame from %s: %s", clip, exc)
         raise EndFrameError(
             f"This shot ends on the next shot's first frame, but the first frame of its clip "
-            f"“{Path(clip).name}” could not be read ({exc}).\n"
+            f"“{Path(clip).name}” could not be read ({_why(exc)}).\n"
             "Try: generate the next shot again, or turn off 'End on the next shot's first frame'."
         ) from exc
     return first

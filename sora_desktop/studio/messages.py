@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 
 from sora_desktop.core.errors import FieldError, is_out_of_memory
-from sora_desktop.core.labels import FIELD_LABELS, field_label, for_cli
+from sora_desktop.core.labels import FIELD_LABELS, field_label, for_cli, in_words
 from sora_desktop.core.memory_modes import MODE_NAMES
 from sora_desktop.engine.preflight import OutOfMemory  # no torch at import
 
@@ -214,3 +214,34 @@ def command_line_error(exc: BaseException) -> str:
             "or use --device cpu (slower)"
         )
     return " ".join(str(exc).split()) or "something went wrong (see the log file)"
+
+
+# ---------------------------------------------------------------------------- exports
+EXPORT_UNKNOWN = (
+    "Export failed unexpectedly.\nTry: export again, or choose another Format or folder; "
+    "Help → Open log folder has the details for a bug report."
+)
+
+
+def export_error(exc: BaseException) -> str:
+    """The Export dialog's failure line: the cause and a next step ("Try: …"), no error
+    numbers or class names (the caller logs the exception)."""
+    from sora_desktop.engine.export_files import ExportError, disk_problem
+
+    if isinstance(exc, ExportError):  # the engine's words: "export to clip.mp4 failed: …"
+        text = str(exc).strip()
+        return text[:1].upper() + text[1:] if text else EXPORT_UNKNOWN
+    if isinstance(exc, OSError):
+        cause, step = disk_problem(exc)
+        return f"Export failed: {cause}.\nTry: {step}, then export again."
+    if isinstance(exc, FieldError):
+        return (
+            f"Export failed: {in_words(exc)}\nTry: change {field_label(exc.field)} in the "
+            "Export dialog, then export again."
+        )
+    if is_out_of_memory(exc):
+        return (
+            "Export failed: not enough memory.\nTry: choose a smaller Size, or close other "
+            "programs, then export again."
+        )
+    return EXPORT_UNKNOWN

@@ -38,15 +38,26 @@ class _CrashReporter(QObject):
         if self.box is not None and self.box.isVisible():
             return  # one dialog at a time; every error is in the log anyway
         path = logs.current_log_file()
-        where = f"\n\nThe details are in the log file:\n{path}" if path else ""
+        where = f"\n\nThe log file for a bug report:\n{path}" if path else ""
+        # plain words in the main text; the error itself only under "Show Details…"
         self.box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Something went wrong",
-            "Sora Desktop hit an unexpected problem but kept running; your work is safe.\n"
-            f"Save your project, and please report this:\n\n{summary}{where}",
+            f"{CRASH_TEXT}{where}",
         )
-        self.box.setDetailedText(details)
+        self.box.setDetailedText(f"{summary}\n\n{details}")
         self.box.show()
+
+
+# what the app does on an error nothing caught: logs it, shows this, keeps running (the
+# project stays open, unsaved edits included)
+CRASH_TEXT = (
+    "Something went wrong inside Sora Desktop. It kept running, and your project is still "
+    "open with all your changes.\n"
+    "Try: save your project now (File → Save), then carry on; if this keeps happening, "
+    "restart Sora Desktop and send the log file with a bug report (Help → Open log folder). "
+    "Show Details has the technical text."
+)
 
 
 _QT_LEVELS = {

@@ -26,6 +26,7 @@ from sora_desktop.core.request import GenerationRequest
 from sora_desktop.engine.backend import CancelToken, GenerationCancelled
 from sora_desktop.studio.film import render_film
 from sora_desktop.studio.media import save_take_files as save_take_files  # its old home
+from sora_desktop.studio.messages import export_error
 from sora_desktop.studio.messages import friendly_error as friendly_error  # its old home
 from sora_desktop.studio.queue import TakeRun
 from sora_desktop.studio.take_runner import (
@@ -382,7 +383,7 @@ class ExportWorker(QObject):
                 self.cancelled.emit(jid)
                 return
             log.exception("export job %s failed (%s)", jid, job.path)
-            self.failed.emit(jid, f"Export failed: {exc}\nTry another format or folder.")
+            self.failed.emit(jid, export_error(exc))
         else:
             log.info("export job %s finished: %s", jid, out)
             self.progress.emit(jid, 1.0)

@@ -73,7 +73,7 @@ from typing import Any
 
 from sora_desktop.core.errors import FieldError
 from sora_desktop.core.export_settings import DEFAULT_PROJECT_SETTINGS, ExportSettings
-from sora_desktop.core.labels import in_words
+from sora_desktop.core.labels import field_label, in_words
 from sora_desktop.core.project.audio import MAX_AUDIO_ITEMS, AudioItem
 from sora_desktop.core.project.model import (
     _ID_RE,
@@ -182,7 +182,7 @@ def _parse_request(data: Any, where: str) -> GenerationRequest:
 def _parse_text(data: dict[str, Any], key: str, where: str, default: str, limit: int) -> str:
     value = data.get(key, default)
     if not isinstance(value, str) or len(value) > limit:
-        raise _damaged(where, f"{key} must be text of at most {limit} characters")
+        raise _damaged(where, f"{field_label(key)} must be text of at most {limit} characters")
     return value
 
 
@@ -203,6 +203,14 @@ def validate_project_settings(settings: dict[str, Any]) -> None:
     """Check the export options the project stores (the one rule: ``ExportSettings``);
     unknown keys are kept as they are."""
     ExportSettings.from_project(settings)
+
+
+def _parse_flag(data: dict[str, Any], key: str, where: str) -> bool:
+    """An on/off setting of a shot; a damaged one is named by its label on screen."""
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise _damaged(where, f"“{field_label(key)}” must be on or off (true or false)")
+    return value
 
 
 def _parse_take(data: Any, where: str) -> Take:
@@ -265,15 +273,9 @@ def _parse_shot(data: Any, where: str) -> tuple[Shot, list[str]]:
         request = request.with_changes(start_image=None)
     if request.end_image is not None:  # likewise: set per take from the next shot's clip
         request = request.with_changes(end_image=None)
-    cont = data.get("continue_from_previous", False)
-    if not isinstance(cont, bool):
-        raise _damaged(where, "continue_from_previous must be true or false")
-    end_on_next = data.get("end_on_next_shot", False)
-    if not isinstance(end_on_next, bool):
-        raise _damaged(where, "end_on_next_shot must be true or false")
-    mute = data.get("mute", False)
-    if not isinstance(mute, bool):
-        raise _damaged(where, "mute must be true or false")
+    cont = _parse_flag(data, "continue_from_previous", where)
+    end_on_next = _parse_flag(data, "end_on_next_shot", where)
+    mute = _parse_flag(data, "mute", where)
     title = _parse_text(data, "title", where, "", 500)
     return Shot(shot_id, request, takes, selected, cont, title, end_on_next, mute), warnings
 

@@ -29,6 +29,10 @@ from sora_desktop.engine.export import ffmpeg
 from sora_desktop.engine.export_files import ExportError, _track, _untrack
 
 log = logging.getLogger(__name__)
+LOUDNESS_FAILED = (
+    "evening out the sound's loudness failed.\nTry: export again, or turn off "
+    "“Even out the loudness of the sound” in the Export dialog."
+)
 
 # the audio codec each format with sound gets (the bundled ffmpeg has both encoders)
 AUDIO_CODECS: dict[str, list[str]] = {
@@ -128,10 +132,12 @@ def normalize_loudness(pcm: np.ndarray) -> np.ndarray:
         try:
             run = subprocess.run(cmd, capture_output=True, timeout=LOUDNORM_TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ExportError(f"loudness normalisation failed: {exc}") from exc
+            log.warning("loudness normalisation failed: %s", exc)
+            raise ExportError(LOUDNESS_FAILED) from exc
         if run.returncode != 0 or not dst.is_file():
-            why = run.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
-            raise ExportError(f"loudness normalisation failed: {why[0][:200]}")
+            why = run.stderr.decode("utf-8", "replace").strip()[-2000:]
+            log.warning("loudness normalisation failed (%s): %s", run.returncode, why)
+            raise ExportError(LOUDNESS_FAILED)
         out = np.fromfile(dst, "<f4")
     out = out[: len(out) - len(out) % MIX_CHANNELS].reshape(-1, MIX_CHANNELS)
     fitted = np.zeros_like(pcm)

@@ -10,6 +10,7 @@ half file under the final name.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -49,10 +50,13 @@ from sora_desktop.engine.export_files import (
     _is_empty_dir,
     _track,
     _untrack,
+    disk_problem,
+    export_failed,
     frames_folder_for,
     refuse_special_file,
 )
 
+log = logging.getLogger(__name__)
 FORMATS = EXPORT_FORMATS
 # constant-quality settings per format: lower CRF = better quality, bigger file
 CRF = {
@@ -78,8 +82,8 @@ def format_for_path(path: str | os.PathLike, fmt: str | None = None) -> str:
         return SUFFIX_FORMATS[suffix]
     allowed = ", ".join(sorted(SUFFIX_FORMATS))
     raise ValueError(
-        f"path: cannot tell the format from {p.name!r}; use a suffix ({allowed}), "
-        "an existing folder for PNG frames, or pass the format explicitly"
+        f"path: cannot tell the format from “{p.name}”; end the name with a suffix ({allowed}), "
+        "use an existing folder for PNG frames, or choose the format"
     )
 
 
@@ -98,19 +102,26 @@ def check_writable_folder(folder: Path) -> None:
             break
         probe_from = probe_from.parent
     if probe_from.exists() and not probe_from.is_dir():
-        raise ExportError(f"cannot export into {folder}: {probe_from} is a file, not a folder")
+        raise ExportError(
+            f"cannot export into {folder}: {probe_from} is a file, not a folder.\n"
+            "Try: choose another folder."
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".sora-write-test.", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        log.warning("cannot export into %s: %s", folder, exc)
+        cause, step = disk_problem(exc)
         raise ExportError(
-            f"cannot export into {folder}: the folder is not writable ({exc.strerror or exc}); "
-            "choose another folder"
+            f"cannot export into {folder}: the folder is not writable ({cause}).\nTry: {step}."
         ) from exc
     if not os.access(folder, os.W_OK):
-        raise ExportError(f"cannot export into {folder}: the folder is not writable")
+        raise ExportError(
+            f"cannot export into {folder}: the folder is not writable.\nTry: choose a folder you "
+            "own, such as your Videos folder."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,7 +174,9 @@ def export_video(
         refuse_special_file(sidecar_path(target))
     if fmt != "png" and target.is_dir():
         # checked first: the rename at the end would fail after the sidecar was written
-        raise ExportError(f"cannot export to {target}: a folder has that name; choose another")
+        raise ExportError(
+            f"cannot export to {target}: a folder has that name.\nTry: choose another name."
+        )
     check_writable_folder(target.parent)
     cancel = cancel or CancelToken()
     options = {
@@ -277,7 +290,7 @@ def _export_ffmpeg(
             try:
                 atomic_write_text(sidecar, json.dumps(meta, indent=2, sort_keys=True))
             except OSError as exc:
-                raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
+                raise export_failed(target.name, exc) from exc
         encoded = True
 
     try:
@@ -288,7 +301,7 @@ def _export_ffmpeg(
             sidecar.unlink(missing_ok=True)
         # the file system refused the temp file or putting the finished file in place
         if isinstance(exc, OSError) and (encoded or not encoding):
-            raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
+            raise export_failed(target.name, exc) from exc
         raise
     finally:
         for tmp in made:
@@ -341,7 +354,11 @@ def _run_ffmpeg(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file
             )
         except OSError as exc:
-            raise ExportError(f"export failed: cannot start ffmpeg ({exc})") from exc
+            log.warning("cannot start ffmpeg: %s", exc)
+            raise ExportError(
+                "export failed: the video encoder (ffmpeg) could not be started.\n"
+                "Try: export again; if it keeps failing, reinstall Sora Desktop."
+            ) from exc
         _track(proc)
         assert proc.stdin is not None
         broken = False
@@ -364,8 +381,9 @@ def _run_ffmpeg(
         code = proc.wait()
         if broken or code != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
             log_file.seek(0)
-            log = log_file.read().decode("utf-8", "replace")
-            reason = _explain_ffmpeg_failure(log, code)
+            log_text = log_file.read().decode("utf-8", "replace")
+            log.warning("ffmpeg for %s ended with %s: %s", target.name, code, log_text[-2000:])
+            reason = _explain_ffmpeg_failure(log_text, code)
             raise ExportError(f"export to {target.name} failed: {reason}")
     except BaseException:
         if proc is not None and proc.poll() is None:
@@ -391,7 +409,10 @@ def _export_png(n, frame_at, target: Path, meta, progress, cancel) -> Path:
             bgr = cv2.cvtColor(frame_at(i), cv2.COLOR_RGB2BGR)
             ok = cv2.imwrite(str(stage / f"frame_{i:04d}.png"), bgr)
             if not ok:
-                raise ExportError(f"export to {target.name} failed: could not write frame {i}")
+                raise ExportError(
+                    f"export to {target.name} failed: frame {i + 1} could not be saved.\n"
+                    "Try: check that the disk has free space, or choose another folder."
+                )
             if progress is not None:
                 progress(i + 1, n)
         atomic_write_text(stage / "metadata.json", json.dumps(meta, indent=2, sort_keys=True))
@@ -402,7 +423,10 @@ def _export_png(n, frame_at, target: Path, meta, progress, cancel) -> Path:
             for item in sorted(stage.iterdir()):
                 dst = target / item.name
                 if os.path.lexists(dst):  # something appeared meanwhile: never replace it
-                    raise ExportError(f"export failed: {dst} appeared while exporting")
+                    raise ExportError(
+                        f"export failed: {dst} appeared while exporting.\n"
+                        "Try: export again into a new folder."
+                    )
                 os.rename(item, dst)
                 moved.append(dst)
             stage.rmdir()
@@ -416,7 +440,7 @@ def _export_png(n, frame_at, target: Path, meta, progress, cancel) -> Path:
             f.unlink(missing_ok=True)
         shutil.rmtree(stage, ignore_errors=True)
         if isinstance(exc, OSError):
-            raise ExportError(f"export to {target.name} failed: {exc.strerror or exc}") from exc
+            raise export_failed(target.name, exc) from exc
         raise
     finally:
         _untrack(stage)

@@ -16,26 +16,39 @@ def _ffmpeg_exe() -> str:
 
 
 def _explain_ffmpeg_failure(log: str, returncode: int | None) -> str:
+    """Why ffmpeg failed, in the user's words with a next step ("Try: …"); ffmpeg's own text
+    is for the log (the caller logs it), not for the user."""
     low = log.lower()
-    if "no space left" in low:
-        reason = "the disk is full; free some space or choose another folder"
-    elif "permission denied" in low or "read-only file system" in low:
-        reason = "the folder is not writable; choose another folder"
-    elif returncode is not None and returncode < 0:  # POSIX: ffmpeg was ended by a signal
+    if "no space left" in low or "disk quota" in low:
+        return (
+            "the disk is full.\nTry: free some disk space, or choose a folder on another disk, "
+            "then export again."
+        )
+    if "permission denied" in low or "read-only file system" in low:
+        return (
+            "the folder is not writable.\nTry: choose another folder, one you own, such as "
+            "your Videos folder."
+        )
+    if "file too large" in low:  # the file-size limit (ulimit -f, FAT32's 4 GB)
+        return (
+            "the file grew past the largest size allowed here.\nTry: choose a folder on "
+            "another disk, or a smaller Size."
+        )
+    if returncode is not None and returncode < 0:  # POSIX: ffmpeg was ended by a signal
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
-            name = f"signal {-returncode}"
+            name = ""
         if name == "SIGXFSZ":
-            reason = "the file grew past the largest size allowed here; choose another folder"
-        else:
-            reason = (
-                f"the video encoder (ffmpeg) was stopped ({name}) before it finished; try again"
+            return (
+                "the file grew past the largest size allowed here.\nTry: choose a folder on "
+                "another disk, or a smaller Size."
             )
-    else:
-        lines = [ln for ln in log.strip().splitlines() if ln.strip()]
-        reason = lines[-1].strip() if lines else f"ffmpeg exited with code {returncode}"
-    return reason
+        return "the video encoder was stopped before it finished.\nTry: export again."
+    return (
+        "the video encoder stopped with an error.\nTry: export again, or choose another "
+        "Format; if it keeps failing, Help → Open log folder has the details."
+    )
 
 
 def _container_comments(path: Path) -> list[str]:
