@@ -239,6 +239,27 @@ def test_a_take_whose_node_code_raises_fails_in_plain_words(farm_runner, tmp_pat
     assert_plain(job.error.replace(host, "the machine"))
 
 
+def test_a_result_refused_here_still_ends_the_take_once(farm_runner, tmp_path, monkeypatch):
+    """Landing the node's files on this computer raises something other than a disk error
+    (a node sent a file name we refuse): the take still gets its one terminal event, failed,
+    and the next take runs."""
+    from sora_desktop.studio import farm as studio_farm
+
+    def refuse(self, run, result):
+        raise ValueError("a farm node sent a file named '../x'")
+
+    monkeypatch.setattr(studio_farm.FarmRunner, "_land", refuse)
+    farm = Farm(farm_runner, tmp_path)
+    job = farm.queue.generate_shot(farm.shot("a result refused here"))
+    farm.pump()
+    assert job.status == "failed" and job.error
+    assert sum(1 for e in farm.seen if is_terminal(e) and e.job_id == job.id) == 1
+    monkeypatch.undo()
+    second = farm.queue.generate_shot(farm.shot("the next one"))
+    farm.pump()
+    assert second.status == "done"
+
+
 def test_an_address_with_no_cluster_is_a_plain_error():
     import socket
 

@@ -329,6 +329,10 @@ class FarmRunner:
             )
             lost = True
             final = None
+        except Exception as exc:  # noqa: BLE001 - e.g. a node's file refused when landing it:
+            # every submitted take must still end exactly once
+            log.exception("farm take %s could not be finished here", jid)
+            final = TakeFailed(jid, friendly_error(exc))
         if lost:
             slot = self._replace(slot)  # outside the lock: a new actor takes seconds
         with self._cond:
