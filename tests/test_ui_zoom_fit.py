@@ -62,3 +62,24 @@ def test_nothing_is_cut_off_at_any_zoom(window, qtbot):
         assert window.player.vm.current is None  # no clip yet: the player paints its hint
         found[zoom] = clipped(window) + painted_past_edges(window.player.view)
     assert found == {1.0: [], 1.5: [], 2.0: []}
+
+
+def test_export_dialog_fits_the_screen_at_any_zoom(window, qtbot, monkeypatch):
+    """The Export dialog, opened as the app opens it (File > Export), at each text size: no
+    larger than the 1366x768 screen, and every text shown whole or in its scroll area."""
+    from PySide6.QtGui import QScreen
+
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda _screen: SCREEN)  # a laptop screen
+    found = {}
+    for zoom in (1.0, 1.5, 2.0):
+        window.zoom.set(zoom)
+        dialog = window.open_export_dialog()
+        qtbot.waitExposed(dialog)
+        qtbot.wait(300)  # layouts settle
+        size = dialog.frameGeometry().size()
+        found[zoom] = clipped(dialog)
+        if size.width() > SCREEN.width() or size.height() > SCREEN.height():
+            found[zoom].append(f"the dialog is {size.width()}x{size.height()}")
+        dialog.close()
+        qtbot.waitUntil(lambda d=dialog: not d.isVisible(), timeout=3000)
+    assert found == {1.0: [], 1.5: [], 2.0: []}

@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QSizePolicy,
     QSlider,
-    QStyle,
-    QStyleOptionComboBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -28,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from sora_desktop.core.film_joins import FilmCut
 from sora_desktop.studio.film_preview import PreviewFilm
-from sora_desktop.ui.flow_layout import FlowLayout
+from sora_desktop.ui.fitting import FlowLayout, WholeTextCombo
 from sora_desktop.ui.images import frame_to_qimage
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.zoom import em, refit_on_zoom, size_in_em
@@ -410,25 +408,6 @@ class FrameView(QWidget):
             p.drawText(band, Qt.AlignmentFlag.AlignCenter, self.vm.preview_text)
 
 
-class _WholeTextCombo(QComboBox):
-    """A combo box whose size hint fits its longest item as it is drawn (by advance, which can
-    be a few pixels wider than Qt's own measure at large text sizes), in the current font."""
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        hint = super().sizeHint()
-        fm = self.fontMetrics()
-        text = max((fm.horizontalAdvance(self.itemText(i)) for i in range(self.count())), default=0)
-        opt = QStyleOptionComboBox()
-        self.initStyleOption(opt)
-        size = self.style().sizeFromContents(
-            QStyle.ContentsType.CT_ComboBox, opt, QSize(text, fm.height()), self
-        )
-        return QSize(max(hint.width(), size.width()), hint.height())
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        return self.sizeHint()
-
-
 class PlayerWidget(QWidget):
     play_storyboard_requested = Signal()
     play_shot_requested = Signal()
@@ -474,12 +453,12 @@ class PlayerWidget(QWidget):
         self.slider.setObjectName("Scrubber")
         self.frame_label = QLabel("0 / 0")
         self.frame_label.setObjectName("Muted")
-        self.scale_combo = _WholeTextCombo()
+        self.scale_combo = WholeTextCombo()
         for mode in SCALE_MODES:
             self.scale_combo.addItem(SCALE_LABELS[mode], mode)
         self.scale_combo.setCurrentIndex(SCALE_MODES.index(self.view.mode))
         self.scale_combo.setToolTip("How small clips are enlarged on screen")
-        self.source_combo = _WholeTextCombo()
+        self.source_combo = WholeTextCombo()
         self.source_combo.addItems(["This shot", "Whole storyboard"])
         self.source_combo.setToolTip("Play the selected shot or every shot in order")
 
