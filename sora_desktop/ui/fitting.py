@@ -147,6 +147,9 @@ def screen_room(widget: QWidget) -> QRect:
     return screen.availableGeometry() if screen is not None else QRect(0, 0, 1024, 768)
 
 
+WRAP_EM = 18  # a wrapped check box's text asks for at most this width
+
+
 class WrappedCheck(QWidget):
     """A check box with its text in a word-wrapping label beside it (a QCheckBox never wraps):
     a click on the text ticks the box, as on a plain check box, and the text greys out with
@@ -157,6 +160,7 @@ class WrappedCheck(QWidget):
         self.box = box
         self.label = QLabel(text)
         self.label.setWordWrap(True)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.label.setBuddy(box)
         self.label.setToolTip(box.toolTip())
         self.label.mouseReleaseEvent = self._clicked  # type: ignore[method-assign]
@@ -165,6 +169,14 @@ class WrappedCheck(QWidget):
         lay.addWidget(box, 0, Qt.AlignmentFlag.AlignTop)
         lay.addWidget(self.label, 1)
         box.installEventFilter(self)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        """One line of text up to ``WRAP_EM`` wide (a wrapping label alone asks for a narrow,
+        tall block), and the height its text needs at that width."""
+        text = self.label.fontMetrics().horizontalAdvance(self.label.text())
+        gap = max(0, self.layout().spacing())
+        width = self.box.sizeHint().width() + gap + min(text + em(0.5), em(WRAP_EM))
+        return QSize(width, self.heightForWidth(width))
 
     def _clicked(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.box.isEnabled():
