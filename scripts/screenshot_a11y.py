@@ -1,8 +1,10 @@
 """Save docs/screenshots/advanced_section.png (the prompt editor with Advanced open) and
 docs/screenshots/zoom_150.png (the window at 150 % text size, Ctrl+plus, at its default size
-on a 1366x768 screen, with shots on the storyboard).
+on a 1366x768 screen, with shots on the storyboard) and docs/screenshots/export_dialog_150.png
+(the Export dialog at 150 %, sized to that screen).
 
-    xvfb-run -a -s "-screen 0 1366x768x24" python scripts/screenshot_a11y.py [--out DIR]
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1366x768x24" \
+        python scripts/screenshot_a11y.py [--out DIR]
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def main() -> int:
     window.zoom.set(1.5)
     settle(app, 600)
     window.grab().save(str(args.out / "zoom_150.png"))
+    dialog = window.open_export_dialog()  # as File > Export opens it, at 150 %
+    settle(app, 600)
+    dialog.grab().save(str(args.out / "export_dialog_150.png"))
+    dialog.close()
     window.zoom.set(1.0)
     window.shutdown()
     print(args.out / "advanced_section.png")

@@ -129,3 +129,23 @@ def describe(w: QWidget) -> str:
         p = p.parentWidget()
     name = w.accessibleName() or w.objectName()
     return f"{type(w).__name__} {name!r} {text!r} in {'/'.join(chain)}"
+
+
+def painted_past_edges(w: QWidget) -> list[str]:
+    """A widget that paints its own text (the player's "No clip yet" line): the pixels along
+    its edges must all be its background colour (the top-left pixel), else text runs past them
+    and is cut there."""
+    image = w.grab().toImage()
+    background = image.pixel(0, 0)
+    width, height = image.width(), image.height()
+    edges = {
+        "left": [(0, y) for y in range(height)],
+        "right": [(width - 1, y) for y in range(height)],
+        "top": [(x, 0) for x in range(width)],
+        "bottom": [(x, height - 1) for x in range(width)],
+    }
+    return [
+        f"{describe(w)}: painting runs past its {side} edge ({width}x{height})"
+        for side, points in edges.items()
+        if any(image.pixel(x, y) != background for x, y in points)
+    ]

@@ -6,14 +6,14 @@ import re
 import uuid
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -43,11 +43,13 @@ from sora_desktop.studio.film_sound import dropped_message, film_sound
 from sora_desktop.studio.provenance import options_from_settings, proof_outcome
 from sora_desktop.ui.accessibility import prepare as prepare_accessibility
 from sora_desktop.ui.export_done import ExportDoneBar
+from sora_desktop.ui.fitting import FullScrollArea, WholeTextCombo, WrappedCheck, fit_to_screen
 from sora_desktop.ui.proof_note import ProofNote
 from sora_desktop.ui.questions import ask as ask_question
 from sora_desktop.ui.style import icon
 from sora_desktop.ui.viewmodels import ProjectViewModel
 from sora_desktop.ui.worker import ExportJob, ExportWorker
+from sora_desktop.ui.zoom import refit_on_zoom
 
 # the words for each format; the formats and their suffixes are core's (export_settings)
 FORMAT_LABELS = {
@@ -98,21 +100,21 @@ class ExportDialog(QDialog):
         self.result_path: str | None = None
         self._confirmed_path: str | None = None  # the user agreed to replace this file
         self.setWindowTitle("Export")
-        self.setMinimumWidth(520)
+        self.setSizeGripEnabled(True)
 
         title = QLabel("Export video")
         title.setObjectName("PanelTitle")
-        self.scope = QComboBox()
+        self.scope = WholeTextCombo()  # combo boxes never narrower than their text (zoom)
         self.scope.addItem("This shot", "shot")
         self.scope.addItem("Whole storyboard (shots in order)", "storyboard")
-        self.format = QComboBox()
+        self.format = WholeTextCombo()
         for key, label, _suffix in FORMATS:
             self.format.addItem(label, key)
-        self.size = QComboBox()
-        self.method = QComboBox()
+        self.size = WholeTextCombo()
+        self.method = WholeTextCombo()
         for key, label in METHOD_LABELS.items():
             self.method.addItem(label, key)
-        self.quality = QComboBox()
+        self.quality = WholeTextCombo()
         for q in QUALITIES:
             self.quality.addItem(q.capitalize(), q)
         # shown in seconds, stored in frames (converted at the film's rate: crossfade_frames_for)
@@ -122,27 +124,33 @@ class ExportDialog(QDialog):
         self.crossfade.setSuffix(" s")
         self._fade_fps = embedded_capabilities().default_fps
         self.crossfade.setToolTip("Blend the end of each shot into the start of the next")
-        self.fps = QComboBox()
+        self.fps = WholeTextCombo()
         self.fps.setToolTip(
             "The film's frame rate. Each shot keeps its length: frames are repeated or "
             "dropped, never blended."
         )
-        self.fit = QComboBox()
+        self.fit = WholeTextCombo()
         for key in FIT_MODES:
             self.fit.addItem(FIT_LABELS[key], key)
         self.fit.setToolTip("How a shot of another shape than the film's frame is shown")
         self.output = QLabel(" ")
         self.output.setObjectName("OutputSummary")
         self.output.setWordWrap(True)
-        self.watermark = QCheckBox("Visible “AI-generated” watermark")
+        # check boxes whose text wraps at a large text size (ui/fitting.WrappedCheck)
+        self.watermark = QCheckBox()
         self.watermark.setChecked(watermark_default)
-        self.sidecar = QCheckBox("Also save the settings as a .json file beside the video")
+        self.sidecar = QCheckBox()
         self.sidecar.setToolTip(
             "The prompt and settings are inside the video file anyway; the .json copy is for "
             "tools that cannot read them there"
         )
-        self.loudness = QCheckBox("Even out the loudness of the sound")
+        self.loudness = QCheckBox()
         self.loudness.setToolTip("Normalise the film's sound to a standard loudness (loudnorm)")
+        watermark_row = WrappedCheck(self.watermark, "Visible “AI-generated” watermark")
+        sidecar_row = WrappedCheck(
+            self.sidecar, "Also save the settings as a .json file beside the video"
+        )
+        loudness_row = WrappedCheck(self.loudness, "Even out the loudness of the sound")
         self.sound_note = QLabel()  # "A GIF cannot hold sound..." (core's one message)
         self.sound_note.setObjectName("Muted")
         self.sound_note.setWordWrap(True)
@@ -174,8 +182,10 @@ class ExportDialog(QDialog):
         self.export_btn.setObjectName("PrimaryButton")
         self.cancel_btn = QPushButton("Close")
 
+        body = QWidget()  # the choices scroll; the title, progress and buttons stay in view
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("What", self.scope)
         form.addRow("Format", self.format)
         self.proof_note = ProofNote(self.format, self)  # "WebM can't carry proof of origin yet; …"
@@ -187,30 +197,39 @@ class ExportDialog(QDialog):
         form.addRow("Enlarge with", self.method)
         form.addRow("Quality", self.quality)
         form.addRow("Cross-fade", self.crossfade)
-        form.addRow("", self.watermark)
-        form.addRow("", self.sidecar)
-        form.addRow("Sound", self.loudness)
+        form.addRow("", watermark_row)
+        form.addRow("", sidecar_row)
+        form.addRow("Sound", loudness_row)
         form.addRow("", self.sound_note)
         form.addRow("Save to", path_row)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.cancel_btn)
         buttons.addWidget(self.export_btn)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(18, 16, 18, 16)
-        lay.addWidget(title)
-        lay.addLayout(form)
-        lay.addWidget(label_note)
-        lay.addWidget(self.error)
-        lay.addWidget(self.progress)
-        lay.addWidget(self.status)
-        self.done_bar = ExportDoneBar(self)  # "Show in folder" / "Play" after an export
-        lay.addWidget(self.done_bar)
+        inner = QVBoxLayout(body)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addLayout(form)
+        inner.addWidget(label_note)
+        inner.addWidget(self.error)
         from sora_desktop.ui.timeline_export import TimelineExportBox
 
         # for an editor; runs in the background, in the export worker's thread
         self.timeline = TimelineExportBox(vm, self.output_dir, self, export_worker=worker)
-        lay.addWidget(self.timeline)
+        inner.addWidget(self.timeline)
+        inner.addStretch(1)
+        self.scroll = FullScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the choices inside
+        self.scroll.setWidget(body)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(18, 16, 18, 16)
+        lay.addWidget(title)
+        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        self.done_bar = ExportDoneBar(self)  # "Show in folder" / "Play" after an export
+        lay.addWidget(self.done_bar)
         lay.addLayout(buttons)
 
         settings = vm.project.export_settings  # validated when the project was opened
@@ -242,6 +261,21 @@ class ExportDialog(QDialog):
         self._warning = ""
         self._on_scope()
         prepare_accessibility(self)
+        refit_on_zoom(self)
+
+    def refit_em(self) -> None:
+        """As large as the choices ask, within the screen (the rest scrolls); again after a
+        change of text size."""
+        if self.isVisible():
+            fit_to_screen(self)
+
+    def setVisible(self, visible: bool) -> None:  # noqa: N802 - Qt API
+        appearing = visible and not self.isVisible()
+        if appearing:
+            fit_to_screen(self)  # sized before it appears (open(), show(), exec())
+        super().setVisible(visible)
+        if appearing:  # again once its title bar's height is known
+            QTimer.singleShot(0, self.refit_em)
 
     # ------------------------------------------------------------------ choices
     def _scope_shot(self) -> str | None:
@@ -469,6 +503,7 @@ class ExportDialog(QDialog):
         except ValueError as exc:
             self.error.setText(exc.message if isinstance(exc, FieldError) else str(exc))
             self.error.show()
+            self.scroll.ensureWidgetVisible(self.error)
             return None
         if not self.may_write(job):
             self.status.setText("Not exported: choose another name, or confirm Replace.")

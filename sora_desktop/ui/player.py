@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -26,14 +26,22 @@ from PySide6.QtWidgets import (
 
 from sora_desktop.core.film_joins import FilmCut
 from sora_desktop.studio.film_preview import PreviewFilm
+from sora_desktop.ui.fitting import FlowLayout, WholeTextCombo
 from sora_desktop.ui.images import frame_to_qimage
 from sora_desktop.ui.style import icon
+from sora_desktop.ui.zoom import em, refit_on_zoom, size_in_em
 
 log = logging.getLogger(__name__)
 
 SCALE_MODES = ("fit_smooth", "fit_pixel", "one_to_one")
 FIT_MARGIN = 10  # px of canvas around a fitted clip
 SCALE_LABELS = {"fit_smooth": "Fit (smooth)", "fit_pixel": "Fit (pixels)", "one_to_one": "1:1"}
+# sizes in em (they grow with the text size, ui/zoom.py)
+PLACEHOLDER_EM = 14  # the view's least width; the placeholder text wraps to it
+MIN_VIEW_EM = 8  # the view's least height
+ICON_EM = 1.5  # transport icons
+TAKES_MIN_EM = 13  # the takes dropdown
+WRAPPED = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
 
 
 # What the player keeps: frames scaled to fit this many pixels a side (the view is rarely
@@ -334,12 +342,34 @@ class FrameView(QWidget):
         self.vm = vm
         self.mode = "fit_smooth"  # small clips look best smoothly enlarged; pixels on request
         self.placeholder = "No clip yet.\nWrite a prompt and press Generate (Ctrl+Enter)."
-        self.setMinimumSize(240, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setObjectName("FrameView")
+        self.refit_em()
+        refit_on_zoom(self)
         vm.frame_changed.connect(lambda _i: self.update())
         vm.preview_changed.connect(self.update)
         vm.clip_changed.connect(self.update)
+
+    def refit_em(self) -> None:
+        """The smallest view (in em, so it grows with the text size) that still shows the
+        placeholder whole, wrapped to that width."""
+        width = em(PLACEHOLDER_EM)
+        text = self._placeholder_bounds(QRect(0, 0, width, 10 * width))
+        self.setMinimumSize(width, max(em(MIN_VIEW_EM), text.height() + 2 * em(1)))
+
+    def _placeholder_font(self) -> QFont:
+        f = QFont(self.font())
+        f.setPointSizeF(f.pointSizeF() * 1.1)
+        return f
+
+    @staticmethod
+    def _text_area(rect: QRect) -> QRect:
+        return rect.adjusted(em(1), em(1), -em(1), -em(1))
+
+    def _placeholder_bounds(self, rect: QRect) -> QRect:
+        """Where the wrapped placeholder text lies when drawn in ``rect`` (less a margin)."""
+        fm = QFontMetrics(self._placeholder_font())
+        return fm.boundingRect(self._text_area(rect), WRAPPED, self.placeholder)
 
     def set_mode(self, mode: str) -> None:
         if mode not in SCALE_MODES:
@@ -365,17 +395,16 @@ class FrameView(QWidget):
         image = self.vm.current
         if image is None:
             p.setPen(QColor("#7d8590"))
-            f = QFont(self.font())
-            f.setPointSizeF(f.pointSizeF() * 1.1)
-            p.setFont(f)
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            p.setFont(self._placeholder_font())
+            p.drawText(self._text_area(self.rect()), WRAPPED, self.placeholder)
             return
         smooth = self.mode == "fit_smooth"
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         p.drawImage(self.target_rect(image.size()), image)
         if self.vm.preview is not None and self.vm.preview_text:
             p.setPen(QColor("#ffffff"))
-            band = QRect(0, self.height() - 28, self.width(), 28)
+            tall = self.fontMetrics().height() + em(0.6)
+            band = QRect(0, self.height() - tall, self.width(), tall)
             p.fillRect(band, QColor(0, 0, 0, 150))
             p.drawText(band, Qt.AlignmentFlag.AlignCenter, self.vm.preview_text)
 
@@ -397,7 +426,7 @@ class PlayerWidget(QWidget):
         self.takes_label.setObjectName("Muted")
         self.takes_combo = QComboBox()
         self.takes_combo.setToolTip("Several takes of this shot: pick the one that counts")
-        self.takes_combo.setMinimumWidth(170)
+        size_in_em(self.takes_combo, min_width=TAKES_MIN_EM)
         self.takes_grid_btn = QToolButton()
         self.takes_grid_btn.setText("All takes…")
         self.takes_grid_btn.setToolTip("Every take of this shot side by side: click one to use it")
@@ -420,32 +449,37 @@ class PlayerWidget(QWidget):
             (self.loop_btn, "loop"),
         ):
             btn.setIcon(icon(name))
-            btn.setIconSize(QSize(20, 20))
             btn.setAutoRaise(True)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("Scrubber")
         self.frame_label = QLabel("0 / 0")
         self.frame_label.setObjectName("Muted")
-        self.frame_label.setMinimumWidth(90)
-        self.scale_combo = QComboBox()
+        self.scale_combo = WholeTextCombo()
         for mode in SCALE_MODES:
             self.scale_combo.addItem(SCALE_LABELS[mode], mode)
         self.scale_combo.setCurrentIndex(SCALE_MODES.index(self.view.mode))
         self.scale_combo.setToolTip("How small clips are enlarged on screen")
-        self.source_combo = QComboBox()
+        self.source_combo = WholeTextCombo()
         self.source_combo.addItems(["This shot", "Whole storyboard"])
         self.source_combo.setToolTip("Play the selected shot or every shot in order")
 
-        controls = QHBoxLayout()
+        # two rows, so the bar fits a narrow panel at a large text size (issue 20, UI zoom):
+        # transport, loop, scrubber and frame counter; then the two choices, which wrap
+        transport = QHBoxLayout()
+        transport.addWidget(self.prev_btn)
+        transport.addWidget(self.play_btn)
+        transport.addWidget(self.next_btn)
+        transport.addWidget(self.loop_btn)
+        transport.addWidget(self.slider, 1)
+        transport.addWidget(self.frame_label)
+        options = FlowLayout(align_right=True)  # they wrap in a narrow panel
+        options.addWidget(self.source_combo)
+        options.addWidget(self.scale_combo)
+        controls = QVBoxLayout()
         controls.setContentsMargins(8, 4, 8, 4)
-        controls.addWidget(self.prev_btn)
-        controls.addWidget(self.play_btn)
-        controls.addWidget(self.next_btn)
-        controls.addWidget(self.slider, 1)
-        controls.addWidget(self.frame_label)
-        controls.addWidget(self.loop_btn)
-        controls.addWidget(self.source_combo)
-        controls.addWidget(self.scale_combo)
+        controls.setSpacing(2)
+        controls.addLayout(transport)
+        controls.addLayout(options)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -483,6 +517,22 @@ class PlayerWidget(QWidget):
         self.vm.playing_changed.connect(self._on_playing)
         self.vm.preview_changed.connect(self._on_preview)
         self._on_clip()
+        self.refit_em()
+        refit_on_zoom(self)
+
+    def refit_em(self) -> None:
+        """Icons and the frame counter follow the text size (the counter keeps its width while
+        the numbers change, wide enough for a long clip)."""
+        side = em(ICON_EM)
+        for btn in (self.play_btn, self.prev_btn, self.next_btn, self.loop_btn):
+            btn.setIconSize(QSize(side, side))
+        self._reserve_counter()
+
+    def _reserve_counter(self) -> None:
+        """The frame counter's width for the clip's last frame: it stays put while playing."""
+        n = len(self.vm.frames)
+        widest = self._frame_text(max(0, n - 1), n, self.vm.fps)
+        self.frame_label.setMinimumWidth(self.frame_label.fontMetrics().horizontalAdvance(widest))
 
     def set_takes(self, takes: list[tuple[str, str]], selected: str | None) -> None:
         """The selected shot's finished takes; shown only when there is a choice."""
@@ -513,8 +563,11 @@ class PlayerWidget(QWidget):
         self.slider.blockSignals(True)
         self.slider.setValue(index)
         self.slider.blockSignals(False)
-        n = len(self.vm.frames)
-        self.frame_label.setText(f"{index + 1 if n else 0} / {n}  ·  {index / self.vm.fps:.2f}s")
+        self.frame_label.setText(self._frame_text(index, len(self.vm.frames), self.vm.fps))
+
+    @staticmethod
+    def _frame_text(index: int, count: int, fps: float) -> str:
+        return f"{index + 1 if count else 0} / {count}  ·  {index / fps:.2f}s"
 
     def _on_clip(self) -> None:
         n = len(self.vm.frames)
@@ -523,6 +576,7 @@ class PlayerWidget(QWidget):
         for w in (self.play_btn, self.prev_btn, self.next_btn):
             w.setEnabled(n > 0)
         self.title.setText(self.vm.title or "Preview")
+        self._reserve_counter()
         self._on_frame(self.vm.index)
 
     def _on_playing(self, playing: bool) -> None:
