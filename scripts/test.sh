@@ -8,4 +8,4 @@ bash scripts/setup.sh test
 export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1
 ruff check sora_desktop tests bench model scripts
 lint-imports  # the layers and "core/studio import no Qt" (pyproject.toml [tool.importlinter])
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -q -p no:cacheprovider --durations=30 "$@"

@@ -357,12 +357,15 @@ def _ctrl_c_cancels(cancel: Any) -> Iterator[None]:
 def _load_backend(model_id: str, device: str, model_dir: str | None) -> Any:
     from sora_desktop.engine.registry import load_backend
 
-    try:  # our own bar is the progress; hide the library's weight-loading bar
-        from transformers.utils import logging as hf_logging
+    # our own bar is the progress; hide the library's weight-loading bar (the built-in model
+    # loads without transformers: importing it only for this would cost seconds)
+    if model_id != EMBEDDED_MODEL_ID:
+        try:
+            from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-    except Exception:  # noqa: BLE001 - cosmetic only
-        pass
+            hf_logging.disable_progress_bar()
+        except Exception:  # noqa: BLE001 - cosmetic only
+            pass
     if model_dir is not None:
         if not Path(model_dir).is_dir():
             raise UsageError(f"--model-dir: {model_dir} is not a folder")

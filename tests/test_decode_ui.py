@@ -11,6 +11,7 @@ import pytest
 from tests.ui_support import (
     close_window,
     make_window,
+    model_window,  # noqa: F401 (the window fixture)
     set_fields,
     unload_models_after_module,  # noqa: F401
     use_micro_model,
@@ -39,15 +40,6 @@ def denoise_calls(monkeypatch):
     monkeypatch.setattr(pipeline, "euler_sample", counting_sample)
     monkeypatch.setattr(VideoVAE, "decode", full_decode_oom)
     return calls
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
-    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
 
 
 def _fail_decode(qtbot, w):

@@ -17,7 +17,7 @@ from sora_desktop.core.settings import Settings, load_settings, save_settings
 from sora_desktop.studio.runners import LocalRunner
 from tests.ui_support import (
     close_window,
-    make_window,
+    model_window,  # noqa: F401 (the window fixture)
     set_fields,
     unload_models_after_module,  # noqa: F401
     use_micro_model,
@@ -28,15 +28,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
-    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,8 @@ from sora_desktop.core.request import GenerationRequest, frames_for_seconds
 from sora_desktop.core.safe_paths import UnsafePathError, check_path_text
 from sora_desktop.core.settings import Settings
 from tests.ui_support import (
-    close_window,
-    make_window,
+    model_window,  # noqa: F401 (the window fixture)
     unload_models_after_module,  # noqa: F401
-    use_micro_model,
 )
 
 
@@ -70,15 +68,6 @@ def test_worker_message_uses_the_field_not_the_text():
     assert text.startswith("The model's files are missing, damaged or not safe to load")
     assert "Model manager" in text
     assert "previous shot" in friendly_error(FieldError("start_image", "no clip"))
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
-    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
 
 
 def test_prompt_editor_marks_the_field_the_error_names(window):

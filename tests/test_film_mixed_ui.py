@@ -9,16 +9,9 @@ import math
 import pytest
 
 from tests.film_support import MIXED, bars, decode, mixed_project, runs, square_box
-from tests.ui_support import close_window, make_window
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, tmp_path):
-    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
+from tests.ui_support import (
+    plain_window,  # noqa: F401 (the window fixture)
+)
 
 
 def test_mixed_storyboard_exports_through_the_window(qtbot, window, tmp_path):

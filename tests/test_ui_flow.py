@@ -4,24 +4,12 @@ player -> export -> the file plays back; cancel mid-generation; policy; inline v
 from __future__ import annotations
 
 import cv2
-import pytest
 
 from tests.ui_support import (
-    close_window,
-    make_window,
+    model_window,  # noqa: F401 (the window fixture)
     set_fields,
     unload_models_after_module,  # noqa: F401
-    use_micro_model,
 )
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
-    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
 
 
 def count_frames(path) -> tuple[int, int, int]:

@@ -7,19 +7,9 @@ import pytest
 
 from sora_desktop.core.request import GenerationRequest
 from tests.ui_support import (
-    close_window,
-    make_window,
+    plain_window,  # noqa: F401 (the window fixture)
     unload_models_after_module,  # noqa: F401
 )
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
 
 
 def test_new_shot_has_a_fresh_seed_and_an_empty_prompt_with_a_hint(qtbot, window):

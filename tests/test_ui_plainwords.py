@@ -8,25 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import pytest
 
 from sora_desktop.studio.vocabulary import EXAMPLE_PROMPTS
 from tests.ui_support import (
-    close_window,
-    make_window,
+    model_window,  # noqa: F401 (the window fixture)
     set_fields,
     unload_models_after_module,  # noqa: F401
-    use_micro_model,
 )
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
-    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
 
 
 def test_editor_names_unknown_words_and_an_example_fills_the_prompt(qtbot, window):

@@ -3,23 +3,14 @@ drops it (core's one message), and the loudness choice is remembered by the proj
 
 from __future__ import annotations
 
-import pytest
-
 from sora_desktop.core.export_settings import sound_dropped_message
 from sora_desktop.core.project import save_project
 from sora_desktop.studio.soundtrack import import_audio
 from tests.film_support import MIXED, mixed_project
 from tests.sound_support import RATE, export_audio, streams, tone, video_frames, write_wav
-from tests.ui_support import close_window, make_window
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, tmp_path):
-    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
+from tests.ui_support import (
+    plain_window,  # noqa: F401 (the window fixture)
+)
 
 
 def test_export_dialog_mixes_the_soundtrack_and_warns_for_gif(qtbot, window, tmp_path):

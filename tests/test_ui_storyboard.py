@@ -3,25 +3,14 @@ each undoable and redoable; the cards follow the project."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 
 from sora_desktop.core.request import GenerationRequest
 from tests.ui_support import (
-    close_window,
-    make_window,
+    plain_window,  # noqa: F401 (the window fixture)
     unload_models_after_module,  # noqa: F401
 )
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
 
 
 def prompts(window) -> list[str]:

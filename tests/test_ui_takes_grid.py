@@ -3,25 +3,13 @@ status and time; the picked one marked; a click picks a take (undoable)."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
 from tests.ui_support import (
-    close_window,
-    make_window,
+    model_window,  # noqa: F401 (the window fixture)
     set_fields,
     unload_models_after_module,  # noqa: F401
-    use_micro_model,
 )
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
-    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
 
 
 def _three_takes(qtbot, w):

@@ -70,8 +70,10 @@ def test_fresh_venv_generates_a_clip_from_another_folder(wheel, tmp_path):
     py = venv / "bin" / "python"
     env = _clean_env(PIP_DISABLE_PIP_VERSION_CHECK="1")
     for spec in (f"torch=={TORCH}", str(wheel)):
+        # --no-compile: byte-compiling every installed module (torch, transformers, ...) took
+        # two thirds of the install; Python compiles the modules the program imports anyway
         run = subprocess.run(
-            [str(py), "-m", "pip", "install", "-q", spec],
+            [str(py), "-m", "pip", "install", "-q", "--no-compile", spec],
             env=env,
             capture_output=True,
             text=True,

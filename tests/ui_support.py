@@ -71,3 +71,24 @@ def set_fields(window, prompt: str | None = None, steps: int | None = None, seco
     if seconds is not None:
         ed.duration_spin.setValue(seconds)
     ed.flush()
+
+
+# The main window most UI tests start from (import one as ``window`` in a test file):
+# ``model_window`` runs the micro checkpoint as its built-in model, ``plain_window`` has no model
+# loaded; both in an isolated home, shown, and closed after the test.
+@pytest.fixture(name="window")
+def model_window(qtbot, monkeypatch, micro_model_dir, tmp_path):
+    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
+    w = make_window(tmp_path)
+    qtbot.waitExposed(w)
+    yield w
+    close_window(w)
+
+
+@pytest.fixture(name="window")
+def plain_window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("SORA_DESKTOP_HOME", str(tmp_path / "home"))
+    w = make_window(tmp_path)
+    qtbot.waitExposed(w)
+    yield w
+    close_window(w)

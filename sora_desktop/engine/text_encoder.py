@@ -27,28 +27,27 @@ class TextEncoder:
     """Token embeddings (last hidden state) and their mask for a batch of prompts."""
 
     def __init__(self, path: Path | None = None, device: str | torch.device = "cpu"):
-        # local_files_only: never the network, without switching the whole process offline
-        # (a process-wide HF_HUB_OFFLINE would stop the model manager's downloads).
-        from transformers import AutoModel, AutoTokenizer
+        # read from the package's files only: never the network (see minilm.py for why not
+        # transformers' AutoModel)
+        from tokenizers import Tokenizer
 
-        path = path or minilm_path()
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        self.model = AutoModel.from_pretrained(
-            str(path), local_files_only=True, use_safetensors=True
-        )
+        from sora_desktop.engine.minilm import MiniLM
+
+        path = Path(path or minilm_path())
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        pad_id = self.tokenizer.token_to_id("[PAD]")
+        self.tokenizer.enable_padding(length=MAX_TOKENS, pad_id=pad_id, pad_token="[PAD]")
+        self.model = MiniLM(path)
         self.model.eval().requires_grad_(False).to(device)
         self.device = torch.device(device)
-        self.dim = int(self.model.config.hidden_size)
+        self.dim = self.model.hidden_size
 
     @torch.no_grad()
     def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """→ (B, L, 384) float32 embeddings and (B, L) bool mask."""
-        batch = self.tokenizer(
-            [p.lower() for p in prompts],
-            padding="max_length",
-            truncation=True,
-            max_length=MAX_TOKENS,
-            return_tensors="pt",
-        ).to(self.device)
-        out = self.model(**batch).last_hidden_state.float()  # (B, L, 384)
-        return out, batch["attention_mask"].bool()
+        batch = self.tokenizer.encode_batch([p.lower() for p in prompts])
+        ids = torch.tensor([b.ids for b in batch], device=self.device)
+        mask = torch.tensor([b.attention_mask for b in batch], device=self.device)
+        out = self.model(ids, mask).float()  # (B, L, 384)
+        return out, mask.bool()
