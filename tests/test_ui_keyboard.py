@@ -9,20 +9,9 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from tests.ui_support import (
-    close_window,
-    make_window,
+    model_window,  # noqa: F401 (the window fixture)
     unload_models_after_module,  # noqa: F401
-    use_micro_model,
 )
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, micro_model_dir, tmp_path):
-    use_micro_model(monkeypatch, micro_model_dir, tmp_path / "home")
-    w = make_window(tmp_path)
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w)
 
 
 def focus_target(w: QWidget) -> QWidget:
