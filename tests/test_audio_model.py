@@ -156,11 +156,14 @@ def test_a_newer_file_is_refused_unchanged(tmp_path):
     ("audio", "words"),
     [
         ("x", "audio: expected a list"),
-        ([{"id": "a", "file": "a.wav"}], "source_seconds: is missing"),
+        ([{"id": "a", "file": "a.wav"}], "Source seconds: is missing"),  # the setting in words
         ([{"id": "a", "file": "C:\\x.wav", "source_seconds": 1}], "absolute"),
-        ([{"id": "a", "file": "a.wav", "source_seconds": 1, "start": 1e300}], "start"),
+        ([{"id": "a", "file": "a.wav", "source_seconds": 1, "start": 1e300}], "Starts at"),
         ([{"id": "a", "file": "a.wav", "source_seconds": 1, "bogus": 1}], None),
-        ([{"id": "a", "file": "a.wav", "source_seconds": 1, "request": {"prompt": 3}}], "request"),
+        (
+            [{"id": "a", "file": "a.wav", "source_seconds": 1, "request": {"prompt": 3}}],
+            "Shot settings",
+        ),
         ([{"id": "a", "file": "a.wav", "source_seconds": 1}] * 2, "same id"),
         ([{"id": str(i), "file": "a.wav", "source_seconds": 1} for i in range(201)], "at most"),
     ],
