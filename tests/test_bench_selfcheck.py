@@ -51,7 +51,7 @@ CASES = (
         "bench_cancel_stress.py",
         ("--part", "cancel", "--model", "{badcfg}", "--runs", "1", "--cycles", "1")
         + ("--out", "{tmp}/c.json"),
-        "config.json",
+        "model's files are missing, damaged",  # the worker's plain words for a bad config
     ),
     Case(
         "bench_diffusers.py",
@@ -92,7 +92,7 @@ CASES = (
     Case(
         "bench_batch.py",
         ("--shots", "1", "--steps", "1", "--no-worker-process"),
-        "config",
+        "model's files are missing, damaged",
         {"SORA_DESKTOP_EMBEDDED_MODEL": "{empty}"},
     ),
     Case(

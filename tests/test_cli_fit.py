@@ -168,7 +168,7 @@ def test_an_unknown_model_lists_the_catalog_and_the_installed_ones(tmp_path, tin
     bad = run(home, "generate", "a red ball", "--model", "nobody/nothing", catalog=catalog)
     assert bad.returncode == 2
     line = bad.stderr.strip().splitlines()[-1]
-    assert line.startswith("error: model_id: 'nobody/nothing'")
+    assert line.startswith("error: --model (Model): 'nobody/nothing'")
     assert f"catalog: sora-desktop/embedded-tiny, {entry.id}" in line
     assert f"installed: sora-desktop/embedded-tiny, {entry.id}" in line
 

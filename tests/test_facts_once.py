@@ -55,7 +55,7 @@ def test_errors_name_the_memory_mode_as_settings_shows_it(qtbot):
     request = GenerationRequest("x", model_id=entry.id, num_frames=81, width=832, height=480)
     no_gpu_figures = MemoryInfo(None, None, None, None, None)
     advice = oom_advice(entry, request, "balanced", no_gpu_figures)
-    assert f"Choose {MODE_NAMES['low_vram']} mode" in advice
+    assert f"choose “{MODE_NAMES['low_vram']}” as the Memory setting" in advice
 
     dialog = SettingsDialog(Settings())
     qtbot.addWidget(dialog)

@@ -96,7 +96,7 @@ def test_export_settings_remember_the_rate_and_fit_and_refuse_bad_ones(tmp_path)
         assert err.value.field in ("export_fit", "export_fps")
     data = project.to_dict()
     data["settings"]["export_fit"] = "squash"
-    with pytest.raises(ProjectError, match="export_fit"):
+    with pytest.raises(ProjectError, match="Other shapes"):  # the Export dialog's label
         type(project).from_dict(data)
 
 

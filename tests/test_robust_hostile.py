@@ -136,8 +136,8 @@ def test_huge_numbers_are_refused_naming_the_field(tmp_path, field, value, patte
 @pytest.mark.parametrize(
     ("where", "size", "pattern"),
     [
-        ("name", 10**6, "name must be text of at most 500"),
-        ("title", 10**6, "title must be text of at most 500"),
+        ("name", 10**6, "Name must be text of at most 500"),
+        ("title", 10**6, "Title must be text of at most 500"),
         ("prompt", 10**6, "Prompt: 1000000 characters is too long"),
         ("negative_prompt", 10**6, "Negative prompt: 1000000 characters is too long"),
         ("error", 10**6, "error must be text"),

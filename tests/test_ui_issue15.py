@@ -396,7 +396,11 @@ def test_restore_question_shows_local_time(qtbot, plain_window, monkeypatch):
 def test_minimum_size_keeps_export_models_and_settings_reachable(qtbot, plain_window):
     from PySide6.QtWidgets import QApplication
 
+    from sora_desktop.ui.style import apply_theme
+
     w = plain_window
+    apply_theme(QApplication.instance(), "dark")  # as the app starts: the theme's padding
+    QApplication.processEvents()
     hint = w.minimumSizeHint()
     assert hint.width() * 1.5 <= 1600, f"{hint.width()} px is {hint.width() * 1.5:.0f} at 150 %"
     w.resize(hint)

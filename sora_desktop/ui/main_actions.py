@@ -218,16 +218,22 @@ class MainActionsMixin:
             width = self.toolbar.sizeHint().width()
             self._toolbar_full_width = max(self._toolbar_full_width, width)
         compact = self.width() < self._toolbar_full_width + 16
-        if compact == self.toolbar_compact:
-            return
-        self.toolbar_compact = compact
-        style = (
-            Qt.ToolButtonStyle.ToolButtonIconOnly
-            if compact
-            else (Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        )
-        for btn in self._labelled_buttons:
-            btn.setToolButtonStyle(style)
+        if compact != self.toolbar_compact:
+            self.toolbar_compact = compact
+            style = (
+                Qt.ToolButtonStyle.ToolButtonIconOnly
+                if compact
+                else (Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            )
+            for btn in self._labelled_buttons:
+                btn.setToolButtonStyle(style)
+        if compact:
+            # the window is never narrower than the icon-only toolbar (its width depends on the
+            # theme's padding and the text size), so Export, Model manager and Settings stay
+            # on screen rather than in the » menu
+            need = self.toolbar.sizeHint().width()
+            if self.minimumWidth() < need:
+                self.setMinimumWidth(need)
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
