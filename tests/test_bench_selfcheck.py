@@ -95,6 +95,7 @@ CASES = (
         "model's files are missing, damaged",
         {"SORA_DESKTOP_EMBEDDED_MODEL": "{empty}"},
     ),
+    Case("bench_text_encoder.py", ("--runs", "1", "--encoder", "{empty}"), "tokenizer.json"),
     Case(
         "bench_responsiveness.py",
         ("--json", "--runs", "1", "--jobs", "2", "--no-startup", "--no-baseline")
