@@ -15,16 +15,16 @@ from __future__ import annotations
 import atexit
 import copy
 import logging
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 from sora_desktop.core.project import Project
 from sora_desktop.engine.backend import CancelToken, GenerationCancelled
 from sora_desktop.studio import timeline
+from sora_desktop.ui.job_worker import JobWorker
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def failure_message(exc: BaseException) -> str:
     return text + ("" if text.endswith(".") else ".")
 
 
-class TimelineWorker(QObject):
+class TimelineWorker(JobWorker):
     """Runs ``studio.timeline.export_timeline`` for each submitted ``TimelineJob``."""
 
     started = Signal(str)
@@ -69,39 +69,6 @@ class TimelineWorker(QObject):
     finished = Signal(str, object)  # (job, TimelineResult)
     failed = Signal(str, str)  # (job, one plain line)
     cancelled = Signal(str)
-
-    _submit = Signal(object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._jobs: dict[str, TimelineJob] = {}
-        self._lock = threading.Lock()
-        self._submit.connect(self._run, Qt.ConnectionType.QueuedConnection)
-
-    def submit(self, job: TimelineJob) -> None:
-        with self._lock:
-            self._jobs[job.job_id] = job
-        self._submit.emit(job)
-
-    def cancel(self, job_id: str) -> None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is not None:
-            job.token.cancel()
-
-    def cancel_all(self) -> None:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job.token.cancel()
-
-    @Slot(object)
-    def _run(self, job: TimelineJob) -> None:
-        try:
-            self._run_job(job)
-        finally:
-            with self._lock:
-                self._jobs.pop(job.job_id, None)
 
     def _run_job(self, job: TimelineJob) -> None:
         jid = job.job_id

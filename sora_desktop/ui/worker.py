@@ -47,6 +47,7 @@ from sora_desktop.studio.take_runner import (
 )
 from sora_desktop.studio.worker_process import WorkerProcessRunner
 from sora_desktop.ui.images import frame_to_qimage
+from sora_desktop.ui.job_worker import JobWorker
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ class ExportJob:
     provenance: Any = None  # ProvenanceOptions: sign the export (C2PA); None: not signed
 
 
-class ExportWorker(QObject):
+class ExportWorker(JobWorker):
     """Writes exports off the GUI thread; one terminal signal per export."""
 
     started = Signal(str)
@@ -313,39 +314,6 @@ class ExportWorker(QObject):
     failed = Signal(str, str)
     cancelled = Signal(str)
     warned = Signal(str, str)  # (job, message): e.g. the film is kept but was not signed
-
-    _submit = Signal(object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._jobs: dict[str, ExportJob] = {}
-        self._lock = threading.Lock()
-        self._submit.connect(self._run, Qt.ConnectionType.QueuedConnection)
-
-    def submit(self, job: ExportJob) -> None:
-        with self._lock:
-            self._jobs[job.job_id] = job
-        self._submit.emit(job)
-
-    def cancel(self, job_id: str) -> None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is not None:
-            job.token.cancel()
-
-    def cancel_all(self) -> None:
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            job.token.cancel()
-
-    @Slot(object)
-    def _run(self, job: ExportJob) -> None:
-        try:
-            self._run_job(job)
-        finally:
-            with self._lock:
-                self._jobs.pop(job.job_id, None)
 
     def _run_job(self, job: ExportJob) -> None:
         jid = job.job_id
